@@ -1,0 +1,45 @@
+package dev.sluice.common.config;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * {@code [kafka]}: the event bus.
+ *
+ * @param bootstrapServers  comma-separated {@code host:port} list
+ * @param eventsTopic       node events
+ * @param alertsTopic       the coordinator's alerts (compacted)
+ * @param bufferEvents      events kept while Kafka is unreachable; more are dropped and counted
+ * @param properties        passed to the clients as they are (security.protocol, sasl.*, ssl.*)
+ */
+public record KafkaConfig(String bootstrapServers, String eventsTopic, String alertsTopic, int bufferEvents,
+                          Map<String, String> properties) {
+
+    static KafkaConfig read(ConfigReader r) {
+        return new KafkaConfig(
+                r.nonBlank("kafka.bootstrap_servers", "127.0.0.1:9092"),
+                r.nonBlank("kafka.events_topic", "sluice.events"),
+                r.nonBlank("kafka.alerts_topic", "sluice.alerts"),
+                r.intIn("kafka.buffer_events", 10_000, 1, 10_000_000),
+                r.stringMap("kafka.properties"));
+    }
+
+    /** The client properties with the values of secret-looking names hidden, fit for logs and status pages. */
+    public Map<String, String> redactedProperties() {
+        Map<String, String> shown = new TreeMap<>();
+        properties.forEach((k, v) -> shown.put(k, isSecret(k) ? "***" : v));
+        return shown;
+    }
+
+    static boolean isSecret(String name) {
+        String n = name.toLowerCase(java.util.Locale.ROOT);
+        return n.contains("password") || n.contains("jaas") || n.contains("secret") || n.contains("token")
+                || n.endsWith(".key");
+    }
+
+    @Override
+    public String toString() {
+        return "KafkaConfig[bootstrapServers=" + bootstrapServers + ", eventsTopic=" + eventsTopic + ", alertsTopic="
+                + alertsTopic + ", bufferEvents=" + bufferEvents + ", properties=" + redactedProperties() + "]";
+    }
+}

@@ -1,0 +1,159 @@
+package dev.sluice.common.config;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.net.URI;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Every configuration key: its default, a file override, an environment override, and an invalid value whose
+ * message names the key, the value and the rule. A key added to the loader without a row here fails
+ * {@link #everyKnownKeyHasARow()}.
+ */
+class ConfigKeysTest {
+
+    /**
+     * @param key          section.key
+     * @param get          reads the value from a loaded config
+     * @param defaultValue expected default
+     * @param toml         a TOML literal for the override
+     * @param overridden   expected value after the TOML override
+     * @param env          an environment value
+     * @param fromEnv      expected value after the environment override
+     * @param invalid      an invalid TOML literal
+     * @param rule         a fragment of the rule the invalid value breaks
+     */
+    record Row(String key, Function<SluiceConfig, Object> get, Object defaultValue, String toml, Object overridden,
+               String env, Object fromEnv, String invalid, String rule) {
+        @Override
+        public String toString() {
+            return key;
+        }
+
+        String section() {
+            return key.substring(0, key.indexOf('.'));
+        }
+
+        String name() {
+            return key.substring(key.indexOf('.') + 1);
+        }
+
+        String envName() {
+            return "SLUICE_" + key.replace('.', '_').toUpperCase(java.util.Locale.ROOT);
+        }
+    }
+
+    static List<Row> rows() {
+        return List.of(
+                new Row("node.concurrency", c -> c.node().concurrency(), 250, "500", 500, "64", 64, "0", "between 1 and 10000"),
+                new Row("node.drain_timeout_secs", c -> c.node().drainTimeoutSecs(), 20, "5", 5, "7", 7, "-1", "between 0 and 3600"),
+                new Row("node.id", c -> c.node().id(), NodeConfig.defaultId(), "\"worker-a\"", "worker-a", "worker-b", "worker-b", "\"a b\"", "letters, digits"),
+                new Row("redis.url", c -> c.redis().url().toString(), "redis://127.0.0.1:6379", "\"rediss://user:pw@redis:6380/1\"", "rediss://user:pw@redis:6380/1", "redis://r:6379", "redis://r:6379", "\"http://r:6379\"", "scheme redis or rediss"),
+                new Row("redis.pool_size", c -> c.redis().poolSize(), 20, "50", 50, "5", 5, "0", "between 1 and 1000"),
+                new Row("redis.connection_timeout_ms", c -> c.redis().connectionTimeoutMs(), 5000, "3000", 3000, "1500", 1500, "0", "between 1 and 600000"),
+                new Row("redis.idle_timeout_secs", c -> c.redis().idleTimeoutSecs(), 300, "600", 600, "0", 0, "-5", "between 0 and 86400"),
+                new Row("redis.max_connection_lifetime_secs", c -> c.redis().maxConnectionLifetimeSecs(), 1800, "3600", 3600, "60", 60, "\"long\"", "must be an integer"),
+                new Row("redis.pressure_threshold", c -> c.redis().pressureThreshold(), 0.2, "0.3", 0.3, "0.25", 0.25, "1.5", "less than 1.0"),
+                new Row("queue.mode", c -> c.queue().mode(), "stream", "\"list\"", "list", "LIST", "list", "\"kafka\"", "one of \"stream\", \"list\""),
+                new Row("queue.stream", c -> c.queue().stream(), "sluice:jobs", "\"jobs\"", "jobs", "j2", "j2", "\"\"", "must not be empty"),
+                new Row("queue.group", c -> c.queue().group(), "sluice", "\"g\"", "g", "g2", "g2", "5", "must be a string"),
+                new Row("queue.list", c -> c.queue().list(), "sluice:queue", "\"q\"", "q", "q2", "q2", "\" \"", "must not be empty"),
+                new Row("queue.block_timeout_ms", c -> c.queue().blockTimeoutMs(), 500, "1000", 1000, "250", 250, "0", "between 1 and 60000"),
+                new Row("queue.pressure_block_timeout_ms", c -> c.queue().pressureBlockTimeoutMs(), 100, "50", 50, "20", 20, "900", "must not exceed queue.block_timeout_ms"),
+                new Row("queue.visibility_timeout_secs", c -> c.queue().visibilityTimeoutSecs(), 30, "10", 10, "1", 1, "0", "between 1 and 86400"),
+                new Row("queue.max_deliveries", c -> c.queue().maxDeliveries(), 5, "3", 3, "10", 10, "0", "between 1 and 1000"),
+                new Row("queue.dead_letter", c -> c.queue().deadLetter(), "sluice:dead", "\"d\"", "d", "d2", "d2", "[]", "must be a string"),
+                new Row("queue.delayed", c -> c.queue().delayed(), "sluice:delayed", "\"z\"", "z", "z2", "z2", "\"\"", "must not be empty"),
+                new Row("queue.dead_letter_retention_days", c -> c.queue().deadLetterRetentionDays(), 14, "30", 30, "1", 1, "0", "between 1 and 3650"),
+                new Row("queue.max_job_bytes", c -> c.queue().maxJobBytes(), 262144, "1024", 1024, "2048", 2048, "10", "between 64 and"),
+                new Row("hub.base_url", c -> c.hub().baseUrl().toString(), "http://127.0.0.1:8080", "\"https://hub.example\"", "https://hub.example", "http://hub:9000", "http://hub:9000", "\"hub:9000\"", "scheme http or https"),
+                new Row("hub.path", c -> c.hub().path(), "/v1/backfill/{key}", "\"/items/{key}\"", "/items/{key}", "/x/{key}", "/x/{key}", "\"/items\"", "contain {key}"),
+                new Row("hub.max_concurrent_connections", c -> c.hub().maxConcurrentConnections(), 5, "10", 10, "3", 3, "0", "between 1 and 10000"),
+                new Row("hub.max_requests_per_second", c -> c.hub().maxRequestsPerSecond(), 10, "20", 20, "5", 5, "0", "between 1 and 1000000"),
+                new Row("hub.connect_timeout_ms", c -> c.hub().connectTimeoutMs(), 2000, "1000", 1000, "500", 500, "6000", "must not exceed hub.request_timeout_ms"),
+                new Row("hub.request_timeout_ms", c -> c.hub().requestTimeoutMs(), 5000, "8000", 8000, "3000", 3000, "0", "between 1 and 600000"),
+                new Row("hub.permit_grace_ms", c -> c.hub().permitGraceMs(), 1000, "500", 500, "0", 0, "-1", "between 0 and 600000"),
+                new Row("breaker.failure_threshold", c -> c.breaker().failureThreshold(), 5, "3", 3, "10", 10, "0", "between 1 and 1000"),
+                new Row("breaker.open_secs", c -> c.breaker().openSecs(), 30, "10", 10, "60", 60, "0", "between 1 and 86400"),
+                new Row("breaker.half_open_calls", c -> c.breaker().halfOpenCalls(), 1, "2", 2, "3", 3, "0", "between 1 and 100"),
+                new Row("retry.base_delay_ms", c -> c.retry().baseDelayMs(), 500, "100", 100, "200", 200, "70000", "must not exceed retry.max_delay_ms"),
+                new Row("retry.max_delay_ms", c -> c.retry().maxDelayMs(), 60000, "30000", 30000, "1000", 1000, "0", "between 1 and"),
+                new Row("retry.max_attempts", c -> c.retry().maxAttempts(), 5, "3", 3, "7", 7, "0", "between 1 and 100"),
+                new Row("retry.jitter", c -> c.retry().jitter(), "full", "\"equal\"", "equal", "none", "none", "\"random\"", "one of \"full\", \"equal\", \"none\""),
+                new Row("sink.kind", c -> c.sink().kind(), "redis", "\"kafka\"", "kafka", "kafka", "kafka", "\"postgres\"", "one of \"redis\", \"kafka\""),
+                new Row("sink.max_concurrent_writes", c -> c.sink().maxConcurrentWrites(), 8, "16", 16, "4", 4, "0", "between 1 and 1000"),
+                new Row("sink.target", c -> c.sink().target(), "sluice:result:", "\"out:\"", "out:", "o2:", "o2:", "\"\"", "must not be empty"),
+                new Row("sink.result_retention_days", c -> c.sink().resultRetentionDays(), 7, "30", 30, "2", 2, "0", "between 1 and 3650"),
+                new Row("cluster.name", c -> c.cluster().name(), "sluice", "\"prod\"", "prod", "dev", "dev", "\"\"", "must not be empty"),
+                new Row("cluster.discovery", c -> c.cluster().discovery(), "tcp", "\"multicast\"", "multicast", "kubernetes", "kubernetes", "\"dns\"", "one of \"tcp\", \"multicast\", \"kubernetes\""),
+                new Row("cluster.members", c -> c.cluster().members(), List.of(), "[\"a:5701\", \"b:5701\"]", List.of("a:5701", "b:5701"), "x:5701, y", List.of("x:5701", "y"), "[\"a:5701-5703\"]", "without port ranges"),
+                new Row("cluster.port", c -> c.cluster().port(), 5701, "5801", 5801, "5901", 5901, "70000", "between 1 and 65535"),
+                new Row("cluster.bind_address", c -> c.cluster().bindAddress(), "127.0.0.1", "\"10.0.0.5\"", "10.0.0.5", "10.1.1.1", "10.1.1.1", "\"\"", "must not be empty"),
+                new Row("cluster.kubernetes_service", c -> c.cluster().kubernetesService(), "sluice-worker", "\"w\"", "w", "w2", "w2", "1", "must be a string"),
+                new Row("cluster.member_timeout_secs", c -> c.cluster().memberTimeoutSecs(), 5, "10", 10, "3", 3, "0", "between 1 and 600"),
+                new Row("cluster.on_store_failure", c -> c.cluster().onStoreFailure(), "fail-closed", "\"local-share\"", "local-share", "fail-open", "fail-open", "\"ignore\"", "one of \"fail-closed\", \"local-share\", \"fail-open\""),
+                new Row("kafka.bootstrap_servers", c -> c.kafka().bootstrapServers(), "127.0.0.1:9092", "\"k1:9092,k2:9092\"", "k1:9092,k2:9092", "k:9092", "k:9092", "\"\"", "must not be empty"),
+                new Row("kafka.events_topic", c -> c.kafka().eventsTopic(), "sluice.events", "\"ev\"", "ev", "ev2", "ev2", "\"\"", "must not be empty"),
+                new Row("kafka.alerts_topic", c -> c.kafka().alertsTopic(), "sluice.alerts", "\"al\"", "al", "al2", "al2", "\"\"", "must not be empty"),
+                new Row("kafka.buffer_events", c -> c.kafka().bufferEvents(), 10000, "100", 100, "50", 50, "0", "between 1 and 10000000"),
+                new Row("kafka.properties", c -> c.kafka().properties(), Map.of(), "{ \"security.protocol\" = \"SSL\" }", Map.of("security.protocol", "SSL"), "security.protocol=SASL_SSL,sasl.mechanism=PLAIN", Map.of("security.protocol", "SASL_SSL", "sasl.mechanism", "PLAIN"), "\"SSL\"", "must be a table"),
+                new Row("metrics.port", c -> c.metrics().port(), 8081, "9100", 9100, "0", 0, "65536", "between 0 and 65535"),
+                new Row("metrics.bind", c -> c.metrics().bind(), "0.0.0.0", "\"127.0.0.1\"", "127.0.0.1", "10.0.0.1", "10.0.0.1", "\"\"", "must not be empty"),
+                new Row("metrics.token", c -> c.metrics().token(), "", "\"s3cret\"", "s3cret", "t0k", "t0k", "42", "must be a string"));
+    }
+
+    @Test
+    void everyKnownKeyHasARow() {
+        Set<String> covered = rows().stream().map(Row::key).collect(Collectors.toSet());
+        assertThat(covered).containsExactlyInAnyOrderElementsOf(ConfigLoader.knownKeys());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("rows")
+    void defaultValue(Row row) {
+        assertThat(row.get().apply(ConfigLoader.parse("", Map.of()))).isEqualTo(row.defaultValue());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("rows")
+    void fileOverride(Row row) {
+        String toml = "[" + row.section() + "]\n" + row.name() + " = " + row.toml() + "\n";
+        assertThat(row.get().apply(ConfigLoader.parse(toml, Map.of()))).isEqualTo(row.overridden());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("rows")
+    void environmentOverrideWinsOverFile(Row row) {
+        String toml = "[" + row.section() + "]\n" + row.name() + " = " + row.toml() + "\n";
+        SluiceConfig config = ConfigLoader.parse(toml, Map.of(row.envName(), row.env()));
+        assertThat(row.get().apply(config)).isEqualTo(row.fromEnv());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("rows")
+    void invalidValueNamesKeyValueAndRule(Row row) {
+        String toml = "[" + row.section() + "]\n" + row.name() + " = " + row.invalid() + "\n";
+        assertThatThrownBy(() -> ConfigLoader.parse(toml, Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(row.key())
+                .hasMessageContaining(row.rule())
+                .satisfies(e -> assertThat(((ConfigException) e).key()).isEqualTo(row.key()));
+    }
+
+
+    @Test
+    void urisAreParsedIntoTheirParts() {
+        SluiceConfig c = ConfigLoader.parse("[redis]\nurl = \"rediss://app:pw@cache:6380/2\"\n", Map.of());
+        assertThat(c.redis().url()).isEqualTo(URI.create("rediss://app:pw@cache:6380/2"));
+        assertThat(c.redis().tls()).isTrue();
+    }
+}
