@@ -1,0 +1,47 @@
+package dev.sluice.common.job;
+
+import java.util.Objects;
+
+/**
+ * One unit of work: call the handler for {@code type} with {@code key}. The {@code id} never changes through
+ * retries and reschedules, so sinks can be idempotent by it.
+ *
+ * @param id        the producer's id, else {@code <type>:<key>}
+ * @param type      the handler's name
+ * @param key       what the job is about (the Hub key for {@code hub-fetch})
+ * @param payload   optional JSON text for the handler, or null
+ * @param attempts  attempts that already ran the handler and failed recoverably
+ */
+public record Job(String id, String type, String key, String payload, int attempts) {
+
+    /** The handler used when a job names none. */
+    public static final String DEFAULT_TYPE = "hub-fetch";
+
+    public Job {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(key, "key");
+        if (attempts < 0) {
+            throw new IllegalArgumentException("attempts must be >= 0, but was " + attempts);
+        }
+    }
+
+    /** A fresh job of the default type with the default id. */
+    public static Job of(String key) {
+        return of(DEFAULT_TYPE, key);
+    }
+
+    /** A fresh job with the default id. */
+    public static Job of(String type, String key) {
+        return new Job(defaultId(type, key), type, key, null, 0);
+    }
+
+    public static String defaultId(String type, String key) {
+        return type + ":" + key;
+    }
+
+    /** The same job after one more failed attempt. */
+    public Job nextAttempt() {
+        return new Job(id, type, key, payload, attempts + 1);
+    }
+}
