@@ -1,0 +1,104 @@
+package dev.sluice.hubsim;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+
+/**
+ * Answers {@code GET {prefix}{key}}. Each request is first admitted by the {@link TrafficMonitor} (refused ones are
+ * answered 429 at once), then, in order: a method other than GET is answered 405 and an empty key 404; during an
+ * outage the outage status is answered at once; otherwise the Hub waits for the latency and answers 500 for the
+ * first fail-first attempts of the key, 500 at the error rate, and 200 with the key's document.
+ */
+final class HubHandler implements HttpHandler {
+    private final String pathPrefix;
+    private final TrafficMonitor monitor;
+    private final Supplier<Behaviour> behaviour;
+    private final Supplier<Outage> outage;
+    private final FailFirstCounter failFirst;
+
+    HubHandler(String pathPrefix, TrafficMonitor monitor, Supplier<Behaviour> behaviour, Supplier<Outage> outage,
+            FailFirstCounter failFirst) {
+        this.pathPrefix = pathPrefix;
+        this.monitor = monitor;
+        this.behaviour = behaviour;
+        this.outage = outage;
+        this.failFirst = failFirst;
+    }
+
+    /** The document the Hub serves for a key; the same key always gets the same document. */
+    static String document(String key) {
+        return "{\"key\":" + Json.string(key) + ",\"value\":\"" + sha256Hex(key) + "\",\"version\":1}";
+    }
+
+    @Override
+    public void handle(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            var key = keyOf(exchange);
+            var admission = monitor.admit();
+            Answer answer = null;
+            try {
+                answer = answer(exchange.getRequestMethod(), key, admission);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                answer = Answer.error(503, "hub simulator is stopping");
+            } finally {
+                // Recorded before sending: a client holding the answer never finds its request still in flight.
+                var status = answer == null ? 500 : answer.status();
+                monitor.complete(admission, status, status == 200 ? key : null);
+            }
+            answer.sendTo(exchange);
+        }
+    }
+
+    private String keyOf(HttpExchange exchange) {
+        var path = exchange.getRequestURI().getPath();
+        return path.length() > pathPrefix.length() ? path.substring(pathPrefix.length()) : "";
+    }
+
+    private Answer answer(String method, String key, TrafficMonitor.Admission admission) throws InterruptedException {
+        if (!admission.accepted()) {
+            var limit = admission.overInFlight() ? "max in flight" : "max requests per second";
+            return Answer.error(429, "over the Hub's " + limit + " limit")
+                    .withHeader("Retry-After", Integer.toString(monitor.limits().retryAfterSecs()));
+        }
+        if (!"GET".equals(method)) {
+            return Answer.error(405, "only GET is allowed").withHeader("Allow", "GET");
+        }
+        if (key.isEmpty()) {
+            return Answer.error(404, "no key in the path: GET " + pathPrefix + "{key}");
+        }
+        var down = outage.get();
+        if (down.on()) {
+            return Answer.error(down.status(), "outage");
+        }
+        var now = behaviour.get();
+        var random = ThreadLocalRandom.current();
+        var delayMs = now.latencyMs() + (now.jitterMs() > 0 ? random.nextLong(now.jitterMs() + 1) : 0);
+        if (delayMs > 0) {
+            Thread.sleep(delayMs);
+        }
+        if (now.failFirst() > 0 && failFirst.nextAttempt(key) <= now.failFirst()) {
+            return Answer.error(500, "fail-first: an early attempt for this key");
+        }
+        if (now.errorRate() > 0 && random.nextDouble() < now.errorRate()) {
+            return Answer.error(500, "injected error");
+        }
+        return Answer.json(200, document(key));
+    }
+
+    private static String sha256Hex(String key) {
+        try {
+            var digest = MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(digest);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is required of every Java platform", e);
+        }
+    }
+}
