@@ -11,6 +11,7 @@ public class SluiceException extends RuntimeException {
 
     private final ErrorKind kind;
     private final transient Duration retryAfter;
+    private final boolean attempted;
 
     public SluiceException(ErrorKind kind, String message) {
         this(kind, message, null, null);
@@ -21,9 +22,27 @@ public class SluiceException extends RuntimeException {
     }
 
     public SluiceException(ErrorKind kind, String message, Throwable cause, Duration retryAfter) {
+        this(kind, message, cause, retryAfter, true);
+    }
+
+    private SluiceException(ErrorKind kind, String message, Throwable cause, Duration retryAfter, boolean attempted) {
         super(message, cause);
         this.kind = kind;
         this.retryAfter = retryAfter;
+        this.attempted = attempted;
+    }
+
+    /**
+     * A failure before the job's real work began: waiting for the breaker, a permit or a rate token. Retried without
+     * counting an attempt.
+     */
+    public static SluiceException notAttempted(ErrorKind kind, String message, Duration retryAfter) {
+        return new SluiceException(kind, message, null, retryAfter, false);
+    }
+
+    /** False when the failure came before the handler's real work (see {@link #notAttempted}). */
+    public boolean attempted() {
+        return attempted;
     }
 
     public ErrorKind kind() {

@@ -1,0 +1,177 @@
+package dev.sluice.worker;
+
+import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.worker.exec.Backoff;
+import dev.sluice.worker.exec.Maintenance;
+import dev.sluice.worker.exec.Worker;
+import dev.sluice.worker.handler.HandlerRegistry;
+import dev.sluice.worker.hub.HubClient;
+import dev.sluice.worker.limits.HubLimiter;
+import dev.sluice.worker.limits.LocalHubLimiter;
+import dev.sluice.worker.pool.PoolMonitor;
+import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.worker.queue.ListJobQueue;
+import dev.sluice.worker.queue.StreamJobQueue;
+import dev.sluice.worker.sink.BoundedSink;
+import dev.sluice.worker.sink.KafkaSink;
+import dev.sluice.worker.sink.RedisSink;
+import dev.sluice.worker.sink.ResultSink;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One worker node, wired from its configuration: Redis connections and their monitor, the queue adapter, the Hub
+ * client behind its limiter, the sink, the job runner and its maintenance. Everything it builds can also be built
+ * alone in a test.
+ */
+public final class WorkerNode implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(WorkerNode.class);
+
+    private final SluiceConfig config;
+    private final MeterRegistry meters;
+    private final RedisConnections redis;
+    private final PoolMonitor poolMonitor;
+    private final JobQueue queue;
+    private final HubLimiter limiter;
+    private final HubClient hub;
+    private final ResultSink sink;
+    private final Worker worker;
+    private final Maintenance maintenance;
+    private final ScheduledExecutorService sampler;
+
+    public WorkerNode(SluiceConfig config, MeterRegistry meters) {
+        this(config, meters, new LocalHubLimiter(config.hub().maxConcurrentConnections(), config.hub().maxRequestsPerSecond()));
+    }
+
+    public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter) {
+        this.config = config;
+        this.meters = meters;
+        String nodeId = config.node().id();
+        this.redis = new RedisConnections(config.redis(), nodeId);
+        Timer borrowWait = Timer.builder("sluice.redis.pool.borrow.wait")
+                .description("Time waiting to borrow a pooled Redis connection")
+                .publishPercentiles(0.5, 0.99).register(meters);
+        redis.onBorrowWait(nanos -> borrowWait.record(nanos, TimeUnit.NANOSECONDS));
+        this.poolMonitor = new PoolMonitor(redis::sample, config.redis().pressureThreshold());
+        this.queue = config.queue().mode().equals("list")
+                ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC())
+                : new StreamJobQueue(config.queue(), nodeId, redis, Clock.systemUTC());
+        this.limiter = limiter;
+        this.hub = new HubClient(config.hub(), limiter);
+        ResultSink raw = config.sink().kind().equals("kafka")
+                ? new KafkaSink(config.kafka(), config.sink().target(), "sluice-sink-" + nodeId)
+                : new RedisSink(redis, config.sink().target(), config.sink().resultRetentionDays());
+        this.sink = new BoundedSink(raw, config.sink().maxConcurrentWrites());
+        Worker.Settings settings = new Worker.Settings(
+                config.node().concurrency(),
+                Duration.ofMillis(config.queue().blockTimeoutMs()),
+                Duration.ofMillis(config.queue().pressureBlockTimeoutMs()),
+                Duration.ofSeconds(config.node().drainTimeoutSecs()),
+                config.retry().maxAttempts(),
+                config.queue().maxDeliveries(),
+                Duration.ofMillis(Math.min(5_000, config.queue().visibilityTimeoutSecs() * 500L)));
+        this.worker = new Worker(settings, queue, HandlerRegistry.load(WorkerNode.class.getClassLoader()), hub, sink,
+                new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure, meters);
+        this.maintenance = new Maintenance(queue, worker);
+        this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-pool-monitor")
+                .daemon().unstarted(r));
+        registerGauges();
+    }
+
+    private void registerGauges() {
+        Gauge.builder("sluice.redis.pool.active", poolMonitor, m -> m.poolHealth().active()).register(meters);
+        Gauge.builder("sluice.redis.pool.idle", poolMonitor, m -> m.poolHealth().idle()).register(meters);
+        Gauge.builder("sluice.redis.pool.waiters", poolMonitor, m -> m.poolHealth().waiters()).register(meters);
+        Gauge.builder("sluice.redis.pool.max", poolMonitor, m -> m.poolHealth().max()).register(meters);
+        Gauge.builder("sluice.redis.pool.availability", poolMonitor, m -> m.poolHealth().availability()).register(meters);
+        Gauge.builder("sluice.redis.pool.under_pressure", poolMonitor, m -> m.isUnderPressure() ? 1 : 0).register(meters);
+        Gauge.builder("sluice.redis.pool.borrow.timeouts", redis, RedisConnections::borrowTimeouts).register(meters);
+        Gauge.builder("sluice.redis.operations", redis, RedisConnections::operations).register(meters);
+        Gauge.builder("sluice.redis.errors", redis, RedisConnections::errors).register(meters);
+        Gauge.builder("sluice.hub.requests", hub, HubClient::requests).register(meters);
+        Gauge.builder("sluice.hub.timeouts", hub, HubClient::timeouts).register(meters);
+        Gauge.builder("sluice.hub.rate_limited", hub, HubClient::rateLimited).register(meters);
+        Gauge.builder("sluice.queue.waiting", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().waiting()).register(meters);
+        Gauge.builder("sluice.queue.pending", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().pending()).register(meters);
+        Gauge.builder("sluice.queue.delayed", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().delayed()).register(meters);
+        Gauge.builder("sluice.queue.dead", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().dead()).register(meters);
+        Gauge.builder("sluice.queue.oldest_waiting_age_ms", maintenance,
+                m -> m.lastStats() == null ? Double.NaN : m.lastStats().oldestWaitingAgeMs()).register(meters);
+    }
+
+    public void start() {
+        queue.start();
+        poolMonitor.addListener((pressure, sample) -> worker.setPaused("pool-pressure", pressure));
+        sampler.scheduleAtFixedRate(poolMonitor::sample, 0, 250, TimeUnit.MILLISECONDS);
+        long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
+        maintenance.start(Duration.ofMillis(keepAliveMs), Duration.ofMillis(250));
+        worker.start();
+        log.info("node {} started: {} mode on {} ({}), concurrency {}, Redis pool {}", config.node().id(),
+                queue.mode(), config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream(),
+                config.redis().redactedUrl(), config.node().concurrency(), config.redis().poolSize());
+    }
+
+    /** Graceful stop: drain, then close everything. Returns the number of jobs handed back. */
+    public int stop() {
+        log.info("node {} draining (up to {} s)", config.node().id(), config.node().drainTimeoutSecs());
+        int handedBack = worker.drain();
+        close();
+        log.info("node {} stopped; {} job(s) handed back to the queue", config.node().id(), handedBack);
+        return handedBack;
+    }
+
+    @Override
+    public void close() {
+        worker.close();
+        maintenance.close();
+        sampler.shutdownNow();
+        sink.close();
+        hub.close();
+        limiter.close();
+        queue.close();
+        redis.close();
+    }
+
+    public SluiceConfig config() {
+        return config;
+    }
+
+    public Worker worker() {
+        return worker;
+    }
+
+    public JobQueue queue() {
+        return queue;
+    }
+
+    public PoolMonitor poolMonitor() {
+        return poolMonitor;
+    }
+
+    public RedisConnections redis() {
+        return redis;
+    }
+
+    public Maintenance maintenance() {
+        return maintenance;
+    }
+
+    public HubClient hub() {
+        return hub;
+    }
+
+    public MeterRegistry meters() {
+        return meters;
+    }
+}

@@ -1,0 +1,92 @@
+package dev.sluice.worker.exec;
+
+import dev.sluice.worker.queue.Completion;
+import dev.sluice.worker.queue.JobQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Gathers completions (acks, retries, dead letters, hand-backs) from all job slots and applies them in batches on
+ * one thread: one pooled connection and one round trip for many jobs. A batch that fails (Redis down) is retried
+ * until it succeeds or the completer is closed, so a finished job is never forgotten; its entry stays pending in
+ * Redis meanwhile, so a crash loses nothing either.
+ */
+final class Completer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Completer.class);
+    private static final int MAX_BATCH = 1_000;
+
+    private record Item(Completion completion, CompletableFuture<Void> done) {
+    }
+
+    private final JobQueue queue;
+    private final BlockingQueue<Item> items = new LinkedBlockingQueue<>();
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    Completer(JobQueue queue) {
+        this.queue = queue;
+        this.thread = Thread.ofPlatform().name("sluice-completer").daemon().start(this::run);
+    }
+
+    CompletableFuture<Void> submit(Completion completion) {
+        Item item = new Item(completion, new CompletableFuture<>());
+        items.add(item);
+        return item.done();
+    }
+
+    private void run() {
+        List<Item> batch = new ArrayList<>(MAX_BATCH);
+        long backoffMs = 50;
+        while (running || !items.isEmpty()) {
+            try {
+                if (batch.isEmpty()) {
+                    Item first = items.poll(100, TimeUnit.MILLISECONDS);
+                    if (first == null) {
+                        continue;
+                    }
+                    batch.add(first);
+                    items.drainTo(batch, MAX_BATCH - 1);
+                }
+                queue.complete(batch.stream().map(Item::completion).toList());
+                batch.forEach(i -> i.done().complete(null));
+                batch.clear();
+                backoffMs = 50;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (RuntimeException e) {
+                log.warn("applying {} completion(s) failed, retrying in {} ms: {}", batch.size(), backoffMs, e.toString());
+                try {
+                    Thread.sleep(backoffMs);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+                backoffMs = Math.min(backoffMs * 2, 2_000);
+            }
+        }
+        RuntimeException closed = new IllegalStateException("completer closed; the entries stay pending in Redis");
+        batch.forEach(i -> i.done().completeExceptionally(closed));
+        items.forEach(i -> i.done().completeExceptionally(closed));
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (thread.isAlive()) {
+            thread.interrupt();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package dev.sluice.worker.exec;
+
+import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.worker.queue.QueueStats;
+import dev.sluice.worker.queue.StreamJobQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The node's periodic Redis work, all on one thread so it never holds more than one pooled connection: keeping
+ * in-flight jobs fresh, promoting due retries, refreshing queue statistics, trimming dead letters and removing
+ * idle consumers that hold nothing.
+ */
+public final class Maintenance implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Maintenance.class);
+    private static final int PROMOTE_BATCH = 500;
+
+    private final JobQueue queue;
+    private final Worker worker;
+    private final ScheduledExecutorService scheduler;
+    private volatile QueueStats lastStats;
+
+    public Maintenance(JobQueue queue, Worker worker) {
+        this.queue = queue;
+        this.worker = worker;
+        this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
+                .name("sluice-maintenance").daemon().unstarted(r));
+    }
+
+    /**
+     * @param keepAliveEvery  how often in-flight jobs are marked fresh (well inside the visibility timeout)
+     * @param promoteEvery    how often due retries are promoted
+     */
+    public void start(Duration keepAliveEvery, Duration promoteEvery) {
+        every(keepAliveEvery, "keep-alive", () -> queue.keepAlive(worker.inFlight()));
+        every(promoteEvery, "promote", () -> {
+            int n;
+            do {
+                n = queue.promoteDue(PROMOTE_BATCH);
+            } while (n == PROMOTE_BATCH);
+        });
+        every(Duration.ofSeconds(2), "stats", () -> lastStats = queue.stats());
+        every(Duration.ofMinutes(10), "trim-dead-letters", queue::trimDeadLetters);
+        if (queue instanceof StreamJobQueue stream) {
+            every(Duration.ofMinutes(5), "remove-idle-consumers", () -> stream.removeIdleConsumers(Duration.ofHours(1).toMillis()));
+        }
+    }
+
+    /** The queue's statistics as last sampled (every 2 s), or null before the first sample. */
+    public QueueStats lastStats() {
+        return lastStats;
+    }
+
+    /** Runs {@code task} on the maintenance thread (one pooled connection at a time). */
+    public void schedule(Duration every, String name, Runnable task) {
+        every(every, name, task);
+    }
+
+    private void every(Duration period, String name, Runnable task) {
+        scheduler.scheduleWithFixedDelay(() -> {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                log.warn("maintenance task {} failed: {}", name, e.toString());
+            }
+        }, 0, period.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void close() {
+        scheduler.shutdownNow();
+        try {
+            scheduler.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,344 @@
+package dev.sluice.worker.exec;
+
+import dev.sluice.common.error.ErrorClassifier;
+import dev.sluice.common.error.ErrorKind;
+import dev.sluice.common.error.SluiceException;
+import dev.sluice.common.job.Job;
+import dev.sluice.worker.handler.HandlerRegistry;
+import dev.sluice.worker.handler.JobContext;
+import dev.sluice.worker.handler.JobHandler;
+import dev.sluice.worker.hub.HubClient;
+import dev.sluice.worker.queue.Completion;
+import dev.sluice.worker.queue.Delivery;
+import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.worker.sink.ResultSink;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Runs jobs: one fetcher thread reads batches no larger than the free job slots, each job runs on its own virtual
+ * thread, and every outcome goes through the {@link Completer}.
+ *
+ * <p>The fetcher pauses while anything asks it to (pool pressure, an open breaker) and shortens its blocking read
+ * while the pool is under pressure. Graceful drain: fetching stops, jobs that have not started their real work
+ * (waiting for a Hub permit) are handed back to the queue at once, the rest get {@code drainTimeout} to finish,
+ * and whatever still runs after that is handed back too (it may then run twice; sinks are idempotent).
+ */
+public final class Worker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Worker.class);
+    private static final int MAX_FETCH = 1_000;
+
+    /**
+     * @param concurrency    job slots
+     * @param block          blocking read timeout
+     * @param pressureBlock  blocking read timeout while the pool is under pressure
+     * @param drainTimeout   how long a drain waits for running jobs
+     * @param maxAttempts    attempts (that ran the handler) before dead-lettering
+     * @param maxDeliveries  deliveries before a job is taken for poison
+     * @param reclaimEvery   how often the fetcher looks for dead nodes' jobs
+     */
+    public record Settings(int concurrency, Duration block, Duration pressureBlock, Duration drainTimeout,
+                           int maxAttempts, int maxDeliveries, Duration reclaimEvery) {
+    }
+
+    private final class Running implements JobContext {
+        final Delivery delivery;
+        final Thread thread;
+        volatile boolean started;
+
+        Running(Delivery delivery, Thread thread) {
+            this.delivery = delivery;
+            this.thread = thread;
+        }
+
+        @Override
+        public byte[] callHub(String key) {
+            if (hub == null) {
+                throw new SluiceException(ErrorKind.INTERNAL, "this node has no Hub client");
+            }
+            return hub.fetch(key, () -> started = true);
+        }
+
+        @Override
+        public void writeResult(Job job, byte[] result) throws InterruptedException {
+            started = true;
+            sink.write(job, result);
+        }
+    }
+
+    private final Settings settings;
+    private final JobQueue queue;
+    private final HandlerRegistry handlers;
+    private final HubClient hub;
+    private final ResultSink sink;
+    private final Backoff backoff;
+    private final BooleanSupplier underPressure;
+    private final Completer completer;
+    private final Semaphore slots;
+    private final Map<String, Running> running = new ConcurrentHashMap<>();
+    private final Set<String> pausedBy = ConcurrentHashMap.newKeySet();
+    private final CountDownLatch fetcherDone = new CountDownLatch(1);
+    private final AtomicLong reclaimRequested = new AtomicLong();
+    private final Timer fetchTimer;
+    private final MeterRegistry meters;
+    private final Counter fetchErrors;
+    private volatile boolean stopping;
+    private volatile Thread fetcher;
+
+    public Worker(Settings settings, JobQueue queue, HandlerRegistry handlers, HubClient hub, ResultSink sink,
+                  Backoff backoff, BooleanSupplier underPressure, MeterRegistry meters) {
+        this.settings = settings;
+        this.queue = queue;
+        this.handlers = handlers;
+        this.hub = hub;
+        this.sink = sink;
+        this.backoff = backoff;
+        this.underPressure = underPressure;
+        this.meters = meters;
+        this.completer = new Completer(queue);
+        this.slots = new Semaphore(settings.concurrency());
+        this.fetchTimer = Timer.builder("sluice.fetch").description("Time of one fetch from the queue")
+                .publishPercentiles(0.5, 0.99).register(meters);
+        this.fetchErrors = Counter.builder("sluice.fetch.errors").register(meters);
+        meters.gauge("sluice.jobs.in_flight", running, Map::size);
+        meters.gauge("sluice.worker.paused", pausedBy, s -> s.isEmpty() ? 0 : 1);
+    }
+
+    public void start() {
+        fetcher = Thread.ofPlatform().name("sluice-fetcher").start(this::fetchLoop);
+    }
+
+    /** Pauses or resumes fetching on behalf of {@code source} (e.g. "pool-pressure", "breaker-open"). */
+    public void setPaused(String source, boolean paused) {
+        if (paused ? pausedBy.add(source) : pausedBy.remove(source)) {
+            log.info("fetching {} ({})", paused ? "paused" : "resumed", source);
+        }
+    }
+
+    public Set<String> pausedBy() {
+        return Set.copyOf(pausedBy);
+    }
+
+    /** Asks the fetcher to look for a dead node's jobs now rather than on its schedule. */
+    public void requestReclaim() {
+        reclaimRequested.incrementAndGet();
+    }
+
+    /** The deliveries this node is working on now. */
+    public Collection<Delivery> inFlight() {
+        List<Delivery> out = new ArrayList<>(running.size());
+        running.values().forEach(r -> out.add(r.delivery));
+        return out;
+    }
+
+    public int inFlightCount() {
+        return running.size();
+    }
+
+    private void fetchLoop() {
+        long lastReclaim = 0;
+        long seenReclaimRequests = 0;
+        long errorBackoffMs = 100;
+        try {
+            while (!stopping) {
+                if (!pausedBy.isEmpty() || underPressure.getAsBoolean()) {
+                    TimeUnit.MILLISECONDS.sleep(50);
+                    continue;
+                }
+                if (!slots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+                    continue;
+                }
+                int free = 1 + slots.drainPermits();
+                int want = Math.min(free, MAX_FETCH);
+                slots.release(free - want);
+                int used = 0;
+                try {
+                    long now = System.nanoTime();
+                    long requests = reclaimRequested.get();
+                    if (requests != seenReclaimRequests || now - lastReclaim >= settings.reclaimEvery().toNanos()) {
+                        seenReclaimRequests = requests;
+                        lastReclaim = now;
+                        for (Delivery d : queue.reclaim(want)) {
+                            dispatch(d);
+                            used++;
+                        }
+                    }
+                    if (used < want && !stopping) {
+                        Duration block = underPressure.getAsBoolean() ? settings.pressureBlock() : settings.block();
+                        long t0 = System.nanoTime();
+                        List<Delivery> batch = queue.fetch(want - used, block);
+                        fetchTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+                        for (Delivery d : batch) {
+                            dispatch(d);
+                            used++;
+                        }
+                    }
+                    errorBackoffMs = 100;
+                } catch (RuntimeException e) {
+                    fetchErrors.increment();
+                    log.warn("fetching from the queue failed ({}), retrying in {} ms", e.toString(), errorBackoffMs);
+                    TimeUnit.MILLISECONDS.sleep(errorBackoffMs);
+                    errorBackoffMs = Math.min(errorBackoffMs * 2, 2_000);
+                } finally {
+                    slots.release(want - used);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            fetcherDone.countDown();
+        }
+    }
+
+    private void dispatch(Delivery d) {
+        // Registered before it runs, so a drain can find and interrupt it.
+        Thread job = Thread.ofVirtual().name("sluice-job").unstarted(() -> run(d));
+        running.put(d.handle(), new Running(d, job));
+        job.start();
+    }
+
+    /** A completion and the kind of failure behind it (null on success). */
+    private record Outcome(Completion completion, ErrorKind kind) {
+    }
+
+    private void run(Delivery d) {
+        Outcome result = decide(running.get(d.handle()));
+        String outcome = switch (result.completion()) {
+            case Completion.Ack a -> "done";
+            case Completion.Retry rt -> "retried";
+            case Completion.DeadLetter dl -> "dead";
+            case Completion.HandBack hb -> "handed-back";
+        };
+        try {
+            completer.submit(result.completion()).join();
+            Counter.builder("sluice.jobs").description("Jobs completed on this node, by outcome and error kind")
+                    .tag("outcome", outcome).tag("kind", result.kind() == null ? "none" : result.kind().tag())
+                    .register(meters).increment();
+        } catch (RuntimeException e) {
+            log.warn("completion of {} not applied ({}); it stays pending and will be delivered again", d.describe(), e.toString());
+        } finally {
+            running.remove(d.handle());
+            slots.release();
+        }
+    }
+
+    private Outcome decide(Running r) {
+        Delivery d = r.delivery;
+        if (d.malformed()) {
+            return new Outcome(new Completion.DeadLetter(d, ErrorKind.BAD_JOB, d.parseError().getMessage(), 0),
+                    ErrorKind.BAD_JOB);
+        }
+        if (d.deliveries() > settings.maxDeliveries()) {
+            return new Outcome(new Completion.DeadLetter(d, ErrorKind.INTERNAL, "poison: delivered " + d.deliveries()
+                    + " times without completing (queue.max_deliveries = " + settings.maxDeliveries() + ")",
+                    d.job().attempts()), ErrorKind.INTERNAL);
+        }
+        JobHandler handler = handlers.find(d.job().type());
+        if (handler == null) {
+            return new Outcome(new Completion.DeadLetter(d, ErrorKind.BAD_JOB, "no handler for job type '"
+                    + d.job().type() + "' (this node has " + handlers.types() + ")", d.job().attempts()), ErrorKind.BAD_JOB);
+        }
+        return attempt(r, handler);
+    }
+
+    private Outcome attempt(Running r, JobHandler handler) {
+        Job job = r.delivery.job();
+        try {
+            handler.handle(job, r);
+            return new Outcome(new Completion.Ack(r.delivery), null);
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            if (stopping && !r.started) {
+                return new Outcome(new Completion.HandBack(r.delivery), ErrorKind.BACKPRESSURE);
+            }
+            ErrorKind kind = ErrorClassifier.classify(e);
+            boolean attempted = !(e instanceof SluiceException s) || s.attempted();
+            int attempts = job.attempts() + (attempted ? 1 : 0);
+            String reason = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (!kind.recoverable()) {
+                return new Outcome(new Completion.DeadLetter(r.delivery, kind, reason, attempts), kind);
+            }
+            if (attempted && attempts >= settings.maxAttempts()) {
+                return new Outcome(new Completion.DeadLetter(r.delivery, kind,
+                        "gave up after " + attempts + " attempts: " + reason, attempts), kind);
+            }
+            Duration retryAfter = e instanceof SluiceException s ? s.retryAfter().orElse(null) : null;
+            long delay = backoff.delayMs(Math.max(1, attempts), kind, retryAfter);
+            Job next = new Job(job.id(), job.type(), job.key(), job.payload(), attempts);
+            return new Outcome(new Completion.Retry(r.delivery, next, delay), kind);
+        }
+    }
+
+    /**
+     * Stops fetching, hands back jobs that have not started, waits up to the drain timeout for the rest, then
+     * hands back whatever still runs. Returns the number of jobs handed back.
+     */
+    public int drain() {
+        stopping = true;
+        try {
+            fetcherDone.await(settings.block().toMillis() + 5_000, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        int handedBack = 0;
+        for (Running r : running.values()) {
+            if (!r.started) {
+                r.thread.interrupt();
+                handedBack++;
+            }
+        }
+        long deadline = System.nanoTime() + settings.drainTimeout().toNanos();
+        while (!running.isEmpty() && System.nanoTime() < deadline) {
+            try {
+                TimeUnit.MILLISECONDS.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        List<Running> left = new ArrayList<>(running.values());
+        if (!left.isEmpty()) {
+            log.warn("{} job(s) still running after the {} s drain timeout; handing them back", left.size(),
+                    settings.drainTimeout().toSeconds());
+            List<java.util.concurrent.CompletableFuture<Void>> done = new ArrayList<>();
+            for (Running r : left) {
+                done.add(completer.submit(new Completion.HandBack(r.delivery)));
+            }
+            for (var f : done) {
+                try {
+                    f.get(5, TimeUnit.SECONDS);
+                    handedBack++;
+                } catch (Exception e) {
+                    log.warn("handing back failed ({}); the job stays pending and will be reclaimed", e.toString());
+                }
+            }
+        }
+        return handedBack;
+    }
+
+    @Override
+    public void close() {
+        if (!stopping) {
+            drain();
+        }
+        completer.close();
+    }
+}

@@ -1,0 +1,19 @@
+package dev.sluice.worker.handler;
+
+import dev.sluice.common.job.Job;
+
+/**
+ * Runs one type of job. Implementations are found with {@link java.util.ServiceLoader} (list them in
+ * {@code META-INF/services/dev.sluice.worker.handler.JobHandler}), so users add handlers as jars on the class
+ * path. A handler must have a public no-argument constructor and be safe to call from many threads.
+ *
+ * <p>Throwing classifies the failure (see {@code dev.sluice.common.error.ErrorClassifier}): recoverable ones are
+ * retried with backoff, permanent ones dead-lettered. Returning normally acknowledges the job.
+ */
+public interface JobHandler {
+
+    /** The {@code type} field of the jobs this handler runs. */
+    String type();
+
+    void handle(Job job, JobContext context) throws Exception;
+}

@@ -1,0 +1,31 @@
+package dev.sluice.worker.limits;
+
+import java.time.Duration;
+
+/**
+ * What a Hub call must hold: a concurrency permit and a rate token. The local implementation keeps one node
+ * within the limits; the fleet-wide implementation (Hazelcast) replaces it behind this seam.
+ */
+public interface HubLimiter extends AutoCloseable {
+
+    /**
+     * Waits up to {@code maxWait} for a permit, then a token. Returns null when either did not come in time.
+     *
+     * @throws InterruptedException when the waiting thread is interrupted (the node is draining)
+     */
+    Permit acquire(Duration maxWait) throws InterruptedException;
+
+    /** Held for the length of one Hub request; closing it releases the concurrency permit. */
+    interface Permit extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** Tells the limiter the Hub asked everyone to wait (429 Retry-After). */
+    default void pauseFor(Duration retryAfter) {
+    }
+
+    @Override
+    default void close() {
+    }
+}

@@ -1,0 +1,67 @@
+package dev.sluice.worker.queue;
+
+import dev.sluice.common.job.Job;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * The worker's view of the Redis queue. Two adapters implement it: a stream with a consumer group, and lists for
+ * producers that LPUSH. One contract test suite runs against both.
+ *
+ * <p>{@link #fetch} and {@link #reclaim} run on the queue's own dedicated connection, from the node's single
+ * fetcher thread; everything else borrows from the shared pool one call at a time, so the node's connection count
+ * does not depend on its job concurrency.
+ */
+public interface JobQueue extends AutoCloseable {
+
+    /** {@code stream} or {@code list}. */
+    String mode();
+
+    /** Prepares Redis (consumer group, registrations). Idempotent. */
+    void start();
+
+    /** Up to {@code max} new jobs, blocking up to {@code block} when none is waiting. */
+    List<Delivery> fetch(int max, Duration block);
+
+    /**
+     * Takes over up to {@code max} jobs left in flight by nodes that are gone (past the visibility timeout), for
+     * this node to run, with their delivery counts raised (the worker dead-letters those past
+     * {@code queue.max_deliveries} as poison). An adapter may instead put them back on the queue and return none.
+     */
+    List<Delivery> reclaim(int max);
+
+    /** Applies a batch of completions in one round trip where possible. */
+    void complete(List<Completion> batch);
+
+    /** Tells the queue these deliveries are still being worked on, so no other node takes them. */
+    void keepAlive(Collection<Delivery> inFlight);
+
+    /** Moves retries whose time has come back to the queue; returns how many. Safe from any number of nodes. */
+    int promoteDue(int max);
+
+    /** Producer side: adds jobs, pipelined. */
+    void enqueue(List<Job> jobs);
+
+    /**
+     * Producer side: adds jobs exactly as a producer in another language would write them. In list mode each
+     * element is pushed as it is; in stream mode an element that is a JSON object of strings becomes the entry's
+     * fields, anything else becomes the {@code key} field.
+     */
+    void enqueueRaw(List<String> elements);
+
+    QueueStats stats();
+
+    /** The newest dead letters first, up to {@code count}. */
+    List<DeadLetterEntry> deadLetters(int count);
+
+    /** Puts dead letters back on the queue with their attempts reset; returns how many. */
+    int replayDeadLetters(Collection<String> deadLetterIds);
+
+    /** Trims dead letters older than the retention; returns how many were removed. */
+    long trimDeadLetters();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,323 @@
+package dev.sluice.worker.queue;
+
+import dev.sluice.common.config.QueueConfig;
+import dev.sluice.common.job.BadJobException;
+import dev.sluice.common.job.Job;
+import dev.sluice.common.job.JobCodec;
+import dev.sluice.worker.pool.RedisConnections;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Response;
+import redis.clients.jedis.args.ListDirection;
+import redis.clients.jedis.params.SetParams;
+import redis.clients.jedis.params.XTrimParams;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * List mode, for producers that {@code LPUSH} onto {@code queue.list} (a JSON job or a bare key per element).
+ *
+ * <p>Each fetch moves elements atomically from the right end of the list to this node's processing list
+ * {@code <list>:processing:<node>} (LMOVE, or BLMOVE when blocking); acknowledgement removes them from it. A node
+ * announces itself in {@code <list>:nodes} and keeps a heartbeat key {@code <list>:alive:<node>} that expires after
+ * the visibility timeout; a node whose heartbeat is gone is dead, and any survivor moves its processing list back
+ * to the queue, counting a redelivery per element in {@code <list>:deliveries}, so a delivery's count tells the
+ * worker when a job keeps killing its workers.
+ */
+public final class ListJobQueue implements JobQueue {
+    private static final Logger log = LoggerFactory.getLogger(ListJobQueue.class);
+
+    private final QueueConfig config;
+    private final String nodeId;
+    private final RedisConnections redis;
+    private final JobCodec codec;
+    private final Clock clock;
+    private final String processing;
+    private final String registry;
+    private final String deliveries;
+    private Jedis fetcher;
+
+    public ListJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock) {
+        this.config = config;
+        this.nodeId = nodeId;
+        this.redis = redis;
+        this.codec = new JobCodec(config.maxJobBytes());
+        this.clock = clock;
+        this.processing = processingList(nodeId);
+        this.registry = config.list() + ":nodes";
+        this.deliveries = config.list() + ":deliveries";
+    }
+
+    private String processingList(String node) {
+        return config.list() + ":processing:" + node;
+    }
+
+    private String heartbeat(String node) {
+        return config.list() + ":alive:" + node;
+    }
+
+    @Override
+    public String mode() {
+        return "list";
+    }
+
+    @Override
+    public void start() {
+        redis.withJedis(j -> {
+            beat(j);
+            return null;
+        });
+    }
+
+    private void beat(Jedis j) {
+        Pipeline p = j.pipelined();
+        p.sadd(registry, nodeId);
+        p.set(heartbeat(nodeId), Long.toString(clock.millis()),
+                SetParams.setParams().px(config.visibilityTimeoutSecs() * 1000L));
+        p.sync();
+    }
+
+    private Jedis fetcher(Duration block) {
+        if (fetcher == null || !fetcher.isConnected() || fetcher.isBroken()) {
+            closeFetcher();
+            fetcher = redis.dedicated("fetcher", block.plusSeconds(1));
+        }
+        return fetcher;
+    }
+
+    @Override
+    public List<Delivery> fetch(int max, Duration block) {
+        Jedis j = fetcher(block);
+        List<Delivery> out = new ArrayList<>();
+        try {
+            collect(j.eval(Scripts.LIST_FETCH, List.of(config.list(), processing, deliveries),
+                    List.of(Integer.toString(max))), out);
+            if (out.isEmpty()) {
+                String element = j.blmove(config.list(), processing, ListDirection.RIGHT, ListDirection.LEFT,
+                        block.toMillis() / 1000.0);
+                if (element != null) {
+                    String redelivered = j.hget(deliveries, sha1(element));
+                    out.add(toDelivery(element, 1 + (redelivered == null ? 0 : Long.parseLong(redelivered))));
+                }
+            }
+        } catch (RuntimeException e) {
+            redis.recordError();
+            closeFetcher();
+            throw e;
+        }
+        return out;
+    }
+
+    private void collect(Object reply, List<Delivery> out) {
+        List<?> pairs = (List<?>) reply;
+        for (int i = 0; i + 1 < pairs.size(); i += 2) {
+            out.add(toDelivery((String) pairs.get(i), 1 + Long.parseLong((String) pairs.get(i + 1))));
+        }
+    }
+
+    private Delivery toDelivery(String element, long deliveryCount) {
+        Map<String, String> raw = Map.of("element", element);
+        try {
+            return new Delivery(element, codec.fromListElement(element), null, raw, deliveryCount);
+        } catch (BadJobException e) {
+            return new Delivery(element, null, e, raw, deliveryCount);
+        }
+    }
+
+    @Override
+    public List<Delivery> reclaim(int max) {
+        Jedis j = fetcher(Duration.ofMillis(config.blockTimeoutMs()));
+        try {
+            for (String node : j.smembers(registry)) {
+                if (node.equals(nodeId) || j.exists(heartbeat(node))) {
+                    continue;
+                }
+                Object moved = j.eval(Scripts.LIST_RECOVER,
+                        List.of(processingList(node), config.list(), deliveries, registry, heartbeat(node)),
+                        List.of(node));
+                if (((Long) moved) > 0) {
+                    log.info("moved {} job(s) left in flight by dead node {} back to the queue", moved, node);
+                }
+            }
+        } catch (RuntimeException e) {
+            redis.recordError();
+            closeFetcher();
+            throw e;
+        }
+        // Recovered jobs go back to the queue and are fetched like any other.
+        return List.of();
+    }
+
+    @Override
+    public void complete(List<Completion> batch) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        redis.withJedis(j -> {
+            Pipeline p = j.pipelined();
+            for (Completion c : batch) {
+                String element = c.delivery().handle();
+                switch (c) {
+                    case Completion.Ack a -> {
+                        p.lrem(processing, -1, element);
+                        if (a.delivery().deliveries() > 1) {
+                            p.hdel(deliveries, sha1(element));
+                        }
+                    }
+                    case Completion.Retry r -> p.eval(Scripts.LIST_RETRY, List.of(processing, deliveries, config.delayed()),
+                            List.of(element, Long.toString(r.delayMs()), codec.toJson(r.next())));
+                    case Completion.DeadLetter d -> {
+                        List<String> args = new ArrayList<>(List.of(element, Long.toString(retentionMs())));
+                        args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
+                        p.eval(Scripts.LIST_DEAD, List.of(processing, deliveries, config.deadLetter()), args);
+                    }
+                    case Completion.HandBack h -> p.eval(Scripts.LIST_HAND_BACK, List.of(processing, config.list()),
+                            List.of(element));
+                }
+            }
+            p.sync();
+            return null;
+        });
+    }
+
+    private long retentionMs() {
+        return Duration.ofDays(config.deadLetterRetentionDays()).toMillis();
+    }
+
+    @Override
+    public void keepAlive(Collection<Delivery> inFlight) {
+        redis.withJedis(j -> {
+            beat(j);
+            return null;
+        });
+    }
+
+    @Override
+    public int promoteDue(int max) {
+        Object n = redis.withJedis(j -> j.eval(Scripts.LIST_PROMOTE, List.of(config.delayed(), config.list()),
+                List.of(Integer.toString(max))));
+        return ((Long) n).intValue();
+    }
+
+    @Override
+    public void enqueue(List<Job> jobs) {
+        redis.withJedis(j -> {
+            Pipeline p = j.pipelined();
+            for (Job job : jobs) {
+                p.lpush(config.list(), codec.toJson(job));
+            }
+            p.sync();
+            return null;
+        });
+    }
+
+    @Override
+    public void enqueueRaw(List<String> elements) {
+        redis.withJedis(j -> {
+            Pipeline p = j.pipelined();
+            for (String element : elements) {
+                p.lpush(config.list(), element);
+            }
+            p.sync();
+            return null;
+        });
+    }
+
+    @Override
+    public QueueStats stats() {
+        return redis.withJedis(j -> {
+            Pipeline p = j.pipelined();
+            Response<Long> waiting = p.llen(config.list());
+            Response<Long> delayed = p.zcard(config.delayed());
+            Response<Long> dead = p.xlen(config.deadLetter());
+            Response<java.util.Set<String>> nodes = p.smembers(registry);
+            p.sync();
+            Map<String, Long> byConsumer = new TreeMap<>();
+            long pending = 0;
+            for (String node : nodes.get()) {
+                long n = j.llen(processingList(node));
+                byConsumer.put(node, n);
+                pending += n;
+            }
+            return new QueueStats(mode(), waiting.get(), pending, delayed.get(), dead.get(),
+                    waiting.get() == 0 ? 0 : -1, byConsumer);
+        });
+    }
+
+    @Override
+    public List<DeadLetterEntry> deadLetters(int count) {
+        return redis.withJedis(j -> j.xrevrange(config.deadLetter(), "+", "-", count).stream()
+                .map(e -> DeadLetters.parse(e.getID().toString(), e.getFields()))
+                .toList());
+    }
+
+    @Override
+    public int replayDeadLetters(Collection<String> deadLetterIds) {
+        return redis.withJedis(j -> {
+            int n = 0;
+            for (String id : deadLetterIds) {
+                Object r = j.eval(Scripts.LIST_REPLAY, List.of(config.deadLetter(), config.list()), List.of(id));
+                if (((Long) r) == 1L) {
+                    n++;
+                }
+            }
+            return n;
+        });
+    }
+
+    @Override
+    public long trimDeadLetters() {
+        long minId = clock.millis() - retentionMs();
+        return redis.withJedis(j -> j.xtrim(config.deadLetter(), XTrimParams.xTrimParams().minId(Long.toString(minId))));
+    }
+
+    /** SHA-1 of the element's bytes, as Redis's {@code redis.sha1hex} computes it. */
+    static String sha1(String element) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(element.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-1 is required of every JVM", e);
+        }
+    }
+
+    private void closeFetcher() {
+        if (fetcher != null) {
+            try {
+                fetcher.close();
+            } catch (RuntimeException e) {
+                log.debug("closing the fetcher connection failed", e);
+            }
+            fetcher = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        closeFetcher();
+        try {
+            redis.withJedis(j -> {
+                if (j.llen(processing) == 0) {
+                    Pipeline p = j.pipelined();
+                    p.srem(registry, nodeId);
+                    p.del(heartbeat(nodeId));
+                    p.sync();
+                }
+                return null;
+            });
+        } catch (RuntimeException e) {
+            log.debug("could not deregister node {} from {}", nodeId, registry, e);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+package dev.sluice.worker.queue;
+
+/**
+ * The Lua scripts that make each completion atomic with its acknowledgement. Each first removes the delivery
+ * from this node's in-flight set (XACK, or LREM from the processing list) and does nothing more when it was not
+ * there, so a completion applied twice, or after another node took the job over, changes nothing. Scripts read
+ * the server's clock ({@code TIME}), so due times do not depend on node clocks.
+ */
+final class Scripts {
+    private Scripts() {
+    }
+
+    private static final String NOW = """
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            """;
+
+    /** KEYS: stream, delayed. ARGV: group, entry id, delay ms, job JSON. */
+    static final String STREAM_RETRY = NOW + """
+            if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+            redis.call('XDEL', KEYS[1], ARGV[2])
+            redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[4])
+            return 1
+            """;
+
+    /** KEYS: stream, dead. ARGV: group, entry id, retention ms, field/value pairs... */
+    static final String STREAM_DEAD = NOW + """
+            if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+            redis.call('XDEL', KEYS[1], ARGV[2])
+            redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[3])), '*', unpack(ARGV, 4))
+            return 1
+            """;
+
+    /** KEYS: stream. ARGV: group, entry id, field/value pairs... */
+    static final String STREAM_HAND_BACK = """
+            if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+            redis.call('XDEL', KEYS[1], ARGV[2])
+            redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+            return 1
+            """;
+
+    /** KEYS: delayed, stream. ARGV: max. Moves due retries to the stream, each exactly once. */
+    static final String STREAM_PROMOTE = NOW + """
+            local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+            for _, member in ipairs(due) do
+              local ok, job = pcall(cjson.decode, member)
+              if ok and type(job) == 'table' and type(job.key) == 'string' then
+                local f = {'key', job.key, 'type', tostring(job.type), 'id', tostring(job.id),
+                           'attempts', tostring(job.attempts or 0), 'v', tostring(job.v or 1)}
+                if type(job.payload) == 'string' then
+                  table.insert(f, 'payload'); table.insert(f, job.payload)
+                end
+                redis.call('XADD', KEYS[2], '*', unpack(f))
+              else
+                redis.call('XADD', KEYS[2], '*', 'raw', member)
+              end
+              redis.call('ZREM', KEYS[1], member)
+            end
+            return #due
+            """;
+
+    /** KEYS: dead, stream. ARGV: dead-letter id. Puts the original fields back with attempts reset. */
+    static final String STREAM_REPLAY = """
+            local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+            if #e == 0 then return 0 end
+            local fields = e[1][2]
+            local out = {}
+            for i = 1, #fields, 2 do
+              local k = fields[i]
+              if string.sub(k, 1, 5) ~= 'dead.' and k ~= 'attempts' then
+                table.insert(out, k); table.insert(out, fields[i + 1])
+              end
+            end
+            if #out == 0 then return -1 end
+            redis.call('XADD', KEYS[2], '*', unpack(out))
+            redis.call('XDEL', KEYS[1], ARGV[1])
+            return 1
+            """;
+
+    /** KEYS: list, processing, deliveries. ARGV: max. Moves up to max elements; returns element, redeliveries pairs. */
+    static final String LIST_FETCH = """
+            local out = {}
+            for i = 1, tonumber(ARGV[1]) do
+              local e = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+              if not e then break end
+              table.insert(out, e)
+              table.insert(out, redis.call('HGET', KEYS[3], redis.sha1hex(e)) or '0')
+            end
+            return out
+            """;
+
+    /** KEYS: processing, deliveries, delayed. ARGV: element, delay ms, job JSON. */
+    static final String LIST_RETRY = NOW + """
+            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+            redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
+            redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[3])
+            return 1
+            """;
+
+    /** KEYS: processing, deliveries, dead. ARGV: element, retention ms, field/value pairs... */
+    static final String LIST_DEAD = NOW + """
+            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+            redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
+            redis.call('XADD', KEYS[3], 'MINID', '~', tostring(now - tonumber(ARGV[2])), '*', unpack(ARGV, 3))
+            return 1
+            """;
+
+    /** KEYS: processing, list. ARGV: element. Puts it back at the consuming end, to be taken next. */
+    static final String LIST_HAND_BACK = """
+            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+            redis.call('RPUSH', KEYS[2], ARGV[1])
+            return 1
+            """;
+
+    /**
+     * KEYS: processing of the dead node, list, deliveries, registry, heartbeat of the dead node. ARGV: node id.
+     * Moves a dead node's in-flight elements back to the consuming end, counting a redelivery for each, unless the
+     * node has come back (its heartbeat exists).
+     */
+    static final String LIST_RECOVER = """
+            if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
+            local n = 0
+            while true do
+              local e = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
+              if not e then break end
+              redis.call('HINCRBY', KEYS[3], redis.sha1hex(e), 1)
+              n = n + 1
+            end
+            redis.call('SREM', KEYS[4], ARGV[1])
+            return n
+            """;
+
+    /** KEYS: delayed, list. ARGV: max. */
+    static final String LIST_PROMOTE = NOW + """
+            local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+            for _, member in ipairs(due) do
+              redis.call('LPUSH', KEYS[2], member)
+              redis.call('ZREM', KEYS[1], member)
+            end
+            return #due
+            """;
+
+    /** KEYS: dead, list. ARGV: dead-letter id. */
+    static final String LIST_REPLAY = """
+            local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+            if #e == 0 then return 0 end
+            local fields = e[1][2]
+            for i = 1, #fields, 2 do
+              if fields[i] == 'element' then
+                redis.call('LPUSH', KEYS[2], fields[i + 1])
+                redis.call('XDEL', KEYS[1], ARGV[1])
+                return 1
+              end
+            end
+            return -1
+            """;
+}

@@ -1,0 +1,115 @@
+package dev.sluice.worker.sink;
+
+import dev.sluice.common.error.ErrorKind;
+import dev.sluice.common.error.SluiceException;
+import dev.sluice.common.job.Job;
+import dev.sluice.worker.pool.RedisConnections;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.params.SetParams;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * Writes each result to {@code <target><job id>} with the retention as expiry: idempotent by job id. Writes from
+ * all job slots are gathered by one writer thread and sent as one pipeline, so the sink needs one pooled
+ * connection however many jobs write at once.
+ */
+public final class RedisSink implements ResultSink {
+    private static final Logger log = LoggerFactory.getLogger(RedisSink.class);
+    private static final int MAX_BATCH = 500;
+
+    private record Write(Job job, byte[] result, CompletableFuture<Void> done) {
+    }
+
+    private final RedisConnections redis;
+    private final String prefix;
+    private final long retentionSecs;
+    private final BlockingQueue<Write> pending = new LinkedBlockingQueue<>();
+    private final Thread writer;
+    private volatile boolean running = true;
+
+    public RedisSink(RedisConnections redis, String prefix, int retentionDays) {
+        this.redis = redis;
+        this.prefix = prefix;
+        this.retentionSecs = Duration.ofDays(retentionDays).toSeconds();
+        this.writer = Thread.ofPlatform().name("sluice-redis-sink").daemon().start(this::run);
+    }
+
+    @Override
+    public void write(Job job, byte[] result) throws InterruptedException {
+        Write w = new Write(job, result, new CompletableFuture<>());
+        pending.add(w);
+        try {
+            w.done().get();
+        } catch (ExecutionException e) {
+            throw new SluiceException(ErrorKind.SINK_FAILURE, "writing the result of " + job.id() + " failed: " + e.getCause(),
+                    e.getCause());
+        }
+    }
+
+    /** The key a job's result is stored under. */
+    public String keyFor(String jobId) {
+        return prefix + jobId;
+    }
+
+    private void run() {
+        List<Write> batch = new ArrayList<>(MAX_BATCH);
+        while (running || !pending.isEmpty()) {
+            try {
+                Write first = pending.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                pending.drainTo(batch, MAX_BATCH - 1);
+                flush(batch);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    private void flush(List<Write> batch) {
+        try {
+            redis.withJedis(j -> {
+                Pipeline p = j.pipelined();
+                SetParams expiry = SetParams.setParams().ex(retentionSecs);
+                for (Write w : batch) {
+                    p.set(keyFor(w.job().id()).getBytes(StandardCharsets.UTF_8), w.result(), expiry);
+                }
+                p.sync();
+                return null;
+            });
+            for (Write w : batch) {
+                w.done().complete(null);
+            }
+        } catch (RuntimeException e) {
+            log.debug("sink batch of {} failed", batch.size(), e);
+            for (Write w : batch) {
+                w.done().completeExceptionally(e);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        try {
+            writer.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
