@@ -9,6 +9,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import dev.sluice.testkit.RedisExtension;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import redis.clients.jedis.ClientSetInfoConfig;
 import redis.clients.jedis.Connection;
@@ -82,12 +84,15 @@ class ErrorClassifierTest {
                 .clientSetInfoConfig(ClientSetInfoConfig.DISABLED).build();
     }
 
+    @RegisterExtension
+    static final RedisExtension redis = RedisExtension.builder().build();
+
     @Test
     void exhaustedJedisPoolIsPoolExhausted() {
         GenericObjectPoolConfig<Connection> poolConfig = new GenericObjectPoolConfig<>();
         poolConfig.setMaxTotal(1);
         poolConfig.setMaxWait(Duration.ofMillis(50));
-        try (ConnectionPool pool = new ConnectionPool(new HostAndPort("127.0.0.1", blackHole.getLocalPort()),
+        try (ConnectionPool pool = new ConnectionPool(new HostAndPort(redis.server().host(), redis.server().port()),
                 quietClient(1000), poolConfig);
              Connection held = pool.getResource()) {
             assertThat(held).isNotNull();
