@@ -140,14 +140,20 @@ final class Scripts {
             return #due
             """;
 
-    /** KEYS: dead, list. ARGV: dead-letter id. */
+    /** KEYS: dead, list. ARGV: dead-letter id. Pushes the original element back, its attempts reset. */
     static final String LIST_REPLAY = """
             local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
             if #e == 0 then return 0 end
             local fields = e[1][2]
             for i = 1, #fields, 2 do
               if fields[i] == 'element' then
-                redis.call('LPUSH', KEYS[2], fields[i + 1])
+                local element = fields[i + 1]
+                local ok, job = pcall(cjson.decode, element)
+                if ok and type(job) == 'table' and job.attempts ~= nil then
+                  job.attempts = 0
+                  element = cjson.encode(job)
+                end
+                redis.call('LPUSH', KEYS[2], element)
                 redis.call('XDEL', KEYS[1], ARGV[1])
                 return 1
               end

@@ -1,0 +1,276 @@
+package dev.sluice.worker.queue;
+
+import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.common.error.ErrorKind;
+import dev.sluice.common.job.Job;
+import dev.sluice.testkit.RedisExtension;
+import dev.sluice.worker.TestConfigs;
+import dev.sluice.worker.pool.RedisConnections;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The contract every {@link JobQueue} adapter keeps, run against a real redis-server. Subclasses only say which
+ * adapter to build.
+ */
+abstract class JobQueueContract {
+
+    @RegisterExtension
+    static final RedisExtension redis = RedisExtension.builder().build();
+
+    private final List<AutoCloseable> closing = new ArrayList<>();
+
+    protected abstract String mode();
+
+    protected abstract JobQueue create(SluiceConfig config, RedisConnections connections);
+
+    /** A started queue for node {@code nodeId}. */
+    protected JobQueue queue(String nodeId, String... overrides) {
+        List<String> all = new ArrayList<>(List.of("queue.mode", mode(), "node.id", nodeId, "redis.pool_size", "4"));
+        all.addAll(List.of(overrides));
+        SluiceConfig config = TestConfigs.config(redis.url(), all.toArray(String[]::new));
+        RedisConnections connections = new RedisConnections(config.redis(), nodeId);
+        JobQueue queue = create(config, connections);
+        queue.start();
+        closing.add(connections);
+        closing.add(queue);
+        return queue;
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = closing.size() - 1; i >= 0; i--) {
+            closing.get(i).close();
+        }
+    }
+
+    static List<Job> jobs(int n) {
+        return IntStream.range(0, n).mapToObj(i -> Job.of("noop", "k" + i)).toList();
+    }
+
+    static List<Delivery> fetchAll(JobQueue queue, int expected) {
+        List<Delivery> all = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            all.addAll(queue.fetch(1000, Duration.ofMillis(50)));
+            return all.size() >= expected;
+        });
+        return all;
+    }
+
+    static void completeAll(JobQueue queue, List<Delivery> deliveries) {
+        queue.complete(deliveries.stream().<Completion>map(Completion.Ack::new).toList());
+    }
+
+    @Test
+    void everyEnqueuedJobIsFetchedOnce() {
+        JobQueue q = queue("node-a");
+        q.enqueue(jobs(250));
+        List<Delivery> got = fetchAll(q, 250);
+        assertThat(got).hasSize(250);
+        assertThat(got).extracting(d -> d.job().id()).doesNotHaveDuplicates()
+                .containsExactlyInAnyOrderElementsOf(jobs(250).stream().map(Job::id).toList());
+        assertThat(got).allSatisfy(d -> assertThat(d.deliveries()).isEqualTo(1));
+        assertThat(q.fetch(10, Duration.ofMillis(50))).isEmpty();
+    }
+
+    @Test
+    void fetchNeverReturnsMoreThanAsked() {
+        JobQueue q = queue("node-a");
+        q.enqueue(jobs(30));
+        assertThat(q.fetch(7, Duration.ofMillis(100))).hasSizeLessThanOrEqualTo(7).isNotEmpty();
+    }
+
+    @Test
+    void acknowledgedJobsLeaveTheQueue() {
+        JobQueue q = queue("node-a");
+        q.enqueue(jobs(20));
+        List<Delivery> got = fetchAll(q, 20);
+        assertThat(q.stats().pending()).isEqualTo(20);
+        completeAll(q, got);
+        QueueStats stats = q.stats();
+        assertThat(stats.pending()).isZero();
+        assertThat(stats.waiting()).isZero();
+        assertThat(stats.backlog()).isZero();
+    }
+
+    @Test
+    void retryKeepsTheIdAndComesBackWhenDueWithItsAttempts() {
+        JobQueue q = queue("node-a");
+        q.enqueue(List.of(new Job("order-7", "noop", "k", "{\"a\":1}", 0)));
+        Delivery d = fetchAll(q, 1).getFirst();
+        q.complete(List.of(new Completion.Retry(d, d.job().nextAttempt(), 0)));
+        assertThat(q.stats().delayed()).isEqualTo(1);
+        assertThat(q.stats().pending()).isZero();
+        assertThat(q.promoteDue(100)).isEqualTo(1);
+        Delivery again = fetchAll(q, 1).getFirst();
+        assertThat(again.job()).isEqualTo(new Job("order-7", "noop", "k", "{\"a\":1}", 1));
+    }
+
+    @Test
+    void retryIsNotPromotedBeforeItIsDue() {
+        JobQueue q = queue("node-a");
+        q.enqueue(jobs(1));
+        Delivery d = fetchAll(q, 1).getFirst();
+        q.complete(List.of(new Completion.Retry(d, d.job().nextAttempt(), 60_000)));
+        assertThat(q.promoteDue(100)).isZero();
+        assertThat(q.stats().delayed()).isEqualTo(1);
+    }
+
+    @Test
+    void concurrentPromotersMoveEachDueRetryExactlyOnce() throws Exception {
+        JobQueue q = queue("node-a");
+        q.enqueue(jobs(300));
+        List<Delivery> got = fetchAll(q, 300);
+        q.complete(got.stream().<Completion>map(d -> new Completion.Retry(d, d.job().nextAttempt(), 0)).toList());
+        List<JobQueue> promoters = List.of(queue("p1"), queue("p2"), queue("p3"));
+        CountDownLatch go = new CountDownLatch(1);
+        try (ExecutorService pool = Executors.newFixedThreadPool(3)) {
+            List<Future<Integer>> moved = new ArrayList<>();
+            for (JobQueue p : promoters) {
+                moved.add(pool.submit(() -> {
+                    go.await();
+                    int total = 0;
+                    int n;
+                    do {
+                        n = p.promoteDue(7);
+                        total += n;
+                    } while (n > 0);
+                    return total;
+                }));
+            }
+            go.countDown();
+            int sum = 0;
+            for (Future<Integer> f : moved) {
+                sum += f.get();
+            }
+            assertThat(sum).isEqualTo(300);
+        }
+        List<Delivery> again = fetchAll(q, 300);
+        assertThat(again).extracting(d -> d.job().id()).doesNotHaveDuplicates().hasSize(300);
+        assertThat(q.fetch(10, Duration.ofMillis(50))).isEmpty();
+    }
+
+    @Test
+    void deadLetterKeepsTheOriginalAndTheReasonAndCanBeReplayed() {
+        JobQueue q = queue("node-a");
+        q.enqueue(List.of(new Job("order-9", "noop", "k9", null, 2)));
+        Delivery d = fetchAll(q, 1).getFirst();
+        q.complete(List.of(new Completion.DeadLetter(d, ErrorKind.HUB_REJECTED, "Hub answered 404 for k9", 3)));
+        assertThat(q.stats().pending()).isZero();
+        List<DeadLetterEntry> dead = q.deadLetters(10);
+        assertThat(dead).hasSize(1);
+        DeadLetterEntry e = dead.getFirst();
+        assertThat(e.jobId()).isEqualTo("order-9");
+        assertThat(e.kind()).isEqualTo("hub-rejected");
+        assertThat(e.reason()).isEqualTo("Hub answered 404 for k9");
+        assertThat(e.attempts()).isEqualTo(3);
+        assertThat(e.node()).isEqualTo("node-a");
+        assertThat(q.stats().dead()).isEqualTo(1);
+
+        assertThat(q.replayDeadLetters(List.of(e.id()))).isEqualTo(1);
+        assertThat(q.stats().dead()).isZero();
+        Delivery replayed = fetchAll(q, 1).getFirst();
+        assertThat(replayed.job().id()).isEqualTo("order-9");
+        assertThat(replayed.job().attempts()).isZero();
+    }
+
+    @Test
+    void malformedJobsArriveWithTheirParseError() {
+        JobQueue q = queue("node-a");
+        q.enqueueRaw(List.of("{\"type\":\"noop\"}", "{\"key\":\"k\",\"payload\":\"{oops\"}", "{\"key\":\"k\",\"type\":\"Bad Type\"}"));
+        List<Delivery> got = fetchAll(q, 3);
+        assertThat(got).allSatisfy(d -> assertThat(d.malformed()).isTrue());
+        assertThat(got).extracting(d -> d.parseError().getMessage())
+                .anySatisfy(m -> assertThat(m).contains("missing field 'key'"))
+                .anySatisfy(m -> assertThat(m).contains("field 'payload' is not valid JSON"))
+                .anySatisfy(m -> assertThat(m).contains("field 'type' must be a handler name"));
+        q.complete(got.stream().<Completion>map(d -> new Completion.DeadLetter(d, ErrorKind.BAD_JOB,
+                d.parseError().getMessage(), 0)).toList());
+        assertThat(q.deadLetters(10)).hasSize(3).allSatisfy(e -> assertThat(e.kind()).isEqualTo("bad-job"));
+    }
+
+    @Test
+    void handedBackJobIsAvailableToAnotherNodeAtOnce() {
+        JobQueue a = queue("node-a");
+        JobQueue b = queue("node-b");
+        a.enqueue(jobs(5));
+        List<Delivery> got = fetchAll(a, 5);
+        a.complete(got.stream().<Completion>map(Completion.HandBack::new).toList());
+        List<Delivery> taken = fetchAll(b, 5);
+        assertThat(taken).extracting(d -> d.job().id()).containsExactlyInAnyOrderElementsOf(
+                got.stream().map(d -> d.job().id()).toList());
+        assertThat(a.stats().pendingByConsumer().getOrDefault("node-a", 0L)).isZero();
+    }
+
+    @Test
+    void deadNodesJobsAreTakenOverAfterTheVisibilityTimeoutWithARaisedDeliveryCount() {
+        JobQueue dead = queue("node-dead", "queue.visibility_timeout_secs", "1");
+        JobQueue alive = queue("node-alive", "queue.visibility_timeout_secs", "1");
+        dead.enqueue(jobs(10));
+        List<Delivery> lost = fetchAll(dead, 10);
+        // node-dead stops keeping them alive: it is gone.
+        List<Delivery> recovered = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200)).until(() -> {
+            recovered.addAll(alive.reclaim(100));
+            recovered.addAll(alive.fetch(100, Duration.ofMillis(20)));
+            return recovered.size() >= 10;
+        });
+        assertThat(recovered).extracting(d -> d.job().id())
+                .containsExactlyInAnyOrderElementsOf(lost.stream().map(d -> d.job().id()).toList());
+        assertThat(recovered).allSatisfy(d -> assertThat(d.deliveries()).isEqualTo(2));
+    }
+
+    @Test
+    void liveNodeKeepsItsJobsThroughKeepAlive() throws InterruptedException {
+        JobQueue owner = queue("node-owner", "queue.visibility_timeout_secs", "1");
+        JobQueue other = queue("node-other", "queue.visibility_timeout_secs", "1");
+        owner.enqueue(jobs(10));
+        List<Delivery> held = fetchAll(owner, 10);
+        long until = System.nanoTime() + Duration.ofMillis(3_000).toNanos();
+        Set<String> stolen = new HashSet<>();
+        while (System.nanoTime() < until) {
+            owner.keepAlive(held);
+            for (Delivery d : other.reclaim(100)) {
+                stolen.add(d.describe());
+            }
+            for (Delivery d : other.fetch(100, Duration.ofMillis(10))) {
+                stolen.add(d.describe());
+            }
+            Thread.sleep(250);
+        }
+        assertThat(stolen).as("jobs taken from a live node").isEmpty();
+        completeAll(owner, held);
+        assertThat(owner.stats().backlog()).isZero();
+    }
+
+    @Test
+    void completionsAreIdempotent() {
+        JobQueue q = queue("node-a");
+        q.enqueue(jobs(1));
+        Delivery d = fetchAll(q, 1).getFirst();
+        completeAll(q, List.of(d));
+        completeAll(q, List.of(d));
+        q.complete(List.of(new Completion.Retry(d, d.job().nextAttempt(), 0)));
+        q.complete(List.of(new Completion.DeadLetter(d, ErrorKind.INTERNAL, "late", 1)));
+        QueueStats stats = q.stats();
+        assertThat(stats.delayed()).isZero();
+        assertThat(stats.dead()).isZero();
+        assertThat(stats.backlog()).isZero();
+    }
+}

@@ -1,0 +1,89 @@
+package dev.sluice.worker.queue;
+
+import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.worker.pool.RedisConnections;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class StreamJobQueueTest extends JobQueueContract {
+
+    @Override
+    protected String mode() {
+        return "stream";
+    }
+
+    @Override
+    protected JobQueue create(SluiceConfig config, RedisConnections connections) {
+        return new StreamJobQueue(config.queue(), config.node().id(), connections, Clock.systemUTC());
+    }
+
+    @Test
+    void acknowledgedEntriesAreTrimmedFromTheStream() {
+        JobQueue q = queue("node-a");
+        q.enqueue(jobs(50));
+        completeAll(q, fetchAll(q, 50));
+        try (Jedis j = redis.server().newJedis()) {
+            assertThat(j.xlen("sluice:jobs")).isZero();
+        }
+    }
+
+    @Test
+    void consumerWithPendingEntriesIsNeverRemoved() {
+        StreamJobQueue holder = (StreamJobQueue) queue("holder");
+        StreamJobQueue idle = (StreamJobQueue) queue("idle");
+        holder.enqueue(jobs(1));
+        completeAll(idle, fetchAll(idle, 1));
+        holder.enqueue(jobs(3));
+        fetchAll(holder, 3);
+        StreamJobQueue janitor = (StreamJobQueue) queue("janitor");
+        assertThat(janitor.removeIdleConsumers(0)).isEqualTo(1);
+        try (Jedis j = redis.server().newJedis()) {
+            assertThat(j.xinfoConsumers("sluice:jobs", "sluice")).extracting(c -> c.getName())
+                    .contains("holder").doesNotContain("idle");
+        }
+    }
+
+    @Test
+    void deadLettersOlderThanTheRetentionAreTrimmed() {
+        JobQueue q = queue("node-a", "queue.dead_letter_retention_days", "1");
+        long old = System.currentTimeMillis() - Duration.ofDays(2).toMillis();
+        try (Jedis j = redis.server().newJedis()) {
+            j.xadd("sluice:dead", new StreamEntryID(old, 0), Map.of("key", "ancient", "dead.reason", "old"));
+            j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("key", "recent", "dead.reason", "new"));
+        }
+        q.trimDeadLetters();
+        assertThat(q.deadLetters(10)).extracting(e -> e.original().get("key")).containsExactly("recent");
+    }
+
+    @Test
+    void producersEntriesWithOnlyAKeyAreJobs() {
+        JobQueue q = queue("node-a");
+        try (Jedis j = redis.server().newJedis()) {
+            j.xadd("sluice:jobs", StreamEntryID.NEW_ENTRY, Map.of("key", "user-1"));
+        }
+        Delivery d = fetchAll(q, 1).getFirst();
+        assertThat(d.job().id()).isEqualTo("hub-fetch:user-1");
+        assertThat(q.stats().pendingByConsumer()).containsEntry("node-a", 1L);
+        assertThat(List.of(d)).hasSize(1);
+    }
+
+    @Test
+    void oldestWaitingAgeReflectsTheFirstUndeliveredEntry() {
+        JobQueue q = queue("node-a");
+        long old = System.currentTimeMillis() - 5_000;
+        try (Jedis j = redis.server().newJedis()) {
+            j.xadd("sluice:jobs", new StreamEntryID(old, 0), Map.of("key", "waiting"));
+        }
+        assertThat(q.stats().oldestWaitingAgeMs()).isBetween(4_500L, 60_000L);
+        fetchAll(q, 1);
+        assertThat(q.stats().oldestWaitingAgeMs()).isZero();
+    }
+}
