@@ -99,6 +99,7 @@ public final class Worker implements AutoCloseable {
     private final MeterRegistry meters;
     private final Counter fetchErrors;
     private volatile boolean stopping;
+    private volatile boolean idle;
     private volatile Thread fetcher;
 
     public Worker(Settings settings, JobQueue queue, HandlerRegistry handlers, HubClient hub, ResultSink sink,
@@ -147,6 +148,11 @@ public final class Worker implements AutoCloseable {
         return out;
     }
 
+    /** True while the fetcher is paused and holds no read in progress. */
+    public boolean fetcherIdle() {
+        return idle;
+    }
+
     public int inFlightCount() {
         return running.size();
     }
@@ -158,9 +164,11 @@ public final class Worker implements AutoCloseable {
         try {
             while (!stopping) {
                 if (!pausedBy.isEmpty() || underPressure.getAsBoolean()) {
+                    idle = true;
                     TimeUnit.MILLISECONDS.sleep(50);
                     continue;
                 }
+                idle = false;
                 if (!slots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
                     continue;
                 }

@@ -13,6 +13,8 @@ import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.SslOptions;
+import redis.clients.jedis.SslVerifyMode;
 
 import java.net.URI;
 import java.net.URLDecoder;
@@ -139,7 +141,10 @@ public final class RedisConnections implements AutoCloseable {
                 .connectionTimeoutMillis(timeoutMs)
                 .socketTimeoutMillis(timeoutMs)
                 .clientName(clientName(role))
-                .ssl(config.tls());
+                .resp2();
+        if (config.tls()) {
+            b.sslOptions(SslOptions.builder().sslVerifyMode(SslVerifyMode.FULL).build());
+        }
         String userInfo = url.getRawUserInfo();
         if (userInfo != null && !userInfo.isEmpty()) {
             int colon = userInfo.indexOf(':');

@@ -366,7 +366,7 @@ public final class StreamJobQueue implements JobQueue {
         return redis.withJedis(j -> {
             int removed = 0;
             try {
-                for (var c : j.xinfoConsumers(config.stream(), config.group())) {
+                for (var c : j.xinfoConsumers2(config.stream(), config.group())) {
                     if (c.getPending() == 0 && c.getIdle() >= idleMs && !c.getName().equals(nodeId)) {
                         j.xgroupDelConsumer(config.stream(), config.group(), c.getName());
                         removed++;
