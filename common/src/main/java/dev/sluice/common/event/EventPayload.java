@@ -1,0 +1,120 @@
+package dev.sluice.common.event;
+
+import java.util.Map;
+
+/**
+ * The typed payloads of node events. Each has a stable type name used on the wire ({@link #type()}); a reader that
+ * meets a type it does not know skips the record and counts it.
+ */
+public sealed interface EventPayload {
+
+    /** The wire name of this payload's type. */
+    String type();
+
+    /** A node joined: what it runs. */
+    record NodeStarted(String queueMode, int concurrency, int poolSize, long heartbeatIntervalMs) implements EventPayload {
+        public static final String TYPE = "node-started";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** A node is leaving on purpose (SIGTERM, drain); the coordinator does not call it down. */
+    record NodeStopping(String reason) implements EventPayload {
+        public static final String TYPE = "node-stopping";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /**
+     * Every few seconds: monotonic counters since the node started (the coordinator computes rates from their
+     * deltas and notices restarts when they go down), the pool now, breaker states, limiter state, the queue now.
+     */
+    record Heartbeat(long intervalMs, Counters counters, PoolSample pool, Map<String, String> breakers,
+                     String limiterState, QueueSample queue) implements EventPayload {
+        public static final String TYPE = "heartbeat";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** A circuit breaker changed state. */
+    record BreakerTransition(String breaker, String from, String to, float failureRatePercent, int failedCalls,
+                             int bufferedCalls) implements EventPayload {
+        public static final String TYPE = "breaker-transition";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** The Redis pool entered ({@code entered}) or left pressure; the sample that crossed the threshold. */
+    record PoolPressure(boolean entered, PoolSample pool) implements EventPayload {
+        public static final String TYPE = "pool-pressure";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** A job went to the dead-letter queue. */
+    record JobDeadLettered(String jobId, String kind, String reason, int attempts) implements EventPayload {
+        public static final String TYPE = "job-dead-lettered";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /** The fleet limiter fell back to its store-failure policy ({@code degraded}) or recovered. */
+    record LimiterState(boolean degraded, String reason, String policy) implements EventPayload {
+        public static final String TYPE = "limiter-state";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /**
+     * Monotonic counters since the node started.
+     *
+     * @param jobsDone            jobs acknowledged
+     * @param jobsFailedByKind    failed attempts by error kind tag
+     * @param jobsDeadLettered    jobs dead-lettered
+     * @param hubRequests         requests sent to the Hub
+     * @param hubTimeouts         Hub connect and request timeouts
+     * @param hubRateLimited      Hub 429 answers
+     * @param hubErrors           other failed Hub requests (5xx, refused)
+     * @param redisOperations     Redis operations (borrows of the shared pool and fetches)
+     * @param redisErrors         failed Redis operations
+     * @param connectionTimeouts  Redis borrow and socket timeouts plus Hub connect and request timeouts
+     * @param eventsDropped       events this node dropped because its buffer was full
+     */
+    record Counters(long jobsDone, Map<String, Long> jobsFailedByKind, long jobsDeadLettered, long hubRequests,
+                    long hubTimeouts, long hubRateLimited, long hubErrors, long redisOperations, long redisErrors,
+                    long connectionTimeouts, long eventsDropped) {
+    }
+
+    /** A sample of a node's Redis pool. */
+    record PoolSample(int max, int active, int idle, int waiters, double meanBorrowWaitMs, double availability) {
+        /** active / max, as the seed's alert speaks of it. */
+        public double usage() {
+            return 1.0 - availability;
+        }
+    }
+
+    /** The shared queue as a node saw it. */
+    record QueueSample(long waiting, long pending, long delayed, long dead, long oldestWaitingAgeMs) {
+    }
+}
