@@ -88,6 +88,7 @@ public final class ThroughputBenchmark {
         env.put("SLUICE_NODE_ID", "bench");
         env.put("SLUICE_REDIS_POOL_SIZE", "5");
         env.put("SLUICE_METRICS_PORT", "0");
+        env.put("SLUICE_KAFKA_ENABLED", "false");
         SluiceConfig config = ConfigLoader.parse("", env);
         try (WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry())) {
             enqueue(node, jobs);

@@ -3,6 +3,8 @@ package dev.sluice.worker;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.exec.Backoff;
 import dev.sluice.worker.exec.Maintenance;
+import dev.sluice.worker.events.EventPublisher;
+import dev.sluice.worker.events.NodeEvents;
 import dev.sluice.worker.exec.Worker;
 import dev.sluice.worker.handler.HandlerRegistry;
 import dev.sluice.worker.hub.HubClient;
@@ -49,6 +51,8 @@ public final class WorkerNode implements AutoCloseable {
     private final Worker worker;
     private final Maintenance maintenance;
     private final ScheduledExecutorService sampler;
+    private final EventPublisher publisher;
+    private final NodeEvents events;
 
     public WorkerNode(SluiceConfig config, MeterRegistry meters) {
         this(config, meters, new LocalHubLimiter(config.hub().maxConcurrentConnections(), config.hub().maxRequestsPerSecond()));
@@ -86,6 +90,13 @@ public final class WorkerNode implements AutoCloseable {
         this.maintenance = new Maintenance(queue, worker);
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-pool-monitor")
                 .daemon().unstarted(r));
+        if (config.kafka().enabled()) {
+            this.publisher = new EventPublisher(config.kafka(), nodeId, Clock.systemUTC(), meters);
+            this.events = new NodeEvents(publisher, worker, redis, hub, poolMonitor, maintenance);
+        } else {
+            this.publisher = null;
+            this.events = null;
+        }
         registerGauges();
     }
 
@@ -117,6 +128,11 @@ public final class WorkerNode implements AutoCloseable {
         long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
         maintenance.start(Duration.ofMillis(keepAliveMs), Duration.ofMillis(250));
         worker.start();
+        if (events != null) {
+            long heartbeatMs = config.node().heartbeatIntervalSecs() * 1000L;
+            events.started(queue.mode(), config.node().concurrency(), config.redis().poolSize(), heartbeatMs);
+            sampler.scheduleAtFixedRate(() -> events.heartbeat(heartbeatMs), heartbeatMs, heartbeatMs, TimeUnit.MILLISECONDS);
+        }
         log.info("node {} started: {} mode on {} ({}), concurrency {}, Redis pool {}", config.node().id(),
                 queue.mode(), config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream(),
                 config.redis().redactedUrl(), config.node().concurrency(), config.redis().poolSize());
@@ -125,6 +141,9 @@ public final class WorkerNode implements AutoCloseable {
     /** Graceful stop: drain, then close everything. Returns the number of jobs handed back. */
     public int stop() {
         log.info("node {} draining (up to {} s)", config.node().id(), config.node().drainTimeoutSecs());
+        if (events != null) {
+            events.stopping("shutdown");
+        }
         int handedBack = worker.drain();
         close();
         log.info("node {} stopped; {} job(s) handed back to the queue", config.node().id(), handedBack);
@@ -137,6 +156,9 @@ public final class WorkerNode implements AutoCloseable {
         maintenance.close();
         sampler.shutdownNow();
         sink.close();
+        if (publisher != null) {
+            publisher.close();
+        }
         hub.close();
         limiter.close();
         queue.close();
@@ -169,6 +191,11 @@ public final class WorkerNode implements AutoCloseable {
 
     public HubClient hub() {
         return hub;
+    }
+
+    /** The node's events, or null when {@code kafka.enabled} is false. */
+    public NodeEvents events() {
+        return events;
     }
 
     public MeterRegistry meters() {

@@ -16,6 +16,7 @@ public final class TestConfigs {
         Map<String, String> env = new HashMap<>();
         env.put("SLUICE_REDIS_URL", redisUrl);
         env.put("SLUICE_METRICS_PORT", "0");
+        env.put("SLUICE_KAFKA_ENABLED", "false");
         for (int i = 0; i + 1 < overrides.length; i += 2) {
             env.put("SLUICE_" + overrides[i].replace('.', '_').toUpperCase(java.util.Locale.ROOT), overrides[i + 1]);
         }

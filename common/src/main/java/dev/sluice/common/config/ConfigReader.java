@@ -102,6 +102,25 @@ final class ConfigReader {
         return value;
     }
 
+    boolean bool(String key, boolean defaultValue) {
+        known.add(key);
+        Raw r = raw.get(key);
+        if (r == null) {
+            return defaultValue;
+        }
+        if (r.value() instanceof String s) {
+            String v = s.strip().toLowerCase(Locale.ROOT);
+            if (v.equals("true") || v.equals("false")) {
+                return Boolean.parseBoolean(v);
+            }
+            throw wrongType(key, r, "true or false");
+        }
+        if (r.value() instanceof JsonNode n && n.isBoolean()) {
+            return n.asBoolean();
+        }
+        throw wrongType(key, r, "true or false");
+    }
+
     String string(String key, String defaultValue) {
         known.add(key);
         Raw r = raw.get(key);

@@ -6,17 +6,19 @@ import java.util.TreeMap;
 /**
  * {@code [kafka]}: the event bus.
  *
+ * @param enabled           whether nodes publish events (off: no Kafka needed, nothing is published)
  * @param bootstrapServers  comma-separated {@code host:port} list
  * @param eventsTopic       node events
  * @param alertsTopic       the coordinator's alerts (compacted)
  * @param bufferEvents      events kept while Kafka is unreachable; more are dropped and counted
  * @param properties        passed to the clients as they are (security.protocol, sasl.*, ssl.*)
  */
-public record KafkaConfig(String bootstrapServers, String eventsTopic, String alertsTopic, int bufferEvents,
+public record KafkaConfig(boolean enabled, String bootstrapServers, String eventsTopic, String alertsTopic, int bufferEvents,
                           Map<String, String> properties) {
 
     static KafkaConfig read(ConfigReader r) {
         return new KafkaConfig(
+                r.bool("kafka.enabled", true),
                 r.nonBlank("kafka.bootstrap_servers", "127.0.0.1:9092"),
                 r.nonBlank("kafka.events_topic", "sluice.events"),
                 r.nonBlank("kafka.alerts_topic", "sluice.alerts"),
@@ -39,7 +41,7 @@ public record KafkaConfig(String bootstrapServers, String eventsTopic, String al
 
     @Override
     public String toString() {
-        return "KafkaConfig[bootstrapServers=" + bootstrapServers + ", eventsTopic=" + eventsTopic + ", alertsTopic="
+        return "KafkaConfig[enabled=" + enabled + ", bootstrapServers=" + bootstrapServers + ", eventsTopic=" + eventsTopic + ", alertsTopic="
                 + alertsTopic + ", bufferEvents=" + bufferEvents + ", properties=" + redactedProperties() + "]";
     }
 }

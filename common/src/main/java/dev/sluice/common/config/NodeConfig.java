@@ -12,8 +12,9 @@ import java.util.regex.Pattern;
  * @param id                unique among live nodes; the Redis consumer name and the processing list's suffix
  * @param concurrency       job slots (virtual threads)
  * @param drainTimeoutSecs  how long SIGTERM waits for running jobs before handing them back
+ * @param heartbeatIntervalSecs  how often the node publishes a heartbeat event
  */
-public record NodeConfig(String id, int concurrency, int drainTimeoutSecs) {
+public record NodeConfig(String id, int concurrency, int drainTimeoutSecs, int heartbeatIntervalSecs) {
 
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,100}");
 
@@ -25,7 +26,8 @@ public record NodeConfig(String id, int concurrency, int drainTimeoutSecs) {
         }
         return new NodeConfig(id,
                 r.intIn("node.concurrency", 250, 1, 10_000),
-                r.intIn("node.drain_timeout_secs", 20, 0, 3_600));
+                r.intIn("node.drain_timeout_secs", 20, 0, 3_600),
+                r.intIn("node.heartbeat_interval_secs", 5, 1, 300));
     }
 
     /**

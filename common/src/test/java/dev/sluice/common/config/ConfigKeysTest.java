@@ -56,6 +56,7 @@ class ConfigKeysTest {
         return List.of(
                 new Row("node.concurrency", c -> c.node().concurrency(), 250, "500", 500, "64", 64, "0", "between 1 and 10000"),
                 new Row("node.drain_timeout_secs", c -> c.node().drainTimeoutSecs(), 20, "5", 5, "7", 7, "-1", "between 0 and 3600"),
+                new Row("node.heartbeat_interval_secs", c -> c.node().heartbeatIntervalSecs(), 5, "2", 2, "10", 10, "0", "between 1 and 300"),
                 new Row("node.id", c -> c.node().id(), NodeConfig.defaultId(), "\"worker-a\"", "worker-a", "worker-b", "worker-b", "\"a b\"", "letters, digits"),
                 new Row("redis.url", c -> c.redis().url().toString(), "redis://127.0.0.1:6379", "\"rediss://user:pw@redis:6380/1\"", "rediss://user:pw@redis:6380/1", "redis://r:6379", "redis://r:6379", "\"http://r:6379\"", "scheme redis or rediss"),
                 new Row("redis.pool_size", c -> c.redis().poolSize(), 20, "50", 50, "5", 5, "0", "between 1 and 1000"),
@@ -101,6 +102,7 @@ class ConfigKeysTest {
                 new Row("cluster.kubernetes_service", c -> c.cluster().kubernetesService(), "sluice-worker", "\"w\"", "w", "w2", "w2", "1", "must be a string"),
                 new Row("cluster.member_timeout_secs", c -> c.cluster().memberTimeoutSecs(), 5, "10", 10, "3", 3, "0", "between 1 and 600"),
                 new Row("cluster.on_store_failure", c -> c.cluster().onStoreFailure(), "fail-closed", "\"local-share\"", "local-share", "fail-open", "fail-open", "\"ignore\"", "one of \"fail-closed\", \"local-share\", \"fail-open\""),
+                new Row("kafka.enabled", c -> c.kafka().enabled(), true, "false", false, "FALSE", false, "\"yes\"", "must be true or false"),
                 new Row("kafka.bootstrap_servers", c -> c.kafka().bootstrapServers(), "127.0.0.1:9092", "\"k1:9092,k2:9092\"", "k1:9092,k2:9092", "k:9092", "k:9092", "\"\"", "must not be empty"),
                 new Row("kafka.events_topic", c -> c.kafka().eventsTopic(), "sluice.events", "\"ev\"", "ev", "ev2", "ev2", "\"\"", "must not be empty"),
                 new Row("kafka.alerts_topic", c -> c.kafka().alertsTopic(), "sluice.alerts", "\"al\"", "al", "al2", "al2", "\"\"", "must not be empty"),

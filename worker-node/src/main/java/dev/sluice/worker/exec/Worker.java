@@ -98,6 +98,11 @@ public final class Worker implements AutoCloseable {
     private final Timer fetchTimer;
     private final MeterRegistry meters;
     private final Counter fetchErrors;
+    private final java.util.concurrent.atomic.LongAdder done = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder deadLettered = new java.util.concurrent.atomic.LongAdder();
+    private final Map<String, java.util.concurrent.atomic.LongAdder> failedByKind = new ConcurrentHashMap<>();
+    private final List<java.util.function.Consumer<Completion.DeadLetter>> deadLetterListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean stopping;
     private volatile boolean idle;
     private volatile Thread fetcher;
@@ -235,6 +240,7 @@ public final class Worker implements AutoCloseable {
         };
         try {
             completer.submit(result.completion()).join();
+            count(result);
             Counter.builder("sluice.jobs").description("Jobs completed on this node, by outcome and error kind")
                     .tag("outcome", outcome).tag("kind", result.kind() == null ? "none" : result.kind().tag())
                     .register(meters).increment();
@@ -244,6 +250,48 @@ public final class Worker implements AutoCloseable {
             running.remove(d.handle());
             slots.release();
         }
+    }
+
+    private void count(Outcome result) {
+        if (result.completion() instanceof Completion.Ack) {
+            done.increment();
+            return;
+        }
+        if (result.kind() != null && !(result.completion() instanceof Completion.HandBack)) {
+            failedByKind.computeIfAbsent(result.kind().tag(), k -> new java.util.concurrent.atomic.LongAdder()).increment();
+        }
+        if (result.completion() instanceof Completion.DeadLetter dead) {
+            deadLettered.increment();
+            for (var listener : deadLetterListeners) {
+                try {
+                    listener.accept(dead);
+                } catch (RuntimeException e) {
+                    log.warn("dead-letter listener failed", e);
+                }
+            }
+        }
+    }
+
+    /** Told of every job this node dead-letters, after it is in the dead-letter stream. */
+    public void onDeadLetter(java.util.function.Consumer<Completion.DeadLetter> listener) {
+        deadLetterListeners.add(listener);
+    }
+
+    /** Jobs acknowledged since start. */
+    public long jobsDone() {
+        return done.sum();
+    }
+
+    /** Jobs dead-lettered since start. */
+    public long jobsDeadLettered() {
+        return deadLettered.sum();
+    }
+
+    /** Failed attempts (retried or dead-lettered) since start, by error kind tag. */
+    public Map<String, Long> failuresByKind() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        failedByKind.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
     }
 
     private Outcome decide(Running r) {

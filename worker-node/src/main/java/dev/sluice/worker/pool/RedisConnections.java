@@ -44,6 +44,7 @@ public final class RedisConnections implements AutoCloseable {
     private final LongAdder borrowTimeouts = new LongAdder();
     private final LongAdder operations = new LongAdder();
     private final LongAdder errors = new LongAdder();
+    private final LongAdder socketTimeouts = new LongAdder();
     private volatile LongConsumer borrowWaitRecorder = nanos -> { };
 
     public RedisConnections(RedisConfig config, String nodeId) {
@@ -84,7 +85,7 @@ public final class RedisConnections implements AutoCloseable {
         try (Jedis jedis = new Jedis(connection)) {
             return work.apply(jedis);
         } catch (RuntimeException e) {
-            errors.increment();
+            recordError(e);
             throw e;
         }
     }
@@ -112,6 +113,11 @@ public final class RedisConnections implements AutoCloseable {
         return borrowTimeouts.sum();
     }
 
+    /** Counts an operation done outside the pool (the fetcher's reads). */
+    public void recordOperation() {
+        operations.increment();
+    }
+
     /** Borrowed operations since start. */
     public long operations() {
         return operations.sum();
@@ -123,8 +129,16 @@ public final class RedisConnections implements AutoCloseable {
     }
 
     /** Counts a failure seen outside {@link #withJedis} (e.g. by the fetcher on its own connection). */
-    public void recordError() {
+    public void recordError(RuntimeException e) {
         errors.increment();
+        if (dev.sluice.common.error.ErrorClassifier.classify(e) == ErrorKind.CONNECTION_TIMEOUT) {
+            socketTimeouts.increment();
+        }
+    }
+
+    /** Redis connect and socket timeouts since start (borrow timeouts are counted apart). */
+    public long socketTimeouts() {
+        return socketTimeouts.sum();
     }
 
     public String clientName(String role) {

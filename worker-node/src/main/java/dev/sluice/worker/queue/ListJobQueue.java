@@ -100,6 +100,7 @@ public final class ListJobQueue implements JobQueue {
     @Override
     public List<Delivery> fetch(int max, Duration block) {
         Jedis j = fetcher(block);
+        redis.recordOperation();
         List<Delivery> out = new ArrayList<>();
         try {
             collect(j.eval(Scripts.LIST_FETCH, List.of(config.list(), processing, deliveries),
@@ -113,7 +114,7 @@ public final class ListJobQueue implements JobQueue {
                 }
             }
         } catch (RuntimeException e) {
-            redis.recordError();
+            redis.recordError(e);
             closeFetcher();
             throw e;
         }
@@ -152,7 +153,7 @@ public final class ListJobQueue implements JobQueue {
                 }
             }
         } catch (RuntimeException e) {
-            redis.recordError();
+            redis.recordError(e);
             closeFetcher();
             throw e;
         }

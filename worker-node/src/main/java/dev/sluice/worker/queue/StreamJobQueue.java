@@ -104,6 +104,7 @@ public final class StreamJobQueue implements JobQueue {
     @Override
     public List<Delivery> fetch(int max, Duration block) {
         Jedis j = fetcher(block);
+        redis.recordOperation();
         List<Map.Entry<String, List<StreamEntry>>> read;
         try {
             read = j.xreadGroup(config.group(), nodeId,
@@ -117,7 +118,7 @@ public final class StreamJobQueue implements JobQueue {
             }
             throw e;
         } catch (RuntimeException e) {
-            redis.recordError();
+            redis.recordError(e);
             closeFetcher();
             throw e;
         }
@@ -162,7 +163,7 @@ public final class StreamJobQueue implements JobQueue {
             pending = j.xpending(config.stream(), config.group(), new XPendingParams(
                     entries.getFirst().getID(), entries.getLast().getID(), entries.size() * 2).consumer(nodeId));
         } catch (RuntimeException e) {
-            redis.recordError();
+            redis.recordError(e);
             closeFetcher();
             throw e;
         }

@@ -1,0 +1,164 @@
+package dev.sluice.worker.events;
+
+import dev.sluice.common.config.KafkaConfig;
+import dev.sluice.common.event.Event;
+import dev.sluice.common.event.EventCodec;
+import dev.sluice.common.event.EventPayload;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.BlockingDeque;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Publishes this node's events to Kafka, keyed by node id, without ever blocking the caller.
+ *
+ * <p>{@link #publish} only puts the event in a bounded buffer ({@code kafka.buffer_events}); one sender thread
+ * hands events to an idempotent producer (acks=all). {@code KafkaProducer.send} itself blocks while it has no
+ * metadata (Kafka unreachable), which is why only the sender thread ever calls it. While Kafka is down events wait
+ * in the buffer; what does not fit is dropped and counted ({@link #dropped()}, the metric
+ * {@code sluice.events.dropped} and the next heartbeat). When Kafka returns, events flow again by themselves.
+ */
+public final class EventPublisher implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
+
+    private final String nodeId;
+    private final String topic;
+    private final Clock clock;
+    private final Producer<String, byte[]> producer;
+    private final BlockingDeque<Event> buffer;
+    private final AtomicLong sequence = new AtomicLong();
+    private final LongAdder dropped = new LongAdder();
+    private final LongAdder sent = new LongAdder();
+    private final LongAdder sendFailures = new LongAdder();
+    private final Thread sender;
+    private volatile boolean running = true;
+
+    public EventPublisher(KafkaConfig kafka, String nodeId, Clock clock, MeterRegistry meters) {
+        this.nodeId = nodeId;
+        this.topic = kafka.eventsTopic();
+        this.clock = clock;
+        this.buffer = new LinkedBlockingDeque<>(kafka.bufferEvents());
+        Map<String, Object> props = new HashMap<>(kafka.properties());
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ProducerConfig.CLIENT_ID_CONFIG, "sluice-events-" + nodeId);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        props.put(ProducerConfig.LINGER_MS_CONFIG, 20);
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 2_000);
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+        props.put(ProducerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 2_000);
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        this.producer = new KafkaProducer<>(props);
+        Gauge.builder("sluice.events.dropped", dropped, LongAdder::sum)
+                .description("Events dropped because the buffer was full while Kafka was unreachable").register(meters);
+        Gauge.builder("sluice.events.buffered", buffer, BlockingDeque::size).register(meters);
+        Gauge.builder("sluice.events.sent", sent, LongAdder::sum).register(meters);
+        this.sender = Thread.ofPlatform().name("sluice-events").daemon().start(this::run);
+    }
+
+    /** Queues an event; never blocks. Returns false when the buffer was full and the event was dropped. */
+    public boolean publish(EventPayload payload) {
+        Event event = new Event(EventCodec.VERSION, nodeId, clock.millis(), sequence.incrementAndGet(), payload);
+        if (!buffer.offerLast(event)) {
+            dropped.increment();
+            return false;
+        }
+        return true;
+    }
+
+    /** Events dropped since start. */
+    public long dropped() {
+        return dropped.sum();
+    }
+
+    /** Events acknowledged by Kafka since start. */
+    public long sent() {
+        return sent.sum();
+    }
+
+    /** Events waiting to be sent. */
+    public int buffered() {
+        return buffer.size();
+    }
+
+    private void run() {
+        long backoffMs = 100;
+        while (running || !buffer.isEmpty()) {
+            Event event;
+            try {
+                event = buffer.pollFirst(200, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (event == null) {
+                continue;
+            }
+            try {
+                producer.send(new ProducerRecord<>(topic, nodeId, EventCodec.encode(event)), (metadata, error) -> {
+                    if (error == null) {
+                        sent.increment();
+                    } else {
+                        sendFailures.increment();
+                        requeue(event);
+                    }
+                });
+                backoffMs = 100;
+            } catch (RuntimeException e) {
+                // No metadata within max.block.ms (Kafka unreachable) or the producer refused: keep the event.
+                sendFailures.increment();
+                requeue(event);
+                if (!running) {
+                    return;
+                }
+                log.debug("event not sent ({}); retrying in {} ms", e.toString(), backoffMs);
+                try {
+                    Thread.sleep(backoffMs);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                backoffMs = Math.min(backoffMs * 2, 5_000);
+            }
+        }
+    }
+
+    private void requeue(Event event) {
+        if (!buffer.offerFirst(event)) {
+            dropped.increment();
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        try {
+            sender.join(3_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        sender.interrupt();
+        producer.close(Duration.ofSeconds(3));
+        if (!buffer.isEmpty()) {
+            log.info("{} event(s) not published at shutdown", buffer.size());
+        }
+    }
+}
