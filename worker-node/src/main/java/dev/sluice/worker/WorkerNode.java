@@ -49,6 +49,7 @@ public final class WorkerNode implements AutoCloseable {
     private final Worker worker;
     private final Maintenance maintenance;
     private final ScheduledExecutorService sampler;
+    private volatile boolean running;
 
     public WorkerNode(SluiceConfig config, MeterRegistry meters) {
         this(config, meters, new LocalHubLimiter(config.hub().maxConcurrentConnections(), config.hub().maxRequestsPerSecond()));
@@ -117,6 +118,7 @@ public final class WorkerNode implements AutoCloseable {
         long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
         maintenance.start(Duration.ofMillis(keepAliveMs), Duration.ofMillis(250));
         worker.start();
+        running = true;
         log.info("node {} started: {} mode on {} ({}), concurrency {}, Redis pool {}", config.node().id(),
                 queue.mode(), config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream(),
                 config.redis().redactedUrl(), config.node().concurrency(), config.redis().poolSize());
@@ -124,6 +126,7 @@ public final class WorkerNode implements AutoCloseable {
 
     /** Graceful stop: drain, then close everything. Returns the number of jobs handed back. */
     public int stop() {
+        running = false;
         log.info("node {} draining (up to {} s)", config.node().id(), config.node().drainTimeoutSecs());
         int handedBack = worker.drain();
         close();
@@ -133,6 +136,7 @@ public final class WorkerNode implements AutoCloseable {
 
     @Override
     public void close() {
+        running = false;
         worker.close();
         maintenance.close();
         sampler.shutdownNow();
@@ -141,6 +145,11 @@ public final class WorkerNode implements AutoCloseable {
         limiter.close();
         queue.close();
         redis.close();
+    }
+
+    /** True from the end of {@link #start()} until {@link #stop()} or {@link #close()} begins. */
+    public boolean isRunning() {
+        return running;
     }
 
     public SluiceConfig config() {
