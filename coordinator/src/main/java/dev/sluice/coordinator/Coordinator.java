@@ -35,6 +35,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,6 +64,8 @@ public final class Coordinator implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Coordinator.class);
     private static final Duration KAFKA_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration STARTUP_RETRY = Duration.ofSeconds(2);
+    /** How far past the last confirmed read the events still count as current (the consumer probes every 0.25 s). */
+    static final Duration EVENTS_GRACE = Duration.ofMillis(500);
 
     private final SluiceConfig config;
     private final Clock clock;
@@ -122,6 +125,9 @@ public final class Coordinator implements AutoCloseable {
                         co -> co.lastSnapshot == null ? 0 : co.lastSnapshot.nodes().size())
                 .description("Nodes known (alive, down, stopped) at the last evaluation").register(meters);
         Gauge.builder("sluice.coordinator.ready", this, co -> co.evaluating ? 1 : 0).register(meters);
+        Gauge.builder("sluice.coordinator.events.staleness", this, Coordinator::eventsStalenessSeconds)
+                .description("Seconds since the events were last known to be read up to the end of the topic")
+                .baseUnit("seconds").register(meters);
     }
 
     /** Serves HTTP and starts bringing up the rest in the background. */
@@ -130,8 +136,8 @@ public final class Coordinator implements AutoCloseable {
             return this;
         }
         AlertFeed alertFeed = new AlertFeed(engine, clock);
-        ClusterFeed clusterFeed = new ClusterFeed(state, ingestStats, Duration.ofSeconds(config.alerts().rateWindowSecs()),
-                clock);
+        ClusterFeed clusterFeed = new ClusterFeed(this::snapshot, ingestStats,
+                Duration.ofSeconds(config.alerts().rateWindowSecs()));
         server.route("/health/live", ex -> Responses.json(ex, 200, Map.of("status", "UP")))
                 .route("/health/ready", ex -> {
                     if (evaluating) {
@@ -234,9 +240,20 @@ public final class Coordinator implements AutoCloseable {
         log.info("took over {} alerts from {} ({} firing)", saved.size(), config.kafka().alertsTopic(), firing);
     }
 
+    /**
+     * The cluster now, judged as of the time the events are known to be read up to (plus a grace that covers the
+     * consumer's probing), so a Kafka outage freezes liveness and windows instead of calling every node down.
+     */
+    public ClusterSnapshot snapshot() {
+        Instant now = clock.instant();
+        EventConsumer c = consumer;
+        Instant current = c == null ? null : c.currentAsOf();
+        return state.snapshot(now, current == null ? now : current.plus(EVENTS_GRACE));
+    }
+
     private void evaluate() {
         try {
-            ClusterSnapshot snapshot = state.snapshot(clock.instant());
+            ClusterSnapshot snapshot = snapshot();
             lastSnapshot = snapshot;
             engine.evaluate(snapshot);
             if (!evaluating) {
@@ -261,6 +278,12 @@ public final class Coordinator implements AutoCloseable {
         } catch (InterruptedException e) {
             return false;
         }
+    }
+
+    private double eventsStalenessSeconds() {
+        EventConsumer c = consumer;
+        Instant current = c == null ? null : c.currentAsOf();
+        return current == null ? Double.NaN : Duration.between(current, clock.instant()).toMillis() / 1000.0;
     }
 
     /** True from the first evaluation on. */

@@ -20,6 +20,7 @@ import static dev.sluice.coordinator.TestCoordinators.firingFor;
 import static dev.sluice.coordinator.TestCoordinators.resolvedFor;
 import static dev.sluice.coordinator.TestCoordinators.topicStates;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The coordinator end to end through a real Kafka broker: fake nodes publish heartbeats and events with a real
@@ -156,6 +157,37 @@ class CoordinatorEndToEndTest {
         String fingerprint = one.path("firing").get(0).path("fingerprint").asText();
         assertThat(Http.json(api, "/api/alerts?fingerprint=" + fingerprint).path("rule").asText()).isEqualTo("watchdog");
         assertThat(Http.get(api, "/api/alerts?fingerprint=unknown").statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void aKafkaOutageDoesNotMakeTheNodesLookDown(KafkaBroker broker) {
+        String events = "e2e.events." + RUN.incrementAndGet();
+        // Ten missed heartbeats (2 s) make a node down: more than the broker's shutdown takes to cut the nodes'
+        // producers off before it stops answering the coordinator.
+        Coordinator coordinator = start(config(broker, events, "e2e.alerts." + RUN.get(),
+                "node_down_missed_heartbeats = 10"));
+        URI api = coordinator.uri();
+        node(broker, "k1", events);
+        node(broker, "k2", events);
+        awaitUntil(() -> Http.json(api, "/api/cluster").path("nodesAlive").asInt() == 2);
+
+        broker.stop();
+        try {
+            // Heartbeats cannot arrive; ten missed ones (2 s) would call a node down, but the events are not
+            // current, so for several seconds nothing may change.
+            await().pollInterval(Duration.ofMillis(100)).during(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(10))
+                    .until(() -> Http.alerts(api, "firing", "SluiceNodeDown").isEmpty()
+                            && Http.alerts(api, "pending", "SluiceNodeDown").isEmpty()
+                            && Http.json(api, "/api/cluster").path("nodesAlive").asInt() == 2);
+            assertThat(Http.get(api, "/metrics").body()).containsPattern("sluice_coordinator_events_staleness_seconds ([3-9]|[1-9][0-9])\\.");
+        } finally {
+            broker.start();
+        }
+        // Back: the events flow again and the nodes were never down.
+        String before = Http.json(api, "/api/cluster").path("asOf").asText();
+        awaitUntil(() -> Http.json(api, "/api/cluster").path("asOf").asText().compareTo(before) > 0
+                && Http.get(api, "/metrics").body().contains("sluice_coordinator_nodes_alive 2.0"));
+        assertThat(Http.json(api, "/api/alerts").path("resolved")).isEmpty();
     }
 
     private static JsonNode node(JsonNode cluster, String id) {

@@ -5,6 +5,7 @@ import dev.sluice.common.event.EventCodec;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -60,7 +61,16 @@ public final class FakeNode implements AutoCloseable {
     private void beat() {
         while (!closed) {
             if (beating) {
-                send(e -> e.heartbeat(System.currentTimeMillis()));
+                // Not waiting for Kafka: while it is down, heartbeats wait in the producer as a node's would.
+                Event event;
+                synchronized (this) {
+                    event = events.heartbeat(System.currentTimeMillis());
+                }
+                try {
+                    producer.send(new ProducerRecord<>(topic, event.nodeId(), EventCodec.encode(event)));
+                } catch (InterruptException e) {
+                    return;
+                }
             }
             try {
                 Thread.sleep(interval);

@@ -54,10 +54,12 @@ public final class TestCoordinators {
                 [alerts]
                 pool_usage_for_secs = 1
                 breaker_not_closed_for_secs = 1
-                node_down_missed_heartbeats = 5
                 node_down_for_secs = 0
                 %s
-                """.formatted(broker.bootstrapServers(), events, alerts, events + "-group", coordinatorExtra, alertsExtra);
+                %s
+                """.formatted(broker.bootstrapServers(), events, alerts, events + "-group", coordinatorExtra,
+                alertsExtra.contains("node_down_missed_heartbeats") ? "" : "node_down_missed_heartbeats = 5",
+                alertsExtra);
     }
 
     /** Starts a coordinator from {@code toml} on the system clock, adds it to {@code toClose}, waits until ready. */

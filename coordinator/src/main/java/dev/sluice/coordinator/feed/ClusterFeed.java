@@ -8,49 +8,52 @@ import dev.sluice.common.event.EventPayload.QueueSample;
 import dev.sluice.coordinator.admin.Responses;
 import dev.sluice.coordinator.ingest.IngestStats;
 import dev.sluice.coordinator.state.ClusterSnapshot;
-import dev.sluice.coordinator.state.ClusterState;
 import dev.sluice.coordinator.state.Counts;
 import dev.sluice.coordinator.state.NodeView;
 import dev.sluice.coordinator.state.PoolView;
 import dev.sluice.coordinator.state.QueueView;
 
 import java.io.IOException;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.function.Supplier;
 
 /**
  * {@code GET /api/cluster}: the fleet as the coordinator sees it, as JSON: every node (alive, last seen, pool,
  * breakers, limiter, its rates), the newest queue sample, cluster-wide rates over the rate window, and what the
- * events consumer took in and skipped.
+ * events consumer took in and skipped. {@code asOf} is the time liveness and rates are judged at: about now while
+ * the events are read as they come, earlier while Kafka is unreachable.
  */
 public final class ClusterFeed {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final ClusterState state;
+    private final Supplier<ClusterSnapshot> snapshots;
     private final IngestStats ingest;
     private final Duration rateWindow;
-    private final Clock clock;
 
-    public ClusterFeed(ClusterState state, IngestStats ingest, Duration rateWindow, Clock clock) {
-        this.state = state;
+    /**
+     * @param snapshots   the cluster now (as the alert rules see it)
+     * @param rateWindow  the window of the rates shown
+     */
+    public ClusterFeed(Supplier<ClusterSnapshot> snapshots, IngestStats ingest, Duration rateWindow) {
+        this.snapshots = snapshots;
         this.ingest = ingest;
         this.rateWindow = rateWindow;
-        this.clock = clock;
     }
 
     public void serve(HttpExchange exchange) throws IOException {
-        Responses.json(exchange, 200, view(state.snapshot(clock.instant())));
+        Responses.json(exchange, 200, view(snapshots.get()));
     }
 
     ObjectNode view(ClusterSnapshot cluster) {
         ObjectNode root = JSON.createObjectNode();
         root.put("at", cluster.at().toString());
+        root.put("asOf", cluster.asOf().toString());
         root.put("nodesKnown", cluster.nodes().size());
         root.put("nodesAlive", cluster.aliveNodes().size());
         var nodes = root.putArray("nodes");
-        Instant from = cluster.at().minus(rateWindow);
+        Instant from = cluster.asOf().minus(rateWindow);
         for (NodeView node : cluster.nodes()) {
             ObjectNode n = nodes.addObject();
             n.put("id", node.id());

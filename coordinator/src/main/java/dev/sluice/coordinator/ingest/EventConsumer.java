@@ -39,12 +39,19 @@ import java.util.concurrent.CountDownLatch;
  * now), live ones at the coordinator's clock. It is {@link #caughtUp()} once it has read every assigned partition up
  * to the end offset it had at assignment. A partition assigned again later (a rebalance) resumes where this consumer
  * left it, so no event is applied twice.
+ *
+ * <p>Currency: about every {@value #PROBE_INTERVAL_MS} ms the consumer asks the broker for the end offsets. When it
+ * has read up to them, the state is current as of that probe ({@link #currentAsOf()}); when it has at least read
+ * everything that existed at the previous probe, as of the previous one. While Kafka is unreachable or the consumer
+ * lags, that time stands still, and the coordinator judges liveness at it rather than calling every node down.
  */
 public final class EventConsumer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(EventConsumer.class);
     private static final Duration POLL = Duration.ofMillis(200);
     private static final Duration ERROR_PAUSE = Duration.ofSeconds(1);
+    static final long PROBE_INTERVAL_MS = 250;
+    private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
 
     private final Map<String, Object> clientConfig;
     private final String topic;
@@ -58,6 +65,9 @@ public final class EventConsumer implements AutoCloseable {
     /** End offsets at assignment: records below them are read again, not live. */
     private final Map<TopicPartition, Long> catchUpTo = new ConcurrentHashMap<>();
     private final CountDownLatch caughtUp = new CountDownLatch(1);
+    private volatile Instant currentAsOf;
+    private Instant lastProbe;
+    private Map<TopicPartition, Long> lastProbeEnds = Map.of();
     private volatile boolean running;
     private volatile KafkaConsumer<String, byte[]> consumer;
     private Thread thread;
@@ -121,6 +131,7 @@ public final class EventConsumer implements AutoCloseable {
                     handle(record);
                 }
                 checkCaughtUp();
+                probe();
             }
         } catch (WakeupException e) {
             // closing
@@ -166,7 +177,54 @@ public final class EventConsumer implements AutoCloseable {
             }
         }
         log.info("events consumer caught up with {} ({} partitions)", topic, catchUpTo.size());
+        currentAsOf = clock.instant();
         caughtUp.countDown();
+    }
+
+    /**
+     * Asks for the end offsets; if everything that existed at the previous probe has been read, the state is current
+     * as of that probe.
+     */
+    private void probe() {
+        Instant now = clock.instant();
+        if (!caughtUp() || (lastProbe != null && now.isBefore(lastProbe.plusMillis(PROBE_INTERVAL_MS)))) {
+            return;
+        }
+        var assigned = consumer.assignment();
+        if (assigned.isEmpty()) {
+            return;
+        }
+        Map<TopicPartition, Long> ends;
+        try {
+            ends = consumer.endOffsets(assigned, PROBE_TIMEOUT);
+        } catch (KafkaException e) {
+            log.debug("probing the end offsets of {} failed: {}", topic, e.toString());
+            return;
+        }
+        if (readUpTo(ends)) {
+            currentAsOf = now;
+        } else if (lastProbe != null && readUpTo(lastProbeEnds)) {
+            currentAsOf = lastProbe;
+        }
+        lastProbe = now;
+        lastProbeEnds = ends;
+    }
+
+    private boolean readUpTo(Map<TopicPartition, Long> ends) {
+        for (Map.Entry<TopicPartition, Long> e : ends.entrySet()) {
+            if (consumer.assignment().contains(e.getKey()) && consumer.position(e.getKey()) < e.getValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The time up to which every event on the topic is known to have been read: recent while all is well, standing
+     * still while Kafka is unreachable or the consumer lags; null until caught up (then the time it caught up).
+     */
+    public Instant currentAsOf() {
+        return currentAsOf;
     }
 
     private void pause() {

@@ -76,14 +76,24 @@ public final class ClusterState {
         nodes.computeIfAbsent(nodeId, id -> new NodeState(id, lastSeen, settings));
     }
 
-    /** The fleet at {@code now}; nodes silent or stopped longer than {@link Settings#forgetAfter()} are dropped. */
-    public synchronized ClusterSnapshot snapshot(Instant now) {
-        nodes.values().removeIf(n -> n.forgettable(now));
+    /** The fleet at {@code now}, with the events current. */
+    public ClusterSnapshot snapshot(Instant now) {
+        return snapshot(now, now);
+    }
+
+    /**
+     * The fleet at {@code now}, the events read up to {@code asOf} (later than {@code now} counts as {@code now}):
+     * liveness, windows and forgetting are judged at {@code asOf}, so a node is not called down for events that
+     * could not arrive. Nodes silent or stopped longer than {@link Settings#forgetAfter()} are dropped.
+     */
+    public synchronized ClusterSnapshot snapshot(Instant now, Instant asOf) {
+        Instant judged = asOf.isAfter(now) ? now : asOf;
+        nodes.values().removeIf(n -> n.forgettable(judged));
         List<NodeView> views = new ArrayList<>(nodes.size());
         for (NodeState node : nodes.values()) {
-            views.add(node.view(now));
+            views.add(node.view(judged));
         }
         views.sort(Comparator.comparing(NodeView::id));
-        return new ClusterSnapshot(now, views);
+        return new ClusterSnapshot(now, judged, views);
     }
 }

@@ -210,7 +210,8 @@ final class NodeState {
     NodeView view(Instant now) {
         trim(now);
         return new NodeView(id, alive(now), stopped, stopReason, firstSeen, lastSeen, heartbeatInterval,
-                stopped ? null : downSince(), restarts, started, pool, Collections.unmodifiableMap(new TreeMap<>(breakers)), limiter, queue,
-                List.copyOf(poolUsage), List.copyOf(deltas));
+                stopped ? null : downSince(), restarts, started, pool,
+                Collections.unmodifiableMap(new TreeMap<>(breakers)), limiter, queue, List.copyOf(poolUsage),
+                List.copyOf(deltas));
     }
 }

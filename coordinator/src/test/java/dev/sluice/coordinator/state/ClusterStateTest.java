@@ -120,6 +120,27 @@ class ClusterStateTest {
     }
 
     @Test
+    void livenessAndWindowsAreJudgedAtTheTimeTheEventsAreReadUpTo() {
+        TestEvents n1 = new TestEvents("n1");
+        apply(n1.heartbeat(0));
+        clock.advanceSeconds(5);
+        apply(n1.work(10, 10, 10).heartbeat(0));
+        Instant readUpTo = clock.instant();
+
+        // The events stopped arriving (Kafka down): judged at the last time they were read, nothing changed.
+        clock.advance(Duration.ofMinutes(5));
+        ClusterSnapshot stalled = state.snapshot(clock.instant(), readUpTo);
+        assertThat(stalled.at()).isEqualTo(clock.instant());
+        assertThat(stalled.asOf()).isEqualTo(readUpTo);
+        assertThat(stalled.node("n1").orElseThrow().alive()).isTrue();
+        assertThat(stalled.totals(Duration.ofMinutes(1)).jobsDone()).isEqualTo(10);
+
+        ClusterSnapshot current = state.snapshot(clock.instant());
+        assertThat(current.node("n1").orElseThrow().alive()).isFalse();
+        assertThat(current.totals(Duration.ofMinutes(1)).jobsDone()).isZero();
+    }
+
+    @Test
     void aStoppedNodeThatStartsAgainIsAliveAgain() {
         TestEvents n1 = new TestEvents("n1");
         apply(n1.started(0));
