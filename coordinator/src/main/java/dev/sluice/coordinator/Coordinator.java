@@ -193,6 +193,9 @@ public final class Coordinator implements AutoCloseable {
                 saved = AlertTopic.readAll(kafkaClient, config.kafka().alertsTopic(), KAFKA_TIMEOUT);
                 break;
             } catch (RuntimeException e) {
+                if (closed) {
+                    return;
+                }
                 log.warn("{} failed, retrying in {}: {}", startupStep, STARTUP_RETRY, e.toString());
                 if (!pause()) {
                     return;

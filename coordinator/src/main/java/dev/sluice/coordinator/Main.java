@@ -19,9 +19,9 @@ import java.util.concurrent.CountDownLatch;
  * configuration ends it at once with exit code 78 and a message naming the key, the value and the rule.
  */
 @Command(name = "sluice-coordinator", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = {"Consumes Sluice node events from Kafka, keeps the cluster state and raises alerts:",
-                "HTTP feed (/api/alerts, /api/alerts/stream, /api/cluster, /metrics, /health/*) on [metrics] port,",
-                "a compacted alerts topic and an Alertmanager-compatible webhook.",
+        description = {"Consumes Sluice node events from Kafka, keeps the cluster state and raises alerts to an HTTP "
+                + "feed (/api/alerts, /api/alerts/stream, /api/cluster, /metrics, /health/live, /health/ready on "
+                + "[metrics] port), a compacted alerts topic and an Alertmanager-compatible webhook.",
                 "Environment variables SLUICE_<SECTION>_<KEY> override the file."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:stopped", "1:could not start (port in use, ...)", "2:bad command line",
