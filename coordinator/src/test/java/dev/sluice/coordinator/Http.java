@@ -73,7 +73,16 @@ public final class Http {
         private volatile Flow.Subscription subscription;
 
         public SseReader(URI base, String path) {
-            HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).GET().build();
+            this(base, path, null);
+        }
+
+        /** Reads the stream, sending {@code Last-Event-ID} when {@code lastEventId} is not null. */
+        public SseReader(URI base, String path, String lastEventId) {
+            HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path)).GET();
+            if (lastEventId != null) {
+                builder.header("Last-Event-ID", lastEventId);
+            }
+            HttpRequest request = builder.build();
             CLIENT.sendAsync(request, HttpResponse.BodyHandlers.fromLineSubscriber(new Flow.Subscriber<String>() {
                 private String id;
                 private String event;
@@ -121,6 +130,10 @@ public final class Http {
 
         public List<SseEvent> events() {
             return List.copyOf(events);
+        }
+
+        public List<String> comments() {
+            return List.copyOf(comments);
         }
 
         /** True once the stream's opening comment arrived. */
