@@ -37,7 +37,7 @@ import java.util.Optional;
  *
  * <p>As an {@link AlertListener} it never blocks the engine: records wait in a map by fingerprint (a newer state
  * replaces one not yet sent) and a background thread sends them; a send that fails is queued again unless a newer
- * state has come. {@link #readAll(Map, String, Duration)} reads the topic to its end, for a restarting coordinator.
+ * state of that alert has come since. {@link #readAll(Map, String, Duration)} reads the topic to its end, for a restarting coordinator.
  */
 public final class AlertTopic implements AlertListener, AutoCloseable {
 
@@ -46,7 +46,13 @@ public final class AlertTopic implements AlertListener, AutoCloseable {
 
     private final String topic;
     private final KafkaProducer<String, byte[]> producer;
-    private final Map<String, Optional<Alert>> queued = new LinkedHashMap<>();
+    /** A state to write, numbered so a failed older write never overtakes a newer one. */
+    private record Pending(long version, Optional<Alert> value) {
+    }
+
+    private final Map<String, Pending> queued = new LinkedHashMap<>();
+    private final Map<String, Long> newest = new HashMap<>();
+    private long versions;
     private final Counter written;
     private final Counter failed;
     private final Thread sender;
@@ -78,8 +84,7 @@ public final class AlertTopic implements AlertListener, AutoCloseable {
         synchronized (this) {
             for (AlertTransition t : transitions) {
                 if (t.to() == AlertState.FIRING || t.to() == AlertState.RESOLVED) {
-                    queued.remove(t.alert().fingerprint());
-                    queued.put(t.alert().fingerprint(), Optional.of(t.alert()));
+                    enqueue(t.alert().fingerprint(), Optional.of(t.alert()));
                 }
             }
             notifyAll();
@@ -89,15 +94,21 @@ public final class AlertTopic implements AlertListener, AutoCloseable {
     @Override
     public void onExpired(Alert alert) {
         synchronized (this) {
-            queued.remove(alert.fingerprint());
-            queued.put(alert.fingerprint(), Optional.empty());
+            enqueue(alert.fingerprint(), Optional.empty());
             notifyAll();
         }
     }
 
+    private void enqueue(String key, Optional<Alert> value) {
+        long version = ++versions;
+        newest.put(key, version);
+        queued.remove(key);
+        queued.put(key, new Pending(version, value));
+    }
+
     private void send() {
         while (true) {
-            Map.Entry<String, Optional<Alert>> next;
+            Map.Entry<String, Pending> next;
             synchronized (this) {
                 while (queued.isEmpty() && !closing) {
                     try {
@@ -115,31 +126,40 @@ public final class AlertTopic implements AlertListener, AutoCloseable {
                 inFlight++;
             }
             String key = next.getKey();
-            Optional<Alert> value = next.getValue();
+            Pending pending = next.getValue();
             try {
-                producer.send(new ProducerRecord<>(topic, key, value.map(AlertCodec::encode).orElse(null)),
-                        (metadata, error) -> done(key, value, error));
+                producer.send(new ProducerRecord<>(topic, key, pending.value().map(AlertCodec::encode).orElse(null)),
+                        (metadata, error) -> done(key, pending, error));
             } catch (KafkaException e) {
-                done(key, value, e);
+                done(key, pending, e);
                 pauseAfterFailure();
             }
         }
     }
 
-    private void done(String key, Optional<Alert> value, Exception error) {
+    private void done(String key, Pending pending, Exception error) {
         synchronized (this) {
             inFlight--;
             if (error == null) {
                 written.increment();
+                if (isNewest(key, pending)) {
+                    newest.remove(key);
+                }
             } else {
                 failed.increment();
-                log.warn("writing alert {} to {} failed, will retry: {}", key, topic, error.toString());
-                if (!closing) {
-                    queued.putIfAbsent(key, value);
+                // Retried only while it is still the newest state of its alert.
+                if (!closing && isNewest(key, pending)) {
+                    log.warn("writing alert {} to {} failed, will retry: {}", key, topic, error.toString());
+                    queued.putIfAbsent(key, pending);
                 }
             }
             notifyAll();
         }
+    }
+
+    private boolean isNewest(String key, Pending pending) {
+        Long version = newest.get(key);
+        return version != null && version == pending.version();
     }
 
     private void pauseAfterFailure() {
