@@ -18,6 +18,7 @@ public final class IngestStats {
     private final MeterRegistry meters;
     private final Map<String, LongAdder> consumed = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> skipped = new ConcurrentHashMap<>();
+    private final Map<String, Counter> consumedCounters = new ConcurrentHashMap<>();
 
     public IngestStats(MeterRegistry meters) {
         this.meters = meters;
@@ -28,8 +29,8 @@ public final class IngestStats {
 
     void consumed(String type) {
         consumed.computeIfAbsent(type, t -> new LongAdder()).increment();
-        Counter.builder("sluice.coordinator.events.consumed").description("Node events applied to the cluster state")
-                .tag("type", type).register(meters).increment();
+        consumedCounters.computeIfAbsent(type, t -> Counter.builder("sluice.coordinator.events.consumed")
+                .description("Node events applied to the cluster state").tag("type", t).register(meters)).increment();
     }
 
     void skipped(String reason) {

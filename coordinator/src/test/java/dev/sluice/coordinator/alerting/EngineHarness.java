@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /** A cluster state and an alert engine on a fake clock, configured from TOML, with the transitions recorded. */
 final class EngineHarness {
@@ -73,7 +74,7 @@ final class EngineHarness {
     }
 
     /** Like {@link #run} with the same work added to every node before each heartbeat. */
-    void runWithWork(int seconds, java.util.function.Consumer<TestEvents> work, TestEvents... nodes) {
+    void runWithWork(int seconds, Consumer<TestEvents> work, TestEvents... nodes) {
         for (int t = 0; t < seconds; t += 5) {
             clock.advanceSeconds(Math.min(5, seconds - t));
             for (TestEvents node : nodes) {
