@@ -12,9 +12,11 @@ import java.util.List;
  * @param idleTimeoutSecs            idle connections older than this are closed (0: never)
  * @param maxConnectionLifetimeSecs  connections older than this are evicted and replaced (0: never)
  * @param pressureThreshold          the pool is under pressure when fewer than this share of connections is free
+ * @param tlsCaFile                  PEM file of the CA that signed the server's certificate for {@code rediss://};
+ *                                   empty: the JVM's default trust store
  */
 public record RedisConfig(URI url, int poolSize, int connectionTimeoutMs, int idleTimeoutSecs,
-                          int maxConnectionLifetimeSecs, double pressureThreshold) {
+                          int maxConnectionLifetimeSecs, double pressureThreshold, String tlsCaFile) {
 
     static RedisConfig read(ConfigReader r) {
         return new RedisConfig(
@@ -23,7 +25,8 @@ public record RedisConfig(URI url, int poolSize, int connectionTimeoutMs, int id
                 r.intIn("redis.connection_timeout_ms", 5_000, 1, 600_000),
                 r.intIn("redis.idle_timeout_secs", 300, 0, 86_400),
                 r.intIn("redis.max_connection_lifetime_secs", 1_800, 0, 604_800),
-                r.doubleBetween("redis.pressure_threshold", 0.2, 0.0, 1.0));
+                r.doubleBetween("redis.pressure_threshold", 0.2, 0.0, 1.0),
+                r.string("redis.tls_ca_file", ""));
     }
 
     /** True for {@code rediss://}. */
@@ -40,6 +43,6 @@ public record RedisConfig(URI url, int poolSize, int connectionTimeoutMs, int id
     public String toString() {
         return "RedisConfig[url=" + redactedUrl() + ", poolSize=" + poolSize + ", connectionTimeoutMs="
                 + connectionTimeoutMs + ", idleTimeoutSecs=" + idleTimeoutSecs + ", maxConnectionLifetimeSecs="
-                + maxConnectionLifetimeSecs + ", pressureThreshold=" + pressureThreshold + "]";
+                + maxConnectionLifetimeSecs + ", pressureThreshold=" + pressureThreshold + ", tlsCaFile=" + tlsCaFile + "]";
     }
 }

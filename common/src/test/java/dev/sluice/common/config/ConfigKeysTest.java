@@ -64,6 +64,7 @@ class ConfigKeysTest {
                 new Row("redis.connection_timeout_ms", c -> c.redis().connectionTimeoutMs(), 5000, "3000", 3000, "1500", 1500, "0", "between 1 and 600000"),
                 new Row("redis.idle_timeout_secs", c -> c.redis().idleTimeoutSecs(), 300, "600", 600, "0", 0, "-5", "between 0 and 86400"),
                 new Row("redis.max_connection_lifetime_secs", c -> c.redis().maxConnectionLifetimeSecs(), 1800, "3600", 3600, "60", 60, "\"long\"", "must be an integer"),
+                new Row("redis.tls_ca_file", c -> c.redis().tlsCaFile(), "", "\"/etc/ca.pem\"", "/etc/ca.pem", "/ca.pem", "/ca.pem", "7", "must be a string"),
                 new Row("redis.pressure_threshold", c -> c.redis().pressureThreshold(), 0.2, "0.3", 0.3, "0.25", 0.25, "1.5", "less than 1.0"),
                 new Row("queue.mode", c -> c.queue().mode(), "stream", "\"list\"", "list", "LIST", "list", "\"kafka\"", "one of \"stream\", \"list\""),
                 new Row("queue.stream", c -> c.queue().stream(), "sluice:jobs", "\"jobs\"", "jobs", "j2", "j2", "\"\"", "must not be empty"),

@@ -157,7 +157,11 @@ public final class RedisConnections implements AutoCloseable {
                 .clientName(clientName(role))
                 .resp2();
         if (config.tls()) {
-            b.sslOptions(SslOptions.builder().sslVerifyMode(SslVerifyMode.FULL).build());
+            if (config.tlsCaFile().isEmpty()) {
+                b.sslOptions(SslOptions.builder().sslVerifyMode(SslVerifyMode.FULL).build());
+            } else {
+                b.sslOptions(TlsTrust.trusting(java.nio.file.Path.of(config.tlsCaFile())));
+            }
         }
         String userInfo = url.getRawUserInfo();
         if (userInfo != null && !userInfo.isEmpty()) {
