@@ -26,9 +26,12 @@ modules=$modules,java.security.sasl,java.sql,java.xml,jdk.crypto.ec,jdk.httpserv
 modules=$modules,jdk.naming.dns,jdk.security.auth,jdk.unsupported
 
 context=$(mktemp -d /tmp/sluice-jre.XXXXXX)
-trap 'rm -rf "$context"' EXIT
+trap 'rm -rf "$context" "$context.log"' EXIT
 "$java_home/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \
   --output "$context/jre"
 cp "$here/Dockerfile" "$context/"
-docker build -q --build-arg BASE_IMAGE="$base" -t "$tag" "$context" >/dev/null
+if ! docker build --build-arg BASE_IMAGE="$base" -t "$tag" "$context" >"$context.log" 2>&1; then
+  cat "$context.log" >&2; rm -f "$context.log"
+  exit 1
+fi
 echo "[jre] built $tag: Java $feature, $(du -sh "$context/jre" | cut -f1) of modules: $modules"
