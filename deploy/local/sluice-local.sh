@@ -244,8 +244,7 @@ cmd_up() {
       SLUICE_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$kafka_port" SLUICE_METRICS_BIND=127.0.0.1 \
       SLUICE_METRICS_PORT="$coordinator_port" \
       "$java" -Xmx256m -XX:+ExitOnOutOfMemoryError -Dsluice.local="$run" -jar "$coordinator_jar" --config "$config"
-    # TODO(coordinator): wait on its readiness path if it has one; /api/cluster for now.
-    wait_for "the coordinator" 90 coordinator curl -fsS "http://127.0.0.1:$coordinator_port/api/cluster"
+    wait_for "the coordinator" 90 coordinator curl -fsS "http://127.0.0.1:$coordinator_port/health/ready"
     say "coordinator http://127.0.0.1:$coordinator_port/api/cluster"
   else
     say "coordinator: $coordinator_jar missing; not started"
@@ -289,7 +288,9 @@ cmd_status() {
         hub) health="http://127.0.0.1:$hub_port" ;;
         kafka) "$repo/deploy/images/kafka/healthcheck.sh" "$kafka_port" && health="answers" || health="not answering" ;;
         redis) health=$(redis-cli -p "$redis_port" ping 2>&1 || true) ;;
-        coordinator) health="http://127.0.0.1:$coordinator_port" ;;
+        coordinator)
+          health=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$coordinator_port/health/ready" || true)
+          health="ready=$health http://127.0.0.1:$coordinator_port/api/cluster" ;;
       esac
       printf '%-12s running  pid %-8s %s\n' "$name" "$pid" "$health"
     else
