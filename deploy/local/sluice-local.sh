@@ -192,6 +192,19 @@ EOF
   start kafka "$java" -Xmx512m -Xms512m "$logback" -Dsluice.local="$run" -cp "$cp" kafka.Kafka "$dir/server.properties"
 }
 
+# deploy/prometheus/prometheus-local.yml reads this (file_sd): the admin endpoints that `up` started.
+write_prometheus_targets() {
+  local n=$1 i entries=()
+  for i in $(seq 1 "$n"); do
+    entries+=("{\"targets\": [\"127.0.0.1:$(worker_admin_port "$i")\"], \"labels\": {\"service\": \"worker-node\", \"local_name\": \"worker-$i\"}}")
+  done
+  if [ -f "$coordinator_jar" ]; then
+    entries+=("{\"targets\": [\"127.0.0.1:$coordinator_port\"], \"labels\": {\"service\": \"coordinator\"}}")
+  fi
+  local IFS=,
+  printf '[%s]\n' "${entries[*]}" >"$run/prometheus-targets.json"
+}
+
 # --- commands ------------------------------------------------------------------------------------------------
 cmd_up() {
   local n=${1:-3}
@@ -249,6 +262,7 @@ cmd_up() {
   else
     say "coordinator: $coordinator_jar missing; not started"
   fi
+  write_prometheus_targets "$n"
   trap - EXIT
   say "up: $n worker node(s) in $(( SECONDS - t0 )) s. Enqueue with: $0 enqueue 1..5000"
 }
@@ -264,7 +278,7 @@ cmd_down() {
     stop "$name" 20
   done
   if [ "${1:-}" = --purge ]; then
-    rm -rf "$run/redis" "$run/kafka" "$run/logs" "$run/pids"
+    rm -rf "$run/redis" "$run/kafka" "$run/logs" "$run/pids" "$run/prometheus-targets.json"
     say "down; data and logs deleted from $run"
   elif [ "$any" = 0 ]; then
     say "nothing to stop in $run"
