@@ -2,7 +2,7 @@
 # The compose smoke test on a real Docker engine, on a machine like the project's CI machine: Debian bookworm,
 # root, no Docker engine running and NO container registry reachable (Maven Central and Debian's mirrors are).
 #
-#  1. installs Debian's docker.io, docker-compose and debootstrap when missing;
+#  1. installs Debian's docker.io, docker-compose, debootstrap and prometheus (for promtool) when missing;
 #  2. starts dockerd when no engine answers (and stops it at the end; an engine it did not start is left alone);
 #  3. builds the local stand-in images, skipping those that exist: sluice/base (debootstrap + docker import),
 #     sluice/jre (jlink from the JDK here), sluice/redis (Debian's redis-server), sluice/kafka (Maven Central jars);
@@ -79,10 +79,17 @@ missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "[ci-docker] installing ${missing[*]} from Debian"
+lean=()
+command -v promtool >/dev/null 2>&1 || lean+=(prometheus)   # for promtool only: no recommends (node exporter ...)
+if [ $(( ${#missing[@]} + ${#lean[@]} )) -gt 0 ]; then
+  echo "[ci-docker] installing ${missing[*]} ${lean[*]} from Debian"
   "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [ ${#lean[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
+  fi
 fi
 
 # --- 2. engine -----------------------------------------------------------------------------------------------

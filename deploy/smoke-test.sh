@@ -221,6 +221,27 @@ print(int(sum(float(m.group(1)) for m in re.finditer(r"^sluice_jobs_total\{[^}]*
   log "node in container ${c:0:12}: $node_done jobs done"
 done
 
+# Prometheus files and metrics, when promtool is here (Debian's prometheus package; deploy/ci-docker.sh installs
+# it). The scrape configuration must be valid. `promtool check metrics` also lints (help texts, unit suffixes):
+# its findings are warnings unless SLUICE_SMOKE_PROMTOOL=strict.
+if command -v promtool >/dev/null 2>&1; then
+  promtool check config deploy/prometheus/prometheus.yml >/dev/null || fail "deploy/prometheus/prometheus.yml is not valid"
+  metrics_file=$(mktemp)
+  http "${worker_ids[0]}" GET 8081 /metrics >"$metrics_file"
+  if lint=$(promtool check metrics <"$metrics_file" 2>&1); then
+    log "promtool check metrics: worker /metrics passes"
+  elif [ "${SLUICE_SMOKE_PROMTOOL:-warn}" = strict ]; then
+    rm -f "$metrics_file"
+    fail "promtool check metrics on a worker's /metrics: $lint"
+  else
+    log "WARNING promtool check metrics on a worker's /metrics found $(grep -c . <<<"$lint") problem(s), e.g.:" \
+      "$(head -3 <<<"$lint" | tr '\n' ';')"
+  fi
+  rm -f "$metrics_file"
+  # TODO(coordinator): the same for the coordinator's /metrics:
+  #   http "$(container coordinator)" GET 8090 /metrics | promtool check metrics
+fi
+
 # TODO(coordinator): /api/cluster on the coordinator lists the 3 nodes. The coordinator's port on the host is
 # $SLUICE_PUBLISH_COORDINATOR; inside its container: http "$(container coordinator)" GET 8090 /api/cluster.
 #   if [ "$with_coordinator" = 1 ]; then
