@@ -53,6 +53,7 @@ public final class WorkerNode implements AutoCloseable {
     private final ScheduledExecutorService sampler;
     private final EventPublisher publisher;
     private final NodeEvents events;
+    private volatile boolean running;
 
     public WorkerNode(SluiceConfig config, MeterRegistry meters) {
         this(config, meters, new LocalHubLimiter(config.hub().maxConcurrentConnections(), config.hub().maxRequestsPerSecond()));
@@ -133,6 +134,7 @@ public final class WorkerNode implements AutoCloseable {
             events.started(queue.mode(), config.node().concurrency(), config.redis().poolSize(), heartbeatMs);
             sampler.scheduleAtFixedRate(() -> events.heartbeat(heartbeatMs), heartbeatMs, heartbeatMs, TimeUnit.MILLISECONDS);
         }
+        running = true;
         log.info("node {} started: {} mode on {} ({}), concurrency {}, Redis pool {}", config.node().id(),
                 queue.mode(), config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream(),
                 config.redis().redactedUrl(), config.node().concurrency(), config.redis().poolSize());
@@ -140,6 +142,7 @@ public final class WorkerNode implements AutoCloseable {
 
     /** Graceful stop: drain, then close everything. Returns the number of jobs handed back. */
     public int stop() {
+        running = false;
         log.info("node {} draining (up to {} s)", config.node().id(), config.node().drainTimeoutSecs());
         if (events != null) {
             events.stopping("shutdown");
@@ -152,6 +155,7 @@ public final class WorkerNode implements AutoCloseable {
 
     @Override
     public void close() {
+        running = false;
         worker.close();
         maintenance.close();
         sampler.shutdownNow();
@@ -163,6 +167,11 @@ public final class WorkerNode implements AutoCloseable {
         limiter.close();
         queue.close();
         redis.close();
+    }
+
+    /** True from the end of {@link #start()} until {@link #stop()} or {@link #close()} begins. */
+    public boolean isRunning() {
+        return running;
     }
 
     public SluiceConfig config() {

@@ -30,7 +30,8 @@ public final class ConfigLoader {
 
     /** The sections, in the order the reference documents them. */
     public static final List<String> SECTIONS =
-            List.of("node", "redis", "queue", "hub", "breaker", "retry", "sink", "cluster", "kafka", "metrics");
+            List.of("node", "redis", "queue", "hub", "breaker", "retry", "sink", "cluster", "kafka", "metrics",
+                    "coordinator", "alerts");
 
     static final String ENV_PREFIX = "SLUICE_";
 

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
 
 /**
  * Reads typed, validated values out of the flattened raw configuration. Every read registers its key as known, so
@@ -28,6 +30,8 @@ final class ConfigReader {
             return value instanceof String;
         }
     }
+
+    private static final Pattern LABEL_NAME = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]*");
 
     private final Map<String, Raw> raw;
     private final Set<String> known = new LinkedHashSet<>();
@@ -168,6 +172,33 @@ final class ConfigReader {
         }
     }
 
+    /** Like {@link #url} but optional: unset or empty gives {@code null}. */
+    URI optionalUrl(String key, List<String> schemes) {
+        String value = string(key, "");
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        return url(key, value, schemes);
+    }
+
+    /**
+     * Extra labels for an alert: a table of strings whose names are Prometheus label names
+     * ({@code [a-zA-Z_][a-zA-Z0-9_]*}) and none of {@code reserved}, which the alert sets itself.
+     */
+    Map<String, String> labels(String key, Set<String> reserved) {
+        Map<String, String> labels = stringMap(key);
+        for (String name : labels.keySet()) {
+            if (!LABEL_NAME.matcher(name).matches()) {
+                throw outOfRange(key, raw.get(key), name, "must name labels with letters, digits and '_', not starting with a digit");
+            }
+            if (reserved.contains(name)) {
+                throw outOfRange(key, raw.get(key), name, "must not set the labels the alert sets itself ("
+                        + String.join(", ", new TreeSet<>(reserved)) + ")");
+            }
+        }
+        return labels;
+    }
+
     /** A list of strings: a TOML array, or a comma-separated environment value. */
     List<String> stringList(String key, List<String> defaultValue) {
         known.add(key);
@@ -248,6 +279,11 @@ final class ConfigReader {
 
     ConfigException outOfRange(String key, Raw r, String value, String rule) {
         return new ConfigException(key, value, rule, key + " " + rule + ", but was " + value + origin(r));
+    }
+
+    /** A value of {@code key} that breaks {@code rule}, with where the key's value came from. */
+    ConfigException invalid(String key, String value, String rule) {
+        return outOfRange(key, raw.get(key), value, rule);
     }
 
     static ConfigException conflict(String key, String value, String rule) {

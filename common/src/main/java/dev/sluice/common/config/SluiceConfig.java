@@ -8,7 +8,8 @@ import java.util.Map;
  */
 public record SluiceConfig(NodeConfig node, RedisConfig redis, QueueConfig queue, HubConfig hub,
                            BreakerConfig breaker, RetryConfig retry, SinkConfig sink, ClusterConfig cluster,
-                           KafkaConfig kafka, MetricsConfig metrics) {
+                           KafkaConfig kafka, MetricsConfig metrics,
+                           CoordinatorConfig coordinator, AlertsConfig alerts) {
 
     /** Every default, no file, no environment. */
     public static SluiceConfig ofDefaults() {
@@ -26,6 +27,8 @@ public record SluiceConfig(NodeConfig node, RedisConfig redis, QueueConfig queue
                 SinkConfig.read(r),
                 ClusterConfig.read(r),
                 KafkaConfig.read(r),
-                MetricsConfig.read(r));
+                MetricsConfig.read(r),
+                CoordinatorConfig.read(r),
+                AlertsConfig.read(r));
     }
 }

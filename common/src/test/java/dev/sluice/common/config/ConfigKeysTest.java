@@ -7,6 +7,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -110,7 +111,63 @@ class ConfigKeysTest {
                 new Row("kafka.properties", c -> c.kafka().properties(), Map.of(), "{ \"security.protocol\" = \"SSL\" }", Map.of("security.protocol", "SSL"), "security.protocol=SASL_SSL,sasl.mechanism=PLAIN", Map.of("security.protocol", "SASL_SSL", "sasl.mechanism", "PLAIN"), "\"SSL\"", "must be a table"),
                 new Row("metrics.port", c -> c.metrics().port(), 8081, "9100", 9100, "0", 0, "65536", "between 0 and 65535"),
                 new Row("metrics.bind", c -> c.metrics().bind(), "0.0.0.0", "\"127.0.0.1\"", "127.0.0.1", "10.0.0.1", "10.0.0.1", "\"\"", "must not be empty"),
-                new Row("metrics.token", c -> c.metrics().token(), "", "\"s3cret\"", "s3cret", "t0k", "t0k", "42", "must be a string"));
+                new Row("metrics.token", c -> c.metrics().token(), "", "\"s3cret\"", "s3cret", "t0k", "t0k", "42", "must be a string"),
+                new Row("coordinator.group_id", c -> c.coordinator().groupId(), "sluice-coordinator", "\"c1\"", "c1", "c2", "c2", "\"\"", "must not be empty"),
+                new Row("coordinator.evaluation_interval_ms", c -> c.coordinator().evaluationIntervalMs(), 1000, "500", 500, "250", 250, "5", "between 10 and 60000"),
+                new Row("coordinator.heartbeat_interval_ms", c -> c.coordinator().heartbeatIntervalMs(), 5000, "2000", 2000, "1000", 1000, "50", "between 100 and 600000"),
+                new Row("coordinator.replay_secs", c -> c.coordinator().replaySecs(), 600, "300", 300, "0", 0, "-1", "between 0 and 86400"),
+                new Row("coordinator.node_forget_secs", c -> c.coordinator().nodeForgetSecs(), 3600, "600", 600, "60", 60, "0", "between 1 and 604800"),
+                new Row("coordinator.resolved_retention_secs", c -> c.coordinator().resolvedRetentionSecs(), 3600, "60", 60, "0", 0, "-5", "between 0 and 604800"),
+                new Row("coordinator.external_url", c -> Objects.toString(c.coordinator().externalUrl(), ""), "", "\"https://coord.example:8443\"", "https://coord.example:8443", "http://coord:9000", "http://coord:9000", "\"coord:9000\"", "scheme http or https"),
+                new Row("coordinator.webhook_url", c -> Objects.toString(c.coordinator().webhookUrl(), ""), "", "\"http://am:9093/api/v2/alerts\"", "http://am:9093/api/v2/alerts", "https://am.example/api/v2/alerts", "https://am.example/api/v2/alerts", "\"ftp://am/x\"", "scheme http or https"),
+                new Row("coordinator.webhook_timeout_ms", c -> c.coordinator().webhookTimeoutMs(), 5000, "2000", 2000, "100", 100, "0", "between 1 and 600000"),
+                new Row("coordinator.webhook_resend_secs", c -> c.coordinator().webhookResendSecs(), 60, "30", 30, "120", 120, "0", "between 1 and 3600"),
+                new Row("coordinator.webhook_max_attempts", c -> c.coordinator().webhookMaxAttempts(), 5, "3", 3, "10", 10, "0", "between 1 and 100"),
+                new Row("coordinator.webhook_backoff_ms", c -> c.coordinator().webhookBackoffMs(), 500, "100", 100, "1000", 1000, "0", "between 1 and 600000"),
+                new Row("alerts.rate_window_secs", c -> c.alerts().rateWindowSecs(), 60, "120", 120, "30", 30, "0", "between 1 and 3600"),
+                new Row("alerts.rate_min_operations", c -> c.alerts().rateMinOperations(), 20, "100", 100, "0", 0, "-1", "between 0 and 1000000000"),
+                new Row("alerts.breaker_inhibits", c -> c.alerts().breakerInhibits(), List.of("connection_timeout_rate", "hub_error_rate"), "[\"hub_error_rate\"]", List.of("hub_error_rate"), "hub_rate_limited, redis_error_rate", List.of("hub_rate_limited", "redis_error_rate"), "[\"pool_usage\"]", "must list rules among"),
+                new Row("alerts.pool_usage_threshold", c -> c.alerts().poolUsageThreshold(), 0.8, "0.9", 0.9, "0.75", 0.75, "1.2", "less than 1.0"),
+                new Row("alerts.pool_usage_for_secs", c -> c.alerts().poolUsageForSecs(), 60, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.pool_usage_severity", c -> c.alerts().poolUsageSeverity(), "warning", "\"critical\"", "critical", "INFO", "info", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.pool_usage_labels", c -> c.alerts().poolUsageLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ severity = \"low\" }", "must not set the labels the alert sets itself"),
+                new Row("alerts.breaker_not_closed_for_secs", c -> c.alerts().breakerNotClosedForSecs(), 300, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.breaker_not_closed_severity", c -> c.alerts().breakerNotClosedSeverity(), "critical", "\"info\"", "info", "warning", "warning", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.breaker_not_closed_labels", c -> c.alerts().breakerNotClosedLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ \"1x\" = \"a\" }", "must name labels with letters"),
+                new Row("alerts.connection_timeout_rate_threshold", c -> c.alerts().connectionTimeoutRateThreshold(), 0.05, "0.1", 0.1, "0.02", 0.02, "0", "greater than 0.0"),
+                new Row("alerts.connection_timeout_rate_for_secs", c -> c.alerts().connectionTimeoutRateForSecs(), 0, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.connection_timeout_rate_severity", c -> c.alerts().connectionTimeoutRateSeverity(), "warning", "\"none\"", "none", "Critical", "critical", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.connection_timeout_rate_labels", c -> c.alerts().connectionTimeoutRateLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ node = \"n\" }", "must not set the labels the alert sets itself"),
+                new Row("alerts.redis_error_rate_threshold", c -> c.alerts().redisErrorRateThreshold(), 0.01, "0.05", 0.05, "0.02", 0.02, "\"high\"", "must be a number"),
+                new Row("alerts.redis_error_rate_for_secs", c -> c.alerts().redisErrorRateForSecs(), 0, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.redis_error_rate_severity", c -> c.alerts().redisErrorRateSeverity(), "warning", "\"none\"", "none", "Critical", "critical", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.redis_error_rate_labels", c -> c.alerts().redisErrorRateLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "\"team\"", "must be a table"),
+                new Row("alerts.hub_error_rate_threshold", c -> c.alerts().hubErrorRateThreshold(), 0.05, "0.2", 0.2, "0.1", 0.1, "1", "less than 1.0"),
+                new Row("alerts.hub_error_rate_for_secs", c -> c.alerts().hubErrorRateForSecs(), 0, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.hub_error_rate_severity", c -> c.alerts().hubErrorRateSeverity(), "warning", "\"critical\"", "critical", "INFO", "info", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.hub_error_rate_labels", c -> c.alerts().hubErrorRateLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ severity = \"low\" }", "must not set the labels the alert sets itself"),
+                new Row("alerts.hub_rate_limited_threshold", c -> c.alerts().hubRateLimitedThreshold(), 0.01, "0.05", 0.05, "0.5", 0.5, "-0.1", "greater than 0.0"),
+                new Row("alerts.hub_rate_limited_for_secs", c -> c.alerts().hubRateLimitedForSecs(), 0, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.hub_rate_limited_severity", c -> c.alerts().hubRateLimitedSeverity(), "warning", "\"info\"", "info", "warning", "warning", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.hub_rate_limited_labels", c -> c.alerts().hubRateLimitedLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ \"1x\" = \"a\" }", "must name labels with letters"),
+                new Row("alerts.node_down_missed_heartbeats", c -> c.alerts().nodeDownMissedHeartbeats(), 3, "5", 5, "2", 2, "0", "between 1 and 1000"),
+                new Row("alerts.node_down_for_secs", c -> c.alerts().nodeDownForSecs(), 0, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.node_down_severity", c -> c.alerts().nodeDownSeverity(), "critical", "\"warning\"", "warning", "none", "none", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.node_down_labels", c -> c.alerts().nodeDownLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ node = \"n\" }", "must not set the labels the alert sets itself"),
+                new Row("alerts.backlog_not_draining_age_secs", c -> c.alerts().backlogNotDrainingAgeSecs(), 600, "1800", 1800, "60", 60, "0", "between 1 and 604800"),
+                new Row("alerts.backlog_not_draining_for_secs", c -> c.alerts().backlogNotDrainingForSecs(), 0, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.backlog_not_draining_severity", c -> c.alerts().backlogNotDrainingSeverity(), "warning", "\"none\"", "none", "Critical", "critical", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.backlog_not_draining_labels", c -> c.alerts().backlogNotDrainingLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "\"team\"", "must be a table"),
+                new Row("alerts.dead_letter_growth_threshold", c -> c.alerts().deadLetterGrowthThreshold(), 10, "50", 50, "0", 0, "-1", "between 0 and 1000000000"),
+                new Row("alerts.dead_letter_growth_window_secs", c -> c.alerts().deadLetterGrowthWindowSecs(), 300, "600", 600, "60", 60, "0", "between 1 and 86400"),
+                new Row("alerts.dead_letter_growth_for_secs", c -> c.alerts().deadLetterGrowthForSecs(), 0, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.dead_letter_growth_severity", c -> c.alerts().deadLetterGrowthSeverity(), "warning", "\"critical\"", "critical", "INFO", "info", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.dead_letter_growth_labels", c -> c.alerts().deadLetterGrowthLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ severity = \"low\" }", "must not set the labels the alert sets itself"),
+                new Row("alerts.limiter_degraded_for_secs", c -> c.alerts().limiterDegradedForSecs(), 30, "120", 120, "5", 5, "-1", "between 0 and 86400"),
+                new Row("alerts.limiter_degraded_severity", c -> c.alerts().limiterDegradedSeverity(), "critical", "\"info\"", "info", "warning", "warning", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.limiter_degraded_labels", c -> c.alerts().limiterDegradedLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ \"1x\" = \"a\" }", "must name labels with letters"),
+                new Row("alerts.watchdog_severity", c -> c.alerts().watchdogSeverity(), "none", "\"warning\"", "warning", "none", "none", "\"urgent\"", "one of \"critical\", \"warning\", \"info\", \"none\""),
+                new Row("alerts.watchdog_labels", c -> c.alerts().watchdogLabels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ node = \"n\" }", "must not set the labels the alert sets itself"));
     }
 
     @Test

@@ -6,7 +6,9 @@ import dev.sluice.worker.queue.StreamJobQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -23,11 +25,20 @@ public final class Maintenance implements AutoCloseable {
     private final JobQueue queue;
     private final Worker worker;
     private final ScheduledExecutorService scheduler;
+    private final Clock clock;
     private volatile QueueStats lastStats;
+    private volatile Instant lastStatsAt;
+    private volatile String lastStatsFailure;
 
     public Maintenance(JobQueue queue, Worker worker) {
+        this(queue, worker, Clock.systemUTC());
+    }
+
+    /** @param clock stamps each statistics sample, for readiness checks */
+    public Maintenance(JobQueue queue, Worker worker, Clock clock) {
         this.queue = queue;
         this.worker = worker;
+        this.clock = clock;
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
                 .name("sluice-maintenance").daemon().unstarted(r));
     }
@@ -44,16 +55,37 @@ public final class Maintenance implements AutoCloseable {
                 n = queue.promoteDue(PROMOTE_BATCH);
             } while (n == PROMOTE_BATCH);
         });
-        every(Duration.ofSeconds(2), "stats", () -> lastStats = queue.stats());
+        every(Duration.ofSeconds(2), "stats", this::refreshStats);
         every(Duration.ofMinutes(10), "trim-dead-letters", queue::trimDeadLetters);
         if (queue instanceof StreamJobQueue stream) {
             every(Duration.ofMinutes(5), "remove-idle-consumers", () -> stream.removeIdleConsumers(Duration.ofHours(1).toMillis()));
         }
     }
 
+    private void refreshStats() {
+        try {
+            lastStats = queue.stats();
+            lastStatsAt = clock.instant();
+            lastStatsFailure = null;
+        } catch (RuntimeException e) {
+            lastStatsFailure = e.toString();
+            throw e;
+        }
+    }
+
     /** The queue's statistics as last sampled (every 2 s), or null before the first sample. */
     public QueueStats lastStats() {
         return lastStats;
+    }
+
+    /** When {@link #lastStats()} was sampled, or null before the first sample. */
+    public Instant lastStatsAt() {
+        return lastStatsAt;
+    }
+
+    /** Why the latest attempt to sample the statistics failed, or null when it succeeded. */
+    public String lastStatsFailure() {
+        return lastStatsFailure;
     }
 
     /** Runs {@code task} on the maintenance thread (one pooled connection at a time). */

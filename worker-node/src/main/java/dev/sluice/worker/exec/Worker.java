@@ -350,7 +350,10 @@ public final class Worker implements AutoCloseable {
     public int drain() {
         stopping = true;
         try {
-            fetcherDone.await(settings.block().toMillis() + 5_000, TimeUnit.MILLISECONDS);
+            // A worker that was never started has no fetcher to wait for (a node whose start failed).
+            if (fetcher != null) {
+                fetcherDone.await(settings.block().toMillis() + 5_000, TimeUnit.MILLISECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -1,0 +1,291 @@
+package dev.sluice.coordinator.ingest;
+
+import dev.sluice.common.event.EventCodec;
+import dev.sluice.coordinator.state.ClusterState;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordDeserializationException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Consumes the events topic in the coordinator's consumer group and applies every event to the {@link ClusterState}.
+ * A record that is not a readable event is counted by reason ({@link IngestStats}) and skipped; nothing on the topic
+ * stops the consumer.
+ *
+ * <p>Rebuilding after a start: the state lives in memory, so when a partition is first assigned the consumer seeks
+ * back to the events of the last {@code replay} (offsets for times) and reads forward from there, whatever the
+ * group's committed offset; events read again this way are observed at their record timestamp (never later than
+ * now), live ones at the coordinator's clock. It is {@link #caughtUp()} once it has read every assigned partition up
+ * to the end offset it had at assignment. A partition assigned again later (a rebalance) resumes where this consumer
+ * left it, so no event is applied twice.
+ *
+ * <p>Currency: about every {@value #PROBE_INTERVAL_MS} ms the consumer asks the broker for the end offsets. When it
+ * has read up to them, the state is current as of that probe ({@link #currentAsOf()}); when it has at least read
+ * everything that existed at the previous probe, as of the previous one. While Kafka is unreachable or the consumer
+ * lags, that time stands still, and the coordinator judges liveness at it rather than calling every node down.
+ */
+public final class EventConsumer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(EventConsumer.class);
+    private static final Duration POLL = Duration.ofMillis(200);
+    private static final Duration ERROR_PAUSE = Duration.ofSeconds(1);
+    static final long PROBE_INTERVAL_MS = 250;
+    private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
+
+    private final Map<String, Object> clientConfig;
+    private final String topic;
+    private final Duration replay;
+    private final ClusterState state;
+    private final IngestStats stats;
+    private final Clock clock;
+
+    /** Next offset to read per partition this consumer has read; survives rebalances. */
+    private final Map<TopicPartition, Long> resumeAt = new ConcurrentHashMap<>();
+    /** End offsets at assignment: records below them are read again, not live. */
+    private final Map<TopicPartition, Long> catchUpTo = new ConcurrentHashMap<>();
+    private final CountDownLatch caughtUp = new CountDownLatch(1);
+    private volatile Instant currentAsOf;
+    private Instant lastProbe;
+    private Map<TopicPartition, Long> lastProbeEnds = Map.of();
+    private volatile boolean running;
+    private volatile KafkaConsumer<String, byte[]> consumer;
+    private Thread thread;
+
+    /**
+     * @param clientConfig  bootstrap servers, group id and client properties ({@code [kafka] properties})
+     * @param topic         the events topic
+     * @param replay        how far back to read on first assignment
+     */
+    public EventConsumer(Map<String, Object> clientConfig, String topic, Duration replay, ClusterState state,
+                         IngestStats stats, Clock clock) {
+        this.clientConfig = Map.copyOf(clientConfig);
+        this.topic = topic;
+        this.replay = replay;
+        this.state = state;
+        this.stats = stats;
+        this.clock = clock;
+    }
+
+    public synchronized void start() {
+        if (thread != null) {
+            return;
+        }
+        Map<String, Object> config = new HashMap<>(clientConfig);
+        config.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        config.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        config.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        config.putIfAbsent(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "true");
+        config.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "sluice-coordinator-events");
+        consumer = new KafkaConsumer<>(config);
+        running = true;
+        thread = Thread.ofPlatform().name("sluice-events-consumer").daemon().start(this::run);
+    }
+
+    /** True once every assigned partition has been read up to its end offset at assignment. */
+    public boolean caughtUp() {
+        return caughtUp.getCount() == 0;
+    }
+
+    private void run() {
+        try {
+            consumer.subscribe(List.of(topic), new Rebalance());
+            while (running) {
+                ConsumerRecords<String, byte[]> records;
+                try {
+                    records = consumer.poll(POLL);
+                } catch (WakeupException e) {
+                    break;
+                } catch (RecordDeserializationException e) {
+                    stats.skipped("malformed");
+                    log.warn("skipping undeserializable record at {} offset {}: {}", e.topicPartition(), e.offset(),
+                            e.getMessage());
+                    consumer.seek(e.topicPartition(), e.offset() + 1);
+                    continue;
+                } catch (KafkaException e) {
+                    log.warn("polling {} failed, retrying in {}: {}", topic, ERROR_PAUSE, e.toString());
+                    pause();
+                    continue;
+                }
+                for (ConsumerRecord<String, byte[]> record : records) {
+                    handle(record);
+                }
+                checkCaughtUp();
+                probe();
+            }
+        } catch (WakeupException e) {
+            // closing
+        } finally {
+            try {
+                consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
+            } catch (KafkaException e) {
+                log.debug("closing the events consumer", e);
+            }
+        }
+    }
+
+    private void handle(ConsumerRecord<String, byte[]> record) {
+        TopicPartition partition = new TopicPartition(record.topic(), record.partition());
+        resumeAt.put(partition, record.offset() + 1);
+        Instant now = clock.instant();
+        Long end = catchUpTo.get(partition);
+        Instant observedAt = now;
+        if (end != null && record.offset() < end && record.timestamp() >= 0) {
+            Instant recorded = Instant.ofEpochMilli(record.timestamp());
+            observedAt = recorded.isBefore(now) ? recorded : now;
+        }
+        switch (EventCodec.decode(record.value())) {
+            case EventCodec.Decoded.Ok ok -> {
+                state.apply(ok.event(), observedAt);
+                stats.consumed(ok.event().type());
+            }
+            case EventCodec.Decoded.Skipped skipped -> {
+                stats.skipped(skipped.reason());
+                log.debug("skipped record {} offset {} (key {}): {} {}", partition, record.offset(), record.key(),
+                        skipped.reason(), skipped.detail());
+            }
+        }
+    }
+
+    private void checkCaughtUp() {
+        if (caughtUp() || catchUpTo.isEmpty()) {
+            return;
+        }
+        for (Map.Entry<TopicPartition, Long> e : catchUpTo.entrySet()) {
+            if (consumer.position(e.getKey()) < e.getValue()) {
+                return;
+            }
+        }
+        log.info("events consumer caught up with {} ({} partitions)", topic, catchUpTo.size());
+        currentAsOf = clock.instant();
+        caughtUp.countDown();
+    }
+
+    /**
+     * Asks for the end offsets; if everything that existed at the previous probe has been read, the state is current
+     * as of that probe.
+     */
+    private void probe() {
+        Instant now = clock.instant();
+        if (!caughtUp() || (lastProbe != null && now.isBefore(lastProbe.plusMillis(PROBE_INTERVAL_MS)))) {
+            return;
+        }
+        var assigned = consumer.assignment();
+        if (assigned.isEmpty()) {
+            return;
+        }
+        Map<TopicPartition, Long> ends;
+        try {
+            ends = consumer.endOffsets(assigned, PROBE_TIMEOUT);
+        } catch (KafkaException e) {
+            log.debug("probing the end offsets of {} failed: {}", topic, e.toString());
+            return;
+        }
+        if (readUpTo(ends)) {
+            currentAsOf = now;
+        } else if (lastProbe != null && readUpTo(lastProbeEnds)) {
+            currentAsOf = lastProbe;
+        }
+        lastProbe = now;
+        lastProbeEnds = ends;
+    }
+
+    private boolean readUpTo(Map<TopicPartition, Long> ends) {
+        for (Map.Entry<TopicPartition, Long> e : ends.entrySet()) {
+            if (consumer.assignment().contains(e.getKey()) && consumer.position(e.getKey()) < e.getValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The time up to which every event on the topic is known to have been read: recent while all is well, standing
+     * still while Kafka is unreachable or the consumer lags; null until caught up (then the time it caught up).
+     */
+    public Instant currentAsOf() {
+        return currentAsOf;
+    }
+
+    private void pause() {
+        try {
+            Thread.sleep(ERROR_PAUSE);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
+        }
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            partitions.forEach(catchUpTo::remove);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            Map<TopicPartition, Long> times = new HashMap<>();
+            for (TopicPartition p : partitions) {
+                Long resume = resumeAt.get(p);
+                if (resume != null) {
+                    consumer.seek(p, resume);
+                } else {
+                    times.put(p, clock.instant().minus(replay).toEpochMilli());
+                }
+            }
+            if (!times.isEmpty()) {
+                Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(times);
+                for (TopicPartition p : times.keySet()) {
+                    OffsetAndTimestamp at = found.get(p);
+                    if (at != null) {
+                        consumer.seek(p, at.offset());
+                    } else {
+                        consumer.seekToEnd(List.of(p));
+                    }
+                }
+            }
+            catchUpTo.putAll(consumer.endOffsets(partitions));
+            log.info("assigned {}; reading events of the last {} again to rebuild the cluster state", partitions, replay);
+            checkCaughtUp();
+        }
+    }
+
+    /** Stops consuming and closes the client. */
+    @Override
+    public void close() {
+        Thread t;
+        synchronized (this) {
+            t = thread;
+            running = false;
+        }
+        if (t == null) {
+            return;
+        }
+        consumer.wakeup();
+        try {
+            t.join(Duration.ofSeconds(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package dev.sluice.coordinator.ingest;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What the events consumer took in: events by type, and skipped records by reason ({@code malformed},
+ * {@code unsupported-version}, {@code unknown-type}). Counted in Micrometer ({@code sluice.coordinator.events.consumed},
+ * {@code sluice.coordinator.events.skipped}) and kept here for the JSON views.
+ */
+public final class IngestStats {
+
+    private final MeterRegistry meters;
+    private final Map<String, LongAdder> consumed = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> skipped = new ConcurrentHashMap<>();
+    private final Map<String, Counter> consumedCounters = new ConcurrentHashMap<>();
+
+    public IngestStats(MeterRegistry meters) {
+        this.meters = meters;
+        for (String reason : new String[] {"malformed", "unsupported-version", "unknown-type"}) {
+            skippedCounter(reason);
+        }
+    }
+
+    void consumed(String type) {
+        consumed.computeIfAbsent(type, t -> new LongAdder()).increment();
+        consumedCounters.computeIfAbsent(type, t -> Counter.builder("sluice.coordinator.events.consumed")
+                .description("Node events applied to the cluster state").tag("type", t).register(meters)).increment();
+    }
+
+    void skipped(String reason) {
+        skipped.computeIfAbsent(reason, r -> new LongAdder()).increment();
+        skippedCounter(reason).increment();
+    }
+
+    private Counter skippedCounter(String reason) {
+        return Counter.builder("sluice.coordinator.events.skipped")
+                .description("Records on the events topic skipped, by reason").tag("reason", reason).register(meters);
+    }
+
+    public Map<String, Long> consumedByType() {
+        return snapshot(consumed);
+    }
+
+    public Map<String, Long> skippedByReason() {
+        return snapshot(skipped);
+    }
+
+    private static Map<String, Long> snapshot(Map<String, LongAdder> counts) {
+        Map<String, Long> copy = new TreeMap<>();
+        counts.forEach((k, v) -> copy.put(k, v.sum()));
+        return copy;
+    }
+}

@@ -1,0 +1,225 @@
+package dev.sluice.worker.admin;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.sluice.common.config.MetricsConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The node's admin HTTP endpoint on {@code [metrics] bind:port}, served by the JDK's HTTP server on virtual threads:
+ *
+ * <ul>
+ *   <li>{@code GET /health/live}: 200 while the process runs.</li>
+ *   <li>{@code GET /health/ready}: 200 while the node runs and sees Redis, else 503 with the reason as JSON.</li>
+ *   <li>{@code GET /metrics}: the Prometheus scrape, text format 0.0.4.</li>
+ *   <li>{@code GET /api/status}: the node's state as JSON (see {@link NodeStatus}); no secrets.</li>
+ * </ul>
+ *
+ * <p>Every endpoint is read-only and answers GET and HEAD only (405 otherwise). An endpoint that changes state
+ * would be declared mutating and then requires {@code Authorization: Bearer <[metrics] token>}; with no token
+ * configured it is refused (403).
+ */
+public final class AdminServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+    static final String APPLICATION_JSON = "application/json";
+
+    /** An answer. */
+    record Response(int status, String contentType, byte[] body) {
+        static Response json(int status, Object value) {
+            try {
+                return new Response(status, APPLICATION_JSON, JSON.writeValueAsBytes(value));
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("cannot write " + value.getClass().getSimpleName() + " as JSON", e);
+            }
+        }
+    }
+
+    /** Produces an answer to a request it has been routed. */
+    @FunctionalInterface
+    interface Handler {
+        Response handle(HttpExchange exchange) throws IOException;
+    }
+
+    private record Endpoint(Set<String> methods, boolean mutating, Handler handler) {
+    }
+
+    private final MetricsConfig config;
+    private final PrometheusMeterRegistry registry;
+    private final NodeStatusSource source;
+    private final WriteAccess writeAccess;
+    private final Map<String, Endpoint> endpoints = new LinkedHashMap<>();
+    private HttpServer server;
+    private ExecutorService executor;
+
+    public AdminServer(MetricsConfig config, PrometheusMeterRegistry registry, NodeStatusSource source) {
+        this.config = config;
+        this.registry = registry;
+        this.source = source;
+        this.writeAccess = new WriteAccess(config.token());
+        readOnly("/health/live", exchange -> Response.json(200, Map.of("status", "UP")));
+        readOnly("/health/ready", exchange -> ready());
+        readOnly("/metrics", exchange -> new Response(200, PROMETHEUS_TEXT,
+                registry.scrape().getBytes(StandardCharsets.UTF_8)));
+        readOnly("/api/status", exchange -> Response.json(200, source.status()));
+    }
+
+    private void readOnly(String path, Handler handler) {
+        endpoints.put(path, new Endpoint(Set.of("GET", "HEAD"), false, handler));
+    }
+
+    /** Declares an endpoint that changes state: it answers only requests that present the token. */
+    void mutating(String path, Set<String> methods, Handler handler) {
+        endpoints.put(path, new Endpoint(Set.copyOf(methods), true, handler));
+    }
+
+    private Response ready() {
+        Readiness r = source.readiness();
+        if (r.ready()) {
+            return Response.json(200, Map.of("status", "READY"));
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("status", "NOT_READY");
+        body.put("reason", r.reason());
+        return Response.json(503, body);
+    }
+
+    /**
+     * Binds and starts serving.
+     *
+     * @throws UncheckedIOException when the address cannot be bound (port in use, unknown interface)
+     */
+    public synchronized AdminServer start() {
+        if (server != null) {
+            return this;
+        }
+        InetSocketAddress address = new InetSocketAddress(config.bind(), config.port());
+        HttpServer s;
+        try {
+            s = HttpServer.create(address, 0);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot listen on " + config.bind() + ":" + config.port()
+                    + " for the admin endpoint ([metrics] bind and port): " + e.getMessage(), e);
+        }
+        executor = Executors.newVirtualThreadPerTaskExecutor();
+        s.setExecutor(executor);
+        s.createContext("/", this::dispatch);
+        s.start();
+        server = s;
+        log.debug("admin endpoint listening on {}", uri());
+        return this;
+    }
+
+    /** The bound port (the chosen one when {@code [metrics] port} is 0). */
+    public synchronized int port() {
+        if (server == null) {
+            throw new IllegalStateException("the admin server is not started");
+        }
+        return server.getAddress().getPort();
+    }
+
+    /** {@code http://<bind>:<port>/}. */
+    public URI uri() {
+        String host = config.bind().contains(":") ? "[" + config.bind() + "]" : config.bind();
+        return URI.create("http://" + host + ":" + port() + "/");
+    }
+
+    private void dispatch(HttpExchange exchange) {
+        try (exchange) {
+            String method = exchange.getRequestMethod();
+            Endpoint endpoint = endpoints.get(exchange.getRequestURI().getPath());
+            Response response;
+            if (endpoint == null) {
+                response = error(404, "no such endpoint; try " + String.join(", ", endpoints.keySet()));
+            } else if (!endpoint.methods().contains(method)) {
+                exchange.getResponseHeaders().set("Allow", String.join(", ", new TreeSet<>(endpoint.methods())));
+                response = error(405, method + " is not allowed here" + (endpoint.mutating() ? "" : ": this endpoint is read-only"));
+            } else if (endpoint.mutating() && !authorized(exchange)) {
+                return;
+            } else {
+                response = endpoint.handler().handle(exchange);
+            }
+            send(exchange, response);
+        } catch (IOException e) {
+            log.debug("admin request {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI(), e);
+        } catch (RuntimeException e) {
+            log.warn("admin request {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI(), e);
+            try {
+                send(exchange, error(500, e.toString()));
+            } catch (IOException | RuntimeException again) {
+                log.debug("could not answer 500", again);
+            }
+        }
+    }
+
+    /** Answers 401 or 403 and returns false unless the request may change state. */
+    private boolean authorized(HttpExchange exchange) throws IOException {
+        WriteAccess.Decision decision = writeAccess.check(exchange.getRequestHeaders().getFirst("Authorization"));
+        switch (decision) {
+            case ALLOWED -> {
+                return true;
+            }
+            case DISABLED -> send(exchange, error(decision.status,
+                    "read-only: set [metrics] token to allow changes with Authorization: Bearer <token>"));
+            case MISSING, WRONG -> {
+                exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"sluice\"");
+                send(exchange, error(decision.status, decision == WriteAccess.Decision.MISSING
+                        ? "this endpoint changes state: present Authorization: Bearer <token>"
+                        : "the bearer token is not the configured one"));
+            }
+        }
+        return false;
+    }
+
+    private static Response error(int status, String message) {
+        return Response.json(status, Map.of("error", message));
+    }
+
+    private static void send(HttpExchange exchange, Response response) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", response.contentType());
+        exchange.getResponseHeaders().set("Cache-Control", "no-store");
+        if (exchange.getRequestMethod().equals("HEAD")) {
+            exchange.getResponseHeaders().set("Content-Length", Integer.toString(response.body().length));
+            exchange.sendResponseHeaders(response.status(), -1);
+            return;
+        }
+        exchange.sendResponseHeaders(response.status(), response.body().length == 0 ? -1 : response.body().length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(response.body());
+        }
+    }
+
+    /** Stops listening; requests being answered are cut short. Idempotent. */
+    public synchronized void stop() {
+        if (server == null) {
+            return;
+        }
+        server.stop(0);
+        executor.shutdownNow();
+        server = null;
+        executor = null;
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+}

@@ -1,0 +1,14 @@
+package dev.sluice.worker.admin;
+
+/**
+ * What the {@link AdminServer} asks of the node it reports on. {@link WorkerNodeStatus} answers for a real
+ * {@link dev.sluice.worker.WorkerNode}; tests may answer with anything.
+ */
+public interface NodeStatusSource {
+
+    /** Whether the node can do its work now, and if not, why. Called on every readiness probe: keep it cheap. */
+    Readiness readiness();
+
+    /** A snapshot for {@code GET /api/status}, serialized as JSON. Must hold no secret. */
+    NodeStatus status();
+}

@@ -1,0 +1,85 @@
+package dev.sluice.worker.admin;
+
+import dev.sluice.common.config.ConfigView;
+import dev.sluice.common.config.QueueConfig;
+import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.worker.WorkerNode;
+import dev.sluice.worker.exec.Maintenance;
+import dev.sluice.worker.queue.QueueStats;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reports on a running {@link WorkerNode}. The node is ready while it runs and its queue statistics, refreshed
+ * every 2 s from Redis, are younger than {@code maxStatsAge}: stale statistics mean Redis cannot be reached.
+ */
+public final class WorkerNodeStatus implements NodeStatusSource {
+
+    /** Five missed refreshes. */
+    public static final Duration DEFAULT_MAX_STATS_AGE = Duration.ofSeconds(10);
+
+    private final WorkerNode node;
+    private final Clock clock;
+    private final Duration maxStatsAge;
+    private final Map<String, Map<String, Object>> config;
+
+    public WorkerNodeStatus(WorkerNode node) {
+        this(node, Clock.systemUTC(), DEFAULT_MAX_STATS_AGE);
+    }
+
+    public WorkerNodeStatus(WorkerNode node, Clock clock, Duration maxStatsAge) {
+        this.node = node;
+        this.clock = clock;
+        this.maxStatsAge = maxStatsAge;
+        this.config = ConfigView.redacted(node.config());
+    }
+
+    @Override
+    public Readiness readiness() {
+        if (!node.isRunning()) {
+            return Readiness.notReady("the worker is not running (starting, draining or stopped)");
+        }
+        Maintenance maintenance = node.maintenance();
+        Instant at = maintenance.lastStatsAt();
+        String failure = maintenance.lastStatsFailure();
+        String because = failure == null ? "" : "; last attempt failed: " + failure;
+        if (at == null) {
+            return Readiness.notReady("no queue statistics from Redis yet" + because);
+        }
+        Duration age = Duration.between(at, clock.instant());
+        if (age.compareTo(maxStatsAge) > 0) {
+            return Readiness.notReady("queue statistics are " + age.toMillis() + " ms old (limit "
+                    + maxStatsAge.toMillis() + " ms): Redis is not answering" + because);
+        }
+        return Readiness.readyNow();
+    }
+
+    @Override
+    public NodeStatus status() {
+        SluiceConfig c = node.config();
+        QueueConfig q = c.queue();
+        boolean list = q.mode().equals("list");
+        List<String> paused = new ArrayList<>(node.worker().pausedBy());
+        Collections.sort(paused);
+        QueueStats stats = node.maintenance().lastStats();
+        Instant statsAt = node.maintenance().lastStatsAt();
+        return new NodeStatus(
+                c.node().id(),
+                node.isRunning(),
+                new NodeStatus.Queue(q.mode(), list ? q.list() : q.stream(), list ? null : q.group()),
+                NodeStatus.Pool.of(node.poolMonitor().poolHealth()),
+                node.poolMonitor().isUnderPressure(),
+                node.poolMonitor().threshold(),
+                node.worker().inFlightCount(),
+                List.copyOf(paused),
+                stats,
+                statsAt == null ? null : statsAt.toString(),
+                config);
+    }
+}

@@ -1,0 +1,93 @@
+package dev.sluice.worker.cli;
+
+import dev.sluice.common.config.ConfigView;
+import dev.sluice.common.config.SluiceConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+
+/**
+ * {@code sluice config check}: loads and validates the configuration as a node would and prints the effective
+ * values as TOML, secrets hidden. A problem ends it with status 78 and the message naming key, value and rule.
+ */
+@Command(name = "check", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+        description = "Validates the configuration (file plus SLUICE_* environment overrides) and prints the "
+                + "effective values, secrets hidden.")
+final class ConfigCheckCommand implements Callable<Integer> {
+
+    @Mixin
+    ConfigOptions options;
+
+    @Spec
+    CommandSpec spec;
+
+    private final CliContext context;
+
+    ConfigCheckCommand(CliContext context) {
+        this.context = context;
+    }
+
+    @Override
+    public Integer call() {
+        SluiceConfig config = options.load(context.env());
+        PrintWriter out = spec.commandLine().getOut();
+        out.println("# configuration OK: " + options.source());
+        TreeSet<String> overrides = context.env().keySet().stream()
+                .filter(Cli::isConfigVariable)
+                .collect(Collectors.toCollection(TreeSet::new));
+        if (!overrides.isEmpty()) {
+            out.println("# environment overrides: " + String.join(", ", overrides));
+        }
+        for (Map.Entry<String, Map<String, Object>> section : ConfigView.redacted(config).entrySet()) {
+            out.println();
+            out.println("[" + section.getKey() + "]");
+            section.getValue().forEach((key, value) -> out.println(key + " = " + toml(value)));
+        }
+        out.flush();
+        return ExitCodes.OK;
+    }
+
+    static String toml(Object value) {
+        return switch (value) {
+            case null -> "\"\"";
+            case String s -> quote(s);
+            case Number n -> n.toString();
+            case Boolean b -> b.toString();
+            case List<?> list -> list.stream().map(ConfigCheckCommand::toml).collect(Collectors.joining(", ", "[", "]"));
+            case Map<?, ?> map -> map.entrySet().stream()
+                    .map(e -> quote(String.valueOf(e.getKey())) + " = " + toml(e.getValue()))
+                    .collect(Collectors.joining(", ", "{ ", " }"))
+                    .replace("{  }", "{}");
+            default -> quote(value.toString());
+        };
+    }
+
+    private static String quote(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+}

@@ -1,0 +1,209 @@
+package dev.sluice.worker.cli;
+
+import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.common.job.BadJobException;
+import dev.sluice.common.job.Job;
+import dev.sluice.common.job.JobCodec;
+import dev.sluice.worker.queue.JobQueue;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.TypeConversionException;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code sluice enqueue}: puts jobs on the queue as a producer would, in pipelined batches, from keys given as
+ * arguments, in files, on stdin and as a numeric range, in that order. Blank lines are skipped and keys are
+ * trimmed. Each key becomes {@code Job.of(type, prefix + key)}, checked by the job codec first; an invalid key
+ * stops the command, after the batches before it were sent.
+ */
+@Command(name = "enqueue", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+        description = "Adds jobs to the queue (the stream or list of queue.mode) without starting a worker.",
+        footer = {"", "Examples:",
+            "  sluice enqueue --config sluice.toml user-1 user-2",
+            "  sluice enqueue --config sluice.toml --range 1..5000 --prefix user-",
+            "  cut -f1 users.tsv | sluice enqueue --config sluice.toml --stdin"})
+final class EnqueueCommand extends RedisCommand {
+    static final int BATCH = 1_000;
+
+    /** An inclusive range of whole numbers. */
+    record Range(long start, long end) {
+        long size() {
+            return end - start + 1;
+        }
+    }
+
+    static final class RangeConverter implements ITypeConverter<Range> {
+        private static final Pattern RANGE = Pattern.compile("(-?\\d{1,18})\\.\\.(-?\\d{1,18})");
+
+        @Override
+        public Range convert(String value) {
+            Matcher m = RANGE.matcher(value.strip());
+            if (!m.matches()) {
+                throw new TypeConversionException("must look like START..END (e.g. 1..5000), but was '" + value + "'");
+            }
+            long start = Long.parseLong(m.group(1));
+            long end = Long.parseLong(m.group(2));
+            if (end < start) {
+                throw new TypeConversionException("END must not be less than START, but was " + value);
+            }
+            return new Range(start, end);
+        }
+    }
+
+    @Parameters(paramLabel = "KEY", arity = "0..*", description = "Job keys.")
+    List<String> keys = new ArrayList<>();
+
+    @Option(names = "--file", paramLabel = "F", description = "A file with one key per line (repeatable).")
+    List<Path> files = new ArrayList<>();
+
+    @Option(names = "--stdin", description = "Read keys from standard input, one per line.")
+    boolean stdin;
+
+    @Option(names = "--range", paramLabel = "START..END", converter = RangeConverter.class,
+            description = "The whole numbers START to END, both included, as keys.")
+    Range range;
+
+    @Option(names = "--prefix", paramLabel = "P", defaultValue = "", description = "Put before every key.")
+    String prefix;
+
+    @Option(names = "--type", paramLabel = "T", defaultValue = Job.DEFAULT_TYPE,
+            description = "The job type (handler). Default: ${DEFAULT-VALUE}.")
+    String type;
+
+    EnqueueCommand(CliContext context) {
+        super(context);
+    }
+
+    @Override
+    void validate() {
+        if (keys.isEmpty() && files.isEmpty() && !stdin && range == null) {
+            throw new ParameterException(spec.commandLine(), "Give keys: KEY..., --file F, --stdin or --range START..END");
+        }
+        try {
+            new JobCodec(Integer.MAX_VALUE).fromFields(Map.of("key", "k", "type", type));
+        } catch (BadJobException e) {
+            throw new ParameterException(spec.commandLine(), "--type " + e.getMessage().replace("field 'type' ", ""));
+        }
+        for (Path f : files) {
+            if (!Files.isRegularFile(f) || !Files.isReadable(f)) {
+                throw new ParameterException(spec.commandLine(), "--file " + f + " is not a readable file");
+            }
+        }
+    }
+
+    @Override
+    int run(SluiceConfig config, QueueSession session) {
+        JobQueue queue = session.queue();
+        queue.start();
+        long known = files.isEmpty() && !stdin ? keys.size() + (range == null ? 0 : range.size()) : -1;
+        long t0 = System.nanoTime();
+        Progress progress = new Progress(err(), context.stderrIsTerminal(), known, System::nanoTime);
+        Batcher batcher = new Batcher(queue, new JobCodec(config.queue().maxJobBytes()), progress);
+        try {
+            for (int i = 0; i < keys.size(); i++) {
+                batcher.add(keys.get(i), "argument " + (i + 1));
+            }
+            for (Path f : files) {
+                try (BufferedReader reader = Files.newBufferedReader(f, StandardCharsets.UTF_8)) {
+                    batcher.addLines(reader, f.toString());
+                } catch (IOException e) {
+                    throw new CliException(ExitCodes.FAILURE, "cannot read " + f + ": " + e.getMessage(), e);
+                }
+            }
+            if (stdin) {
+                BufferedReader reader = new BufferedReader(new InputStreamReader(context.stdin(), StandardCharsets.UTF_8));
+                try {
+                    batcher.addLines(reader, "stdin");
+                } catch (IOException e) {
+                    throw new CliException(ExitCodes.FAILURE, "cannot read stdin: " + e.getMessage(), e);
+                }
+            }
+            if (range != null) {
+                for (long n = range.start(); n <= range.end(); n++) {
+                    batcher.add(Long.toString(n), "--range");
+                }
+            }
+            batcher.flush();
+        } finally {
+            progress.finish();
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        long rate = Math.round(batcher.sent / Math.max(secs, 1e-6));
+        out().printf(Locale.ROOT, "enqueued %d jobs to %s in %.2f s (%d jobs/s)%n", batcher.sent, session.describe(),
+                secs, rate);
+        out().flush();
+        return ExitCodes.OK;
+    }
+
+    /** Gathers jobs into batches of {@value #BATCH}, each sent as one pipeline. */
+    private final class Batcher {
+        private final JobQueue queue;
+        private final JobCodec codec;
+        private final Progress progress;
+        private final List<Job> batch = new ArrayList<>(BATCH);
+        long sent;
+
+        Batcher(JobQueue queue, JobCodec codec, Progress progress) {
+            this.queue = queue;
+            this.codec = codec;
+            this.progress = progress;
+        }
+
+        void addLines(BufferedReader reader, String source) throws IOException {
+            String line;
+            long n = 0;
+            while ((line = reader.readLine()) != null) {
+                n++;
+                add(line, source + " line " + n);
+            }
+        }
+
+        void add(String raw, String where) {
+            String key = raw.strip();
+            if (key.isEmpty()) {
+                return;
+            }
+            Job job = Job.of(type, prefix + key);
+            try {
+                // The codec's checks (key length, job size) catch here what a worker would dead-letter.
+                codec.fromFields(codec.toFields(job));
+            } catch (BadJobException e) {
+                throw new CliException(ExitCodes.USAGE, where + ": " + e.getMessage() + " (key '" + abbreviate(key)
+                        + "'); " + sent + " jobs were enqueued before it", e);
+            }
+            batch.add(job);
+            if (batch.size() == BATCH) {
+                flush();
+            }
+        }
+
+        void flush() {
+            if (batch.isEmpty()) {
+                return;
+            }
+            queue.enqueue(List.copyOf(batch));
+            sent += batch.size();
+            batch.clear();
+            progress.update(sent);
+        }
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 37) + "...";
+    }
+}

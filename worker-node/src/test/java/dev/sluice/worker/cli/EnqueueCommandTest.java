@@ -1,0 +1,207 @@
+package dev.sluice.worker.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.testkit.RedisExtension;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.resps.StreamEntry;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeout;
+
+class EnqueueCommandTest {
+
+    @RegisterExtension
+    static RedisExtension redis = RedisExtension.builder().build();
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private Path streamConfig() {
+        return TestConfig.forRedis(dir, redis.url(), "stream");
+    }
+
+    private List<StreamEntry> stream() {
+        try (Jedis j = redis.server().newJedis()) {
+            return j.xrange("sluice:jobs", "-", "+");
+        }
+    }
+
+    @Test
+    void enqueuesKeysFromArgumentsFileStdinAndRangeInThatOrder() throws IOException {
+        Path keys = Files.writeString(dir.resolve("keys.txt"), "f1\n\n  f2  \nf3\n");
+
+        CliRun run = CliRun.run(Map.of(), "s1\ns2\n", "enqueue", "--config", streamConfig().toString(),
+                "a1", "a2", "--file", keys.toString(), "--stdin", "--range", "1..3", "--prefix", "user-");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).matches("enqueued 10 jobs to stream sluice:jobs in \\d+\\.\\d\\d s \\(\\d+ jobs/s\\)\\R");
+        List<StreamEntry> entries = stream();
+        assertThat(entries).extracting(e -> e.getFields().get("key")).containsExactly(
+                "user-a1", "user-a2", "user-f1", "user-f2", "user-f3", "user-s1", "user-s2", "user-1", "user-2", "user-3");
+        assertThat(entries.getFirst().getFields()).containsEntry("type", "hub-fetch")
+                .containsEntry("id", "hub-fetch:user-a1").containsEntry("attempts", "0").containsEntry("v", "1");
+        try (Jedis j = redis.server().newJedis()) {
+            assertThat(j.xlen("sluice:jobs")).isEqualTo(10);
+            assertThat(j.xinfoGroups("sluice:jobs")).extracting(g -> g.getName()).containsExactly("sluice");
+        }
+    }
+
+    @Test
+    void enqueuesALargeRangeInBatchesOfAThousand() {
+        CliRun run = CliRun.run("enqueue", "--config", streamConfig().toString(), "--range", "1..2500", "--type", "noop");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).startsWith("enqueued 2500 jobs to stream sluice:jobs in ");
+        List<StreamEntry> entries = stream();
+        assertThat(entries).hasSize(2500);
+        assertThat(entries).extracting(e -> e.getFields().get("key"))
+                .containsExactlyElementsOf(IntStream.rangeClosed(1, 2500).mapToObj(Integer::toString).toList());
+        assertThat(entries).allSatisfy(e -> assertThat(e.getFields()).containsEntry("type", "noop"));
+        assertThat(entries.get(41).getFields()).containsEntry("id", "noop:42");
+    }
+
+    @Test
+    void enqueuesJsonElementsOnTheListInListMode() throws IOException {
+        Path config = TestConfig.forRedis(dir, redis.url(), "list");
+
+        CliRun run = CliRun.run(Map.of(), "x\n", "enqueue", "--config", config.toString(), "k1", "--stdin",
+                "--range", "7..8");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).startsWith("enqueued 4 jobs to list sluice:queue in ");
+        try (Jedis j = redis.server().newJedis()) {
+            assertThat(j.exists("sluice:jobs")).isFalse();
+            List<String> elements = j.lrange("sluice:queue", 0, -1);
+            // LPUSH: the first job sits at the consuming (right) end.
+            List<String> keys = new ArrayList<>();
+            for (String element : elements.reversed()) {
+                JsonNode job = JSON.readTree(element);
+                keys.add(job.get("key").asText());
+                assertThat(job.get("type").asText()).isEqualTo("hub-fetch");
+                assertThat(job.get("id").asText()).isEqualTo("hub-fetch:" + job.get("key").asText());
+            }
+            assertThat(keys).containsExactly("k1", "x", "7", "8");
+            // The session registered no node that outlives it.
+            assertThat(j.smembers("sluice:queue:nodes")).isEmpty();
+        }
+    }
+
+    @Test
+    void readsEnvironmentOverridesWithoutAConfigFile() {
+        CliRun run = CliRun.run(Map.of("SLUICE_REDIS_URL", redis.url(), "SLUICE_QUEUE_STREAM", "other:jobs"), "",
+                "enqueue", "k");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).startsWith("enqueued 1 jobs to stream other:jobs in ");
+        try (Jedis j = redis.server().newJedis()) {
+            assertThat(j.xlen("other:jobs")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void emptyInputEnqueuesNothing() {
+        CliRun run = CliRun.run(Map.of(), "\n\n", "enqueue", "--config", streamConfig().toString(), "--stdin");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).startsWith("enqueued 0 jobs to stream sluice:jobs");
+    }
+
+    @Test
+    void usageErrorsExitWithTwoBeforeTouchingRedis() {
+        String config = streamConfig().toString();
+
+        assertThat(CliRun.run("enqueue", "--config", config)).satisfies(r -> {
+            assertThat(r.exitCode()).isEqualTo(2);
+            assertThat(r.err()).contains("Give keys: KEY..., --file F, --stdin or --range START..END").contains("Usage:");
+        });
+        assertThat(CliRun.run("enqueue", "--config", config, "--range", "5..1")).satisfies(r -> {
+            assertThat(r.exitCode()).isEqualTo(2);
+            assertThat(r.err()).contains("END must not be less than START, but was 5..1");
+        });
+        assertThat(CliRun.run("enqueue", "--config", config, "--range", "one..two")).satisfies(r -> {
+            assertThat(r.exitCode()).isEqualTo(2);
+            assertThat(r.err()).contains("must look like START..END");
+        });
+        assertThat(CliRun.run("enqueue", "--config", config, "--type", "Not A Type", "k")).satisfies(r -> {
+            assertThat(r.exitCode()).isEqualTo(2);
+            assertThat(r.err()).contains("--type must be a handler name");
+        });
+        assertThat(CliRun.run("enqueue", "--config", config, "--file", dir.resolve("missing.txt").toString())).satisfies(r -> {
+            assertThat(r.exitCode()).isEqualTo(2);
+            assertThat(r.err()).contains("missing.txt is not a readable file");
+        });
+        assertThat(CliRun.run("enqueue", "--config", config, "--no-such-option", "k")).satisfies(r -> {
+            assertThat(r.exitCode()).isEqualTo(2);
+            assertThat(r.err()).contains("Unknown option: '--no-such-option'");
+        });
+        assertThat(stream()).isEmpty();
+    }
+
+    @Test
+    void anInvalidKeyStopsTheCommandAndSaysWhere() throws IOException {
+        Path keys = Files.writeString(dir.resolve("keys.txt"), "ok\n" + "k".repeat(1025) + "\n");
+
+        CliRun run = CliRun.run("enqueue", "--config", streamConfig().toString(), "--file", keys.toString());
+
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(2);
+        assertThat(run.err()).startsWith("sluice: " + keys + " line 2: field 'key' must be at most 1024 characters")
+                .contains("0 jobs were enqueued before it");
+        assertThat(stream()).isEmpty();
+    }
+
+    @Test
+    void unreachableRedisIsOneLineAndExitOne() throws IOException {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closedPort = s.getLocalPort();
+        }
+        Path config = TestConfig.forRedis(dir, "redis://:pw@127.0.0.1:" + closedPort, "stream");
+
+        CliRun run = CliRun.run("enqueue", "--config", config.toString(), "k");
+
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
+        assertThat(run.err()).isEqualTo("sluice: cannot reach Redis at redis://:***@127.0.0.1:" + closedPort
+                + ": Failed to connect to 127.0.0.1:" + closedPort + " (Connection refused)" + System.lineSeparator());
+
+        CliRun verbose = CliRun.run("enqueue", "--config", config.toString(), "k", "--verbose");
+        assertThat(verbose.exitCode()).isEqualTo(1);
+        assertThat(verbose.err()).contains("sluice: cannot reach Redis").contains("\tat ").doesNotContain(":pw@");
+    }
+
+    @Test
+    void workerExitsAtOnceWhenRedisIsUnreachable() throws IOException {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closedPort = s.getLocalPort();
+        }
+        Path config = TestConfig.write(dir, "worker.toml", """
+                [redis]
+                url = "redis://127.0.0.1:%d"
+                [metrics]
+                port = 0
+                bind = "127.0.0.1"
+                """.formatted(closedPort));
+
+        // Regression: closing a node whose start failed waited 5.5 s for a fetcher that never ran.
+        CliRun run = assertTimeout(java.time.Duration.ofSeconds(4), () -> CliRun.run("worker", "--config", config.toString()));
+
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
+        assertThat(run.err()).isEqualTo("sluice: cannot reach Redis at redis://127.0.0.1:" + closedPort
+                + ": Failed to connect to 127.0.0.1:" + closedPort + " (Connection refused)" + System.lineSeparator());
+    }
+}
