@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -56,14 +57,15 @@ import java.util.concurrent.atomic.LongAdder;
  *       threads hold or wait for permits (a local fair gate), so the table stays small.</li>
  *   <li><b>Rate</b> is a Bucket4j bucket in {@value #RATE_MAP} shaped by {@link RateShape} so the Hub-side bound
  *       holds in any sliding second. Tokens are reserved (Bucket4j's blocking consume), so waiters are served in
- *       order with one store call each. A holder that would send more than half the shape's lateness tolerance
- *       after its token's time (a stalled thread, a slow store answer; measured from when it asked, so it never
- *       underestimates) leaves the token unused and takes another, so requests leave close to their tokens'
- *       times and the bound holds at the Hub, not only in the bucket.</li>
- *   <li><b>Order of a grant:</b> permit; then a token reserved; then the permit's lease starts again from the
- *       token's time (one store call, made while the holder waits for that time anyway) and the pause is checked;
- *       then the holder waits for the token's time and the request goes out. A token is the last thing taken, so
- *       the request leaves right at its token's time.</li>
+ *       order with one store call each. The owner computes a token's time somewhere between the holder's question
+ *       and its answer, so the holder waits until the answer's time plus the announced wait (never early); if
+ *       by then more than three quarters of the shape's lateness tolerance have passed since the question's time
+ *       plus the wait (a stalled thread, a slow store answer), it leaves the token unused and takes another.
+ *       Requests thus leave within that budget after their tokens' times, and the bound holds at the Hub, not
+ *       only in the bucket.</li>
+ *   <li><b>Order of a grant:</b> permit; then a token reserved; then, while the holder waits for the token's
+ *       time, the permit's lease is started again from that time and the pause is checked (one store call); then
+ *       the request goes out. The token is the last thing taken, so the request leaves at its token's time.</li>
  *   <li><b>429.</b> {@link #pauseFor} sets a pause end in the permit table (owner's clock) and tells every member
  *       (topic {@value #PAUSE_TOPIC}); no permit is granted before it, and a holder whose token falls in a pause
  *       gives the token up and waits.</li>
@@ -196,7 +198,8 @@ public final class FleetHubLimiter implements HubLimiter {
         IMap<String, byte[]> rate = hz.getMap(RATE_MAP);
         HazelcastProxyManager<String> buckets = Bucket4jHazelcast.entryProcessorBasedBuilder(rate).build();
         this.bucket = buckets.builder().build(KEY, shape::toBucketConfiguration);
-        this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() / 2;
+        // Three quarters of the tolerance for the holder; the rest for the way from its send to the Hub.
+        this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() * 3 / 4;
         this.gate = new Semaphore(settings.maxInFlight(), true);
         this.wakeTopic = hz.getTopic(WAKE_TOPIC);
         this.wakeRegistration = wakeTopic.addMessageListener(m -> {
@@ -370,10 +373,19 @@ public final class FleetHubLimiter implements HubLimiter {
             if (!token) {
                 return false;
             }
-            // The token's time on the owner's clock is no earlier than this on ours.
-            long slotAt = askedAt + slot.waitNanos;
-            PermitTable.Reply renewed = PermitTable.Reply.fromWire((long[]) call(PermitProcessor.renew(id,
-                    settings.lease().toMillis() + TimeUnit.NANOSECONDS.toMillis(slot.waitNanos))));
+            // The owner computed the token's time somewhere between asking and answering: sending at
+            // answeredAt + wait is never early, and anything after askedAt + wait may be late.
+            long answeredAt = slot.waitNanos > 0 ? slot.answeredAt : System.nanoTime();
+            long earliestSlot = askedAt + slot.waitNanos;
+            long latestSlot = answeredAt + slot.waitNanos;
+            // The lease starts again from the token's time; asked now, answered while the holder waits anyway.
+            CompletableFuture<Object> renewal = submit(PermitProcessor.renew(id,
+                    settings.lease().toMillis() + TimeUnit.NANOSECONDS.toMillis(slot.waitNanos)));
+            long toSlot = latestSlot - System.nanoTime();
+            if (toSlot > 0) {
+                BlockingStrategy.PARKING.park(toSlot);
+            }
+            PermitTable.Reply renewed = PermitTable.Reply.fromWire((long[]) await(renewal));
             if (renewed.state() == PermitTable.State.LOST) {
                 log.warn("permit {} ended while its holder waited for a rate token; giving the token up", id);
                 return false;
@@ -382,10 +394,6 @@ public final class FleetHubLimiter implements HubLimiter {
                 sleepOutPause(TimeUnit.MILLISECONDS.toNanos(renewed.pauseMs()), deadline);
                 continue; // the token goes unused
             }
-            long toSlot = slotAt - System.nanoTime();
-            if (toSlot > 0) {
-                BlockingStrategy.PARKING.park(toSlot);
-            }
             long pause = localPauseUntil - System.nanoTime();
             if (pause > 0) {
                 sleepOutPause(pause, deadline);
@@ -393,7 +401,7 @@ public final class FleetHubLimiter implements HubLimiter {
             }
             // A request leaving much later than its token's time could crowd a later second: the token goes
             // unused instead.
-            long late = System.nanoTime() - slotAt;
+            long late = System.nanoTime() - earliestSlot;
             if (late <= sendBudgetNanos) {
                 return true;
             }
@@ -409,17 +417,30 @@ public final class FleetHubLimiter implements HubLimiter {
     /** Takes Bucket4j's reservation without parking: the holder renews its lease first, then waits. */
     private static final class Slot implements BlockingStrategy {
         long waitNanos;
+        long answeredAt;
 
         @Override
         public void park(long nanosToPark) {
+            answeredAt = System.nanoTime();
             waitNanos = nanosToPark;
         }
     }
 
     private Object call(PermitProcessor processor) throws StoreFailure, InterruptedException {
+        return await(submit(processor));
+    }
+
+    private CompletableFuture<Object> submit(PermitProcessor processor) throws StoreFailure {
         try {
-            return permits.submitToKey(KEY, processor).toCompletableFuture()
-                    .get(settings.storeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            return permits.submitToKey(KEY, processor).toCompletableFuture();
+        } catch (RuntimeException e) {
+            throw new StoreFailure("the fleet permit table failed: " + e, e);
+        }
+    }
+
+    private Object await(CompletableFuture<Object> answer) throws StoreFailure, InterruptedException {
+        try {
+            return answer.get(settings.storeTimeout().toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw new StoreFailure("the fleet permit table failed: " + cause, cause);

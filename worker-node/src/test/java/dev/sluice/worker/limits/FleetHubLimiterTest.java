@@ -62,9 +62,10 @@ class FleetHubLimiterTest extends HubLimiterContract {
                 .findFirst().orElseThrow();
     }
 
-    private static long lastLeaseEnd(FleetHubLimiter observer, String holder) throws Exception {
+    /** When the first of {@code holder}'s leases ends (on the owner's clock, which is this machine's). */
+    private static long firstLeaseEnd(FleetHubLimiter observer, String holder) throws Exception {
         return observer.inspect().leases().stream().filter(l -> l.holder().equals(holder))
-                .mapToLong(PermitTable.Lease::endMs).max().orElseThrow();
+                .mapToLong(PermitTable.Lease::endMs).min().orElseThrow();
     }
 
     @Test
@@ -80,7 +81,7 @@ class FleetHubLimiterTest extends HubLimiterContract {
         assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
         assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
         String holderNode = fleet.member(holder).nodeId();
-        long leaseEnd = lastLeaseEnd(observer, holderNode);
+        long leaseEnd = firstLeaseEnd(observer, holderNode);
 
         long killedAt = System.currentTimeMillis();
         fleet.terminate(holder);
@@ -113,7 +114,7 @@ class FleetHubLimiterTest extends HubLimiterContract {
         FleetHubLimiter observer = fleet.limiter(observerIndex, TestFleet.settings(1, 100, lease,
                 FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
         assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
-        long leaseEnd = lastLeaseEnd(observer, fleet.member(owner).nodeId());
+        long leaseEnd = firstLeaseEnd(observer, fleet.member(owner).nodeId());
 
         fleet.terminate(owner);
         await().atMost(Duration.ofSeconds(15)).until(() -> fleet.member(observerIndex).memberCount() == 2);
