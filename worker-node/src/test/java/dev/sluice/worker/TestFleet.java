@@ -17,7 +17,7 @@ import java.util.List;
 public final class TestFleet implements AutoCloseable {
     private final HazelcastMembers members;
     private final List<ClusterMember> attached = new ArrayList<>();
-    private final List<AutoCloseable> closing = new ArrayList<>();
+    private final List<FleetHubLimiter> closing = new ArrayList<>();
 
     private TestFleet(HazelcastMembers members) {
         this.members = members;
@@ -72,7 +72,7 @@ public final class TestFleet implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() {
         for (int i = closing.size() - 1; i >= 0; i--) {
             closing.get(i).close();
         }
