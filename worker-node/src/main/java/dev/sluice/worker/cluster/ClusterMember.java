@@ -139,6 +139,9 @@ public final class ClusterMember implements AutoCloseable {
         config.setProperty("hazelcast.shutdownhook.enabled", "false");
         config.setProperty("hazelcast.heartbeat.interval.seconds", "1");
         config.setProperty("hazelcast.max.no.heartbeat.seconds", Integer.toString(cluster.memberTimeoutSecs()));
+        // The fleet limiter relies on changes waiting this long for unreachable backups (longer than its own
+        // 2 s store timeout); stated here so that nobody lowers it unknowingly.
+        config.setProperty("hazelcast.operation.backup.timeout.millis", "5000");
         // Members that started apart (or were split) look for each other soon, not after the default 5 minutes.
         config.setProperty("hazelcast.merge.first.run.delay.seconds", "10");
         config.setProperty("hazelcast.merge.next.run.delay.seconds", "10");

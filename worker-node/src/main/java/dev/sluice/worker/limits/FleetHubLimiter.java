@@ -80,6 +80,14 @@ import java.util.concurrent.atomic.LongAdder;
  *       majority and probes the store every {@code probe_every} to notice both the fault and the recovery.</li>
  * </ul>
  *
+ * <p><b>Before a split is noticed.</b> For the seconds until both sides have removed each other (member timeout),
+ * the majority cannot reach entries owned across the split, and the side that owns an entry still counts the
+ * others as present. Every change waits for its two synchronous backups, at least one of which is across the
+ * split for fleets of up to six members; Hazelcast waits up to {@code hazelcast.operation.backup.timeout.millis}
+ * (5 s) for them, longer than {@code store_timeout} (2 s), so the owner's side times out, degrades and sends
+ * nothing, even though its entry processor ran. (Reasoned from Hazelcast's backup semantics, not yet tested with
+ * a real network partition.)
+ *
  * <p>Permits that were granted are released on a best-effort basis when the store is unreachable; their leases
  * end them regardless. Losing the permit table entirely (its owner and all its backups gone at once) starts an
  * empty one, and requests then in flight are not counted: the maps keep two backups to make that unlikely.
@@ -122,6 +130,10 @@ public final class FleetHubLimiter implements HubLimiter {
     public record Settings(int maxInFlight, int maxPerSecond, Duration lease, OnStoreFailure onStoreFailure,
                            Duration poll, Duration ticketTtl, Duration storeTimeout, Duration probeEvery) {
         public Settings {
+            if (storeTimeout.compareTo(Duration.ofMillis(5_000)) >= 0) {
+                throw new IllegalArgumentException("storeTimeout must be below Hazelcast's backup timeout (5 s), so that "
+                        + "a member cut off from its backups times out before it sends, but was " + storeTimeout);
+            }
             if (ticketTtl.compareTo(poll.multipliedBy(3)) < 0) {
                 throw new IllegalArgumentException("ticketTtl must be at least 3 polls (" + poll.multipliedBy(3)
                         + "), but was " + ticketTtl);
