@@ -4,6 +4,7 @@ import dev.sluice.common.config.ConfigLoader;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.Job;
 import dev.sluice.worker.WorkerNode;
+import dev.sluice.worker.limits.LocalHubLimiter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import redis.clients.jedis.Connection;
@@ -90,7 +91,9 @@ public final class ThroughputBenchmark {
         env.put("SLUICE_METRICS_PORT", "0");
         env.put("SLUICE_KAFKA_ENABLED", "false");
         SluiceConfig config = ConfigLoader.parse("", env);
-        try (WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry())) {
+        // The queue alone: a local limiter as wide open as the Hub limits allow, no cluster.
+        try (WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry(),
+                new LocalHubLimiter(config.hub().maxConcurrentConnections(), config.hub().maxRequestsPerSecond()))) {
             enqueue(node, jobs);
             try (Jedis observer = new Jedis(address, DefaultJedisClientConfig.builder().resp2().build())) {
                 long observerId = observer.clientId();

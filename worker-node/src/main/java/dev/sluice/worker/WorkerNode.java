@@ -1,15 +1,18 @@
 package dev.sluice.worker;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Backoff;
 import dev.sluice.worker.exec.Maintenance;
 import dev.sluice.worker.events.EventPublisher;
 import dev.sluice.worker.events.NodeEvents;
 import dev.sluice.worker.exec.Worker;
 import dev.sluice.worker.handler.HandlerRegistry;
+import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
+import dev.sluice.worker.limits.FleetHubLimiter;
 import dev.sluice.worker.limits.HubLimiter;
-import dev.sluice.worker.limits.LocalHubLimiter;
+import dev.sluice.worker.limits.LimiterListener;
 import dev.sluice.worker.pool.PoolMonitor;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.JobQueue;
@@ -33,15 +36,20 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One worker node, wired from its configuration: Redis connections and their monitor, the queue adapter, the Hub
- * client behind its limiter, the sink, the job runner and its maintenance. Everything it builds can also be built
- * alone in a test.
+ * One worker node, wired from its configuration: Redis connections and their monitor, the queue adapter, the
+ * embedded cluster member and the fleet-wide Hub limits, the Hub client behind its breaker, the sink, the job
+ * runner and its maintenance. Everything it builds can also be built alone in a test.
+ *
+ * <p>Wiring between the parts: a member gone from the cluster has its in-flight jobs taken over at once; fetching
+ * pauses while the Hub's breaker is open, and while the fleet limiter is degraded under {@code fail-closed} (no
+ * Hub call could go out anyway).
  */
 public final class WorkerNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WorkerNode.class);
 
     private final SluiceConfig config;
     private final MeterRegistry meters;
+    private final ClusterMember cluster;
     private final RedisConnections redis;
     private final PoolMonitor poolMonitor;
     private final JobQueue queue;
@@ -55,13 +63,37 @@ public final class WorkerNode implements AutoCloseable {
     private final NodeEvents events;
     private volatile boolean running;
 
+    /** A node of the fleet: starts its cluster member from {@code [cluster]} and keeps the Hub's limits fleet-wide. */
     public WorkerNode(SluiceConfig config, MeterRegistry meters) {
-        this(config, meters, new LocalHubLimiter(config.hub().maxConcurrentConnections(), config.hub().maxRequestsPerSecond()));
+        this(config, meters, ClusterMember.start(config.cluster(), config.node().id(), FleetHubLimiter::configure));
     }
 
+    /**
+     * A node of the fleet on a member already started (with {@link FleetHubLimiter#configure} applied to its
+     * configuration). The node owns the member from now on and closes it last.
+     */
+    public WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster) {
+        this(config, meters, cluster, fleetLimiter(config, cluster));
+    }
+
+    /** A node without a cluster: {@code limiter} alone keeps the Hub's limits (a single node, or tests). */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter) {
+        this(config, meters, null, limiter);
+    }
+
+    private static FleetHubLimiter fleetLimiter(SluiceConfig config, ClusterMember cluster) {
+        try {
+            return new FleetHubLimiter(cluster, FleetHubLimiter.Settings.of(config.hub(), config.cluster()));
+        } catch (RuntimeException e) {
+            cluster.close();
+            throw e;
+        }
+    }
+
+    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, HubLimiter limiter) {
         this.config = config;
         this.meters = meters;
+        this.cluster = cluster;
         String nodeId = config.node().id();
         this.redis = new RedisConnections(config.redis(), nodeId);
         Timer borrowWait = Timer.builder("sluice.redis.pool.borrow.wait")
@@ -73,7 +105,7 @@ public final class WorkerNode implements AutoCloseable {
                 ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC())
                 : new StreamJobQueue(config.queue(), nodeId, redis, Clock.systemUTC());
         this.limiter = limiter;
-        this.hub = new HubClient(config.hub(), limiter);
+        this.hub = new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC());
         ResultSink raw = config.sink().kind().equals("kafka")
                 ? new KafkaSink(config.kafka(), config.sink().target(), "sluice-sink-" + nodeId)
                 : new RedisSink(redis, config.sink().target(), config.sink().resultRetentionDays());
@@ -98,7 +130,47 @@ public final class WorkerNode implements AutoCloseable {
             this.publisher = null;
             this.events = null;
         }
+        wireResilience();
         registerGauges();
+    }
+
+    private void wireResilience() {
+        hub.addBreakerListener(t -> worker.setPaused("breaker-open", t.to() == BreakerListener.State.OPEN));
+        if (events != null) {
+            hub.addBreakerListener(t -> events.breakerState("hub", t.from().name(), t.to().name(), t.failureRate(),
+                    t.failedCalls(), t.bufferedCalls()));
+            if (limiter instanceof FleetHubLimiter fleet) {
+                String policy = config.cluster().onStoreFailure();
+                fleet.addListener(new LimiterListener() {
+                    @Override
+                    public void degraded(String reason) {
+                        events.limiterState(true, reason, policy);
+                    }
+
+                    @Override
+                    public void recovered() {
+                        events.limiterState(false, "the limiter's store answers again under a majority", policy);
+                    }
+                });
+            }
+        }
+        if (cluster != null) {
+            cluster.onMemberGone(worker::reclaimFrom);
+        }
+        if (limiter instanceof FleetHubLimiter fleet
+                && fleet.settings().onStoreFailure() == FleetHubLimiter.OnStoreFailure.FAIL_CLOSED) {
+            fleet.addListener(new LimiterListener() {
+                @Override
+                public void degraded(String reason) {
+                    worker.setPaused("limiter-degraded", true);
+                }
+
+                @Override
+                public void recovered() {
+                    worker.setPaused("limiter-degraded", false);
+                }
+            });
+        }
     }
 
     private void registerGauges() {
@@ -114,6 +186,31 @@ public final class WorkerNode implements AutoCloseable {
         Gauge.builder("sluice.hub.requests", hub, HubClient::requests).register(meters);
         Gauge.builder("sluice.hub.timeouts", hub, HubClient::timeouts).register(meters);
         Gauge.builder("sluice.hub.rate_limited", hub, HubClient::rateLimited).register(meters);
+        Gauge.builder("sluice.hub.breaker.state", hub, h -> switch (h.breakerState()) {
+            case CLOSED -> 0;
+            case OPEN -> 1;
+            case HALF_OPEN -> 2;
+            case OTHER -> 3;
+        }).description("Hub circuit breaker: 0 closed, 1 open, 2 half-open, 3 other").register(meters);
+        Gauge.builder("sluice.hub.breaker.rejected", hub, HubClient::breakerRejections).register(meters);
+        Gauge.builder("sluice.hub.resends_refused", hub, HubClient::resendsRefused).register(meters);
+        if (cluster != null) {
+            Gauge.builder("sluice.cluster.members", cluster, ClusterMember::memberCount)
+                    .description("Cluster members this node sees, itself included").register(meters);
+            Gauge.builder("sluice.cluster.safe", cluster, c -> c.partitionsSafe() ? 1 : 0)
+                    .description("1 when every partition's backups are in sync").register(meters);
+            Gauge.builder("sluice.cluster.majority", cluster, c -> c.hasMajority() ? 1 : 0)
+                    .description("1 while this side holds a majority of the last known fleet").register(meters);
+        }
+        if (limiter instanceof FleetHubLimiter fleet) {
+            Gauge.builder("sluice.limiter.degraded", fleet, f -> f.degraded() ? 1 : 0).register(meters);
+            Gauge.builder("sluice.limiter.fallbacks", fleet, FleetHubLimiter::fallbacks)
+                    .description("Acquires decided by cluster.on_store_failure").register(meters);
+            Gauge.builder("sluice.limiter.degradations", fleet, FleetHubLimiter::degradations).register(meters);
+            Gauge.builder("sluice.limiter.late_tokens", fleet, FleetHubLimiter::lateTokens)
+                    .description("Rate tokens left unused because their request would have left too late").register(meters);
+            Gauge.builder("sluice.limiter.release_failures", fleet, FleetHubLimiter::releaseFailures).register(meters);
+        }
         Gauge.builder("sluice.queue.waiting", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().waiting()).register(meters);
         Gauge.builder("sluice.queue.pending", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().pending()).register(meters);
         Gauge.builder("sluice.queue.delayed", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().delayed()).register(meters);
@@ -167,6 +264,9 @@ public final class WorkerNode implements AutoCloseable {
         limiter.close();
         queue.close();
         redis.close();
+        if (cluster != null) {
+            cluster.close();
+        }
     }
 
     /** True from the end of {@link #start()} until {@link #stop()} or {@link #close()} begins. */
@@ -205,6 +305,15 @@ public final class WorkerNode implements AutoCloseable {
     /** The node's events, or null when {@code kafka.enabled} is false. */
     public NodeEvents events() {
         return events;
+    }
+
+    /** The embedded cluster member, or null for a node without a cluster. */
+    public ClusterMember cluster() {
+        return cluster;
+    }
+
+    public HubLimiter limiter() {
+        return limiter;
     }
 
     public MeterRegistry meters() {

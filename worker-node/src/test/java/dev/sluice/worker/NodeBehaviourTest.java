@@ -52,7 +52,7 @@ class NodeBehaviourTest {
 
     private WorkerNode node(String... overrides) {
         SluiceConfig config = TestConfigs.config(redis.url(), overrides);
-        WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry());
+        WorkerNode node = TestConfigs.standaloneNode(config, new SimpleMeterRegistry());
         closing.add(node);
         return node;
     }

@@ -39,7 +39,7 @@ class PoolBudgetTest {
             int jobs = 6_000;
             AtomicInteger maxConnections = new AtomicInteger();
             long sampler;
-            try (Jedis observer = redis.server().newJedis(); WorkerNode node = new WorkerNode(config, meters)) {
+            try (Jedis observer = redis.server().newJedis(); WorkerNode node = TestConfigs.standaloneNode(config, meters)) {
                 sampler = observer.clientId();
                 node.queue().enqueue(IntStream.range(0, jobs).mapToObj(i -> Job.of("k" + i)).toList());
                 node.start();

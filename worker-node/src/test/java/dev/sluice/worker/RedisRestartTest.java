@@ -34,7 +34,7 @@ class RedisRestartTest {
                     // A read whose reply died with the server leaves entries pending that the node never saw;
                     // the node reclaims them after this timeout.
                     "queue.visibility_timeout_secs", "3");
-            try (WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry())) {
+            try (WorkerNode node = TestConfigs.standaloneNode(config, new SimpleMeterRegistry())) {
                 node.queue().enqueue(IntStream.range(0, jobs).mapToObj(i -> Job.of("k" + i)).toList());
                 node.start();
                 await().atMost(Duration.ofSeconds(30)).until(() -> results() >= 500);

@@ -32,7 +32,7 @@ class RedisSecurityTest {
 
     private static void runTenJobs(SluiceConfig config, RedisServer server) {
         assertThat(server.isRunning()).isTrue();
-        try (WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry())) {
+        try (WorkerNode node = TestConfigs.standaloneNode(config, new SimpleMeterRegistry())) {
             node.queue().enqueue(IntStream.range(0, 10).mapToObj(i -> Job.of("noop", "s" + i)).toList());
             node.start();
             await().atMost(Duration.ofSeconds(20)).until(() -> node.queue().stats().backlog() == 0);
@@ -47,7 +47,7 @@ class RedisSecurityTest {
             admin.aclSetUser("app", "on", ">s3cret", "~*", "&*", "+@all");
             try {
                 SluiceConfig config = TestConfigs.config("redis://app:s3cret@127.0.0.1:" + port, "node.id", "acl-node");
-                try (WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry())) {
+                try (WorkerNode node = TestConfigs.standaloneNode(config, new SimpleMeterRegistry())) {
                     node.queue().enqueue(IntStream.range(0, 10).mapToObj(i -> Job.of("noop", "a" + i)).toList());
                     node.start();
                     await().atMost(Duration.ofSeconds(20)).until(() -> node.queue().stats().backlog() == 0);
@@ -55,7 +55,7 @@ class RedisSecurityTest {
                             .containsPattern("user=app .*name=sluice:acl-node|name=sluice:acl-node.* user=app");
                 }
                 SluiceConfig wrong = TestConfigs.config("redis://app:wrong@127.0.0.1:" + port, "node.id", "bad-pw");
-                try (WorkerNode node = new WorkerNode(wrong, new SimpleMeterRegistry())) {
+                try (WorkerNode node = TestConfigs.standaloneNode(wrong, new SimpleMeterRegistry())) {
                     org.assertj.core.api.Assertions.assertThatThrownBy(() -> node.queue().stats())
                             .hasMessageContaining("WRONGPASS").hasMessageNotContaining("wrong@");
                 }
@@ -91,7 +91,7 @@ class RedisSecurityTest {
                     "redis.tls_ca_file", cert.toString());
             runTenJobs(config, tls);
             SluiceConfig untrusted = TestConfigs.config("rediss://localhost:" + tlsPort, "node.id", "tls-untrusted");
-            try (WorkerNode node = new WorkerNode(untrusted, new SimpleMeterRegistry())) {
+            try (WorkerNode node = TestConfigs.standaloneNode(untrusted, new SimpleMeterRegistry())) {
                 org.assertj.core.api.Assertions.assertThatThrownBy(() -> node.queue().stats())
                         .as("without the CA file the self-signed server is not trusted")
                         .hasStackTraceContaining("PKIX");

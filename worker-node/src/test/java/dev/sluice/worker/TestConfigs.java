@@ -2,6 +2,8 @@ package dev.sluice.worker;
 
 import dev.sluice.common.config.ConfigLoader;
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.worker.limits.LocalHubLimiter;
+import io.micrometer.core.instrument.MeterRegistry;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -21,5 +23,11 @@ public final class TestConfigs {
             env.put("SLUICE_" + overrides[i].replace('.', '_').toUpperCase(java.util.Locale.ROOT), overrides[i + 1]);
         }
         return ConfigLoader.parse("", env);
+    }
+
+    /** A node without a cluster: a local limiter keeps the Hub's limits for this node alone. */
+    public static WorkerNode standaloneNode(SluiceConfig config, MeterRegistry meters) {
+        return new WorkerNode(config, meters,
+                new LocalHubLimiter(config.hub().maxConcurrentConnections(), config.hub().maxRequestsPerSecond()));
     }
 }

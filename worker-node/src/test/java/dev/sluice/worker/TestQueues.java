@@ -2,6 +2,8 @@ package dev.sluice.worker;
 
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.worker.queue.ListJobQueue;
 import dev.sluice.worker.queue.QueueStats;
 import dev.sluice.worker.queue.StreamJobQueue;
 
@@ -13,9 +15,16 @@ public final class TestQueues {
     }
 
     public static QueueStats stats(String redisUrl) {
-        SluiceConfig config = TestConfigs.config(redisUrl, "node.id", "observer");
+        return stats(redisUrl, "stream");
+    }
+
+    /** The stats of the queue in {@code mode} ({@code stream} or {@code list}). */
+    public static QueueStats stats(String redisUrl, String mode) {
+        SluiceConfig config = TestConfigs.config(redisUrl, "node.id", "observer", "queue.mode", mode);
         try (RedisConnections connections = new RedisConnections(config.redis(), "observer");
-             StreamJobQueue queue = new StreamJobQueue(config.queue(), "observer", connections, Clock.systemUTC())) {
+             JobQueue queue = mode.equals("list")
+                     ? new ListJobQueue(config.queue(), "observer", connections, Clock.systemUTC())
+                     : new StreamJobQueue(config.queue(), "observer", connections, Clock.systemUTC())) {
             return queue.stats();
         }
     }

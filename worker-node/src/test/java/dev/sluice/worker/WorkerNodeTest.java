@@ -43,11 +43,13 @@ class WorkerNodeTest {
     }
 
     private WorkerNode node(HubSimulator hub, String... overrides) {
+        // The breaker has tests of its own; here failures must reach the retry logic, so it never opens.
         List<String> all = new ArrayList<>(List.of("hub.base_url", hub.baseUrl(), "redis.pool_size", "5",
-                "retry.base_delay_ms", "20", "retry.max_delay_ms", "200", "node.drain_timeout_secs", "5"));
+                "retry.base_delay_ms", "20", "retry.max_delay_ms", "200", "node.drain_timeout_secs", "5",
+                "breaker.failure_threshold", "1000"));
         all.addAll(List.of(overrides));
         SluiceConfig config = TestConfigs.config(redis.url(), all.toArray(String[]::new));
-        WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry());
+        WorkerNode node = TestConfigs.standaloneNode(config, new SimpleMeterRegistry());
         closing.add(node);
         node.start();
         return node;

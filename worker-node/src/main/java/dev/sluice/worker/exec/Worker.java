@@ -95,6 +95,7 @@ public final class Worker implements AutoCloseable {
     private final Set<String> pausedBy = ConcurrentHashMap.newKeySet();
     private final CountDownLatch fetcherDone = new CountDownLatch(1);
     private final AtomicLong reclaimRequested = new AtomicLong();
+    private final Set<String> goneNodes = ConcurrentHashMap.newKeySet();
     private final Timer fetchTimer;
     private final MeterRegistry meters;
     private final Counter fetchErrors;
@@ -146,6 +147,19 @@ public final class Worker implements AutoCloseable {
         reclaimRequested.incrementAndGet();
     }
 
+    /**
+     * Asks the fetcher to take over node {@code nodeId}'s in-flight jobs at once (the cluster reports it gone), ahead
+     * of new jobs. Returns at once; the fetcher keeps claiming until nothing of that node is left.
+     */
+    public void reclaimFrom(String nodeId) {
+        goneNodes.add(nodeId);
+    }
+
+    /** Nodes whose in-flight jobs the fetcher still has to take over. */
+    public Set<String> pendingReclaims() {
+        return Set.copyOf(goneNodes);
+    }
+
     /** The deliveries this node is working on now. */
     public Collection<Delivery> inFlight() {
         List<Delivery> out = new ArrayList<>(running.size());
@@ -182,6 +196,19 @@ public final class Worker implements AutoCloseable {
                 slots.release(free - want);
                 int used = 0;
                 try {
+                    for (String gone : goneNodes) {
+                        if (used >= want || stopping) {
+                            break;
+                        }
+                        List<Delivery> claimed = queue.reclaimFrom(gone, want - used);
+                        for (Delivery d : claimed) {
+                            dispatch(d);
+                            used++;
+                        }
+                        if (used < want) {
+                            goneNodes.remove(gone); // it had fewer than we could take: nothing of it is left
+                        }
+                    }
                     long now = System.nanoTime();
                     long requests = reclaimRequested.get();
                     if (requests != seenReclaimRequests || now - lastReclaim >= settings.reclaimEvery().toNanos()) {

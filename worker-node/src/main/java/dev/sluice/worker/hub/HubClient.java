@@ -1,25 +1,56 @@
 package dev.sluice.worker.hub;
 
+import dev.sluice.common.config.BreakerConfig;
 import dev.sluice.common.config.HubConfig;
+import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorClassifier;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.worker.limits.HubLimiter;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpConnectTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Calls the Hub: {@code GET base_url + path} with {@code {key}} filled in, inside a permit and a token from the
- * {@link HubLimiter}. Non-2xx answers and transport failures become {@link SluiceException}s with their
- * {@link ErrorKind}; a 429 pauses the limiter for its Retry-After.
+ * Calls the Hub: {@code GET base_url + path} with {@code {key}} filled in, through a circuit breaker and inside a
+ * permit and a token from the {@link HubLimiter}. Non-2xx answers and transport failures become
+ * {@link SluiceException}s with their {@link ErrorKind}; a 429 pauses the limiter for its Retry-After.
+ *
+ * <h2>Circuit breaker ({@code [breaker]})</h2>
+ * A Resilience4j breaker over a count-based window of {@code failure_threshold} calls that opens when all of them
+ * failed, i.e. after that many consecutive failures. Only kinds that {@link ErrorKind#countsAgainstBreaker()}
+ * count as failures (5xx, refused connections, timeouts); a 429 is ignored, another 4xx counts as a success (the
+ * Hub answered). After {@code open_secs} it turns half-open by itself and lets {@code half_open_calls} trial calls
+ * through: it closes when one of them succeeds, and opens again when all fail. While open, calls fail at once
+ * with {@link SluiceException#notAttempted} of kind {@code HUB_UNAVAILABLE} and a retry-after of the time left,
+ * so jobs are rescheduled without spending an attempt and never dead-lettered for the outage; a failed trial
+ * call does not spend its job's attempt either. An open breaker refuses before the permit and token are taken;
+ * the breaker's permission itself is taken right before the request, so a job that waited for its permit while
+ * the breaker opened does not call the Hub. {@link BreakerListener}s hear every change.
+ *
+ * <h2>One request per permit</h2>
+ * A permit is released only when its request surely ended at the Hub: when the answer came, or when the
+ * connection was never made. After a timeout or a connection lost mid-request it stays counted until its lease
+ * ends ({@link HubLimiter.Permit#keepUntilLeaseEnd()}). The HTTP client's own re-send of a request whose pooled
+ * connection failed is refused ({@link SingleSendBody}), so nothing reaches the Hub without its own token and
+ * permit.
  */
 public final class HubClient implements AutoCloseable {
 
@@ -28,28 +59,99 @@ public final class HubClient implements AutoCloseable {
         void started();
     }
 
+    private static final Logger log = LoggerFactory.getLogger(HubClient.class);
+
     private final HubConfig config;
     private final HubLimiter limiter;
     private final HttpClient http;
     private final Duration maxWait;
+    private final Clock clock;
+    private final CircuitBreaker breaker;
+    private final List<BreakerListener> breakerListeners = new CopyOnWriteArrayList<>();
     private final LongAdder requests = new LongAdder();
     private final LongAdder timeouts = new LongAdder();
     private final LongAdder rateLimited = new LongAdder();
     private final LongAdder failures = new LongAdder();
+    private final LongAdder breakerRejections = new LongAdder();
+    private final LongAdder resendsRefused = new LongAdder();
+    private volatile long openUntilMillis;
 
+    /** A client with the default breaker ({@code [breaker]} defaults). */
     public HubClient(HubConfig config, HubLimiter limiter) {
+        this(config, SluiceConfig.ofDefaults().breaker(), limiter, Clock.systemUTC());
+    }
+
+    public HubClient(HubConfig config, BreakerConfig breakerConfig, HubLimiter limiter, Clock clock) {
         this.config = config;
         this.limiter = limiter;
+        this.clock = clock;
         this.http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofMillis(config.connectTimeoutMs()))
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .build();
         this.maxWait = Duration.ofMillis(Math.max(1_000, config.requestTimeoutMs()));
+        this.breaker = CircuitBreaker.of("hub", CircuitBreakerConfig.custom()
+                .slidingWindow(breakerConfig.failureThreshold(), breakerConfig.failureThreshold(),
+                        CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .failureRateThreshold(100)
+                .waitDurationInOpenState(Duration.ofSeconds(breakerConfig.openSecs()))
+                .automaticTransitionFromOpenToHalfOpenEnabled(true)
+                .permittedNumberOfCallsInHalfOpenState(breakerConfig.halfOpenCalls())
+                .recordException(t -> t instanceof SluiceException e && e.kind().countsAgainstBreaker())
+                .ignoreException(t -> t instanceof SluiceException e && e.kind() == ErrorKind.HUB_RATE_LIMITED)
+                .writableStackTraceEnabled(false)
+                .clock(clock)
+                .build());
+        long openMillis = Duration.ofSeconds(breakerConfig.openSecs()).toMillis();
+        breaker.getEventPublisher().onStateTransition(event -> {
+            BreakerListener.State from = state(event.getStateTransition().getFromState());
+            BreakerListener.State to = state(event.getStateTransition().getToState());
+            if (to == BreakerListener.State.OPEN) {
+                openUntilMillis = clock.millis() + openMillis;
+            }
+            CircuitBreaker.Metrics m = breaker.getMetrics();
+            BreakerListener.Transition t = new BreakerListener.Transition(from, to, m.getNumberOfFailedCalls(),
+                    m.getNumberOfBufferedCalls(), m.getFailureRate(), m.getNumberOfNotPermittedCalls(), clock.instant());
+            if (to == BreakerListener.State.OPEN) {
+                log.warn("Hub circuit breaker {} -> {} after {} failed of {} calls; calls fail fast for {} s", from.tag(),
+                        to.tag(), t.failedCalls(), t.bufferedCalls(), breakerConfig.openSecs());
+            } else {
+                log.info("Hub circuit breaker {} -> {}", from.tag(), to.tag());
+            }
+            for (BreakerListener l : breakerListeners) {
+                try {
+                    l.transitioned(t);
+                } catch (RuntimeException e) {
+                    log.warn("a breaker listener failed", e);
+                }
+            }
+        });
+    }
+
+    private static BreakerListener.State state(CircuitBreaker.State s) {
+        return switch (s) {
+            case CLOSED -> BreakerListener.State.CLOSED;
+            case OPEN, FORCED_OPEN -> BreakerListener.State.OPEN;
+            case HALF_OPEN -> BreakerListener.State.HALF_OPEN;
+            default -> BreakerListener.State.OTHER;
+        };
+    }
+
+    public void addBreakerListener(BreakerListener listener) {
+        breakerListeners.add(listener);
+    }
+
+    /** The breaker's state now. */
+    public BreakerListener.State breakerState() {
+        return state(breaker.getState());
     }
 
     /** The body of the Hub's answer for {@code key}. */
     public byte[] fetch(String key, StartSignal signal) {
+        if (breakerRefuses()) {
+            throw breakerOpen(key);
+        }
         HubLimiter.Permit permit;
         try {
             permit = limiter.acquire(maxWait);
@@ -61,41 +163,106 @@ public final class HubClient implements AutoCloseable {
             throw SluiceException.notAttempted(ErrorKind.BACKPRESSURE,
                     "no Hub permit and token within " + maxWait.toMillis() + " ms", null);
         }
+        // Asked again right before the call: it may have opened while this job waited for its permit.
+        boolean trial = breaker.getState() == CircuitBreaker.State.HALF_OPEN;
+        if (!breaker.tryAcquirePermission()) {
+            permit.close(); // nothing was sent
+            throw breakerOpen(key);
+        }
         signal.started();
-        try (permit) {
+        long start = System.nanoTime();
+        HttpResponse<byte[]> response;
+        try {
             requests.increment();
             HttpRequest request = HttpRequest.newBuilder(uriFor(key))
                     .timeout(Duration.ofMillis(config.requestTimeoutMs()))
                     .header("Accept", "application/json")
-                    .GET().build();
-            HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            int status = response.statusCode();
-            if (status >= 200 && status < 300) {
-                return response.body();
-            }
-            ErrorKind kind = ErrorKind.ofHubStatus(status);
-            Duration retryAfter = retryAfter(response);
-            if (kind == ErrorKind.HUB_RATE_LIMITED) {
-                rateLimited.increment();
-                limiter.pauseFor(retryAfter == null ? kind.suggestedRetryDelay() : retryAfter);
-                throw SluiceException.notAttempted(kind, "Hub answered 429 for " + key, retryAfter);
-            }
-            failures.increment();
-            if (kind == ErrorKind.HUB_TIMEOUT) {
-                timeouts.increment();
-            }
-            throw new SluiceException(kind, "Hub answered " + status + " for " + key, null, retryAfter);
+                    .method("GET", new SingleSendBody())
+                    .build();
+            response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
+            if (neverSent(e)) {
+                permit.close();
+            } else {
+                permit.keepUntilLeaseEnd();
+            }
             failures.increment();
+            if (SingleSendBody.refusedResend(e)) {
+                resendsRefused.increment();
+            }
             ErrorKind kind = ErrorClassifier.classify(e);
             if (kind.timeout()) {
                 timeouts.increment();
             }
-            throw new SluiceException(kind, "Hub request for " + key + " failed: " + e, e);
+            SluiceException failure = new SluiceException(kind, "Hub request for " + key + " failed: " + e, e);
+            breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, failure);
+            throw trial ? failedTrial(failure) : failure;
         } catch (InterruptedException e) {
+            permit.keepUntilLeaseEnd();
+            breaker.releasePermission();
             Thread.currentThread().interrupt();
             throw new SluiceException(ErrorKind.HUB_TIMEOUT, "interrupted during the Hub request for " + key, e);
+        } catch (RuntimeException e) {
+            permit.keepUntilLeaseEnd();
+            breaker.releasePermission();
+            throw e;
         }
+        permit.close();
+        long elapsed = System.nanoTime() - start;
+        int status = response.statusCode();
+        if (status >= 200 && status < 300) {
+            breaker.onSuccess(elapsed, TimeUnit.NANOSECONDS);
+            return response.body();
+        }
+        ErrorKind kind = ErrorKind.ofHubStatus(status);
+        Duration retryAfter = retryAfter(response);
+        SluiceException failure;
+        if (kind == ErrorKind.HUB_RATE_LIMITED) {
+            rateLimited.increment();
+            limiter.pauseFor(retryAfter == null ? kind.suggestedRetryDelay() : retryAfter);
+            failure = SluiceException.notAttempted(kind, "Hub answered 429 for " + key, retryAfter);
+        } else {
+            failures.increment();
+            if (kind == ErrorKind.HUB_TIMEOUT) {
+                timeouts.increment();
+            }
+            failure = new SluiceException(kind, "Hub answered " + status + " for " + key, null, retryAfter);
+        }
+        breaker.onError(elapsed, TimeUnit.NANOSECONDS, failure);
+        throw trial ? failedTrial(failure) : failure;
+    }
+
+    /**
+     * A trial call of the half-open breaker that failed the way an outage fails is the breaker's probe, not the
+     * job's attempt: counted, a long outage would dead-letter the jobs that happened to be its probes.
+     */
+    private SluiceException failedTrial(SluiceException failure) {
+        if (!failure.kind().countsAgainstBreaker()) {
+            return failure;
+        }
+        SluiceException probe = SluiceException.notAttempted(failure.kind(),
+                "trial call of the half-open Hub circuit breaker failed: " + failure.getMessage(),
+                failure.retryAfter().orElse(null));
+        probe.addSuppressed(failure);
+        return probe;
+    }
+
+    /** An open breaker refuses before the job takes a permit and a token; a half-open one is asked after. */
+    private boolean breakerRefuses() {
+        CircuitBreaker.State state = breaker.getState();
+        return state == CircuitBreaker.State.OPEN || state == CircuitBreaker.State.FORCED_OPEN;
+    }
+
+    private SluiceException breakerOpen(String key) {
+        breakerRejections.increment();
+        Duration left = Duration.ofMillis(Math.max(0, openUntilMillis - clock.millis()));
+        return SluiceException.notAttempted(ErrorKind.HUB_UNAVAILABLE, "Hub circuit breaker is "
+                + breakerState().tag() + "; not calling the Hub for " + key, left.isZero() ? null : left);
+    }
+
+    /** Whether the request surely never reached the Hub: no connection was made. */
+    private static boolean neverSent(IOException e) {
+        return e instanceof ConnectException || e instanceof HttpConnectTimeoutException;
     }
 
     URI uriFor(String key) {
@@ -131,6 +298,16 @@ public final class HubClient implements AutoCloseable {
 
     public long failures() {
         return failures.sum();
+    }
+
+    /** Calls refused by the open (or half-open and busy) breaker without reaching the Hub. */
+    public long breakerRejections() {
+        return breakerRejections.sum();
+    }
+
+    /** Re-sends the HTTP client attempted on its own and this client refused (see {@link SingleSendBody}). */
+    public long resendsRefused() {
+        return resendsRefused.sum();
     }
 
     @Override

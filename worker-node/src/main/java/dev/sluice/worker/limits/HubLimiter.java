@@ -15,10 +15,22 @@ public interface HubLimiter extends AutoCloseable {
      */
     Permit acquire(Duration maxWait) throws InterruptedException;
 
-    /** Held for the length of one Hub request; closing it releases the concurrency permit. */
+    /**
+     * Held for the length of one Hub request. Closing it says the request surely ended at the Hub (its response
+     * arrived, or it never left) and releases the concurrency permit.
+     */
     interface Permit extends AutoCloseable {
         @Override
         void close();
+
+        /**
+         * The request's end at the Hub is unknown (it timed out, or the connection dropped after it was sent): the
+         * permit stays counted until its lease (request timeout plus grace) runs out, where the limiter keeps leases.
+         * A limiter without leases releases it at once.
+         */
+        default void keepUntilLeaseEnd() {
+            close();
+        }
     }
 
     /** Tells the limiter the Hub asked everyone to wait (429 Retry-After). */

@@ -32,6 +32,17 @@ public interface JobQueue extends AutoCloseable {
      */
     List<Delivery> reclaim(int max);
 
+    /**
+     * Takes over, at once, up to {@code max} jobs that node {@code deadNodeId} left in flight: called when the
+     * cluster reports that node gone, without waiting for the visibility timeout. Each job goes to exactly one
+     * caller however many nodes ask at the same time. Returns the jobs for this node to run, with their delivery
+     * counts raised; an adapter may instead put them back on the queue and return none. Fewer than {@code max}
+     * returned means nothing of that node is left.
+     *
+     * <p>Runs on the queue's dedicated connection, from the fetcher thread.
+     */
+    List<Delivery> reclaimFrom(String deadNodeId, int max);
+
     /** Applies a batch of completions in one round trip where possible. */
     void complete(List<Completion> batch);
 

@@ -162,6 +162,29 @@ public final class ListJobQueue implements JobQueue {
     }
 
     @Override
+    public List<Delivery> reclaimFrom(String deadNodeId, int max) {
+        if (deadNodeId.equals(nodeId)) {
+            return List.of();
+        }
+        Jedis j = fetcher(Duration.ofMillis(config.blockTimeoutMs()));
+        try {
+            Object moved = j.eval(Scripts.LIST_RECOVER_NOW,
+                    List.of(processingList(deadNodeId), config.list(), deliveries, registry, heartbeat(deadNodeId)),
+                    List.of(deadNodeId));
+            if (((Long) moved) > 0) {
+                log.info("moved {} job(s) left in flight by node {}, which left the cluster, back to the queue", moved,
+                        deadNodeId);
+            }
+        } catch (RuntimeException e) {
+            redis.recordError(e);
+            closeFetcher();
+            throw e;
+        }
+        // They go back to the consuming end of the queue and are fetched next, like any other job.
+        return List.of();
+    }
+
+    @Override
     public void complete(List<Completion> batch) {
         if (batch.isEmpty()) {
             return;

@@ -130,6 +130,54 @@ final class Scripts {
             return n
             """;
 
+    /**
+     * KEYS: stream. ARGV: group, dead consumer, claiming consumer, max. Moves up to max of the dead consumer's
+     * pending entries to the claimer in one step, so concurrent claimers never get the same entry, and removes the
+     * dead consumer once it holds nothing. Returns id, delivery count (raised by the claim), fields... triples;
+     * entries deleted from the stream are dropped by XCLAIM and not returned.
+     */
+    static final String STREAM_CLAIM_FROM = """
+            local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[4]), ARGV[2])
+            local out = {}
+            if #pending > 0 then
+              local ids = {}
+              local counts = {}
+              for i, p in ipairs(pending) do
+                ids[i] = p[1]
+                counts[p[1]] = p[4]
+              end
+              local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, unpack(ids))
+              for _, e in ipairs(claimed) do
+                if e and e[1] then
+                  table.insert(out, e[1])
+                  table.insert(out, counts[e[1]] + 1)
+                  table.insert(out, e[2])
+                end
+              end
+            end
+            if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) == 0 then
+              redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+            end
+            return out
+            """;
+
+    /**
+     * KEYS: processing of the gone node, list, deliveries, registry, heartbeat of the gone node. ARGV: node id.
+     * {@link #LIST_RECOVER} without waiting for the heartbeat to expire: the cluster already said the node is gone.
+     */
+    static final String LIST_RECOVER_NOW = """
+            local n = 0
+            while true do
+              local e = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
+              if not e then break end
+              redis.call('HINCRBY', KEYS[3], redis.sha1hex(e), 1)
+              n = n + 1
+            end
+            redis.call('SREM', KEYS[4], ARGV[1])
+            redis.call('DEL', KEYS[5])
+            return n
+            """;
+
     /** KEYS: delayed, list. ARGV: max. */
     static final String LIST_PROMOTE = NOW + """
             local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))

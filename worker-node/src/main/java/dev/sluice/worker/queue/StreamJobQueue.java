@@ -184,6 +184,44 @@ public final class StreamJobQueue implements JobQueue {
     }
 
     @Override
+    public List<Delivery> reclaimFrom(String deadNodeId, int max) {
+        if (max <= 0 || deadNodeId.equals(nodeId)) {
+            return List.of();
+        }
+        Jedis j = fetcher(Duration.ofMillis(config.blockTimeoutMs()));
+        Object reply;
+        try {
+            reply = j.eval(Scripts.STREAM_CLAIM_FROM, List.of(config.stream()),
+                    List.of(config.group(), deadNodeId, nodeId, Integer.toString(max)));
+        } catch (JedisDataException e) {
+            if (e.getMessage() != null && e.getMessage().contains("NOGROUP")) {
+                return List.of();
+            }
+            throw e;
+        } catch (RuntimeException e) {
+            redis.recordError(e);
+            closeFetcher();
+            throw e;
+        }
+        List<?> triples = (List<?>) reply;
+        List<Delivery> out = new ArrayList<>(triples.size() / 3);
+        for (int i = 0; i + 2 < triples.size(); i += 3) {
+            String id = (String) triples.get(i);
+            long deliveries = (Long) triples.get(i + 1);
+            List<?> flat = (List<?>) triples.get(i + 2);
+            Map<String, String> fields = new LinkedHashMap<>();
+            for (int k = 0; k + 1 < flat.size(); k += 2) {
+                fields.put((String) flat.get(k), (String) flat.get(k + 1));
+            }
+            out.add(toDelivery(new StreamEntry(new StreamEntryID(id), fields), deliveries));
+        }
+        if (!out.isEmpty()) {
+            log.info("took over {} job(s) left in flight by node {}, which left the cluster", out.size(), deadNodeId);
+        }
+        return out;
+    }
+
+    @Override
     public void complete(List<Completion> batch) {
         if (batch.isEmpty()) {
             return;

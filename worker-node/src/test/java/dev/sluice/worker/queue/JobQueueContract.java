@@ -259,6 +259,84 @@ abstract class JobQueueContract {
         assertThat(owner.stats().backlog()).isZero();
     }
 
+    /** Jobs a survivor got from a gone node: handed over directly, or put back on the queue and fetched. */
+    private static List<Delivery> takenOver(JobQueue survivor, List<Delivery> handed, int expected) {
+        List<Delivery> all = new ArrayList<>(handed);
+        if (all.size() < expected) {
+            all.addAll(fetchAll(survivor, expected - all.size()));
+        }
+        return all;
+    }
+
+    @Test
+    void goneNodesInFlightJobsAreTakenOverAtOnceEachByOneSurvivor() {
+        JobQueue gone = queue("gone-node", "queue.visibility_timeout_secs", "3600");
+        gone.enqueue(jobs(5));
+        List<Delivery> held = fetchAll(gone, 5);
+        JobQueue a = queue("survivor-a", "queue.visibility_timeout_secs", "3600");
+        JobQueue b = queue("survivor-b", "queue.visibility_timeout_secs", "3600");
+
+        List<Delivery> handed = new ArrayList<>(a.reclaimFrom("gone-node", 3));
+        assertThat(handed).hasSizeLessThanOrEqualTo(3);
+        handed.addAll(b.reclaimFrom("gone-node", 100));
+        assertThat(a.reclaimFrom("gone-node", 100)).as("nothing of it is left").isEmpty();
+        List<Delivery> all = takenOver(a, handed, 5);
+
+        assertThat(all).extracting(Delivery::describe).as("each job once")
+                .containsExactlyInAnyOrderElementsOf(held.stream().map(Delivery::describe).toList());
+        assertThat(all).allSatisfy(d -> assertThat(d.deliveries()).as("delivered a second time").isEqualTo(2));
+        completeAll(a, all);
+        assertThat(a.stats().backlog()).isZero();
+    }
+
+    @Test
+    void concurrentSurvivorsNeverTakeOverTheSameJob() throws Exception {
+        JobQueue gone = queue("gone-node", "queue.visibility_timeout_secs", "3600");
+        gone.enqueue(jobs(60));
+        fetchAll(gone, 60);
+        List<JobQueue> survivors = List.of(queue("s1"), queue("s2"), queue("s3"), queue("s4"));
+        CountDownLatch start = new CountDownLatch(1);
+        List<Future<List<Delivery>>> claims = new ArrayList<>();
+        try (ExecutorService pool = Executors.newFixedThreadPool(survivors.size())) {
+            for (JobQueue s : survivors) {
+                claims.add(pool.submit(() -> {
+                    start.await();
+                    List<Delivery> mine = new ArrayList<>();
+                    List<Delivery> got;
+                    do {
+                        got = s.reclaimFrom("gone-node", 7);
+                        mine.addAll(got);
+                    } while (got.size() == 7);
+                    return mine;
+                }));
+            }
+            start.countDown();
+            List<String> claimed = new ArrayList<>();
+            for (Future<List<Delivery>> f : claims) {
+                f.get().forEach(d -> claimed.add(d.describe()));
+            }
+            if (claimed.isEmpty()) { // an adapter that puts them back: they are fetched once each
+                Set<String> fetched = new HashSet<>();
+                for (Delivery d : fetchAll(survivors.getFirst(), 60)) {
+                    assertThat(fetched.add(d.describe())).isTrue();
+                }
+                assertThat(fetched).hasSize(60);
+            } else {
+                assertThat(claimed).hasSize(60).doesNotHaveDuplicates();
+            }
+        }
+    }
+
+    @Test
+    void nodeNeverTakesOverItsOwnJobsNorFindsAnythingOfANodeThatHeldNothing() {
+        JobQueue q = queue("node-a");
+        q.enqueue(jobs(2));
+        fetchAll(q, 2);
+        assertThat(q.reclaimFrom("node-a", 10)).isEmpty();
+        assertThat(q.reclaimFrom("never-existed", 10)).isEmpty();
+        assertThat(q.fetch(10, Duration.ofMillis(20))).as("its own jobs stayed in flight").isEmpty();
+    }
+
     @Test
     void completionsAreIdempotent() {
         JobQueue q = queue("node-a");

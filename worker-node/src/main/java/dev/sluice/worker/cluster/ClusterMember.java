@@ -1,0 +1,280 @@
+package dev.sluice.worker.cluster;
+
+import com.hazelcast.cluster.Member;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.config.SplitBrainProtectionConfig;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.splitbrainprotection.SplitBrainProtectionOn;
+import com.hazelcast.topic.ITopic;
+import dev.sluice.common.config.ClusterConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * This node's embedded Hazelcast member (community edition), which holds the fleet-wide limits.
+ *
+ * <p>Built from {@code [cluster]}: the cluster name; discovery by TCP member list ({@code host[:port]}, no port
+ * ranges), multicast, or Hazelcast's own Kubernetes discovery of {@code kubernetes_service}; {@code bind_address}
+ * as the only interface the member binds and the address it advertises, on {@code port} (no auto-increment, so
+ * member lists stay exact). The community edition has no member authentication: anyone who reaches this port can
+ * join the cluster, so bind it to a private interface. Heartbeats go every second and a member silent for
+ * {@code member_timeout_secs} is removed; a member whose process died is usually removed sooner, as soon as its
+ * connections are refused.
+ *
+ * <p>The member carries its node id as the attribute {@value #NODE_ID_ATTRIBUTE}, so when a member is gone
+ * {@link #onMemberGone} listeners learn which node's jobs to take over. A member that shuts down gracefully
+ * announces it first, so the others stop counting it for the majority ({@link MajorityOfLastKnown}); one that
+ * vanishes keeps counting.
+ */
+public final class ClusterMember implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ClusterMember.class);
+
+    /** The member attribute holding the Sluice node id. */
+    public static final String NODE_ID_ATTRIBUTE = "sluice.node";
+    /** The split-brain protection every fleet-limit structure is guarded by. */
+    public static final String MAJORITY = "sluice-majority";
+    static final String LEAVING_TOPIC = "sluice-cluster-leaving";
+    private static final Duration SAFETY_SAMPLE_EVERY = Duration.ofSeconds(2);
+
+    private final HazelcastInstance hazelcast;
+    private final String nodeId;
+    private final MajorityOfLastKnown majority;
+    private final List<Consumer<String>> goneListeners = new CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService sampler;
+    private final UUID membershipRegistration;
+    private final UUID leavingRegistration;
+    private volatile boolean partitionsSafe;
+
+    private ClusterMember(HazelcastInstance hazelcast) {
+        this.hazelcast = hazelcast;
+        Member local = hazelcast.getCluster().getLocalMember();
+        this.nodeId = Objects.requireNonNullElse(local.getAttribute(NODE_ID_ATTRIBUTE), local.getUuid().toString());
+        SplitBrainProtectionConfig protection = hazelcast.getConfig().getSplitBrainProtectionConfig(MAJORITY);
+        if (!(protection.getFunctionImplementation() instanceof MajorityOfLastKnown function)) {
+            throw new IllegalStateException("Hazelcast member " + hazelcast.getName() + " has no split-brain protection '"
+                    + MAJORITY + "'; build its Config with ClusterMember.addMajorityProtection");
+        }
+        this.majority = function;
+        this.membershipRegistration = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+                log.info("cluster member joined: node {} ({} members)", nodeIdOf(event.getMember()), event.getMembers().size());
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+                String gone = nodeIdOf(event.getMember());
+                log.info("cluster member gone: node {} ({} members left)", gone, event.getMembers().size());
+                for (Consumer<String> listener : goneListeners) {
+                    try {
+                        listener.accept(gone);
+                    } catch (RuntimeException e) {
+                        log.warn("a listener for the departure of node {} failed", gone, e);
+                    }
+                }
+            }
+        });
+        ITopic<String> leaving = hazelcast.getTopic(LEAVING_TOPIC);
+        this.leavingRegistration = leaving.addMessageListener(m -> majority.leaving(UUID.fromString(m.getMessageObject())));
+        this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-cluster-sampler")
+                .daemon().unstarted(r));
+        sampler.scheduleWithFixedDelay(this::sampleSafety, 0, SAFETY_SAMPLE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Starts a member from {@code [cluster]} and waits (up to {@code member_timeout_secs}) until it may use the
+     * protected structures.
+     *
+     * @param contributions adds what other packages keep in the cluster (map configs, serializers) to the
+     *                      member's Hazelcast {@link Config}; it may also override properties
+     */
+    public static ClusterMember start(ClusterConfig cluster, String nodeId, Consumer<Config> contributions) {
+        Config config = hazelcastConfig(cluster, nodeId);
+        contributions.accept(config);
+        HazelcastInstance instance = Hazelcast.newHazelcastInstance(config);
+        try {
+            ClusterMember member = attach(instance);
+            member.awaitMajority(Duration.ofSeconds(Math.max(5, cluster.memberTimeoutSecs())));
+            return member;
+        } catch (RuntimeException e) {
+            instance.getLifecycleService().terminate();
+            throw e;
+        }
+    }
+
+    /**
+     * Wraps a running member whose {@link Config} went through {@link #addMajorityProtection} (the testkit's
+     * members, for example). Closing the result shuts the member down.
+     */
+    public static ClusterMember attach(HazelcastInstance instance) {
+        return new ClusterMember(instance);
+    }
+
+    /** The Hazelcast configuration of a member for {@code [cluster]} and this node. */
+    public static Config hazelcastConfig(ClusterConfig cluster, String nodeId) {
+        Config config = new Config();
+        config.setClusterName(cluster.name());
+        config.setInstanceName("sluice-" + nodeId);
+        config.getMemberAttributeConfig().setAttribute(NODE_ID_ATTRIBUTE, nodeId);
+        config.setProperty("hazelcast.logging.type", "slf4j");
+        config.setProperty("hazelcast.phone.home.enabled", "false");
+        // The node drains and then leaves on its own shutdown hook; Hazelcast's would leave first.
+        config.setProperty("hazelcast.shutdownhook.enabled", "false");
+        config.setProperty("hazelcast.heartbeat.interval.seconds", "1");
+        config.setProperty("hazelcast.max.no.heartbeat.seconds", Integer.toString(cluster.memberTimeoutSecs()));
+        // The fleet limiter relies on changes waiting this long for unreachable backups (longer than its own
+        // 2 s store timeout); stated here so that nobody lowers it unknowingly.
+        config.setProperty("hazelcast.operation.backup.timeout.millis", "5000");
+        // Members that started apart (or were split) look for each other soon, not after the default 5 minutes.
+        config.setProperty("hazelcast.merge.first.run.delay.seconds", "10");
+        config.setProperty("hazelcast.merge.next.run.delay.seconds", "10");
+
+        NetworkConfig network = config.getNetworkConfig();
+        network.setPort(cluster.port()).setPortAutoIncrement(false);
+        String bind = cluster.bindAddress();
+        if (bind.equals("0.0.0.0")) {
+            config.setProperty("hazelcast.socket.bind.any", "true");
+        } else {
+            String ip = resolve(bind);
+            config.setProperty("hazelcast.socket.bind.any", "false");
+            network.getInterfaces().setEnabled(true).addInterface(ip);
+            network.setPublicAddress(ip + ":" + cluster.port());
+        }
+        JoinConfig join = network.getJoin();
+        join.getAutoDetectionConfig().setEnabled(false);
+        join.getMulticastConfig().setEnabled(false);
+        join.getTcpIpConfig().setEnabled(false);
+        switch (cluster.discovery()) {
+            case "multicast" -> join.getMulticastConfig().setEnabled(true);
+            case "kubernetes" -> join.getKubernetesConfig().setEnabled(true)
+                    .setProperty("service-name", cluster.kubernetesService());
+            default -> join.getTcpIpConfig().setEnabled(true).setMembers(cluster.members());
+        }
+        addMajorityProtection(config);
+        return config;
+    }
+
+    /** Adds the {@value #MAJORITY} split-brain protection with its own {@link MajorityOfLastKnown}, if absent. */
+    public static Config addMajorityProtection(Config config) {
+        if (!config.getSplitBrainProtectionConfigs().containsKey(MAJORITY)) {
+            config.addSplitBrainProtectionConfig(new SplitBrainProtectionConfig(MAJORITY, true, 2)
+                    .setProtectOn(SplitBrainProtectionOn.READ_WRITE)
+                    .setFunctionImplementation(new MajorityOfLastKnown()));
+        }
+        return config;
+    }
+
+    private static String resolve(String host) {
+        try {
+            return InetAddress.getByName(host).getHostAddress();
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("cluster.bind_address must be an address of this host, but '" + host
+                    + "' does not resolve", e);
+        }
+    }
+
+    /** The node id a member carries, or its UUID when it carries none. */
+    public static String nodeIdOf(Member member) {
+        return Objects.requireNonNullElse(member.getAttribute(NODE_ID_ATTRIBUTE), member.getUuid().toString());
+    }
+
+    /** Calls {@code listener} with the node id of every member that leaves or is removed (on Hazelcast's event thread). */
+    public void onMemberGone(Consumer<String> listener) {
+        goneListeners.add(listener);
+    }
+
+    /** Waits until this side holds a majority of the last known fleet (Hazelcast evaluates it once a second). */
+    public void awaitMajority(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!hasMajority()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("cluster member of node " + nodeId + " did not reach a majority within "
+                        + timeout.toSeconds() + " s: " + majority);
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the cluster majority", e);
+            }
+        }
+    }
+
+    /** Whether the protected structures are usable here: Hazelcast's verdict of {@link MajorityOfLastKnown}. */
+    public boolean hasMajority() {
+        try {
+            return hazelcast.getSplitBrainProtectionService().getSplitBrainProtection(MAJORITY).hasMinimumSize();
+        } catch (RuntimeException e) {
+            return false; // not running any more
+        }
+    }
+
+    /** The fleet size a majority is counted against (at least 1). */
+    public int lastKnownSize() {
+        return majority.lastKnownSize();
+    }
+
+    /** Members this member sees now, itself included; 0 once it stopped. */
+    public int memberCount() {
+        try {
+            return hazelcast.getLifecycleService().isRunning() ? hazelcast.getCluster().getMembers().size() : 0;
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /** Whether every partition's backups were in sync at the last sample (every 2 s). */
+    public boolean partitionsSafe() {
+        return partitionsSafe;
+    }
+
+    private void sampleSafety() {
+        try {
+            partitionsSafe = hazelcast.getLifecycleService().isRunning() && hazelcast.getPartitionService().isClusterSafe();
+        } catch (RuntimeException e) {
+            partitionsSafe = false;
+        }
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public HazelcastInstance hazelcast() {
+        return hazelcast;
+    }
+
+    /** Announces the departure, then leaves gracefully (hands its partitions over). */
+    @Override
+    public void close() {
+        sampler.shutdownNow();
+        if (!hazelcast.getLifecycleService().isRunning()) {
+            return;
+        }
+        try {
+            hazelcast.getCluster().removeMembershipListener(membershipRegistration);
+            hazelcast.<String>getTopic(LEAVING_TOPIC).removeMessageListener(leavingRegistration);
+            hazelcast.<String>getTopic(LEAVING_TOPIC).publish(hazelcast.getCluster().getLocalMember().getUuid().toString());
+        } catch (RuntimeException e) {
+            log.debug("could not announce the departure of node {}", nodeId, e);
+        }
+        hazelcast.getLifecycleService().shutdown();
+    }
+}

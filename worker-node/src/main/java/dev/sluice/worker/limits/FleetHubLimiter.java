@@ -1,0 +1,662 @@
+package dev.sluice.worker.limits;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.InMemoryFormat;
+import com.hazelcast.config.MapConfig;
+import com.hazelcast.config.SerializationConfig;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import com.hazelcast.topic.ITopic;
+import dev.sluice.common.config.ClusterConfig;
+import dev.sluice.common.config.HubConfig;
+import dev.sluice.worker.cluster.ClusterMember;
+import io.github.bucket4j.BlockingStrategy;
+import io.github.bucket4j.Bucket;
+import io.github.bucket4j.grid.hazelcast.Bucket4jHazelcast;
+import io.github.bucket4j.grid.hazelcast.HazelcastEntryProcessor;
+import io.github.bucket4j.grid.hazelcast.HazelcastProxyManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.Serial;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The Hub's limits for the whole fleet, kept in the embedded Hazelcast cluster: at most
+ * {@code hub.max_concurrent_connections} requests in flight and at most {@code hub.max_requests_per_second} in any
+ * sliding second, whatever the number of nodes.
+ *
+ * <h2>Design</h2>
+ * <ul>
+ *   <li><b>One clock.</b> Both structures are timed by the wall clock of the member that owns their map entry:
+ *       entry processors run there, and Bucket4j is given no client clock, so it too reads the owner's clock. Node
+ *       clocks never enter a decision. When the owner changes (it died, partitions migrated) the new owner's clock
+ *       takes over; NTP-synchronized hosts differ by milliseconds, well inside the lease grace.</li>
+ *   <li><b>Concurrency</b> is a {@link PermitTable} in the map {@value #PERMITS_MAP}, changed only by
+ *       {@link PermitProcessor}s. A permit is a lease of {@code hub.request_timeout_ms + hub.permit_grace_ms}; it
+ *       ends on release or at its end, never earlier, even when its holder died or is cut off, since its request
+ *       may still run at the Hub. Waiters take FIFO tickets, so no node starves: free permits go to the oldest
+ *       tickets, and a releaser wakes the waiters whose turn came (topic {@value #WAKE_TOPIC}); others re-ask at
+ *       least every {@code poll} and when the next lease ends. Each node lets at most {@code max_in_flight} of its
+ *       threads hold or wait for permits (a local fair gate), so the table stays small.</li>
+ *   <li><b>Rate</b> is a Bucket4j bucket in {@value #RATE_MAP} shaped by {@link RateShape} so the Hub-side bound
+ *       holds in any sliding second. Tokens are reserved (Bucket4j's blocking consume), so waiters are served in
+ *       order with one store call each. The owner computes a token's time somewhere between the holder's question
+ *       and its answer, so the holder waits until the answer's time plus the announced wait (never early); if
+ *       by then more than three quarters of the shape's lateness tolerance have passed since the question's time
+ *       plus the wait (a stalled thread, a slow store answer), it leaves the token unused and takes another.
+ *       Requests thus leave within that budget after their tokens' times, and the bound holds at the Hub, not
+ *       only in the bucket.</li>
+ *   <li><b>Order of a grant:</b> permit; then a token reserved; then, while the holder waits for the token's
+ *       time, the permit's lease is started again from that time and the pause is checked (one store call); then
+ *       the request goes out. The token is the last thing taken, so the request leaves at its token's time.</li>
+ *   <li><b>429.</b> {@link #pauseFor} sets a pause end in the permit table (owner's clock) and tells every member
+ *       (topic {@value #PAUSE_TOPIC}); no permit is granted before it, and a holder whose token falls in a pause
+ *       gives the token up and waits.</li>
+ *   <li><b>Store failures.</b> The maps are guarded by Hazelcast split-brain protection
+ *       ({@link ClusterMember#MAJORITY}: a majority of the last known fleet). Without a majority, or when a store
+ *       call fails or does not answer within {@code store_timeout}, the limiter is <em>degraded</em> and applies
+ *       {@code cluster.on_store_failure}: {@code fail-closed} (default) grants nothing until the store is back;
+ *       {@code local-share} enforces {@code floor(limit / last known fleet size)} (at least 1) of each limit on
+ *       this node alone, which lets a split fleet exceed the Hub's limits by the minority's share (and by the
+ *       requests still running when the store comes back); {@code fail-open} grants everything. Each episode is
+ *       reported to {@link LimiterListener}s and every acquire the policy decided is counted. A watcher checks the
+ *       majority and probes the store every {@code probe_every} to notice both the fault and the recovery.</li>
+ * </ul>
+ *
+ * <p><b>Before a split is noticed.</b> For the seconds until both sides have removed each other (member timeout),
+ * the majority cannot reach entries owned across the split, and the side that owns an entry still counts the
+ * others as present. Every change waits for its two synchronous backups, at least one of which is across the
+ * split for fleets of up to six members; Hazelcast waits up to {@code hazelcast.operation.backup.timeout.millis}
+ * (5 s) for them, longer than {@code store_timeout} (2 s), so the owner's side times out, degrades and sends
+ * nothing, even though its entry processor ran. (Reasoned from Hazelcast's backup semantics, not yet tested with
+ * a real network partition.)
+ *
+ * <p>Permits that were granted are released on a best-effort basis when the store is unreachable; their leases
+ * end them regardless. Losing the permit table entirely (its owner and all its backups gone at once) starts an
+ * empty one, and requests then in flight are not counted: the maps keep two backups to make that unlikely.
+ */
+public final class FleetHubLimiter implements HubLimiter {
+    private static final Logger log = LoggerFactory.getLogger(FleetHubLimiter.class);
+
+    public static final String PERMITS_MAP = "sluice-limits-permits";
+    public static final String RATE_MAP = "sluice-limits-rate";
+    static final String WAKE_TOPIC = "sluice-limits-wake";
+    static final String PAUSE_TOPIC = "sluice-limits-pause";
+    static final String KEY = "hub";
+    private static final int BUCKET4J_TYPE_ID_BASE = 10_000;
+    private static final Permit OPEN = () -> { };
+
+    /** {@code cluster.on_store_failure}. */
+    public enum OnStoreFailure {
+        FAIL_CLOSED, LOCAL_SHARE, FAIL_OPEN;
+
+        public static OnStoreFailure of(String configValue) {
+            return valueOf(configValue.toUpperCase(Locale.ROOT).replace('-', '_'));
+        }
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        }
+    }
+
+    /**
+     * @param maxInFlight    hub.max_concurrent_connections
+     * @param maxPerSecond   hub.max_requests_per_second
+     * @param lease          hub.request_timeout_ms + hub.permit_grace_ms
+     * @param onStoreFailure cluster.on_store_failure
+     * @param poll           longest a waiter goes without asking the table again
+     * @param ticketTtl      how long a ticket stays queued without its waiter asking
+     * @param storeTimeout   a store call slower than this counts as a store failure
+     * @param probeEvery     how often the majority is checked and, while degraded, the store probed
+     */
+    public record Settings(int maxInFlight, int maxPerSecond, Duration lease, OnStoreFailure onStoreFailure,
+                           Duration poll, Duration ticketTtl, Duration storeTimeout, Duration probeEvery) {
+        public Settings {
+            if (storeTimeout.compareTo(Duration.ofMillis(5_000)) >= 0) {
+                throw new IllegalArgumentException("storeTimeout must be below Hazelcast's backup timeout (5 s), so that "
+                        + "a member cut off from its backups times out before it sends, but was " + storeTimeout);
+            }
+            if (ticketTtl.compareTo(poll.multipliedBy(3)) < 0) {
+                throw new IllegalArgumentException("ticketTtl must be at least 3 polls (" + poll.multipliedBy(3)
+                        + "), but was " + ticketTtl);
+            }
+        }
+
+        public static Settings of(HubConfig hub, ClusterConfig cluster) {
+            return new Settings(hub.maxConcurrentConnections(), hub.maxRequestsPerSecond(),
+                    Duration.ofMillis(hub.permitLeaseMs()), OnStoreFailure.of(cluster.onStoreFailure()),
+                    Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(500));
+        }
+
+        public Settings withOnStoreFailure(OnStoreFailure policy) {
+            return new Settings(maxInFlight, maxPerSecond, lease, policy, poll, ticketTtl, storeTimeout, probeEvery);
+        }
+    }
+
+    /** The degraded state of one episode. */
+    private record Degraded(String reason, LocalHubLimiter localShare) {
+    }
+
+    private final ClusterMember member;
+    private final Settings settings;
+    private final String nodeId;
+    private final IMap<String, byte[]> permits;
+    private final Bucket bucket;
+    private final long sendBudgetNanos;
+    private final ITopic<String> wakeTopic;
+    private final UUID wakeRegistration;
+    private final ITopic<Long> pauseTopic;
+    private final UUID pauseRegistration;
+    private final Semaphore gate;
+    private final Map<String, Semaphore> waiters = new ConcurrentHashMap<>();
+    private final AtomicLong sequence = new AtomicLong();
+    private final List<LimiterListener> listeners = new CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService watcher;
+    private final LongAdder fallbacks = new LongAdder();
+    private final LongAdder degradations = new LongAdder();
+    private final LongAdder releaseFailures = new LongAdder();
+    private final LongAdder lateTokens = new LongAdder();
+    private volatile Degraded degraded;
+    private volatile long localPauseUntil = System.nanoTime();
+    private volatile boolean closed;
+
+    /**
+     * Adds what the limiter keeps in the cluster to a member's {@link Config}: the guarded maps (two synchronous
+     * backups), the majority protection, the permit processors' factory and Bucket4j's serializers. Every member
+     * needs it.
+     */
+    public static Config configure(Config config) {
+        ClusterMember.addMajorityProtection(config);
+        config.addMapConfig(new MapConfig("sluice-limits-*")
+                .setBackupCount(2)
+                .setAsyncBackupCount(0)
+                .setInMemoryFormat(InMemoryFormat.BINARY)
+                .setSplitBrainProtectionName(ClusterMember.MAJORITY));
+        SerializationConfig serialization = config.getSerializationConfig();
+        serialization.getDataSerializableFactories().putIfAbsent(PermitProcessor.FACTORY_ID, new PermitProcessor.Factory());
+        boolean bucket4jRegistered = serialization.getSerializerConfigs().stream()
+                .anyMatch(s -> s.getTypeClass() == HazelcastEntryProcessor.class);
+        if (!bucket4jRegistered) {
+            HazelcastProxyManager.addCustomSerializers(serialization, BUCKET4J_TYPE_ID_BASE);
+        }
+        return config;
+    }
+
+    public FleetHubLimiter(ClusterMember member, Settings settings) {
+        this.member = member;
+        this.settings = settings;
+        this.nodeId = member.nodeId();
+        HazelcastInstance hz = member.hazelcast();
+        this.permits = hz.getMap(PERMITS_MAP);
+        RateShape shape = RateShape.of(settings.maxPerSecond());
+        IMap<String, byte[]> rate = hz.getMap(RATE_MAP);
+        HazelcastProxyManager<String> buckets = Bucket4jHazelcast.entryProcessorBasedBuilder(rate).build();
+        this.bucket = buckets.builder().build(KEY, shape::toBucketConfiguration);
+        // Three quarters of the tolerance for the holder; the rest for the way from its send to the Hub.
+        this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() * 3 / 4;
+        this.gate = new Semaphore(settings.maxInFlight(), true);
+        this.wakeTopic = hz.getTopic(WAKE_TOPIC);
+        this.wakeRegistration = wakeTopic.addMessageListener(m -> {
+            for (String id : m.getMessageObject().split(",")) {
+                Semaphore waiter = waiters.get(id);
+                if (waiter != null) {
+                    waiter.release();
+                }
+            }
+        });
+        this.pauseTopic = hz.getTopic(PAUSE_TOPIC);
+        this.pauseRegistration = pauseTopic.addMessageListener(m -> pauseLocally(m.getMessageObject()));
+        this.watcher = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-limiter-watch")
+                .daemon().unstarted(r));
+        watcher.scheduleWithFixedDelay(this::watch, settings.probeEvery().toMillis(), settings.probeEvery().toMillis(),
+                TimeUnit.MILLISECONDS);
+        log.info("fleet Hub limits: {} in flight (leases of {} ms), {} per second as a bucket of {} refilled {} per {} ms; "
+                        + "on store failure: {}", settings.maxInFlight(), settings.lease().toMillis(), settings.maxPerSecond(),
+                shape.capacity(), shape.refillTokens(), shape.refillPeriod().toMillis(), settings.onStoreFailure());
+    }
+
+    public void addListener(LimiterListener listener) {
+        listeners.add(listener);
+    }
+
+    @Override
+    public Permit acquire(Duration maxWait) throws InterruptedException {
+        long deadline = System.nanoTime() + maxWait.toNanos();
+        while (true) {
+            Degraded d = degraded;
+            if (d != null) {
+                Permit p = fallback(d, deadline);
+                if (p != null || degraded != null || System.nanoTime() >= deadline) {
+                    return p;
+                }
+                continue; // recovered while waiting (fail-closed)
+            }
+            try {
+                return fleetAcquire(deadline);
+            } catch (StoreFailure e) {
+                degrade(e.getMessage());
+            }
+        }
+    }
+
+    private Permit fallback(Degraded d, long deadline) throws InterruptedException {
+        switch (settings.onStoreFailure()) {
+            case FAIL_OPEN -> {
+                fallbacks.increment();
+                return OPEN;
+            }
+            case LOCAL_SHARE -> {
+                fallbacks.increment();
+                return d.localShare().acquire(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            }
+            default -> {
+                while (degraded == d && System.nanoTime() < deadline) {
+                    TimeUnit.NANOSECONDS.sleep(Math.min(TimeUnit.MILLISECONDS.toNanos(50), deadline - System.nanoTime()));
+                }
+                if (degraded == d) {
+                    fallbacks.increment();
+                }
+                return null;
+            }
+        }
+    }
+
+    private Permit fleetAcquire(long deadline) throws StoreFailure, InterruptedException {
+        if (!member.hasMajority()) {
+            throw new StoreFailure("no majority: this member sees " + member.memberCount() + " of the last known "
+                    + member.lastKnownSize() + " members", null);
+        }
+        if (!gate.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+            return null;
+        }
+        String id = nodeId + "/" + sequence.incrementAndGet();
+        boolean handedOut = false;
+        try {
+            if (!takePermit(id, deadline)) {
+                return null;
+            }
+            try {
+                if (takeToken(id, deadline)) {
+                    handedOut = true;
+                    return new FleetPermit(id);
+                }
+                return null;
+            } finally {
+                if (!handedOut) {
+                    releaseAsync(id);
+                }
+            }
+        } finally {
+            if (!handedOut) {
+                gate.release();
+            }
+        }
+    }
+
+    private boolean takePermit(String id, long deadline) throws StoreFailure, InterruptedException {
+        Semaphore wake = new Semaphore(0);
+        waiters.put(id, wake);
+        boolean queued = false;
+        try {
+            while (true) {
+                wake.drainPermits(); // a wake-up that comes while the table is asked counts for the next wait
+                PermitTable.Reply reply = PermitTable.Reply.fromWire((long[]) call(PermitProcessor.acquire(id, nodeId,
+                        settings.maxInFlight(), settings.lease().toMillis(), settings.ticketTtl().toMillis())));
+                long left = deadline - System.nanoTime();
+                switch (reply.state()) {
+                    case GRANTED -> {
+                        return true;
+                    }
+                    case PAUSED -> {
+                        long pause = TimeUnit.MILLISECONDS.toNanos(reply.millis());
+                        if (pause >= left) {
+                            cancel(id, queued);
+                            return false;
+                        }
+                        TimeUnit.NANOSECONDS.sleep(pause);
+                    }
+                    default -> {
+                        queued = true;
+                        if (left <= 0) {
+                            cancel(id, true);
+                            return false;
+                        }
+                        long hint = reply.millis() > 0 ? TimeUnit.MILLISECONDS.toNanos(reply.millis()) : Long.MAX_VALUE;
+                        long wait = Math.min(Math.min(settings.poll().toNanos(), hint), left);
+                        boolean woken = wake.tryAcquire(Math.max(1, wait), TimeUnit.NANOSECONDS);
+                        log.trace("permit waiter {} at position {} {}", id, reply.position(), woken ? "woken" : "polls");
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            cancelQuietly(id);
+            throw e;
+        } finally {
+            waiters.remove(id);
+        }
+    }
+
+    private void cancel(String id, boolean queued) {
+        if (queued) {
+            cancelQuietly(id);
+        }
+    }
+
+    private void cancelQuietly(String id) {
+        try {
+            permits.submitToKey(KEY, PermitProcessor.cancel(id));
+        } catch (RuntimeException e) {
+            log.debug("could not withdraw permit ticket {}; it expires on its own", id, e);
+        }
+    }
+
+    private boolean takeToken(String id, long deadline) throws StoreFailure, InterruptedException {
+        while (true) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            long askedAt = System.nanoTime();
+            Slot slot = new Slot();
+            boolean token;
+            try {
+                token = bucket.asBlocking().tryConsume(1, left, slot); // reserves; Slot does not park
+            } catch (RuntimeException e) {
+                throw new StoreFailure("the fleet rate bucket failed: " + e, e);
+            }
+            if (!token) {
+                return false;
+            }
+            // The owner computed the token's time somewhere between asking and answering: sending at
+            // answeredAt + wait is never early, and anything after askedAt + wait may be late.
+            long answeredAt = slot.waitNanos > 0 ? slot.answeredAt : System.nanoTime();
+            long earliestSlot = askedAt + slot.waitNanos;
+            long latestSlot = answeredAt + slot.waitNanos;
+            // The lease starts again from the token's time; asked now, answered while the holder waits anyway.
+            CompletableFuture<Object> renewal = submit(PermitProcessor.renew(id,
+                    settings.lease().toMillis() + TimeUnit.NANOSECONDS.toMillis(slot.waitNanos)));
+            long toSlot = latestSlot - System.nanoTime();
+            if (toSlot > 0) {
+                BlockingStrategy.PARKING.park(toSlot);
+            }
+            PermitTable.Reply renewed = PermitTable.Reply.fromWire((long[]) await(renewal));
+            if (renewed.state() == PermitTable.State.LOST) {
+                log.warn("permit {} ended while its holder waited for a rate token; giving the token up", id);
+                return false;
+            }
+            if (renewed.pauseMs() > 0) {
+                sleepOutPause(TimeUnit.MILLISECONDS.toNanos(renewed.pauseMs()), deadline);
+                continue; // the token goes unused
+            }
+            long pause = localPauseUntil - System.nanoTime();
+            if (pause > 0) {
+                sleepOutPause(pause, deadline);
+                continue; // a 429 elsewhere paused the fleet while this holder waited
+            }
+            // A request leaving much later than its token's time could crowd a later second: the token goes
+            // unused instead.
+            long late = System.nanoTime() - earliestSlot;
+            if (late <= sendBudgetNanos) {
+                return true;
+            }
+            lateTokens.increment();
+            log.debug("rate token for permit {} came {} ms late; not using it", id, TimeUnit.NANOSECONDS.toMillis(late));
+        }
+    }
+
+    private static void sleepOutPause(long pauseNanos, long deadline) throws InterruptedException {
+        TimeUnit.NANOSECONDS.sleep(Math.min(pauseNanos, Math.max(0, deadline - System.nanoTime())));
+    }
+
+    /** Takes Bucket4j's reservation without parking: the holder renews its lease first, then waits. */
+    private static final class Slot implements BlockingStrategy {
+        long waitNanos;
+        long answeredAt;
+
+        @Override
+        public void park(long nanosToPark) {
+            answeredAt = System.nanoTime();
+            waitNanos = nanosToPark;
+        }
+    }
+
+    private Object call(PermitProcessor processor) throws StoreFailure, InterruptedException {
+        return await(submit(processor));
+    }
+
+    private CompletableFuture<Object> submit(PermitProcessor processor) throws StoreFailure {
+        try {
+            return permits.submitToKey(KEY, processor).toCompletableFuture();
+        } catch (RuntimeException e) {
+            throw new StoreFailure("the fleet permit table failed: " + e, e);
+        }
+    }
+
+    private Object await(CompletableFuture<Object> answer) throws StoreFailure, InterruptedException {
+        try {
+            return answer.get(settings.storeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new StoreFailure("the fleet permit table failed: " + cause, cause);
+        } catch (TimeoutException e) {
+            throw new StoreFailure("the fleet permit table did not answer within " + settings.storeTimeout().toMillis()
+                    + " ms", e);
+        } catch (RuntimeException e) {
+            throw new StoreFailure("the fleet permit table failed: " + e, e);
+        }
+    }
+
+    private void releaseAsync(String id) {
+        try {
+            permits.submitToKey(KEY, PermitProcessor.release(id, settings.maxInFlight())).whenComplete((eligible, failure) -> {
+                if (failure != null) {
+                    releaseFailures.increment();
+                    log.debug("releasing permit {} failed; its lease ends it", id, failure);
+                } else if (eligible instanceof String[] ids && ids.length > 0) {
+                    wakeTopic.publishAsync(String.join(",", ids));
+                }
+            });
+        } catch (RuntimeException e) {
+            releaseFailures.increment();
+            log.debug("releasing permit {} failed; its lease ends it", id, e);
+        }
+    }
+
+    /** One fleet permit, with its token already spent. */
+    private final class FleetPermit implements Permit {
+        private final String id;
+        private final AtomicBoolean done = new AtomicBoolean();
+
+        FleetPermit(String id) {
+            this.id = id;
+        }
+
+        @Override
+        public void close() {
+            if (done.compareAndSet(false, true)) {
+                gate.release();
+                releaseAsync(id);
+            }
+        }
+
+        @Override
+        public void keepUntilLeaseEnd() {
+            if (done.compareAndSet(false, true)) {
+                gate.release();
+            }
+        }
+    }
+
+    @Override
+    public void pauseFor(Duration retryAfter) {
+        Degraded d = degraded;
+        if (d != null && d.localShare() != null) {
+            d.localShare().pauseFor(retryAfter);
+        }
+        long pauseMs = Math.max(1, retryAfter.toMillis());
+        pauseLocally(pauseMs);
+        try {
+            call(PermitProcessor.pause(pauseMs));
+            pauseTopic.publishAsync(pauseMs);
+            log.info("Hub asked for a pause of {} ms; the whole fleet pauses", pauseMs);
+        } catch (StoreFailure e) {
+            degrade(e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Holders between their token and their request hear of a pause at once, without asking the store. */
+    private void pauseLocally(long pauseMs) {
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pauseMs);
+        if (until - localPauseUntil > 0) {
+            localPauseUntil = until;
+        }
+    }
+
+    private void watch() {
+        if (closed) {
+            return;
+        }
+        try {
+            if (degraded == null) {
+                if (!member.hasMajority()) {
+                    degrade("no majority: this member sees " + member.memberCount() + " of the last known "
+                            + member.lastKnownSize() + " members");
+                }
+                return;
+            }
+            if (member.hasMajority()) {
+                call(PermitProcessor.probe());
+                recover();
+            }
+        } catch (StoreFailure e) {
+            log.debug("fleet limiter store still failing: {}", e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.warn("fleet limiter watch failed", e);
+        }
+    }
+
+    private void degrade(String reason) {
+        synchronized (this) {
+            if (degraded != null || closed) {
+                return;
+            }
+            LocalHubLimiter localShare = null;
+            if (settings.onStoreFailure() == OnStoreFailure.LOCAL_SHARE) {
+                int fleet = member.lastKnownSize();
+                localShare = new LocalHubLimiter(Math.max(1, settings.maxInFlight() / fleet),
+                        Math.max(1, settings.maxPerSecond() / fleet));
+            }
+            degraded = new Degraded(reason, localShare);
+            degradations.increment();
+        }
+        log.warn("fleet Hub limits degraded: {}; applying cluster.on_store_failure = {}", reason, settings.onStoreFailure());
+        for (LimiterListener l : listeners) {
+            try {
+                l.degraded(reason);
+            } catch (RuntimeException e) {
+                log.warn("a limiter listener failed", e);
+            }
+        }
+    }
+
+    private void recover() {
+        synchronized (this) {
+            if (degraded == null) {
+                return;
+            }
+            degraded = null;
+        }
+        log.info("fleet Hub limits recovered: the store answers under a majority again");
+        for (LimiterListener l : listeners) {
+            try {
+                l.recovered();
+            } catch (RuntimeException e) {
+                log.warn("a limiter listener failed", e);
+            }
+        }
+    }
+
+    /** Whether the fallback policy applies now. */
+    public boolean degraded() {
+        return degraded != null;
+    }
+
+    /** Why the limiter is degraded, or null. */
+    public String degradedReason() {
+        Degraded d = degraded;
+        return d == null ? null : d.reason();
+    }
+
+    /** Acquires decided by {@code cluster.on_store_failure} instead of the fleet store. */
+    public long fallbacks() {
+        return fallbacks.sum();
+    }
+
+    /** Episodes of degradation so far. */
+    public long degradations() {
+        return degradations.sum();
+    }
+
+    /** Rate tokens left unused because their holder would have sent too long after the token's time. */
+    public long lateTokens() {
+        return lateTokens.sum();
+    }
+
+    /** Releases that did not reach the store (their leases ended those permits). */
+    public long releaseFailures() {
+        return releaseFailures.sum();
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** The permit table as its owner has it now (for tests and diagnostics). */
+    PermitTable inspect() throws StoreFailure, InterruptedException {
+        return PermitTable.decode((byte[]) call(PermitProcessor.inspect()));
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        watcher.shutdownNow();
+        try {
+            wakeTopic.removeMessageListener(wakeRegistration);
+            pauseTopic.removeMessageListener(pauseRegistration);
+        } catch (RuntimeException e) {
+            log.debug("could not remove the limiter's topic listeners", e);
+        }
+    }
+
+    /** The store could not be used; the message says why. */
+    static final class StoreFailure extends Exception {
+        @Serial
+        private static final long serialVersionUID = 1L;
+
+        StoreFailure(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+package dev.sluice.worker.limits;
+
+import com.hazelcast.core.HazelcastInstance;
+import dev.sluice.worker.TestFleet;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The contract on the fleet limiter with its handles on three embedded Hazelcast members, plus what only the fleet
+ * has: leases that outlive their holder, and the fallback policies when this side of the cluster lost its
+ * majority.
+ */
+class FleetHubLimiterTest extends HubLimiterContract {
+    private static final Logger log = LoggerFactory.getLogger(FleetHubLimiterTest.class);
+
+    private TestFleet fleet;
+
+    @AfterEach
+    void stopFleet() throws Exception {
+        if (fleet != null) {
+            fleet.close();
+        }
+    }
+
+    @Override
+    protected List<HubLimiter> limiters(int handles, int maxInFlight, int maxPerSecond) {
+        fleet = TestFleet.start(handles);
+        List<HubLimiter> out = new ArrayList<>();
+        for (int i = 0; i < handles; i++) {
+            out.add(fleet.limiter(i, TestFleet.settings(maxInFlight, maxPerSecond, Duration.ofSeconds(6),
+                    FleetHubLimiter.OnStoreFailure.FAIL_CLOSED)));
+        }
+        return out;
+    }
+
+    /** The member owning the permit table's entry. */
+    private int tableOwner() {
+        HazelcastInstance any = fleet.members().member(0);
+        UUID owner = any.getPartitionService().getPartition(FleetHubLimiter.KEY).getOwner().getUuid();
+        return IntStream.range(0, fleet.members().size())
+                .filter(i -> fleet.members().member(i).getCluster().getLocalMember().getUuid().equals(owner))
+                .findFirst().orElseThrow();
+    }
+
+    /** When the first of {@code holder}'s leases ends (on the owner's clock, which is this machine's). */
+    private static long firstLeaseEnd(FleetHubLimiter observer, String holder) throws Exception {
+        return observer.inspect().leases().stream().filter(l -> l.holder().equals(holder))
+                .mapToLong(PermitTable.Lease::endMs).min().orElseThrow();
+    }
+
+    @Test
+    void permitsOfATerminatedMemberComeBackWhenTheirLeasesEndNotEarlier() throws Exception {
+        fleet = TestFleet.start(3);
+        int owner = tableOwner();
+        int holder = (owner + 1) % 3;
+        int observerIndex = (owner + 2) % 3;
+        Duration lease = Duration.ofSeconds(4);
+        FleetHubLimiter dying = fleet.limiter(holder, TestFleet.settings(2, 100, lease, FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        FleetHubLimiter observer = fleet.limiter(observerIndex, TestFleet.settings(2, 100, lease,
+                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
+        assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
+        String holderNode = fleet.member(holder).nodeId();
+        long leaseEnd = firstLeaseEnd(observer, holderNode);
+
+        long killedAt = System.currentTimeMillis();
+        fleet.terminate(holder);
+        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(20))
+                .until(() -> fleet.member(observerIndex).memberCount() == 2);
+        log.info("terminated member noticed after {} ms; its leases end {} ms after the kill",
+                System.currentTimeMillis() - killedAt, leaseEnd - killedAt);
+
+        assertThat(observer.acquire(Duration.ofMillis(200))).as("a permit while the dead node's leases run").isNull();
+        await().atMost(lease).pollInterval(Duration.ofMillis(10)).until(() -> System.currentTimeMillis() >= leaseEnd - 300);
+        assertThat(observer.inspect().leases()).as("just before the lease end")
+                .filteredOn(l -> l.holder().equals(holderNode)).hasSize(2);
+
+        HubLimiter.Permit back = observer.acquire(Duration.ofSeconds(10));
+        long grantedAt = System.currentTimeMillis();
+        assertThat(back).isNotNull();
+        assertThat(grantedAt).as("granted at or after the lease end %d", leaseEnd).isGreaterThanOrEqualTo(leaseEnd);
+        assertThat(grantedAt - leaseEnd).as("granted soon after the lease end").isLessThan(1_000);
+        log.info("permit back {} ms after the kill ({} ms after the lease end)", grantedAt - killedAt, grantedAt - leaseEnd);
+        assertThat(observer.degraded()).as("two of three keep their majority").isFalse();
+    }
+
+    @Test
+    void permitsSurviveTheDeathOfTheMemberThatOwnsTheTable() throws Exception {
+        fleet = TestFleet.start(3);
+        int owner = tableOwner();
+        int observerIndex = (owner + 1) % 3;
+        Duration lease = Duration.ofSeconds(10);
+        FleetHubLimiter dying = fleet.limiter(owner, TestFleet.settings(1, 100, lease, FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        FleetHubLimiter observer = fleet.limiter(observerIndex, TestFleet.settings(1, 100, lease,
+                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
+        long leaseEnd = firstLeaseEnd(observer, fleet.member(owner).nodeId());
+
+        fleet.terminate(owner);
+        await().atMost(Duration.ofSeconds(15)).until(() -> fleet.member(observerIndex).memberCount() == 2);
+        assertThat(observer.inspect().leases()).as("the backup took over with the lease").hasSize(1);
+        assertThat(observer.acquire(Duration.ofMillis(300))).isNull();
+        HubLimiter.Permit back = observer.acquire(lease.plusSeconds(5));
+        assertThat(back).isNotNull();
+        assertThat(System.currentTimeMillis()).isGreaterThanOrEqualTo(leaseEnd);
+    }
+
+    @Test
+    void minorityUnderFailClosedRefusesPermitsAndReportsDegraded() throws Exception {
+        fleet = TestFleet.start(3);
+        FleetHubLimiter survivor = fleet.limiter(0, TestFleet.settings(5, 10, Duration.ofSeconds(3),
+                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        List<String> events = new CopyOnWriteArrayList<>();
+        survivor.addListener(new LimiterListener() {
+            @Override
+            public void degraded(String reason) {
+                events.add("degraded: " + reason);
+            }
+
+            @Override
+            public void recovered() {
+                events.add("recovered");
+            }
+        });
+        HubLimiter.Permit before = survivor.acquire(Duration.ofSeconds(5));
+        assertThat(before).isNotNull();
+        before.close();
+
+        fleet.terminate(1);
+        fleet.terminate(2);
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> !events.isEmpty());
+        assertThat(survivor.degraded()).isTrue();
+        assertThat(events).hasSize(1).first().asString().contains("no majority").contains("of the last known 3");
+        for (int i = 0; i < 3; i++) {
+            assertThat(survivor.acquire(Duration.ofMillis(300))).as("a permit without a majority").isNull();
+        }
+        assertThat(survivor.fallbacks()).isGreaterThanOrEqualTo(3);
+        assertThat(survivor.degradations()).isEqualTo(1);
+    }
+
+    @Test
+    void minorityUnderLocalShareGrantsAtMostItsShare() throws Exception {
+        fleet = TestFleet.start(3);
+        FleetHubLimiter survivor = fleet.limiter(0, TestFleet.settings(5, 10, Duration.ofSeconds(3),
+                FleetHubLimiter.OnStoreFailure.LOCAL_SHARE));
+        fleet.terminate(1);
+        fleet.terminate(2);
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(survivor::degraded);
+
+        // Its share of the last known three: floor(5 / 3) = 1 in flight, floor(10 / 3) = 3 per second.
+        AtomicInteger holders = new AtomicInteger();
+        AtomicInteger most = new AtomicInteger();
+        ConcurrentLinkedQueue<Long> grants = new ConcurrentLinkedQueue<>();
+        CountDownLatch start = new CountDownLatch(1);
+        long runNanos = TimeUnit.SECONDS.toNanos(3);
+        long[] began = new long[1];
+        List<Future<?>> done = new ArrayList<>();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < 12; t++) {
+                done.add(pool.submit(() -> {
+                    start.await();
+                    while (System.nanoTime() - began[0] < runNanos) {
+                        HubLimiter.Permit p = survivor.acquire(Duration.ofMillis(300));
+                        if (p != null) {
+                            grants.add(System.nanoTime());
+                            most.accumulateAndGet(holders.incrementAndGet(), Math::max);
+                            TimeUnit.MILLISECONDS.sleep(20);
+                            holders.decrementAndGet();
+                            p.close();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            began[0] = System.nanoTime();
+            start.countDown();
+            for (Future<?> f : done) {
+                f.get(30, TimeUnit.SECONDS);
+            }
+        }
+        List<Long> times = new ArrayList<>(grants);
+        Collections.sort(times);
+        int mostInASecond = 0;
+        for (int i = 0, j = 0; i < times.size(); i++) {
+            while (times.get(i) - times.get(j) >= WINDOW_NANOS) {
+                j++;
+            }
+            mostInASecond = Math.max(mostInASecond, i - j + 1);
+        }
+        assertThat(most.get()).as("permits held at once").isEqualTo(1);
+        assertThat(mostInASecond).as("grants in a sliding second").isBetween(1, 3);
+        assertThat(survivor.fallbacks()).isGreaterThanOrEqualTo(times.size());
+    }
+}
