@@ -30,6 +30,9 @@ import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.args.ClientPauseMode;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -235,6 +238,7 @@ public final class CoordinatorBenchmark {
     }
 
     private static NodeProcess startWorker(KafkaBroker broker, String redisUrl, HubSimulator hub, String topic, URI api) {
+        int clusterPort = freePort();
         NodeProcess worker = NodeProcess.forMainClass("dev.sluice.worker.Main").args("worker").name(WORKER)
                 .maxHeap("256m")
                 .env("SLUICE_NODE_ID", WORKER)
@@ -244,11 +248,15 @@ public final class CoordinatorBenchmark {
                 .env("SLUICE_REDIS_CONNECTION_TIMEOUT_MS", "60000")
                 .env("SLUICE_HUB_BASE_URL", hub.baseUrl())
                 .env("SLUICE_HUB_MAX_REQUESTS_PER_SECOND", "100000")
-                .env("SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "1000")
+                .env("SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "100")
                 .env("SLUICE_KAFKA_ENABLED", "true")
                 .env("SLUICE_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers())
                 .env("SLUICE_KAFKA_EVENTS_TOPIC", topic)
+                // Its Hazelcast member (where the node has one) alone, on a free port.
                 .env("SLUICE_CLUSTER_NAME", "sluice-coordinator-benchmark")
+                .env("SLUICE_CLUSTER_BIND_ADDRESS", "127.0.0.1")
+                .env("SLUICE_CLUSTER_PORT", Integer.toString(clusterPort))
+                .env("SLUICE_CLUSTER_MEMBERS", "127.0.0.1:" + clusterPort)
                 .env("SLUICE_METRICS_PORT", "0")
                 .env("SLUICE_METRICS_BIND", "127.0.0.1")
                 .start();
@@ -284,6 +292,14 @@ public final class CoordinatorBenchmark {
             throw new IllegalStateException("no event of " + node + " on " + topic + " before " + beforeMillis);
         }
         return last;
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not find a free port", e);
+        }
     }
 
     private static void row(String alert, String fault, String subtracted, List<Double> values) {

@@ -5,6 +5,8 @@ import dev.sluice.worker.Main;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +20,8 @@ import java.util.stream.Stream;
 /**
  * Worker nodes as real OS processes ({@code dev.sluice.worker.Main worker}, -Xmx256m), configured through
  * {@code SLUICE_*} environment overrides only: events to Kafka on, a heartbeat every second, the admin endpoint on a
- * free port of 127.0.0.1, Hub limits far above what the tests use so the limiter never paces them.
+ * free port of 127.0.0.1, Hub limits far above what the tests use so the limiter never paces them, and (where the
+ * node has one) its Hazelcast member alone in a cluster of its own on a free port.
  */
 final class Workers {
 
@@ -28,6 +31,7 @@ final class Workers {
     /** A worker on {@code redisUrl} publishing to {@code eventsTopic}; add env overrides, then start it. */
     static NodeProcess.Builder worker(String nodeId, String redisUrl, String bootstrapServers, String eventsTopic,
                                       String hubBaseUrl) {
+        int clusterPort = freePort();
         return NodeProcess.forMainClass(Main.class).args("worker")
                 .name(nodeId)
                 .maxHeap("256m")
@@ -36,14 +40,26 @@ final class Workers {
                 .env("SLUICE_REDIS_URL", redisUrl)
                 .env("SLUICE_HUB_BASE_URL", hubBaseUrl)
                 .env("SLUICE_HUB_MAX_REQUESTS_PER_SECOND", "100000")
-                .env("SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "1000")
+                .env("SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "100")
                 .env("SLUICE_KAFKA_ENABLED", "true")
                 .env("SLUICE_KAFKA_BOOTSTRAP_SERVERS", bootstrapServers)
                 .env("SLUICE_KAFKA_EVENTS_TOPIC", eventsTopic)
-                // Its own cluster name, so a node never joins the members of another test on this machine.
-                .env("SLUICE_CLUSTER_NAME", "e2e-" + eventsTopic.replaceAll("[^A-Za-z0-9-]", "-"))
+                // A standalone member of its own cluster on a free port (members bind without auto-increment): the
+                // fleet limits are not under test here, and it never meets the members of other tests.
+                .env("SLUICE_CLUSTER_NAME", ("e2e-" + nodeId + "-" + eventsTopic).replaceAll("[^A-Za-z0-9-]", "-"))
+                .env("SLUICE_CLUSTER_BIND_ADDRESS", "127.0.0.1")
+                .env("SLUICE_CLUSTER_PORT", Integer.toString(clusterPort))
+                .env("SLUICE_CLUSTER_MEMBERS", "127.0.0.1:" + clusterPort)
                 .env("SLUICE_METRICS_PORT", "0")
                 .env("SLUICE_METRICS_BIND", "127.0.0.1");
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not find a free port", e);
+        }
     }
 
     /** Starts the worker and waits until it says it started. */
