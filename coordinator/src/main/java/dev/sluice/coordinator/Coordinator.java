@@ -245,13 +245,14 @@ public final class Coordinator implements AutoCloseable {
 
     /**
      * The cluster now, judged as of the time the events are known to be read up to (plus a grace that covers the
-     * consumer's probing), so a Kafka outage freezes liveness and windows instead of calling every node down.
+     * consumer's probing), so a Kafka outage freezes liveness and windows instead of calling every node down; and
+     * once the events flow again, the nodes' silence during the outage is not held against them.
      */
     public ClusterSnapshot snapshot() {
         Instant now = clock.instant();
         EventConsumer c = consumer;
         Instant current = c == null ? null : c.currentAsOf();
-        return state.snapshot(now, current == null ? now : current.plus(EVENTS_GRACE));
+        return state.snapshot(now, current == null ? now : current.plus(EVENTS_GRACE), c == null ? null : c.lastGap());
     }
 
     private void evaluate() {

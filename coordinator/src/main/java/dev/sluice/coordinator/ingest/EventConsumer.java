@@ -2,6 +2,7 @@ package dev.sluice.coordinator.ingest;
 
 import dev.sluice.common.event.EventCodec;
 import dev.sluice.coordinator.state.ClusterState;
+import dev.sluice.coordinator.state.EventsGap;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -44,6 +45,9 @@ import java.util.concurrent.CountDownLatch;
  * has read up to them, the state is current as of that probe ({@link #currentAsOf()}); when it has at least read
  * everything that existed at the previous probe, as of the previous one. While Kafka is unreachable or the consumer
  * lags, that time stands still, and the coordinator judges liveness at it rather than calling every node down.
+ * When it moves on by more than {@link #GAP} at once, the stretch it stood still is the {@link #lastGap()}: the
+ * nodes' silence within it is not held against them, since their events could not arrive (after an outage a node's
+ * producer may reconnect a few seconds after this consumer does).
  */
 public final class EventConsumer implements AutoCloseable {
 
@@ -52,6 +56,8 @@ public final class EventConsumer implements AutoCloseable {
     private static final Duration ERROR_PAUSE = Duration.ofSeconds(1);
     static final long PROBE_INTERVAL_MS = 250;
     private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
+    /** A standstill of {@link #currentAsOf()} longer than this is a gap in the events; normal steps are 0.25-0.5 s. */
+    static final Duration GAP = Duration.ofSeconds(2);
 
     private final Map<String, Object> clientConfig;
     private final String topic;
@@ -66,6 +72,7 @@ public final class EventConsumer implements AutoCloseable {
     private final Map<TopicPartition, Long> catchUpTo = new ConcurrentHashMap<>();
     private final CountDownLatch caughtUp = new CountDownLatch(1);
     private volatile Instant currentAsOf;
+    private volatile EventsGap lastGap;
     private Instant lastProbe;
     private Map<TopicPartition, Long> lastProbeEnds = Map.of();
     private volatile boolean running;
@@ -202,12 +209,24 @@ public final class EventConsumer implements AutoCloseable {
             return;
         }
         if (readUpTo(ends)) {
-            currentAsOf = now;
+            currentAs(now);
         } else if (lastProbe != null && readUpTo(lastProbeEnds)) {
-            currentAsOf = lastProbe;
+            currentAs(lastProbe);
         }
         lastProbe = now;
         lastProbeEnds = ends;
+    }
+
+    private void currentAs(Instant at) {
+        Instant before = currentAsOf;
+        if (before != null && Duration.between(before, at).compareTo(GAP) > 0) {
+            lastGap = new EventsGap(before, at);
+            log.info("events current again after {} ms without ({} to {})", Duration.between(before, at).toMillis(),
+                    before, at);
+        }
+        if (before == null || at.isAfter(before)) {
+            currentAsOf = at;
+        }
     }
 
     private boolean readUpTo(Map<TopicPartition, Long> ends) {
@@ -225,6 +244,11 @@ public final class EventConsumer implements AutoCloseable {
      */
     public Instant currentAsOf() {
         return currentAsOf;
+    }
+
+    /** The latest stretch, since start, when {@link #currentAsOf()} stood still for more than {@link #GAP}; or null. */
+    public EventsGap lastGap() {
+        return lastGap;
     }
 
     private void pause() {

@@ -18,7 +18,8 @@ import java.util.Objects;
  * <p>Time is never read from a clock here: every event comes with the instant it was observed at (the consumer
  * decides: its clock for live events, the record's timestamp for events read again at start), and a snapshot is
  * taken at a given instant. Liveness is judged at the snapshot's instant: a node is alive when it has not said it
- * is stopping and its last event is no older than {@link Settings#missedHeartbeats()} heartbeat intervals.
+ * is stopping and its last event is no older than {@link Settings#missedHeartbeats()} heartbeat intervals, not
+ * counting an {@link EventsGap} (a time the events could not be read).
  *
  * <p>Rates come from counter deltas: each heartbeat carries a node's monotonic counters since its start, the delta to
  * the previous heartbeat is kept for {@link Settings#history()}, and windows sum the deltas inside them. A node's
@@ -86,12 +87,22 @@ public final class ClusterState {
      * liveness, windows and forgetting are judged at {@code asOf}, so a node is not called down for events that
      * could not arrive. Nodes silent or stopped longer than {@link Settings#forgetAfter()} are dropped.
      */
-    public synchronized ClusterSnapshot snapshot(Instant now, Instant asOf) {
+    public ClusterSnapshot snapshot(Instant now, Instant asOf) {
+        return snapshot(now, asOf, null);
+    }
+
+    /**
+     * As {@link #snapshot(Instant, Instant)}, and a node's silence during {@code gap} (the latest stretch when the
+     * events could not be read, or null) does not count towards its missed heartbeats: when the events flow again a
+     * node that was alive when they stopped has what was left of its allowance to be heard from, rather than being
+     * called down at once because its events are still on their way.
+     */
+    public synchronized ClusterSnapshot snapshot(Instant now, Instant asOf, EventsGap gap) {
         Instant judged = asOf.isAfter(now) ? now : asOf;
         nodes.values().removeIf(n -> n.forgettable(judged));
         List<NodeView> views = new ArrayList<>(nodes.size());
         for (NodeState node : nodes.values()) {
-            views.add(node.view(judged));
+            views.add(node.view(judged, gap));
         }
         views.sort(Comparator.comparing(NodeView::id));
         return new ClusterSnapshot(now, judged, views);

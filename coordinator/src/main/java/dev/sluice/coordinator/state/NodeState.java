@@ -195,22 +195,32 @@ final class NodeState {
         return it.next();
     }
 
-    Instant downSince() {
-        return lastSeen.plus(heartbeatInterval.multipliedBy(settings.missedHeartbeats()));
+    /**
+     * When it counts as down if nothing more arrives: once it has missed its heartbeats, not counting its silence
+     * during {@code gap} (the events could not be read then, so they could not tell of it). A node already down when
+     * the gap began stays down since then.
+     */
+    Instant downSince(EventsGap gap) {
+        Instant missed = lastSeen.plus(heartbeatInterval.multipliedBy(settings.missedHeartbeats()));
+        if (gap == null || !missed.isAfter(gap.from()) || !lastSeen.isBefore(gap.to())) {
+            return missed;
+        }
+        Instant unheardFrom = lastSeen.isAfter(gap.from()) ? lastSeen : gap.from();
+        return missed.plus(Duration.between(unheardFrom, gap.to()));
     }
 
-    boolean alive(Instant now) {
-        return !stopped && !now.isAfter(downSince());
+    boolean alive(Instant now, EventsGap gap) {
+        return !stopped && !now.isAfter(downSince(gap));
     }
 
     boolean forgettable(Instant now) {
         return now.isAfter(lastSeen.plus(settings.forgetAfter()));
     }
 
-    NodeView view(Instant now) {
+    NodeView view(Instant now, EventsGap gap) {
         trim(now);
-        return new NodeView(id, alive(now), stopped, stopReason, firstSeen, lastSeen, heartbeatInterval,
-                stopped ? null : downSince(), restarts, started, pool,
+        return new NodeView(id, alive(now, gap), stopped, stopReason, firstSeen, lastSeen, heartbeatInterval,
+                stopped ? null : downSince(gap), restarts, started, pool,
                 Collections.unmodifiableMap(new TreeMap<>(breakers)), limiter, queue, List.copyOf(poolUsage),
                 List.copyOf(deltas));
     }

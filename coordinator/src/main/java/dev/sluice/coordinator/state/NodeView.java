@@ -16,7 +16,7 @@ import java.util.Map;
  * @param lastSeen           last event seen from it
  * @param heartbeatInterval  its announced heartbeat interval (or the configured default)
  * @param downSince          when it counts as down if nothing more arrives: last seen plus the missed-heartbeat
- *                           allowance; null once stopped
+ *                           allowance (plus its silence during an {@link EventsGap}); null once stopped
  * @param restarts           restarts noticed (node-started events, counters or sequence numbers going down)
  * @param started            what it announced at its start, if seen
  * @param pool               its last pool sample, if any

@@ -141,6 +141,42 @@ class ClusterStateTest {
     }
 
     @Test
+    void aNodeIsNotCalledDownWhenTheEventsFlowAgainAfterAGapBeforeItsOwnArrive() {
+        // Regression: after a 30 s Kafka outage the coordinator's consumer was current again a second or two before
+        // the nodes' producers had reconnected, and every node was called down (and resolved a moment later).
+        TestEvents n1 = new TestEvents("n1").intervalMs(1_000);
+        TestEvents gone = new TestEvents("gone").intervalMs(1_000);
+        apply(gone.started(0));
+        clock.advanceSeconds(10);
+        apply(n1.started(0));
+        Instant lastSeen = clock.instant();
+        clock.advance(Duration.ofMillis(500));
+        EventsGap gap = new EventsGap(clock.instant(), clock.instant().plusSeconds(30));
+        clock.advanceSeconds(30);
+
+        // Events current again: without the gap n1 would be 30 s past its 3 s allowance.
+        assertThat(state.snapshot(clock.instant(), clock.instant()).node("n1").orElseThrow().alive()).isFalse();
+        ClusterSnapshot after = state.snapshot(clock.instant(), clock.instant(), gap);
+        NodeView n1View = after.node("n1").orElseThrow();
+        assertThat(n1View.alive()).isTrue();
+        // What was left of its allowance when the gap began (2.5 s), counted from its end.
+        assertThat(n1View.downSince()).isEqualTo(gap.to().plus(Duration.ofMillis(2_500)));
+        // A node that was already down before the gap stays down, since the same time.
+        NodeView goneView = after.node("gone").orElseThrow();
+        assertThat(goneView.alive()).isFalse();
+        assertThat(goneView.downSince()).isEqualTo(lastSeen.minusSeconds(10).plusSeconds(3));
+
+        clock.advance(Duration.ofMillis(2_501));
+        assertThat(state.snapshot(clock.instant(), clock.instant(), gap).node("n1").orElseThrow().alive()).isFalse();
+        // Heard from again: alive, and the gap no longer matters.
+        apply(n1.heartbeat(0));
+        clock.advanceSeconds(1);
+        NodeView back = state.snapshot(clock.instant(), clock.instant(), gap).node("n1").orElseThrow();
+        assertThat(back.alive()).isTrue();
+        assertThat(back.downSince()).isEqualTo(clock.instant().minusSeconds(1).plusSeconds(3));
+    }
+
+    @Test
     void aStoppedNodeThatStartsAgainIsAliveAgain() {
         TestEvents n1 = new TestEvents("n1");
         apply(n1.started(0));
