@@ -2,7 +2,11 @@ package dev.sluice.worker.queue;
 
 import dev.sluice.worker.queue.Completion.DeadLetter;
 
+import dev.sluice.worker.pool.RedisConnections;
+import redis.clients.jedis.params.XTrimParams;
+
 import java.time.Clock;
+import java.util.Collection;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,6 +54,36 @@ final class DeadLetters {
         return new DeadLetterEntry(id, fields.getOrDefault("dead.job_id", ""), fields.getOrDefault("dead.kind", ""),
                 fields.getOrDefault("dead.reason", ""), parseInt(fields.get("dead.attempts")),
                 fields.getOrDefault("dead.node", ""), parseLong(fields.get("dead.at")), original);
+    }
+
+    /** The newest {@code count} entries of the dead-letter stream, newest first. */
+    static List<DeadLetterEntry> newest(RedisConnections redis, String deadLetter, int count) {
+        return redis.withJedis(j -> j.xrevrange(deadLetter, "+", "-", count).stream()
+                .map(e -> parse(e.getID().toString(), e.getFields()))
+                .toList());
+    }
+
+    /** Runs a mode's replay script for each id; returns how many were put back. */
+    static int replay(RedisConnections redis, String script, String deadLetter, String queue, Collection<String> ids) {
+        return redis.withJedis(j -> {
+            int n = 0;
+            for (String id : ids) {
+                if (((Long) j.eval(script, List.of(deadLetter, queue), List.of(id))) == 1L) {
+                    n++;
+                }
+            }
+            return n;
+        });
+    }
+
+    /** Removes dead letters older than {@code retentionDays}; returns how many. */
+    static long trim(RedisConnections redis, String deadLetter, Clock clock, int retentionDays) {
+        long minId = clock.millis() - retentionMs(retentionDays);
+        return redis.withJedis(j -> j.xtrim(deadLetter, XTrimParams.xTrimParams().minId(Long.toString(minId))));
+    }
+
+    static long retentionMs(int retentionDays) {
+        return java.time.Duration.ofDays(retentionDays).toMillis();
     }
 
     private static int parseInt(String s) {

@@ -12,7 +12,6 @@ import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.args.ListDirection;
 import redis.clients.jedis.params.SetParams;
-import redis.clients.jedis.params.XTrimParams;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -203,7 +202,7 @@ public final class ListJobQueue implements JobQueue {
                     case Completion.Retry r -> p.eval(Scripts.LIST_RETRY, List.of(processing, deliveries, config.delayed()),
                             List.of(element, Long.toString(r.delayMs()), codec.toJson(r.next())));
                     case Completion.DeadLetter d -> {
-                        List<String> args = new ArrayList<>(List.of(element, Long.toString(retentionMs())));
+                        List<String> args = new ArrayList<>(List.of(element, Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
                         p.eval(Scripts.LIST_DEAD, List.of(processing, deliveries, config.deadLetter()), args);
                     }
@@ -214,10 +213,6 @@ public final class ListJobQueue implements JobQueue {
             p.sync();
             return null;
         });
-    }
-
-    private long retentionMs() {
-        return Duration.ofDays(config.deadLetterRetentionDays()).toMillis();
     }
 
     @Override
@@ -282,29 +277,17 @@ public final class ListJobQueue implements JobQueue {
 
     @Override
     public List<DeadLetterEntry> deadLetters(int count) {
-        return redis.withJedis(j -> j.xrevrange(config.deadLetter(), "+", "-", count).stream()
-                .map(e -> DeadLetters.parse(e.getID().toString(), e.getFields()))
-                .toList());
+        return DeadLetters.newest(redis, config.deadLetter(), count);
     }
 
     @Override
     public int replayDeadLetters(Collection<String> deadLetterIds) {
-        return redis.withJedis(j -> {
-            int n = 0;
-            for (String id : deadLetterIds) {
-                Object r = j.eval(Scripts.LIST_REPLAY, List.of(config.deadLetter(), config.list()), List.of(id));
-                if (((Long) r) == 1L) {
-                    n++;
-                }
-            }
-            return n;
-        });
+        return DeadLetters.replay(redis, Scripts.LIST_REPLAY, config.deadLetter(), config.list(), deadLetterIds);
     }
 
     @Override
     public long trimDeadLetters() {
-        long minId = clock.millis() - retentionMs();
-        return redis.withJedis(j -> j.xtrim(config.deadLetter(), XTrimParams.xTrimParams().minId(Long.toString(minId))));
+        return DeadLetters.trim(redis, config.deadLetter(), clock, config.deadLetterRetentionDays());
     }
 
     /** SHA-1 of the element's bytes, as Redis's {@code redis.sha1hex} computes it. */

@@ -19,7 +19,6 @@ import redis.clients.jedis.params.XAutoClaimParams;
 import redis.clients.jedis.params.XClaimParams;
 import redis.clients.jedis.params.XPendingParams;
 import redis.clients.jedis.params.XReadGroupParams;
-import redis.clients.jedis.params.XTrimParams;
 import redis.clients.jedis.resps.StreamEntry;
 import redis.clients.jedis.resps.StreamGroupInfo;
 import redis.clients.jedis.resps.StreamPendingEntry;
@@ -236,7 +235,7 @@ public final class StreamJobQueue implements JobQueue {
                             List.of(config.group(), r.delivery().handle(), Long.toString(r.delayMs()), codec.toJson(r.next())));
                     case Completion.DeadLetter d -> {
                         List<String> args = new ArrayList<>(List.of(config.group(), d.delivery().handle(),
-                                Long.toString(retentionMs())));
+                                Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
                         p.eval(Scripts.STREAM_DEAD, List.of(config.stream(), config.deadLetter()), args);
                     }
@@ -258,10 +257,6 @@ public final class StreamJobQueue implements JobQueue {
             p.sync();
             return null;
         });
-    }
-
-    private long retentionMs() {
-        return Duration.ofDays(config.deadLetterRetentionDays()).toMillis();
     }
 
     @Override
@@ -374,30 +369,17 @@ public final class StreamJobQueue implements JobQueue {
 
     @Override
     public List<DeadLetterEntry> deadLetters(int count) {
-        return redis.withJedis(j -> j.xrevrange(config.deadLetter(), "+", "-", count).stream()
-                .map(e -> DeadLetters.parse(e.getID().toString(), e.getFields()))
-                .toList());
+        return DeadLetters.newest(redis, config.deadLetter(), count);
     }
 
     @Override
     public int replayDeadLetters(Collection<String> deadLetterIds) {
-        return redis.withJedis(j -> {
-            int n = 0;
-            for (String id : deadLetterIds) {
-                Object r = j.eval(Scripts.STREAM_REPLAY, List.of(config.deadLetter(), config.stream()), List.of(id));
-                if (((Long) r) == 1L) {
-                    n++;
-                }
-            }
-            return n;
-        });
+        return DeadLetters.replay(redis, Scripts.STREAM_REPLAY, config.deadLetter(), config.stream(), deadLetterIds);
     }
 
     @Override
     public long trimDeadLetters() {
-        long minId = clock.millis() - retentionMs();
-        return redis.withJedis(j -> j.xtrim(config.deadLetter(),
-                XTrimParams.xTrimParams().minId(Long.toString(minId))));
+        return DeadLetters.trim(redis, config.deadLetter(), clock, config.deadLetterRetentionDays());
     }
 
     /** Deletes consumers that hold nothing and have been idle for {@code idleMs}; never one with pending entries. */
