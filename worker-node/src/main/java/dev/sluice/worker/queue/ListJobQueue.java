@@ -46,7 +46,7 @@ public final class ListJobQueue implements JobQueue {
     private final String processing;
     private final String registry;
     private final String deliveries;
-    private Jedis fetcher;
+    private final FetcherConnection fetcher;
 
     public ListJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock) {
         this.config = config;
@@ -54,6 +54,7 @@ public final class ListJobQueue implements JobQueue {
         this.redis = redis;
         this.codec = new JobCodec(config.maxJobBytes());
         this.clock = clock;
+        this.fetcher = new FetcherConnection(redis);
         this.processing = processingList(nodeId);
         this.registry = config.list() + ":nodes";
         this.deliveries = config.list() + ":deliveries";
@@ -88,18 +89,9 @@ public final class ListJobQueue implements JobQueue {
         p.sync();
     }
 
-    private Jedis fetcher(Duration block) {
-        if (fetcher == null || !fetcher.isConnected() || fetcher.isBroken()) {
-            closeFetcher();
-            fetcher = redis.dedicated("fetcher", block.plusSeconds(1));
-        }
-        return fetcher;
-    }
-
     @Override
     public List<Delivery> fetch(int max, Duration block) {
-        Jedis j = fetcher(block);
-        redis.recordOperation();
+        Jedis j = fetcher.get(block);
         List<Delivery> out = new ArrayList<>();
         try {
             collect(j.eval(Scripts.LIST_FETCH, List.of(config.list(), processing, deliveries),
@@ -113,8 +105,7 @@ public final class ListJobQueue implements JobQueue {
                 }
             }
         } catch (RuntimeException e) {
-            redis.recordError(e);
-            closeFetcher();
+            fetcher.failed(e);
             throw e;
         }
         return out;
@@ -138,7 +129,7 @@ public final class ListJobQueue implements JobQueue {
 
     @Override
     public List<Delivery> reclaim(int max) {
-        Jedis j = fetcher(Duration.ofMillis(config.blockTimeoutMs()));
+        Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
         try {
             for (String node : j.smembers(registry)) {
                 if (node.equals(nodeId) || j.exists(heartbeat(node))) {
@@ -152,8 +143,7 @@ public final class ListJobQueue implements JobQueue {
                 }
             }
         } catch (RuntimeException e) {
-            redis.recordError(e);
-            closeFetcher();
+            fetcher.failed(e);
             throw e;
         }
         // Recovered jobs go back to the queue and are fetched like any other.
@@ -165,7 +155,7 @@ public final class ListJobQueue implements JobQueue {
         if (deadNodeId.equals(nodeId)) {
             return List.of();
         }
-        Jedis j = fetcher(Duration.ofMillis(config.blockTimeoutMs()));
+        Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
         try {
             Object moved = j.eval(Scripts.LIST_RECOVER_NOW,
                     List.of(processingList(deadNodeId), config.list(), deliveries, registry, heartbeat(deadNodeId)),
@@ -175,8 +165,7 @@ public final class ListJobQueue implements JobQueue {
                         deadNodeId);
             }
         } catch (RuntimeException e) {
-            redis.recordError(e);
-            closeFetcher();
+            fetcher.failed(e);
             throw e;
         }
         // They go back to the consuming end of the queue and are fetched next, like any other job.
@@ -299,20 +288,9 @@ public final class ListJobQueue implements JobQueue {
         }
     }
 
-    private void closeFetcher() {
-        if (fetcher != null) {
-            try {
-                fetcher.close();
-            } catch (RuntimeException e) {
-                log.debug("closing the fetcher connection failed", e);
-            }
-            fetcher = null;
-        }
-    }
-
     @Override
     public void close() {
-        closeFetcher();
+        fetcher.close();
         try {
             redis.withJedis(j -> {
                 if (j.llen(processing) == 0) {

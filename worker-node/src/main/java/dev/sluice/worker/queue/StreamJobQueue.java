@@ -58,7 +58,7 @@ public final class StreamJobQueue implements JobQueue {
     private final RedisConnections redis;
     private final JobCodec codec;
     private final Clock clock;
-    private Jedis fetcher;
+    private final FetcherConnection fetcher;
     private StreamEntryID reclaimCursor = new StreamEntryID(0, 0);
 
     public StreamJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock) {
@@ -67,6 +67,7 @@ public final class StreamJobQueue implements JobQueue {
         this.redis = redis;
         this.codec = new JobCodec(config.maxJobBytes());
         this.clock = clock;
+        this.fetcher = new FetcherConnection(redis);
     }
 
     @Override
@@ -92,18 +93,9 @@ public final class StreamJobQueue implements JobQueue {
         }
     }
 
-    private Jedis fetcher(Duration block) {
-        if (fetcher == null || !fetcher.isConnected() || fetcher.isBroken()) {
-            closeFetcher();
-            fetcher = redis.dedicated("fetcher", block.plusSeconds(1));
-        }
-        return fetcher;
-    }
-
     @Override
     public List<Delivery> fetch(int max, Duration block) {
-        Jedis j = fetcher(block);
-        redis.recordOperation();
+        Jedis j = fetcher.get(block);
         List<Map.Entry<String, List<StreamEntry>>> read;
         try {
             read = j.xreadGroup(config.group(), nodeId,
@@ -117,8 +109,7 @@ public final class StreamJobQueue implements JobQueue {
             }
             throw e;
         } catch (RuntimeException e) {
-            redis.recordError(e);
-            closeFetcher();
+            fetcher.failed(e);
             throw e;
         }
         if (read == null || read.isEmpty()) {
@@ -148,7 +139,7 @@ public final class StreamJobQueue implements JobQueue {
         if (max <= 0) {
             return List.of();
         }
-        Jedis j = fetcher(Duration.ofMillis(config.blockTimeoutMs()));
+        Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
         Map.Entry<StreamEntryID, List<StreamEntry>> claimed;
         List<StreamPendingEntry> pending;
         try {
@@ -162,8 +153,7 @@ public final class StreamJobQueue implements JobQueue {
             pending = j.xpending(config.stream(), config.group(), new XPendingParams(
                     entries.getFirst().getID(), entries.getLast().getID(), entries.size() * 2).consumer(nodeId));
         } catch (RuntimeException e) {
-            redis.recordError(e);
-            closeFetcher();
+            fetcher.failed(e);
             throw e;
         }
         Map<String, Long> deliveries = new HashMap<>();
@@ -187,7 +177,7 @@ public final class StreamJobQueue implements JobQueue {
         if (max <= 0 || deadNodeId.equals(nodeId)) {
             return List.of();
         }
-        Jedis j = fetcher(Duration.ofMillis(config.blockTimeoutMs()));
+        Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
         Object reply;
         try {
             reply = j.eval(Scripts.STREAM_CLAIM_FROM, List.of(config.stream()),
@@ -198,8 +188,7 @@ public final class StreamJobQueue implements JobQueue {
             }
             throw e;
         } catch (RuntimeException e) {
-            redis.recordError(e);
-            closeFetcher();
+            fetcher.failed(e);
             throw e;
         }
         List<?> triples = (List<?>) reply;
@@ -400,19 +389,8 @@ public final class StreamJobQueue implements JobQueue {
         });
     }
 
-    private void closeFetcher() {
-        if (fetcher != null) {
-            try {
-                fetcher.close();
-            } catch (RuntimeException e) {
-                log.debug("closing the fetcher connection failed", e);
-            }
-            fetcher = null;
-        }
-    }
-
     @Override
     public void close() {
-        closeFetcher();
+        fetcher.close();
     }
 }
