@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.Serial;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -55,7 +56,12 @@ import java.util.concurrent.atomic.LongAdder;
  *       tickets, and a releaser wakes the waiters whose turn came (topic {@value #WAKE_TOPIC}); others re-ask at
  *       least every {@code poll} and when the next lease ends. Each node lets at most {@code max_in_flight} of its
  *       threads hold or wait for permits (a local fair gate), so the table stays small.</li>
- *   <li><b>Rate</b> is a Bucket4j bucket in {@value #RATE_MAP} shaped by {@link RateShape} so the Hub-side bound
+ *   <li><b>Combined store calls.</b> Each node sends the table and bucket requests of all its waiting threads as
+ *       one call at a time ({@link Combiner}): the permit table's operations as one batch applied in order, the
+ *       tokens as one reservation of {@code k} tokens whose individual times follow from the greedy refill. A hot
+ *       entry thus sees a few calls per round trip per node, not one per waiting thread, and round trips stay short
+ *       at high limits (one entry per structure caps what the fleet can do: see docs/benchmarks.md).</li>
+ *   <li><b>Rate</b> is a Bucket4j bucket in {@value #RATE_MAP} (one per configured limit) shaped by {@link RateShape} so the Hub-side bound
  *       holds in any sliding second. Tokens are reserved (Bucket4j's blocking consume), so waiters are served in
  *       order with one store call each. The owner computes a token's time somewhere between the holder's question
  *       and its answer, so the holder waits until the answer's time plus the announced wait (never early); if
@@ -102,6 +108,8 @@ public final class FleetHubLimiter implements HubLimiter {
     static final String KEY = "hub";
     private static final int BUCKET4J_TYPE_ID_BASE = 10_000;
     private static final Permit OPEN = () -> { };
+    /** Most waiter requests one store call carries. */
+    private static final int MAX_BATCH = 1_024;
 
     /** {@code cluster.on_store_failure}. */
     public enum OnStoreFailure {
@@ -166,6 +174,9 @@ public final class FleetHubLimiter implements HubLimiter {
     private final ITopic<Long> pauseTopic;
     private final UUID pauseRegistration;
     private final Semaphore gate;
+    private final long nanosPerToken;
+    private final Combiner<PermitProcessor.Step, long[]> tableCalls;
+    private final Combiner<Long, TokenTime> bucketCalls;
     private final Map<String, Semaphore> waiters = new ConcurrentHashMap<>();
     private final AtomicLong sequence = new AtomicLong();
     private final List<LimiterListener> listeners = new CopyOnWriteArrayList<>();
@@ -209,10 +220,16 @@ public final class FleetHubLimiter implements HubLimiter {
         RateShape shape = RateShape.of(settings.maxPerSecond());
         IMap<String, byte[]> rate = hz.getMap(RATE_MAP);
         HazelcastProxyManager<String> buckets = Bucket4jHazelcast.entryProcessorBasedBuilder(rate).build();
-        this.bucket = buckets.builder().build(KEY, shape::toBucketConfiguration);
+        // One bucket per limit: a bucket keeps the configuration it was made with, so nodes restarted with a new
+        // limit must not inherit the old one. During a rolling change the old and new limits' buckets both run.
+        this.bucket = buckets.builder().build(KEY + "/" + settings.maxPerSecond() + "rps", shape::toBucketConfiguration);
         // Three quarters of the tolerance for the holder; the rest for the way from its send to the Hub.
         this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() * 3 / 4;
         this.gate = new Semaphore(settings.maxInFlight(), true);
+        // Rounded down, so a token's computed time is never before its real one.
+        this.nanosPerToken = shape.refillPeriod().toNanos() / shape.refillTokens();
+        this.tableCalls = new Combiner<>("sluice-limiter-permits", MAX_BATCH, this::sendSteps);
+        this.bucketCalls = new Combiner<>("sluice-limiter-tokens", MAX_BATCH, this::reserveTokens);
         this.wakeTopic = hz.getTopic(WAKE_TOPIC);
         this.wakeRegistration = wakeTopic.addMessageListener(m -> {
             for (String id : m.getMessageObject().split(",")) {
@@ -318,8 +335,8 @@ public final class FleetHubLimiter implements HubLimiter {
         try {
             while (true) {
                 wake.drainPermits(); // a wake-up that comes while the table is asked counts for the next wait
-                PermitTable.Reply reply = PermitTable.Reply.fromWire((long[]) call(PermitProcessor.acquire(id, nodeId,
-                        settings.maxInFlight(), settings.lease().toMillis(), settings.ticketTtl().toMillis())));
+                PermitTable.Reply reply = PermitTable.Reply.fromWire(answer(tableCalls.submit(
+                        new PermitProcessor.Step(PermitProcessor.Op.ACQUIRE, id, settings.lease().toMillis()))));
                 long left = deadline - System.nanoTime();
                 switch (reply.state()) {
                     case GRANTED -> {
@@ -347,7 +364,9 @@ public final class FleetHubLimiter implements HubLimiter {
                 }
             }
         } catch (InterruptedException e) {
+            // The acquire may still be applied after this thread stopped waiting for it: withdraw both.
             cancelQuietly(id);
+            releaseAsync(id);
             throw e;
         } finally {
             waiters.remove(id);
@@ -361,43 +380,37 @@ public final class FleetHubLimiter implements HubLimiter {
     }
 
     private void cancelQuietly(String id) {
-        try {
-            permits.submitToKey(KEY, PermitProcessor.cancel(id));
-        } catch (RuntimeException e) {
-            log.debug("could not withdraw permit ticket {}; it expires on its own", id, e);
-        }
+        tableCalls.submit(new PermitProcessor.Step(PermitProcessor.Op.CANCEL, id, 0)).whenComplete((ignored, failure) -> {
+            if (failure != null) {
+                log.debug("could not withdraw permit ticket {}; it expires on its own", id, failure);
+            }
+        });
     }
 
     private boolean takeToken(String id, long deadline) throws StoreFailure, InterruptedException {
         while (true) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
+            if (deadline - System.nanoTime() <= 0) {
                 return false;
             }
-            long askedAt = System.nanoTime();
-            Slot slot = new Slot();
-            boolean token;
-            try {
-                token = bucket.asBlocking().tryConsume(1, left, slot); // reserves; Slot does not park
-            } catch (RuntimeException e) {
-                throw new StoreFailure("the fleet rate bucket failed: " + e, e);
-            }
-            if (!token) {
+            TokenTime slot = answer(bucketCalls.submit(deadline));
+            if (slot == TokenTime.NONE_IN_TIME) {
                 return false;
+            }
+            if (slot == TokenTime.RETRY) {
+                continue;
             }
             // The owner computed the token's time somewhere between asking and answering: sending at
             // answeredAt + wait is never early, and anything after askedAt + wait may be late.
-            long answeredAt = slot.waitNanos > 0 ? slot.answeredAt : System.nanoTime();
-            long earliestSlot = askedAt + slot.waitNanos;
-            long latestSlot = answeredAt + slot.waitNanos;
+            long earliestSlot = slot.askedAt() + slot.waitNanos();
+            long latestSlot = slot.answeredAt() + slot.waitNanos();
             // The lease starts again from the token's time; asked now, answered while the holder waits anyway.
-            CompletableFuture<Object> renewal = submit(PermitProcessor.renew(id,
-                    settings.lease().toMillis() + TimeUnit.NANOSECONDS.toMillis(slot.waitNanos)));
+            CompletableFuture<long[]> renewal = tableCalls.submit(new PermitProcessor.Step(PermitProcessor.Op.RENEW, id,
+                    settings.lease().toMillis() + TimeUnit.NANOSECONDS.toMillis(slot.waitNanos())));
             long toSlot = latestSlot - System.nanoTime();
             if (toSlot > 0) {
                 BlockingStrategy.PARKING.park(toSlot);
             }
-            PermitTable.Reply renewed = PermitTable.Reply.fromWire((long[]) await(renewal));
+            PermitTable.Reply renewed = PermitTable.Reply.fromWire(answer(renewal));
             if (renewed.state() == PermitTable.State.LOST) {
                 log.warn("permit {} ended while its holder waited for a rate token; giving the token up", id);
                 return false;
@@ -424,6 +437,89 @@ public final class FleetHubLimiter implements HubLimiter {
 
     private static void sleepOutPause(long pauseNanos, long deadline) throws InterruptedException {
         TimeUnit.NANOSECONDS.sleep(Math.min(pauseNanos, Math.max(0, deadline - System.nanoTime())));
+    }
+
+    /**
+     * When a holder's reserved token is due: at {@code waitNanos} after a moment between {@code askedAt} and
+     * {@code answeredAt} (its store call's send and answer, by this node's clock).
+     */
+    private record TokenTime(long askedAt, long answeredAt, long waitNanos) {
+        /** No token could be had before the holder's deadline. */
+        static final TokenTime NONE_IN_TIME = new TokenTime(0, 0, -1);
+        /** Tokens went to holders with earlier deadlines in this call: ask again. */
+        static final TokenTime RETRY = new TokenTime(0, 0, -2);
+    }
+
+    /**
+     * Reserves one token for each waiting holder in one bucket call (the Bucket4j blocking consume of them all,
+     * through a strategy that does not park). Token {@code i} of {@code k} is due {@code (k - 1 - i)} token
+     * periods before the last one (the refill is greedy and continuous), or at once; the holders with the nearest
+     * deadlines get the earliest tokens. When {@code k} tokens cannot all come before the latest deadline, fewer
+     * are reserved and the others ask again.
+     */
+    private List<TokenTime> reserveTokens(List<Long> deadlines) throws StoreFailure {
+        int n = deadlines.size();
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (x, y) -> Long.compare(deadlines.get(x), deadlines.get(y)));
+        TokenTime[] answers = new TokenTime[n];
+        java.util.Arrays.fill(answers, TokenTime.NONE_IN_TIME);
+        long maxWait = deadlines.get(order[n - 1]) - System.nanoTime();
+        for (int k = n; k >= 1 && maxWait > 0; k /= 2) {
+            long askedAt = System.nanoTime();
+            Slot slot = new Slot();
+            boolean reserved;
+            try {
+                reserved = bucket.asBlocking().tryConsume(k, maxWait, slot); // reserves; Slot does not park
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StoreFailure("interrupted while reserving rate tokens", e);
+            } catch (RuntimeException e) {
+                throw new StoreFailure("the fleet rate bucket failed: " + e, e);
+            }
+            if (!reserved) {
+                continue;
+            }
+            long answeredAt = slot.waitNanos > 0 ? slot.answeredAt : System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                long due = Math.max(0, slot.waitNanos - (long) (k - 1 - i) * nanosPerToken);
+                answers[order[i]] = i < k ? new TokenTime(askedAt, answeredAt, due) : TokenTime.RETRY;
+            }
+            break;
+        }
+        return java.util.Arrays.asList(answers);
+    }
+
+    /** One permit-table call for the steps of this node's waiters; wakes the waiters whose turn came. */
+    private List<long[]> sendSteps(List<PermitProcessor.Step> steps) throws StoreFailure, InterruptedException {
+        Object answer = call(PermitProcessor.batch(steps, nodeId, settings.maxInFlight(), settings.ticketTtl().toMillis()));
+        PermitProcessor.BatchReply reply = (PermitProcessor.BatchReply) answer;
+        if (reply.wake().length > 0) {
+            wakeTopic.publishAsync(String.join(",", reply.wake()));
+        }
+        List<long[]> out = new ArrayList<>(steps.size());
+        for (int i = 0; i < steps.size(); i++) {
+            out.add(reply.reply(i));
+        }
+        return out;
+    }
+
+    /** Waits for a combined call's answer: at most one call ahead of it and its own, each bounded by the store timeout. */
+    private <A> A answer(CompletableFuture<A> answer) throws StoreFailure, InterruptedException {
+        try {
+            return answer.get(2 * settings.storeTimeout().toMillis() + 500, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            if (cause instanceof StoreFailure failure) {
+                throw failure;
+            }
+            throw new StoreFailure("the fleet limiter's store call failed: " + cause, cause);
+        } catch (TimeoutException e) {
+            throw new StoreFailure("the fleet limiter's store call did not answer within "
+                    + (2 * settings.storeTimeout().toMillis() + 500) + " ms", e);
+        }
     }
 
     /** Takes Bucket4j's reservation without parking: the holder renews its lease first, then waits. */
@@ -465,19 +561,12 @@ public final class FleetHubLimiter implements HubLimiter {
     }
 
     private void releaseAsync(String id) {
-        try {
-            permits.submitToKey(KEY, PermitProcessor.release(id, settings.maxInFlight())).whenComplete((eligible, failure) -> {
-                if (failure != null) {
-                    releaseFailures.increment();
-                    log.debug("releasing permit {} failed; its lease ends it", id, failure);
-                } else if (eligible instanceof String[] ids && ids.length > 0) {
-                    wakeTopic.publishAsync(String.join(",", ids));
-                }
-            });
-        } catch (RuntimeException e) {
-            releaseFailures.increment();
-            log.debug("releasing permit {} failed; its lease ends it", id, e);
-        }
+        tableCalls.submit(new PermitProcessor.Step(PermitProcessor.Op.RELEASE, id, 0)).whenComplete((ignored, failure) -> {
+            if (failure != null) {
+                releaseFailures.increment();
+                log.debug("releasing permit {} failed; its lease ends it", id, failure);
+            }
+        });
     }
 
     /** One fleet permit, with its token already spent. */
@@ -642,6 +731,8 @@ public final class FleetHubLimiter implements HubLimiter {
     public void close() {
         closed = true;
         watcher.shutdownNow();
+        tableCalls.close();
+        bucketCalls.close();
         try {
             wakeTopic.removeMessageListener(wakeRegistration);
             pauseTopic.removeMessageListener(pauseRegistration);

@@ -24,8 +24,13 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
     static final int FACTORY_ID = 0x51_1C_E0;
     static final int PROCESSOR = 1;
     static final int STORE_BYTES = 2;
+    static final int BATCH_REPLY = 3;
 
-    enum Op { ACQUIRE, RENEW, RELEASE, CANCEL, PAUSE, INSPECT, PROBE }
+    enum Op { ACQUIRE, RENEW, RELEASE, CANCEL, PAUSE, INSPECT, PROBE, BATCH }
+
+    /** One waiter's operation in a {@link #batch}: ACQUIRE, RENEW, RELEASE or CANCEL of permit {@code id}. */
+    record Step(Op op, String id, long millis) implements java.io.Serializable {
+    }
 
     private Op op;
     private String id = "";
@@ -33,6 +38,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
     private int limit;
     private long millis;
     private long ticketTtlMs;
+    private Step[] steps = new Step[0];
     private transient byte[] written;
 
     /** For deserialization. */
@@ -48,24 +54,23 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
         this.ticketTtlMs = ticketTtlMs;
     }
 
-    static PermitProcessor acquire(String id, String holder, int limit, long leaseMs, long ticketTtlMs) {
-        return new PermitProcessor(Op.ACQUIRE, id, holder, limit, leaseMs, ticketTtlMs);
-    }
 
-    static PermitProcessor renew(String id, long leaseMs) {
-        return new PermitProcessor(Op.RENEW, id, "", 0, leaseMs, 0);
-    }
 
-    static PermitProcessor release(String id, int limit) {
-        return new PermitProcessor(Op.RELEASE, id, "", limit, 0, 0);
-    }
 
-    static PermitProcessor cancel(String id) {
-        return new PermitProcessor(Op.CANCEL, id, "", 0, 0, 0);
-    }
 
     static PermitProcessor pause(long pauseMs) {
         return new PermitProcessor(Op.PAUSE, "", "", 0, pauseMs, 0);
+    }
+
+    /**
+     * The operations of one node's waiters since its last store call, applied in order to one reading of the
+     * table: {@code holder} asks for ACQUIRE steps (lease {@code millis}), RENEW steps start the lease again for
+     * {@code millis}. Answered with a {@link BatchReply}.
+     */
+    static PermitProcessor batch(List<Step> steps, String holder, int limit, long ticketTtlMs) {
+        PermitProcessor p = new PermitProcessor(Op.BATCH, "", holder, limit, 0, ticketTtlMs);
+        p.steps = steps.toArray(Step[]::new);
+        return p;
     }
 
     static PermitProcessor inspect() {
@@ -77,9 +82,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
     }
 
     /**
-     * @return ACQUIRE, RENEW: {@link PermitTable.Reply#toWire()}; RELEASE: the ids of waiters that may now take a
-     * permit ({@code String[]}, empty), or null when the permit was no longer held; CANCEL: null; PAUSE: the
-     * pause end; INSPECT: the table's bytes; PROBE: the owner's time
+     * @return PAUSE: the pause end; INSPECT: the table's bytes; PROBE: the owner's time; BATCH: a {@link BatchReply}
      */
     @Override
     public Object process(Map.Entry<String, byte[]> entry) {
@@ -89,27 +92,34 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
         boolean changed = table.expire(now);
         Object result;
         switch (op) {
-            case ACQUIRE -> {
-                result = table.acquire(id, holder, limit, millis, ticketTtlMs, now).toWire();
-                changed = true;
-            }
-            case RENEW -> {
-                PermitTable.Reply reply = table.renew(id, millis, now);
-                result = reply.toWire();
-                changed |= reply.state() == PermitTable.State.RENEWED;
-            }
-            case RELEASE -> {
-                List<String> eligible = table.release(id, limit, now);
-                result = eligible == null ? null : eligible.toArray(String[]::new);
-                changed |= eligible != null;
-            }
-            case CANCEL -> {
-                changed |= table.cancel(id);
-                result = null;
-            }
             case PAUSE -> {
                 table.pauseUntil(now + millis);
                 result = table.pausedUntilMs();
+                changed = true;
+            }
+            case BATCH -> {
+                long[] replies = new long[4 * steps.length];
+                boolean released = false;
+                for (int i = 0; i < steps.length; i++) {
+                    Step step = steps[i];
+                    PermitTable.Reply reply = switch (step.op()) {
+                        case ACQUIRE -> table.acquire(step.id(), holder, limit, step.millis(), ticketTtlMs, now);
+                        case RENEW -> table.renew(step.id(), step.millis(), now);
+                        case RELEASE -> {
+                            released |= table.release(step.id(), limit, now) != null;
+                            yield null;
+                        }
+                        case CANCEL -> {
+                            table.cancel(step.id());
+                            yield null;
+                        }
+                        default -> throw new IllegalStateException("not a batch step: " + step.op());
+                    };
+                    if (reply != null) {
+                        System.arraycopy(reply.toWire(), 0, replies, 4 * i, 4);
+                    }
+                }
+                result = new BatchReply(replies, released ? table.eligible(limit).toArray(String[]::new) : new String[0]);
                 changed = true;
             }
             case INSPECT -> result = table.encode();
@@ -146,6 +156,14 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
         out.writeInt(limit);
         out.writeLong(millis);
         out.writeLong(ticketTtlMs);
+        if (op == Op.BATCH) {
+            out.writeInt(steps.length);
+            for (Step step : steps) {
+                out.writeByte(step.op().ordinal());
+                out.writeString(step.id());
+                out.writeLong(step.millis());
+            }
+        }
     }
 
     @Override
@@ -156,6 +174,12 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
         limit = in.readInt();
         millis = in.readLong();
         ticketTtlMs = in.readLong();
+        if (op == Op.BATCH) {
+            steps = new Step[in.readInt()];
+            for (int i = 0; i < steps.length; i++) {
+                steps[i] = new Step(Op.values()[in.readByte()], in.readString(), in.readLong());
+            }
+        }
     }
 
     /** Writes the owner's result to a backup replica. */
@@ -199,6 +223,53 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
         }
     }
 
+    /**
+     * What a {@link #batch} came to: four longs per step ({@link PermitTable.Reply#toWire()}, zeros for RELEASE and
+     * CANCEL) and, when a permit was released, the waiters that may now take one.
+     */
+    static final class BatchReply implements IdentifiedDataSerializable {
+        private long[] replies;
+        private String[] wake;
+
+        BatchReply() {
+        }
+
+        BatchReply(long[] replies, String[] wake) {
+            this.replies = replies;
+            this.wake = wake;
+        }
+
+        long[] reply(int step) {
+            return java.util.Arrays.copyOfRange(replies, 4 * step, 4 * step + 4);
+        }
+
+        String[] wake() {
+            return wake;
+        }
+
+        @Override
+        public int getFactoryId() {
+            return FACTORY_ID;
+        }
+
+        @Override
+        public int getClassId() {
+            return BATCH_REPLY;
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeLongArray(replies);
+            out.writeStringArray(wake);
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            replies = in.readLongArray();
+            wake = in.readStringArray();
+        }
+    }
+
     /** Registered on every member (see {@link FleetHubLimiter#configure}). */
     static final class Factory implements DataSerializableFactory {
         @Override
@@ -206,6 +277,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
             return switch (classId) {
                 case PROCESSOR -> new PermitProcessor();
                 case STORE_BYTES -> new StoreBytes();
+                case BATCH_REPLY -> new BatchReply();
                 default -> throw new IllegalArgumentException("no permit processor with class id " + classId);
             };
         }

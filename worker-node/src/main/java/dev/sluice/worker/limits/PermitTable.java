@@ -7,7 +7,9 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The fleet's concurrency permits: who holds one and until when, who waits for one and in which order, and until
@@ -55,38 +57,34 @@ final class PermitTable {
     }
 
     private long pausedUntilMs;
-    private final List<Lease> leases = new ArrayList<>();
-    private final List<Ticket> tickets = new ArrayList<>();
+    // Insertion-ordered: leases by grant, tickets by arrival (a renewed ticket keeps its place).
+    private final Map<String, Lease> leases = new LinkedHashMap<>();
+    private final Map<String, Ticket> tickets = new LinkedHashMap<>();
 
     Reply acquire(String id, String holder, int limit, long leaseMs, long ticketTtlMs, long now) {
         expire(now);
         if (pausedUntilMs > now) {
             return new Reply(State.PAUSED, pausedUntilMs - now, -1, pausedUntilMs - now);
         }
-        for (Lease l : leases) {
-            if (l.id().equals(id)) {
-                return new Reply(State.GRANTED, l.endMs(), -1, 0); // an entry processor that ran twice
-            }
+        Lease held = leases.get(id);
+        if (held != null) {
+            return new Reply(State.GRANTED, held.endMs(), -1, 0); // asked twice (a retried store call)
         }
         int free = limit - leases.size();
-        int position = indexOfTicket(id);
-        if (position < 0 && free > tickets.size()) {
+        boolean queued = tickets.containsKey(id);
+        if (!queued && free > tickets.size()) {
             return grant(id, holder, now + leaseMs);
         }
-        if (position < 0) {
-            tickets.add(new Ticket(id, holder, now + ticketTtlMs));
-            position = tickets.size() - 1;
-        }
-        if (position < free) {
-            tickets.remove(position);
+        if (queued && isAmongFirst(id, free)) {
+            tickets.remove(id);
             return grant(id, holder, now + leaseMs);
         }
-        tickets.set(position, new Ticket(id, holder, now + ticketTtlMs));
-        return new Reply(State.WAIT, untilNextLeaseEnds(now), position, 0);
+        tickets.put(id, new Ticket(id, holder, now + ticketTtlMs));
+        return new Reply(State.WAIT, untilNextLeaseEnds(now), positionOf(id), 0);
     }
 
     private Reply grant(String id, String holder, long endMs) {
-        leases.add(new Lease(id, holder, endMs));
+        leases.put(id, new Lease(id, holder, endMs));
         return new Reply(State.GRANTED, endMs, -1, 0);
     }
 
@@ -94,20 +92,18 @@ final class PermitTable {
     Reply renew(String id, long leaseMs, long now) {
         expire(now);
         long pause = Math.max(0, pausedUntilMs - now);
-        for (int i = 0; i < leases.size(); i++) {
-            Lease l = leases.get(i);
-            if (l.id().equals(id)) {
-                long end = Math.max(l.endMs(), now + leaseMs);
-                leases.set(i, new Lease(id, l.holder(), end));
-                return new Reply(State.RENEWED, end, -1, pause);
-            }
+        Lease l = leases.get(id);
+        if (l == null) {
+            return new Reply(State.LOST, 0, -1, pause);
         }
-        return new Reply(State.LOST, 0, -1, pause);
+        long end = Math.max(l.endMs(), now + leaseMs);
+        leases.put(id, new Lease(id, l.holder(), end));
+        return new Reply(State.RENEWED, end, -1, pause);
     }
 
     /** Ends a lease. Returns the tickets that may now take a permit (to wake their waiters), or null if it was not held. */
     List<String> release(String id, int limit, long now) {
-        boolean removed = leases.removeIf(l -> l.id().equals(id));
+        boolean removed = leases.remove(id) != null;
         expire(now);
         return removed ? eligible(limit) : null;
     }
@@ -116,15 +112,18 @@ final class PermitTable {
     List<String> eligible(int limit) {
         int free = Math.max(0, limit - leases.size());
         List<String> out = new ArrayList<>(Math.min(free, tickets.size()));
-        for (int i = 0; i < free && i < tickets.size(); i++) {
-            out.add(tickets.get(i).id());
+        for (String id : tickets.keySet()) {
+            if (out.size() >= free) {
+                break;
+            }
+            out.add(id);
         }
         return out;
     }
 
     /** Removes a waiter's ticket; returns whether it was there. */
     boolean cancel(String id) {
-        return tickets.removeIf(t -> t.id().equals(id));
+        return tickets.remove(id) != null;
     }
 
     /** Pauses every grant until {@code untilMs}, unless a longer pause is already set. */
@@ -134,34 +133,49 @@ final class PermitTable {
 
     /** Drops leases that ended and tickets nobody renewed. Returns whether anything changed. */
     boolean expire(long now) {
-        boolean a = leases.removeIf(l -> l.endMs() <= now);
-        boolean b = tickets.removeIf(t -> t.expiresMs() <= now);
+        boolean a = leases.values().removeIf(l -> l.endMs() <= now);
+        boolean b = tickets.values().removeIf(t -> t.expiresMs() <= now);
         return a || b;
     }
 
     private long untilNextLeaseEnds(long now) {
         long next = Long.MAX_VALUE;
-        for (Lease l : leases) {
+        for (Lease l : leases.values()) {
             next = Math.min(next, l.endMs());
         }
         return next == Long.MAX_VALUE ? 0 : next - now;
     }
 
-    private int indexOfTicket(String id) {
-        for (int i = 0; i < tickets.size(); i++) {
-            if (tickets.get(i).id().equals(id)) {
+    private boolean isAmongFirst(String id, int n) {
+        int i = 0;
+        for (String queued : tickets.keySet()) {
+            if (i++ >= n) {
+                return false;
+            }
+            if (queued.equals(id)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private int positionOf(String id) {
+        int i = 0;
+        for (String queued : tickets.keySet()) {
+            if (queued.equals(id)) {
                 return i;
             }
+            i++;
         }
         return -1;
     }
 
     List<Lease> leases() {
-        return List.copyOf(leases);
+        return List.copyOf(leases.values());
     }
 
     List<Ticket> tickets() {
-        return List.copyOf(tickets);
+        return List.copyOf(tickets.values());
     }
 
     long pausedUntilMs() {
@@ -182,11 +196,13 @@ final class PermitTable {
             table.pausedUntilMs = in.readLong();
             int n = in.readInt();
             for (int i = 0; i < n; i++) {
-                table.leases.add(new Lease(in.readUTF(), in.readUTF(), in.readLong()));
+                Lease l = new Lease(in.readUTF(), in.readUTF(), in.readLong());
+                table.leases.put(l.id(), l);
             }
             int m = in.readInt();
             for (int i = 0; i < m; i++) {
-                table.tickets.add(new Ticket(in.readUTF(), in.readUTF(), in.readLong()));
+                Ticket t = new Ticket(in.readUTF(), in.readUTF(), in.readLong());
+                table.tickets.put(t.id(), t);
             }
             return table;
         } catch (IOException e) {
@@ -200,13 +216,13 @@ final class PermitTable {
             out.writeByte(VERSION);
             out.writeLong(pausedUntilMs);
             out.writeInt(leases.size());
-            for (Lease l : leases) {
+            for (Lease l : leases.values()) {
                 out.writeUTF(l.id());
                 out.writeUTF(l.holder());
                 out.writeLong(l.endMs());
             }
             out.writeInt(tickets.size());
-            for (Ticket t : tickets) {
+            for (Ticket t : tickets.values()) {
                 out.writeUTF(t.id());
                 out.writeUTF(t.holder());
                 out.writeLong(t.expiresMs());

@@ -16,14 +16,16 @@ import java.time.Duration;
  * up to {@code 2R}) and some room for lateness:
  *
  * <pre>
- *   C = max(1, floor(R / 40))      burst after an idle spell
- *   m = floor(R / 40)              tokens kept back for lateness
- *   r = R - C - m  per second      (R = 1: 20 tokens per 21 s)
+ *   T = max(1, floor(R / 20))      tokens of a second not handed out: at most 5% of the limit
+ *   C = max(1, floor(R / 200))     burst after an idle spell (also the initial tokens)
+ *   m = T - C                      tokens kept back for lateness
+ *   r = R - T  per second          (R = 1: 20 tokens per 21 s)
  * </pre>
  *
- * <p>Lateness tolerated: {@code (m + 1) / r} seconds, at least 25 ms at every R (111 ms at R = 10, 31 ms at
- * R = 100, 27 ms at R = 2000). Steady utilization {@code r / R}: 90% at R = 10, 95% at R = 20, 96% at R = 100,
- * 95% at R = 1000 and above; never below 95% from R = 20 up, but low for tiny limits ({@code (R - 1) / R}: 50% at
+ * <p>Lateness tolerated: {@code (m + 1) / r} seconds, at least 26 ms at every R, 43 ms from R = 100 up and
+ * 47 ms from R = 200 up (111 ms at R = 10, 52 ms at R = 100, 48 ms at R = 2000). A small burst costs nothing in steady use, where
+ * holders queue for reserved tokens; what the bucket keeps back goes to lateness. Steady utilization
+ * {@code r / R}: 90% at R = 10, 95% and above from R = 20 up, but low for tiny limits ({@code (R - 1) / R}: 50% at
  * R = 2), the price of a one-token burst in a one-second window.
  *
  * @param capacity      C, also the initial tokens
@@ -39,9 +41,9 @@ public record RateShape(long capacity, long refillTokens, Duration refillPeriod)
         if (maxRequestsPerSecond == 1) {
             return new RateShape(1, 20, Duration.ofSeconds(21));
         }
-        long capacity = Math.max(1, maxRequestsPerSecond / 40);
-        long margin = maxRequestsPerSecond / 40;
-        return new RateShape(capacity, maxRequestsPerSecond - capacity - margin, Duration.ofSeconds(1));
+        long keptBack = Math.max(1, maxRequestsPerSecond / 20);
+        long capacity = Math.max(1, maxRequestsPerSecond / 200);
+        return new RateShape(capacity, maxRequestsPerSecond - keptBack, Duration.ofSeconds(1));
     }
 
     /** Steady tokens per second. */

@@ -10,7 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RateShapeTest {
 
     @ParameterizedTest(name = "R = {0}")
-    @CsvSource({"1, 1, 20, 21", "10, 1, 9, 1", "20, 1, 19, 1", "100, 2, 96, 1", "1000, 25, 950, 1", "2000, 50, 1900, 1"})
+    @CsvSource({"1, 1, 20, 21", "10, 1, 9, 1", "20, 1, 19, 1", "100, 1, 95, 1", "1000, 5, 950, 1", "2000, 10, 1900, 1"})
     void shapeForTypicalLimits(int limit, long capacity, long refill, long periodSecs) {
         RateShape shape = RateShape.of(limit);
         assertThat(shape.capacity()).isEqualTo(capacity);
@@ -26,6 +26,14 @@ class RateShapeTest {
             double mostGrants = shape.capacity() + shape.ratePerSecond() * 1.025;
             assertThat(Math.floor(mostGrants)).as("R = %d", limit).isLessThanOrEqualTo(limit);
             assertThat(Math.floor(shape.maxPerSecond())).as("R = %d", limit).isLessThanOrEqualTo(limit);
+        }
+    }
+
+    @Test
+    void fromTwoHundredPerSecondUpRequestsMayLeave47MsLate() {
+        for (int limit = 200; limit <= 100_000; limit++) {
+            assertThat(RateShape.of(limit).latenessTolerance(limit)).as("R = %d", limit)
+                    .isGreaterThanOrEqualTo(java.time.Duration.ofMillis(47));
         }
     }
 
