@@ -11,28 +11,29 @@ import java.time.Duration;
  * <p>A greedy bucket of capacity {@code C} refilled at {@code r} tokens per second hands out at most
  * {@code C + r * L} tokens in any interval of length {@code L}. The Hub counts arrivals, which come a little after
  * their grants: a request that leaves up to {@code D} late is counted in a window that covers grants of
- * {@code 1 + D} seconds, so the Hub sees at most {@code floor(C + r * (1 + D))} requests in a second. Keeping that
- * at most {@code R} needs {@code C + r <= R} (a bucket of capacity {@code R} refilled at {@code R}/s lets through
- * up to {@code 2R}) and some room for lateness:
+ * {@code 1 + D} seconds, so the Hub sees at most {@code floor(C + r * (1 + D))} requests in a second, an integer.
+ * Keeping that at most {@code R} needs {@code C + r * (1 + D) < R + 1} (a bucket of capacity {@code R} refilled at
+ * {@code R}/s lets through up to {@code 2R}). The shape takes a small burst and the largest rate that tolerates a
+ * lateness {@code D} of 47 ms, counted in tokens per 10 s:
  *
  * <pre>
- *   T = max(1, floor(R / 20))      tokens of a second not handed out: at most 5% of the limit
- *   C = max(1, floor(R / 200))     burst after an idle spell (also the initial tokens)
- *   m = T - C                      tokens kept back for lateness
- *   r = R - T  per second          (R = 1: 20 tokens per 21 s)
+ *   C = max(1, floor(R / 400))                          burst after an idle spell (also the initial tokens)
+ *   r = (ceil(10 * (R + 1 - C) / 1.047) - 1) / 10  per second     (R = 1: 20 tokens per 21 s)
  * </pre>
  *
- * <p>Lateness tolerated: {@code (m + 1) / r} seconds, at least 26 ms at every R, 43 ms from R = 100 up and
- * 47 ms from R = 200 up (111 ms at R = 10, 52 ms at R = 100, 48 ms at R = 2000). A small burst costs nothing in steady use, where
- * holders queue for reserved tokens; what the bucket keeps back goes to lateness. Steady utilization
- * {@code r / R}: 90% at R = 10, 95% and above from R = 20 up, but low for tiny limits ({@code (R - 1) / R}: 50% at
- * R = 2), the price of a one-token burst in a one-second window.
+ * <p>Lateness tolerated: {@code (R + 1 - C) / r - 1} seconds, at least 47 ms at every R (53 ms at R = 10). Steady
+ * utilization {@code r / R}: 95% at R = 10 and at least 95% from R = 20 up (95.5% at 100, 95.3% at 2000); at least
+ * 93% for tiny limits (the one-token burst weighs more in a one-second window). A request's first connection to
+ * the Hub, made after the holder's lateness check, can still arrive later than this: the first second of a cold
+ * node is the weak spot.
  *
  * @param capacity      C, also the initial tokens
  * @param refillTokens  tokens added per refill period
  * @param refillPeriod  the refill period (tokens flow in continuously, greedily)
  */
 public record RateShape(long capacity, long refillTokens, Duration refillPeriod) {
+    /** The lateness {@code D} the shape is made to tolerate. */
+    static final double LATENESS_SECONDS = 0.047;
 
     public static RateShape of(int maxRequestsPerSecond) {
         if (maxRequestsPerSecond < 1) {
@@ -41,9 +42,10 @@ public record RateShape(long capacity, long refillTokens, Duration refillPeriod)
         if (maxRequestsPerSecond == 1) {
             return new RateShape(1, 20, Duration.ofSeconds(21));
         }
-        long keptBack = Math.max(1, maxRequestsPerSecond / 20);
-        long capacity = Math.max(1, maxRequestsPerSecond / 200);
-        return new RateShape(capacity, maxRequestsPerSecond - keptBack, Duration.ofSeconds(1));
+        long capacity = Math.max(1, maxRequestsPerSecond / 400);
+        // Tokens per 10 s, strictly below 10 * (R + 1 - C) / (1 + D): ceil(x) - 1 is below x whether or not x is whole.
+        long per10s = (long) Math.ceil(10.0 * (maxRequestsPerSecond + 1 - capacity) / (1 + LATENESS_SECONDS)) - 1;
+        return new RateShape(capacity, per10s, Duration.ofSeconds(10));
     }
 
     /** Steady tokens per second. */

@@ -152,7 +152,7 @@ abstract class HubLimiterContract {
         }
         assertThat(most).as("most grants in a sliding second").isLessThanOrEqualTo(rate);
         double seconds = runNanos / 1e9;
-        // The fleet's bucket gives 90% at 10/s, 95% at 400/s (RateShape); a loaded machine loses some to lateness and
+        // The fleet's bucket gives 95% at 10/s and at 400/s (RateShape); a loaded machine loses some to lateness and
         // slow store calls. Here "most" only guards against a collapse: the utilization targets are measured by the
         // fleet benchmark (docs/benchmarks.md), not by this test.
         long inRun = times.stream().filter(t -> t - began[0] < runNanos).count();
