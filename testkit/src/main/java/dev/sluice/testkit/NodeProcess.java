@@ -212,6 +212,7 @@ public final class NodeProcess implements AutoCloseable {
         private final Path jar;
         private final List<String> args = new ArrayList<>();
         private final List<String> jvmArgs = new ArrayList<>();
+        private final List<String> wrapper = new ArrayList<>();
         private final Map<String, String> env = new LinkedHashMap<>();
         private String maxHeap = "256m";
         private String classpath = System.getProperty("java.class.path");
@@ -233,6 +234,15 @@ public final class NodeProcess implements AutoCloseable {
         /** JVM options, before the main class or jar (the heap has its own setter). */
         public Builder jvmArgs(String... jvmArgs) {
             this.jvmArgs.addAll(Arrays.asList(jvmArgs));
+            return this;
+        }
+
+        /**
+         * A command the JVM runs under, which must exec it in its own place so that the process's pid is the JVM's
+         * (kill and terminate signal it): e.g. {@code ip netns exec NAME} to run the node in a network namespace.
+         */
+        public Builder wrapper(String... command) {
+            wrapper.addAll(Arrays.asList(command));
             return this;
         }
 
@@ -279,7 +289,7 @@ public final class NodeProcess implements AutoCloseable {
         public NodeProcess start() {
             String displayName = name != null ? name
                     : mainClass != null ? mainClass.substring(mainClass.lastIndexOf('.') + 1) : jar.getFileName().toString();
-            List<String> command = new ArrayList<>();
+            List<String> command = new ArrayList<>(wrapper);
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             command.add("-Xmx" + maxHeap);
             command.addAll(jvmArgs);

@@ -1,5 +1,6 @@
 package dev.sluice.worker.admin;
 
+import dev.sluice.worker.limits.FleetHubLimiter;
 import dev.sluice.worker.pool.PoolHealth;
 import dev.sluice.worker.queue.QueueStats;
 
@@ -20,10 +21,22 @@ import java.util.Map;
  * @param queueStats        the queue's statistics as last sampled, or null before the first sample
  * @param queueStatsAt      when they were sampled (ISO-8601), or null
  * @param config            the effective configuration with secrets hidden, by section and file key name
+ * @param cluster           the embedded Hazelcast member and the fleet limits, or null for a node without a cluster
  */
 public record NodeStatus(String nodeId, boolean running, Queue queue, Pool pool, boolean underPressure,
                          double pressureThreshold, int inFlight, List<String> pausedBy, QueueStats queueStats,
-                         String queueStatsAt, Map<String, Map<String, Object>> config) {
+                         String queueStatsAt, Map<String, Map<String, Object>> config, Cluster cluster) {
+
+    /**
+     * @param members          members this one sees now
+     * @param lastKnownMembers the fleet size the majority is counted against
+     * @param majority         whether this member's side holds a majority (the limits can be used)
+     * @param partitionsSafe   whether every partition has its backups (a member may leave without data loss)
+     * @param limits           the fleet limiter's state
+     */
+    public record Cluster(int members, int lastKnownMembers, boolean majority, boolean partitionsSafe,
+                          FleetHubLimiter.Snapshot limits) {
+    }
 
     /**
      * @param mode  stream or list

@@ -1,5 +1,7 @@
 package dev.sluice.worker.admin;
 
+import dev.sluice.worker.cluster.ClusterMember;
+import dev.sluice.worker.limits.FleetHubLimiter;
 import dev.sluice.common.config.ConfigView;
 import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.config.SluiceConfig;
@@ -80,6 +82,17 @@ public final class WorkerNodeStatus implements NodeStatusSource {
                 List.copyOf(paused),
                 stats,
                 statsAt == null ? null : statsAt.toString(),
-                config);
+                config,
+                cluster());
+    }
+
+    private NodeStatus.Cluster cluster() {
+        ClusterMember member = node.cluster();
+        if (member == null) {
+            return null;
+        }
+        FleetHubLimiter.Snapshot limits = node.limiter() instanceof FleetHubLimiter fleet ? fleet.snapshot() : null;
+        return new NodeStatus.Cluster(member.memberCount(), member.lastKnownSize(), member.hasMajority(),
+                member.partitionsSafe(), limits);
     }
 }

@@ -185,6 +185,7 @@ public final class FleetHubLimiter implements HubLimiter {
     private final LongAdder degradations = new LongAdder();
     private final LongAdder releaseFailures = new LongAdder();
     private final LongAdder lateTokens = new LongAdder();
+    private final java.util.concurrent.atomic.AtomicInteger heldHere = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Degraded degraded;
     private volatile long localPauseUntil = System.nanoTime();
     private volatile boolean closed;
@@ -576,11 +577,13 @@ public final class FleetHubLimiter implements HubLimiter {
 
         FleetPermit(String id) {
             this.id = id;
+            heldHere.incrementAndGet();
         }
 
         @Override
         public void close() {
             if (done.compareAndSet(false, true)) {
+                heldHere.decrementAndGet();
                 gate.release();
                 releaseAsync(id);
             }
@@ -589,6 +592,7 @@ public final class FleetHubLimiter implements HubLimiter {
         @Override
         public void keepUntilLeaseEnd() {
             if (done.compareAndSet(false, true)) {
+                heldHere.decrementAndGet();
                 gate.release();
             }
         }
@@ -720,6 +724,57 @@ public final class FleetHubLimiter implements HubLimiter {
 
     public Settings settings() {
         return settings;
+    }
+
+    /**
+     * The limiter as {@code /api/status} shows it.
+     *
+     * @param maxInFlight      hub.max_concurrent_connections, fleet-wide
+     * @param maxPerSecond     hub.max_requests_per_second, fleet-wide
+     * @param heldHere         permits this node's requests hold now
+     * @param degraded         why cluster.on_store_failure applies now, or null
+     * @param onStoreFailure   the policy
+     * @param fallbacks        acquires the policy decided so far
+     * @param lateTokens       rate tokens left unused because their holder would have sent too late
+     * @param releaseFailures  releases that did not reach the store (their leases ended those permits)
+     * @param fleetLeases      the permit table's leases by holder node: how many, and when the last ends (epoch ms,
+     *                         the table owner's clock); null when the table could not be read
+     * @param fleetWaiting     waiters queued in the table, or -1 when it could not be read
+     * @param pausedUntil      the fleet-wide 429 pause end (epoch ms), 0 when none, or -1 when unread
+     */
+    public record Snapshot(int maxInFlight, int maxPerSecond, int heldHere, String degraded, String onStoreFailure,
+                           long fallbacks, long lateTokens, long releaseFailures, Map<String, Leases> fleetLeases,
+                           int fleetWaiting, long pausedUntil) {
+    }
+
+    /** A holder's leases in the permit table. */
+    public record Leases(int count, long lastEndsAt) {
+    }
+
+    /** The limiter's state with the permit table read from its owner (one store call). */
+    public Snapshot snapshot() {
+        Map<String, Leases> byHolder = null;
+        int waiting = -1;
+        long pausedUntil = -1;
+        if (degraded == null) {
+            try {
+                PermitTable table = inspect();
+                byHolder = new java.util.TreeMap<>();
+                for (PermitTable.Lease lease : table.leases()) {
+                    byHolder.merge(lease.holder(), new Leases(1, lease.endMs()),
+                            (a, b) -> new Leases(a.count() + b.count(), Math.max(a.lastEndsAt(), b.lastEndsAt())));
+                }
+                waiting = table.tickets().size();
+                pausedUntil = table.pausedUntilMs();
+            } catch (StoreFailure e) {
+                log.debug("the permit table could not be read for the status: {}", e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return new Snapshot(settings.maxInFlight(), settings.maxPerSecond(), heldHere.get(), degradedReason(),
+                settings.onStoreFailure().toString(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
+                pausedUntil);
     }
 
     /** The permit table as its owner has it now (for tests and diagnostics). */

@@ -34,8 +34,7 @@ class WorkerCrashTest {
         return NodeProcess.forMainClass(Main.class).args("worker")
                 .env("SLUICE_REDIS_URL", redis.url())
                 .env("SLUICE_HUB_BASE_URL", hub.baseUrl())
-                // Moderate fleet limits: the fleet semaphore is slow at hundreds of permits (see the fleet-limits
-                // issue's note); this test is about recovering the jobs, not about the limiter.
+                // This test is about recovering the jobs, not about the limiter (FleetProcessesTest is).
                 .env("SLUICE_HUB_MAX_REQUESTS_PER_SECOND", "2000")
                 .env("SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "20")
                 .env("SLUICE_NODE_CONCURRENCY", "200")

@@ -1,0 +1,161 @@
+package dev.sluice.worker.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.testkit.NodeProcess;
+import dev.sluice.worker.Main;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Worker node processes that form one Hazelcast cluster over TCP (each its own member port, all listed), with
+ * their admin endpoints found from their logs. For tests that judge the fleet from the outside: the Hub
+ * simulator's figures, Redis, and each node's {@code /api/status}.
+ */
+final class FleetNodes implements AutoCloseable {
+    private static final Pattern ADMIN = Pattern.compile("admin endpoint on (http://\\S+) ");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    /** One node: its process, its Hazelcast address, its admin endpoint. */
+    record Node(String id, NodeProcess process, String member, URI admin) {
+
+        /** {@code GET /api/status} as JSON. */
+        JsonNode status() {
+            try {
+                HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(admin.resolve("/api/status"))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                return JSON.readTree(response.body());
+            } catch (IOException e) {
+                throw new UncheckedIOException(id + ": /api/status failed", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+
+        int clusterMembers() {
+            return status().path("cluster").path("members").asInt(-1);
+        }
+    }
+
+    /** Where a node runs: its member's bind address and, to run it elsewhere, a wrapper (e.g. a network namespace). */
+    record Placement(String bindAddress, List<String> wrapper) {
+        static Placement loopback() {
+            return new Placement("127.0.0.1", List.of());
+        }
+    }
+
+    private final Map<String, Node> nodes = new LinkedHashMap<>();
+
+    private FleetNodes() {
+    }
+
+    /**
+     * Starts one node per placement, named {@code <prefix>-<i>}, with the same environment ({@code SLUICE_*}
+     * overrides) plus their cluster settings, and waits until each has started and sees all the others.
+     */
+    static FleetNodes start(String prefix, List<Placement> placements, Map<String, String> env, Duration timeout) {
+        List<String> members = new ArrayList<>();
+        for (Placement p : placements) {
+            members.add(p.bindAddress() + ":" + freePort());
+        }
+        FleetNodes fleet = new FleetNodes();
+        String clusterName = prefix + "-" + Long.toHexString(System.nanoTime());
+        try {
+            for (int i = 0; i < placements.size(); i++) {
+                fleet.startNode(prefix + "-" + (i + 1), placements.get(i), members.get(i), members, clusterName, env);
+            }
+            for (Node node : fleet.nodes.values()) {
+                node.process().awaitLog(Pattern.compile("node " + Pattern.quote(node.id()) + " started"), timeout);
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            for (Node node : fleet.nodes.values()) {
+                while (node.clusterMembers() != placements.size()) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException(node.id() + " sees " + node.clusterMembers() + " members, not "
+                                + placements.size() + ", after " + timeout + "; its log:\n" + node.process().log());
+                    }
+                    Thread.sleep(100);
+                }
+            }
+            return fleet;
+        } catch (RuntimeException | InterruptedException e) {
+            fleet.close();
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
+        }
+    }
+
+    private void startNode(String id, Placement placement, String member, List<String> members, String clusterName,
+                           Map<String, String> env) {
+        NodeProcess.Builder builder = NodeProcess.forMainClass(Main.class).args("worker")
+                .wrapper(placement.wrapper().toArray(String[]::new))
+                .env("SLUICE_NODE_ID", id)
+                .env("SLUICE_CLUSTER_DISCOVERY", "tcp")
+                .env("SLUICE_CLUSTER_BIND_ADDRESS", placement.bindAddress())
+                .env("SLUICE_CLUSTER_PORT", member.substring(member.lastIndexOf(':') + 1))
+                .env("SLUICE_CLUSTER_MEMBERS", String.join(",", members))
+                .env("SLUICE_CLUSTER_NAME", clusterName)
+                .env("SLUICE_KAFKA_ENABLED", "false")
+                .env("SLUICE_METRICS_PORT", "0")
+                .env("SLUICE_METRICS_BIND", placement.wrapper().isEmpty() ? "127.0.0.1" : placement.bindAddress())
+                .name(id)
+                .maxHeap("256m");
+        env.forEach(builder::env);
+        NodeProcess process = builder.start();
+        try {
+            String line = process.awaitLog(ADMIN, Duration.ofSeconds(60));
+            Matcher m = ADMIN.matcher(line);
+            if (!m.find()) {
+                throw new IllegalStateException(id + ": no admin endpoint in " + line);
+            }
+            nodes.put(id, new Node(id, process, member, URI.create(m.group(1))));
+        } catch (RuntimeException e) {
+            process.close();
+            throw e;
+        }
+    }
+
+    Node node(String id) {
+        Node node = nodes.get(id);
+        if (node == null) {
+            throw new IllegalArgumentException("no node " + id + " among " + nodes.keySet());
+        }
+        return node;
+    }
+
+    List<Node> nodes() {
+        return List.copyOf(nodes.values());
+    }
+
+    static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Node node : nodes.values()) {
+            node.process().close();
+        }
+    }
+}

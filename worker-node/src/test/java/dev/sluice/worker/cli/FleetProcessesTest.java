@@ -1,0 +1,133 @@
+package dev.sluice.worker.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.hubsim.HubSimulator;
+import dev.sluice.hubsim.HubStats;
+import dev.sluice.testkit.RedisExtension;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Three worker node processes share the Hub's limits through their embedded Hazelcast cluster; the Hub simulator,
+ * which counts every arrival, is the judge. A node is SIGKILLed while it holds fleet permits.
+ */
+class FleetProcessesTest {
+
+    @RegisterExtension
+    static RedisExtension redis = RedisExtension.builder().build();
+
+    private static final String STREAM = "sluice:jobs";
+
+    private static Map<String, String> env(HubSimulator hub, int rps, int inFlight) {
+        return Map.of(
+                "SLUICE_REDIS_URL", redis.url(),
+                "SLUICE_HUB_BASE_URL", hub.baseUrl(),
+                "SLUICE_HUB_MAX_REQUESTS_PER_SECOND", Integer.toString(rps),
+                "SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", Integer.toString(inFlight),
+                "SLUICE_HUB_REQUEST_TIMEOUT_MS", "2000",
+                "SLUICE_HUB_PERMIT_GRACE_MS", "1000",
+                "SLUICE_NODE_CONCURRENCY", "8");
+    }
+
+    private static void enqueue(Jedis j, int from, int count) {
+        for (int i = from; i < from + count; i++) {
+            j.xadd(STREAM, StreamEntryID.NEW_ENTRY, Map.of("key", "k" + i));
+        }
+    }
+
+    private static long pending(Jedis j, String consumer) {
+        return j.xpending(STREAM, "sluice").getConsumerMessageCount().getOrDefault(consumer, 0L);
+    }
+
+    @Test
+    void threeNodesKeepTheHubsLimitsUseThemAndGetAKilledNodesJobsAndPermitsBack() throws Exception {
+        try (HubSimulator hub = HubSimulator.builder().latencyMs(300).jitterMs(200)
+                .maxRequestsPerSecond(10).maxInFlight(5).build().start();
+             Jedis j = redis.server().newJedis()) {
+            enqueue(j, 0, 1_200);
+            try (FleetNodes fleet = FleetNodes.start("fleet", List.of(FleetNodes.Placement.loopback(),
+                    FleetNodes.Placement.loopback(), FleetNodes.Placement.loopback()), env(hub, 10, 5), Duration.ofSeconds(90))) {
+                // Warm up (JIT, connections on both sides), let the last second pass, then judge 60 s of backlog.
+                await().atMost(Duration.ofSeconds(30)).until(() -> hub.stats().totalRequests() >= 20);
+                TimeUnit.MILLISECONDS.sleep(1_100);
+                hub.resetStats();
+                long began = System.nanoTime();
+                TimeUnit.SECONDS.sleep(60);
+                HubStats steady = hub.stats();
+                double seconds = (System.nanoTime() - began) / 1e9;
+                double utilization = steady.totalRequests() / (10 * seconds);
+                System.out.printf("FleetProcessesTest steady: %d requests in %.1f s (%.1f%% of 10/s), at most %d in a "
+                                + "sliding second, at most %d in flight, violations %s, statuses %s%n", steady.totalRequests(),
+                        seconds, 100 * utilization, steady.maxWindowRequests(), steady.maxInFlight(), steady.violations(),
+                        steady.byStatus());
+                assertThat(steady.violations().total()).as("violations at the Hub").isZero();
+                assertThat(steady.maxWindowRequests()).isLessThanOrEqualTo(10);
+                assertThat(steady.maxInFlight()).isLessThanOrEqualTo(5);
+                assertThat(steady.count(429)).isZero();
+                assertThat(utilization).as("share of the allowed rate used").isGreaterThanOrEqualTo(0.90);
+
+                // Kill a node at a moment it holds fleet permits.
+                FleetNodes.Node victim = fleet.node("fleet-3");
+                FleetNodes.Node survivor = fleet.node("fleet-1");
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+                        .until(() -> victim.status().path("cluster").path("limits").path("heldHere").asInt() > 0);
+                victim.process().kill();
+                long killedAt = System.nanoTime();
+                long pendingAtKill = pending(j, victim.id());
+                JsonNode leases = survivor.status().path("cluster").path("limits").path("fleetLeases").path(victim.id());
+                assertThat(leases.path("count").asInt()).as("the victim's leases in the fleet table after the kill")
+                        .isPositive();
+                assertThat(pendingAtKill).as("the victim's jobs in flight at the kill").isPositive();
+                long lastEndsAt = leases.path("lastEndsAt").asLong();
+
+                // Its jobs are claimed by a survivor within 5 s.
+                await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50))
+                        .until(() -> pending(j, victim.id()) == 0);
+                double claimedAfter = (System.nanoTime() - killedAt) / 1e9;
+
+                // Its permits are back when their leases end, not before.
+                long goneAt = 0;
+                while (goneAt == 0) {
+                    long askedAt = System.currentTimeMillis();
+                    JsonNode held = survivor.status().path("cluster").path("limits").path("fleetLeases").path(victim.id());
+                    if (held.isMissingNode()) {
+                        goneAt = askedAt;
+                        assertThat(System.currentTimeMillis()).as("the victim's last permit came back at its lease end")
+                                .isGreaterThanOrEqualTo(lastEndsAt);
+                    } else {
+                        assertThat(askedAt).as("the victim still holds permits %d ms after its last lease end",
+                                askedAt - lastEndsAt).isLessThan(lastEndsAt + 2_000);
+                    }
+                    TimeUnit.MILLISECONDS.sleep(10);
+                }
+                System.out.printf("FleetProcessesTest kill: %d jobs pending on the victim, claimed %.2f s after the kill; "
+                                + "its %d permit(s) back %d ms after the last lease end (%d ms after the kill)%n",
+                        pendingAtKill, claimedAfter, leases.path("count").asInt(), goneAt - lastEndsAt,
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt));
+
+                // The two survivors go on within the limits.
+                TimeUnit.SECONDS.sleep(10);
+                HubStats all = hub.stats();
+                assertThat(all.violations().total()).as("violations at the Hub, kill included").isZero();
+                assertThat(all.maxWindowRequests()).isLessThanOrEqualTo(10);
+                assertThat(all.maxInFlight()).isLessThanOrEqualTo(5);
+                assertThat(all.count(429)).isZero();
+                assertThat(all.totalRequests() - steady.totalRequests()).as("requests after the kill").isGreaterThan(60);
+                assertThat(j.exists("sluice:dead")).as("nothing dead-lettered").isFalse();
+                assertThat(survivor.process().log()).containsPattern(Pattern.compile("took over \\d+ job\\(s\\) left in "
+                        + "flight by node fleet-3, which left the cluster|took over"));
+            }
+        }
+    }
+}
