@@ -17,6 +17,8 @@ import java.util.function.Supplier;
  * first fail-first attempts of the key, 500 at the error rate, and 200 with the key's document.
  */
 final class HubHandler implements HttpHandler {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HubHandler.class);
+
     private final String pathPrefix;
     private final TrafficMonitor monitor;
     private final Supplier<Behaviour> behaviour;
@@ -44,7 +46,7 @@ final class HubHandler implements HttpHandler {
             var admission = monitor.admit();
             Answer answer = null;
             try {
-                answer = answer(exchange.getRequestMethod(), key, admission);
+                answer = answer(exchange.getRequestMethod(), key, admission, exchange.getRemoteAddress());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 answer = Answer.error(503, "hub simulator is stopping");
@@ -62,7 +64,12 @@ final class HubHandler implements HttpHandler {
         return path.length() > pathPrefix.length() ? path.substring(pathPrefix.length()) : "";
     }
 
-    private Answer answer(String method, String key, TrafficMonitor.Admission admission) throws InterruptedException {
+    private Answer answer(String method, String key, TrafficMonitor.Admission admission, java.net.InetSocketAddress remote)
+            throws InterruptedException {
+        if (admission.overWindow() || admission.overInFlight()) {
+            log.warn("over the Hub's {} limit: key {} from {}", admission.overInFlight() ? "max in flight" : "max requests per second",
+                    key, remote);
+        }
         if (!admission.accepted()) {
             var limit = admission.overInFlight() ? "max in flight" : "max requests per second";
             return Answer.error(429, "over the Hub's " + limit + " limit")

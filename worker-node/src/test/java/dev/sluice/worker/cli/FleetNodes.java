@@ -52,10 +52,17 @@ final class FleetNodes implements AutoCloseable {
         }
     }
 
-    /** Where a node runs: its member's bind address and, to run it elsewhere, a wrapper (e.g. a network namespace). */
-    record Placement(String bindAddress, List<String> wrapper) {
+    /**
+     * Where a node runs: its member's bind address, a wrapper to run it elsewhere (e.g. in a network namespace) and
+     * environment overrides of its own (e.g. the Redis and Hub addresses as seen from there).
+     */
+    record Placement(String bindAddress, List<String> wrapper, Map<String, String> env) {
         static Placement loopback() {
-            return new Placement("127.0.0.1", List.of());
+            return new Placement("127.0.0.1", List.of(), Map.of());
+        }
+
+        static Placement at(String bindAddress) {
+            return new Placement(bindAddress, List.of(), Map.of());
         }
     }
 
@@ -118,6 +125,7 @@ final class FleetNodes implements AutoCloseable {
                 .name(id)
                 .maxHeap("256m");
         env.forEach(builder::env);
+        placement.env().forEach(builder::env);
         NodeProcess process = builder.start();
         try {
             String line = process.awaitLog(ADMIN, Duration.ofSeconds(60));

@@ -1,0 +1,179 @@
+package dev.sluice.worker.cli;
+
+import dev.sluice.hubsim.HubSimulator;
+import dev.sluice.hubsim.HubStats;
+import dev.sluice.testkit.RedisExtension;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A real network partition, not a termination: the third node runs in its own network namespace, joined to the
+ * host by a veth pair, and its Hazelcast traffic is dropped by iptables rules in that namespace while it keeps
+ * reaching Redis and the Hub. With the default policy (fail-closed) the cut-off node makes no Hub call, the
+ * majority keeps working, the Hub never sees more than its limits, and after the rules are removed the cluster
+ * merges and every job finishes.
+ *
+ * <p>Needs root (network namespaces, iptables), as on the project's CI machine; {@code .ci/run} installs iproute2
+ * and iptables.
+ */
+class FleetPartitionTest {
+
+    @RegisterExtension
+    static RedisExtension redis = RedisExtension.builder().args("--bind", "0.0.0.0").build();
+
+    private static final String STREAM = "sluice:jobs";
+    private static final int JOBS = 900;
+    private static String namespace;
+    private static String hostIf;
+    private static String hostIp;
+    private static String nsIp;
+
+    @BeforeAll
+    static void namespace() throws Exception {
+        int n = ThreadLocalRandom.current().nextInt(1, 250);
+        int m = ThreadLocalRandom.current().nextInt(200, 250);
+        namespace = "sluice-part-" + ProcessHandle.current().pid();
+        hostIf = "slp" + ProcessHandle.current().pid() % 100_000 + "h";
+        String nsIf = "slp" + ProcessHandle.current().pid() % 100_000 + "n";
+        hostIp = "10." + m + "." + n + ".1";
+        nsIp = "10." + m + "." + n + ".2";
+        run("ip", "netns", "add", namespace);
+        run("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
+        run("ip", "link", "set", nsIf, "netns", namespace);
+        run("ip", "addr", "add", hostIp + "/30", "dev", hostIf);
+        run("ip", "link", "set", hostIf, "up");
+        inNamespace("ip", "addr", "add", nsIp + "/30", "dev", nsIf);
+        inNamespace("ip", "link", "set", nsIf, "up");
+        inNamespace("ip", "link", "set", "lo", "up");
+    }
+
+    @AfterAll
+    static void removeNamespace() throws Exception {
+        if (namespace != null) {
+            runQuietly("ip", "link", "del", hostIf);
+            runQuietly("ip", "netns", "del", namespace);
+        }
+    }
+
+    private static void inNamespace(String... command) throws Exception {
+        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
+        full.addAll(List.of(command));
+        run(full.toArray(String[]::new));
+    }
+
+    private static void run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed (this test needs root for network "
+                    + "namespaces and iptables): " + out);
+        }
+    }
+
+    private static void runQuietly(String... command) {
+        try {
+            run(command);
+        } catch (Exception e) {
+            System.err.println("cleanup: " + e.getMessage());
+        }
+    }
+
+    private static int port(String url) {
+        return URI.create(url).getPort();
+    }
+
+    @Test
+    void aNodeCutOffFromTheClusterMakesNoHubCallsTheMajorityWorksAndAllJobsFinishAfterTheMerge() throws Exception {
+        try (HubSimulator hub = HubSimulator.builder().host("0.0.0.0").latencyMs(60).jitterMs(40)
+                .maxRequestsPerSecond(20).maxInFlight(6).build().start();
+             Jedis j = redis.server().newJedis()) {
+            for (int i = 0; i < JOBS; i++) {
+                j.xadd(STREAM, StreamEntryID.NEW_ENTRY, Map.of("key", "k" + i));
+            }
+            String hostHub = "http://127.0.0.1:" + hub.port();
+            Map<String, String> env = Map.of(
+                    "SLUICE_REDIS_URL", "redis://127.0.0.1:" + port(redis.url()),
+                    "SLUICE_HUB_BASE_URL", hostHub,
+                    "SLUICE_HUB_MAX_REQUESTS_PER_SECOND", "20",
+                    "SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "6",
+                    "SLUICE_HUB_REQUEST_TIMEOUT_MS", "2000",
+                    "SLUICE_NODE_CONCURRENCY", "8");
+            FleetNodes.Placement cutOff = new FleetNodes.Placement(nsIp, List.of("ip", "netns", "exec", namespace),
+                    Map.of("SLUICE_REDIS_URL", "redis://" + hostIp + ":" + port(redis.url()),
+                            "SLUICE_HUB_BASE_URL", "http://" + hostIp + ":" + hub.port()));
+            try (FleetNodes fleet = FleetNodes.start("part", List.of(FleetNodes.Placement.at(hostIp),
+                    FleetNodes.Placement.at(hostIp), cutOff), env, Duration.ofSeconds(90))) {
+                FleetNodes.Node a = fleet.node("part-1");
+                FleetNodes.Node c = fleet.node("part-3");
+                await().atMost(Duration.ofSeconds(60)).until(() -> j.keys("sluice:result:*").size() >= 100);
+                System.out.printf("FleetPartitionTest: warm at %s, Hub so far %s%n", java.time.LocalTime.now(), hub.stats().violations());
+
+                // Drop the cut-off node's Hazelcast traffic, both ways, and nothing else.
+                String ports = String.join(",", fleet.nodes().stream()
+                        .map(node -> node.member().substring(node.member().lastIndexOf(':') + 1)).toList());
+                System.out.printf("FleetPartitionTest: cutting %s off at %s%n", c.id(), java.time.LocalTime.now());
+                inNamespace("iptables", "-A", "INPUT", "-p", "tcp", "-m", "multiport", "--ports", ports, "-j", "DROP");
+                inNamespace("iptables", "-A", "OUTPUT", "-p", "tcp", "-m", "multiport", "--ports", ports, "-j", "DROP");
+                long cutAt = System.nanoTime();
+
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() ->
+                        !c.status().path("cluster").path("majority").asBoolean(true) && a.clusterMembers() == 2);
+                double noticedAfter = (System.nanoTime() - cutAt) / 1e9;
+                assertThat(c.status().path("cluster").path("limits").path("degraded").asText())
+                        .as("the cut-off node applies cluster.on_store_failure").isNotBlank();
+                int resultsAtSplit = j.keys("sluice:result:*").size();
+                long fallbacksAtSplit = c.status().path("cluster").path("limits").path("fallbacks").asLong();
+                TimeUnit.SECONDS.sleep(10);
+                int resultsAfterSplit = j.keys("sluice:result:*").size();
+                long fallbacks = c.status().path("cluster").path("limits").path("fallbacks").asLong();
+                assertThat(resultsAfterSplit - resultsAtSplit).as("jobs the majority finished during the partition")
+                        .isGreaterThan(50);
+                assertThat(fallbacks).as("acquires the cut-off node's fail-closed policy refused").isGreaterThan(fallbacksAtSplit);
+                assertThat(c.status().path("cluster").path("limits").path("heldHere").asInt())
+                        .as("permits held on the cut-off node").isZero();
+
+                // Heal: the cluster merges and every job finishes.
+                System.out.printf("FleetPartitionTest: healing at %s%n", java.time.LocalTime.now());
+                inNamespace("iptables", "-F");
+                long healedAt = System.nanoTime();
+                await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500)).until(() ->
+                        fleet.nodes().stream().allMatch(node -> node.clusterMembers() == 3)
+                                && c.status().path("cluster").path("majority").asBoolean(false));
+                double mergedAfter = (System.nanoTime() - healedAt) / 1e9;
+                await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
+                        .until(() -> j.keys("sluice:result:*").size() >= JOBS);
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                        .until(() -> j.xlen(STREAM) == 0 && j.xpending(STREAM, "sluice").getTotal() == 0);
+                HubStats stats = hub.stats();
+                System.out.printf("FleetPartitionTest: split noticed after %.1f s; %d jobs done by the majority in 10 s of "
+                                + "partition; %d acquires refused on the cut-off node; merged %.1f s after healing; Hub: %d "
+                                + "requests, at most %d in a sliding second, at most %d in flight, violations %s, statuses %s%n",
+                        noticedAfter, resultsAfterSplit - resultsAtSplit, fallbacks, mergedAfter, stats.totalRequests(),
+                        stats.maxWindowRequests(), stats.maxInFlight(), stats.violations(), stats.byStatus());
+                assertThat(stats.violations().total()).as("violations at the Hub").isZero();
+                assertThat(stats.maxWindowRequests()).isLessThanOrEqualTo(20);
+                assertThat(stats.maxInFlight()).isLessThanOrEqualTo(6);
+                assertThat(stats.count(429)).isZero();
+                assertThat(stats.distinctKeys()).isEqualTo(JOBS);
+                assertThat(j.exists("sluice:dead")).as("nothing dead-lettered").isFalse();
+            }
+        }
+    }
+}
