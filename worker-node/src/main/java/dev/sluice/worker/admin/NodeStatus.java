@@ -19,11 +19,12 @@ import java.util.Map;
  * @param pausedBy          what keeps the fetcher paused now (empty when it runs)
  * @param queueStats        the queue's statistics as last sampled, or null before the first sample
  * @param queueStatsAt      when they were sampled (ISO-8601), or null
+ * @param cluster           the node's view of its Hazelcast cluster, or null for a node without one
  * @param config            the effective configuration with secrets hidden, by section and file key name
  */
 public record NodeStatus(String nodeId, boolean running, Queue queue, Pool pool, boolean underPressure,
                          double pressureThreshold, int inFlight, List<String> pausedBy, QueueStats queueStats,
-                         String queueStatsAt, Map<String, Map<String, Object>> config) {
+                         String queueStatsAt, Cluster cluster, Map<String, Map<String, Object>> config) {
 
     /**
      * @param mode  stream or list
@@ -31,6 +32,18 @@ public record NodeStatus(String nodeId, boolean running, Queue queue, Pool pool,
      * @param group the consumer group (stream mode)
      */
     public record Queue(String mode, String key, String group) {
+    }
+
+    /**
+     * @param name           the Hazelcast cluster name
+     * @param members        members this node sees, itself included
+     * @param nodes          their node ids, sorted
+     * @param majority       whether this side holds a majority of the last known fleet (the fleet limits work)
+     * @param lastKnownSize  the fleet size the majority is counted against
+     * @param partitionsSafe whether every partition's backups were in sync at the last sample
+     */
+    public record Cluster(String name, int members, List<String> nodes, boolean majority, int lastKnownSize,
+                          boolean partitionsSafe) {
     }
 
     /** A {@link PoolHealth} sample with its availability spelled out. */

@@ -4,6 +4,7 @@ import dev.sluice.common.config.ConfigView;
 import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.WorkerNode;
+import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Maintenance;
 import dev.sluice.worker.queue.QueueStats;
 
@@ -80,6 +81,16 @@ public final class WorkerNodeStatus implements NodeStatusSource {
                 List.copyOf(paused),
                 stats,
                 statsAt == null ? null : statsAt.toString(),
+                cluster(node.cluster()),
                 config);
+    }
+
+    private static NodeStatus.Cluster cluster(ClusterMember member) {
+        if (member == null) {
+            return null;
+        }
+        List<String> nodes = member.memberNodeIds();
+        return new NodeStatus.Cluster(member.clusterName(), nodes.size(), nodes, member.hasMajority(),
+                member.lastKnownSize(), member.partitionsSafe());
     }
 }

@@ -143,6 +143,10 @@ class AdminServerNodeTest {
         assertThat(pool.get("max").asInt()).isEqualTo(20);
         assertThat(pool.get("availability").asDouble()).isBetween(0.0, 1.0);
         assertThat(s.get("underPressure").asBoolean()).isFalse();
+        JsonNode cluster = s.get("cluster");
+        assertThat(cluster.get("members").asInt()).isEqualTo(1);
+        assertThat(cluster.get("nodes").get(0).asText()).isEqualTo("admin-test-node");
+        assertThat(cluster.get("majority").asBoolean()).isTrue();
         assertThat(s.get("pressureThreshold").asDouble()).isEqualTo(0.2);
         assertThat(s.get("inFlight").asInt()).isZero();
         assertThat(s.get("pausedBy").isArray()).isTrue();
