@@ -140,14 +140,14 @@ quietly docker build --build-arg BASE_IMAGE="$SLUICE_IMAGE_JRE" -t "$SLUICE_IMAG
 
 # --- 4. project jars and images ------------------------------------------------------------------------------
 step "project jars"
-if [ ! -f worker-node/target/sluice-worker.jar ] || [ ! -f hub-simulator/target/sluice-hub-simulator.jar ]; then
+if [ ! -f worker-node/target/sluice-worker.jar ] || [ ! -f hub-simulator/target/sluice-hub-simulator.jar ] \
+  || [ ! -f coordinator/target/sluice-coordinator.jar ]; then
   quietly ./mvnw -B -ntp -DskipTests package
 else
   echo "[ci-docker] jars present; not rebuilding (delete them or run ./mvnw package to refresh)"
 fi
 step "project images"
-build_services=(hub worker-node)
-if [ -f coordinator/target/sluice-coordinator.jar ]; then build_services+=(coordinator); fi
+build_services=(hub worker-node coordinator)
 if docker compose version >/dev/null 2>&1; then compose=(docker compose); else compose=(docker-compose); fi
 quietly "${compose[@]}" -p sluice-smoke build "${build_services[@]}"
 echo "[ci-docker] built ${build_services[*]} FROM $SLUICE_IMAGE_JRE"
