@@ -5,7 +5,9 @@
 #
 #   deploy/local/sluice-local.sh up [N]          # N worker nodes (default 3); waits until all are ready
 #   deploy/local/sluice-local.sh status          # processes, readiness, queue and Hub figures
-#   deploy/local/sluice-local.sh enqueue 1..500  # enqueue a numeric range of keys
+#   deploy/local/sluice-local.sh enqueue 1..500 [ARG...]   # enqueue a numeric range of keys (more `sluice enqueue`
+#                                                # arguments may follow, e.g. --prefix demo-)
+#   deploy/local/sluice-local.sh env             # the endpoints as shell assignments (for scripts: eval "$(... env)")
 #   deploy/local/sluice-local.sh logs [NAME]     # list the logs, or follow one (redis, kafka, hub, worker-1, ...)
 #   deploy/local/sluice-local.sh down [--purge]  # stops what `up` started (by its pid files), and nothing else;
 #                                                # --purge also deletes the data and logs (Redis AOF, Kafka log)
@@ -320,9 +322,21 @@ cmd_status() {
 
 cmd_enqueue() {
   local range=${1:?enqueue takes a range, e.g. 1..500}
+  shift
   [ -f "$worker_jar" ] || die "$worker_jar is missing"
   env SLUICE_REDIS_URL="redis://127.0.0.1:$redis_port" "$java" -Xmx256m -jar "$worker_jar" enqueue \
-    --config "$config" --range "$range"
+    --config "$config" --range "$range" "$@"
+}
+
+cmd_env() {
+  cat <<EOF
+SLUICE_LOCAL_RUN='$run'
+SLUICE_LOCAL_REDIS_PORT=$redis_port
+SLUICE_LOCAL_KAFKA=127.0.0.1:$kafka_port
+SLUICE_LOCAL_HUB_URL=http://127.0.0.1:$hub_port
+SLUICE_LOCAL_COORDINATOR_URL=http://127.0.0.1:$coordinator_port
+SLUICE_LOCAL_WORKER_ADMIN_PORT_1=$(worker_admin_port 1)
+EOF
 }
 
 cmd_logs() {
@@ -339,6 +353,7 @@ case "${1:-}" in
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   enqueue) shift; cmd_enqueue "$@" ;;
+  env) cmd_env ;;
   logs) shift; cmd_logs "$@" ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac
