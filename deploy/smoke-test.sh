@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
-# Compose smoke test: brings the cluster of docker-compose.yml up with 3 worker nodes, enqueues a backfill
-# (2,000 jobs by default), waits for it to drain and checks that every job is done, nothing is dead-lettered or
-# left pending, and that the Hub simulator saw no request beyond its limits. Then stops the workers (they must
-# drain and exit on SIGTERM within the grace period) and tears everything down (`down -v`), pass or fail.
+# Compose smoke test: brings the cluster of docker-compose.yml up with 3 worker nodes and checks, in order:
+#  1. the 3 workers form ONE Hazelcast cluster of 3 members (each node's /api/status);
+#  2. a backfill (2,000 jobs by default) drains: every job done, nothing dead-lettered, pending or delayed, every
+#     node did some; the Hub simulator saw nothing beyond its limits (max requests in any sliding second, max in
+#     flight, violations, 429s), the workers being given the Hub's own limits, kept fleet-wide;
+#  3. `promtool check metrics` passes on every worker's /metrics and on the coordinator's, and `promtool check
+#     config` on deploy/prometheus/prometheus.yml;
+#  4. the coordinator's /api/cluster lists the 3 nodes, alive;
+#  5. a Hub outage (the simulator's /admin/outage) opens the workers' breakers: the breaker_not_closed alert fires
+#     in the coordinator's /api/alerts, and resolves once the outage ends; the jobs sent during it are all done;
+#  6. `--scale worker-node=4`: a fourth node joins the Hazelcast cluster (4 members everywhere), the coordinator
+#     lists 4 nodes, and the new node does some of a second backfill, still within the Hub's limits;
+#  7. every worker stops gracefully on SIGTERM (drains and exits by itself within the grace period).
+# Then it tears everything down (`down -v`), pass or fail.
 #
-# Needs a Docker engine, a compose tool (v2 `docker compose` or Debian's v1 `docker-compose`) and python3 on the
-# host; the images are built by `compose up` when missing (deploy/ci-docker.sh builds them first, from local
-# stand-ins where no registry is reachable). Talks to the services only through `docker exec`, so no host port
-# is needed.
+# Needs a Docker engine, a compose tool (v2 `docker compose` or Debian's v1 `docker-compose`), python3 and
+# promtool (Debian's prometheus package) on the host; the images are built by `compose up` when missing
+# (deploy/ci-docker.sh builds them first, from local stand-ins where no registry is reachable). Talks to the
+# services only through `docker exec`, so no host port is needed. Test-only settings (short breaker open time, short
+# for-duration of the breaker alert) are in deploy/smoke-test.compose.yml.
 #
 #   deploy/smoke-test.sh
 #   SLUICE_SMOKE_JOBS=5000 SLUICE_SMOKE_KEEP=1 deploy/smoke-test.sh     # keep the cluster up afterwards
 #
 # Variables: SLUICE_COMPOSE (compose command), SLUICE_SMOKE_PROJECT (compose project, sluice-smoke),
-# SLUICE_SMOKE_JOBS, SLUICE_SMOKE_TIMEOUT_SECS (drain timeout, 180), SLUICE_SMOKE_KEEP (1: no teardown), and
-# those of docker-compose.yml (SLUICE_IMAGE_*, SLUICE_HUBSIM_*, SLUICE_FLEET_*).
+# SLUICE_SMOKE_JOBS (first backfill, 2000), SLUICE_SMOKE_SCALE_JOBS (second backfill, after the scale-out, 500),
+# SLUICE_SMOKE_TIMEOUT_SECS (drain timeout, 180), SLUICE_SMOKE_KEEP (1: no teardown), SLUICE_SMOKE_PROMTOOL (skip:
+# no promtool checks), those of deploy/smoke-test.compose.yml (SLUICE_SMOKE_BREAKER_*) and those of
+# docker-compose.yml (SLUICE_IMAGE_*, SLUICE_HUBSIM_*, SLUICE_FLEET_*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 project=${SLUICE_SMOKE_PROJECT:-sluice-smoke}
 jobs=${SLUICE_SMOKE_JOBS:-2000}
+scale_jobs=${SLUICE_SMOKE_SCALE_JOBS:-500}
+outage_jobs=300
 drain_timeout=${SLUICE_SMOKE_TIMEOUT_SECS:-180}
 workers=3
 config=/etc/sluice/production.toml
@@ -29,13 +44,11 @@ export SLUICE_HUBSIM_MAX_RPS=${SLUICE_HUBSIM_MAX_RPS:-200}
 export SLUICE_HUBSIM_MAX_IN_FLIGHT=${SLUICE_HUBSIM_MAX_IN_FLIGHT:-20}
 export SLUICE_HUBSIM_LATENCY_MS=${SLUICE_HUBSIM_LATENCY_MS:-20}
 export SLUICE_HUBSIM_JITTER_MS=${SLUICE_HUBSIM_JITTER_MS:-10}
-# The workers' [hub] limits. Until the fleet limits land each node enforces them for itself only, so each gets a
-# share of the Hub's with headroom (3 x 50 rps, 3 x 6 in flight; the Hub counts arrivals, and a node's first
-# requests, slowed by new connections, can arrive closer together than they were granted).
-# TODO(fleet-limits): once the nodes share the limits through Hazelcast, give them the Hub's own:
-#   export SLUICE_FLEET_MAX_RPS=$SLUICE_HUBSIM_MAX_RPS SLUICE_FLEET_MAX_IN_FLIGHT=$SLUICE_HUBSIM_MAX_IN_FLIGHT
-export SLUICE_FLEET_MAX_RPS=${SLUICE_FLEET_MAX_RPS:-50}
-export SLUICE_FLEET_MAX_IN_FLIGHT=${SLUICE_FLEET_MAX_IN_FLIGHT:-6}
+# The workers' [hub] limits (docker-compose.yml maps SLUICE_FLEET_* onto SLUICE_HUB_MAX_REQUESTS_PER_SECOND and
+# SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS): the Hub's own. Every node enforces them for the whole fleet through the
+# workers' Hazelcast cluster, so 3 (and then 4) nodes together must stay within them.
+export SLUICE_FLEET_MAX_RPS=$SLUICE_HUBSIM_MAX_RPS
+export SLUICE_FLEET_MAX_IN_FLIGHT=$SLUICE_HUBSIM_MAX_IN_FLIGHT
 export SLUICE_NODE_CONCURRENCY=${SLUICE_NODE_CONCURRENCY:-100}
 
 # Debian's python3 when there is one: a version manager's shim (pyenv) can take seconds to start.
@@ -48,18 +61,25 @@ elif docker compose version >/dev/null 2>&1; then
 else
   compose_cmd=(docker-compose)
 fi
-compose() { "${compose_cmd[@]}" -p "$project" "$@"; }
+compose() { "${compose_cmd[@]}" -p "$project" -f docker-compose.yml -f deploy/smoke-test.compose.yml "$@"; }
 
-services=(redis kafka hub worker-node)
-with_coordinator=0
-if [ -f coordinator/target/sluice-coordinator.jar ]; then
-  services+=(coordinator)
-  with_coordinator=1
-  # A free host port for the coordinator, so a busy 8090 does not fail the test.
-  SLUICE_PUBLISH_COORDINATOR=${SLUICE_PUBLISH_COORDINATOR:-$("$py" -c \
-    'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-  export SLUICE_PUBLISH_COORDINATOR
+services=(redis kafka hub worker-node coordinator)
+[ -f coordinator/target/sluice-coordinator.jar ] || {
+  echo "[smoke] coordinator/target/sluice-coordinator.jar is missing: build the jars first (./mvnw -B -ntp -DskipTests package)" >&2
+  exit 1
+}
+check_promtool=1
+if [ "${SLUICE_SMOKE_PROMTOOL:-}" = skip ]; then
+  check_promtool=0
+elif ! command -v promtool >/dev/null 2>&1; then
+  echo "[smoke] promtool is not on PATH (Debian: apt-get install --no-install-recommends prometheus);" \
+    "SLUICE_SMOKE_PROMTOOL=skip runs without the metrics checks" >&2
+  exit 1
 fi
+# A free host port for the coordinator, so a busy 8090 does not fail the test.
+SLUICE_PUBLISH_COORDINATOR=${SLUICE_PUBLISH_COORDINATOR:-$("$py" -c \
+  'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+export SLUICE_PUBLISH_COORDINATOR
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 elapsed() { local ms=$(( $(now_ms) - $1 )); printf '%d.%d' $(( ms / 1000 )) $(( ms % 1000 / 100 )); }
@@ -116,6 +136,17 @@ sys.exit(0 if status.startswith("2") else 1)'
 # Evaluates a Python expression over the JSON document on stdin (bound to d).
 json() { "$py" -c 'import json, sys; d = json.load(sys.stdin); v = eval(sys.argv[1]); print(v)' "$1"; }
 
+# until_true SECS WHAT COMMAND...: polls COMMAND (every second) until it succeeds; fails the test after SECS.
+until_true() {
+  local secs=$1 what=$2 deadline
+  shift 2
+  deadline=$(( $(date +%s) + secs ))
+  until "$@"; do
+    [ "$(date +%s)" -ge "$deadline" ] && fail "$what: not within $secs s"
+    sleep 1
+  done
+}
+
 redis() { docker exec "$redis_c" redis-cli "$@"; }
 result_count() { redis --raw eval "return #redis.call('keys', ARGV[1])" 0 'sluice:result:hub-fetch:*'; }
 
@@ -139,22 +170,109 @@ wait_healthy() {
   done
 }
 
+# drain EXPECTED_RESULTS: waits until that many results are stored (or jobs dead-lettered); sets done_count, dead.
+drain() {
+  local expected=$1 deadline last=-1
+  deadline=$(( $(date +%s) + drain_timeout ))
+  while :; do
+    done_count=$(result_count)
+    dead=$(redis xlen sluice:dead)
+    if [ "$done_count" != "$last" ]; then
+      log "done $done_count / $expected, dead-lettered $dead"
+      last=$done_count
+    fi
+    [ $(( done_count + dead )) -ge "$expected" ] && break
+    [ "$(date +%s)" -ge "$deadline" ] && fail "did not drain within $drain_timeout s ($done_count of $expected done, $dead dead)"
+    sleep 1
+  done
+  [ "$done_count" -eq "$expected" ] || fail "$done_count of $expected jobs done"
+  [ "$dead" -eq 0 ] || fail "$dead jobs dead-lettered: $(redis xrange sluice:dead - + COUNT 3)"
+  # Acknowledgements are batched: give the last ones a moment before calling anything left pending.
+  local pending delayed
+  for _ in $(seq 1 10); do
+    pending=$(redis xpending sluice:jobs sluice | head -1)
+    delayed=$(redis zcard sluice:delayed)
+    [ "$pending" -eq 0 ] && [ "$delayed" -eq 0 ] && break
+    sleep 0.5
+  done
+  [ "$pending" -eq 0 ] || fail "$pending jobs still pending after the drain"
+  [ "$delayed" -eq 0 ] || fail "$delayed jobs still waiting for a retry after the drain"
+}
+
+# The Hub simulator's figures since the reset must be within its limits. Sets the hub_* variables.
+check_hub() {
+  local stats
+  stats=$(http "$hub" GET 8080 /admin/stats)
+  hub_violations=$(json 'd["violations"]["total"]' <<<"$stats")
+  hub_max_window=$(json 'd["maxWindowRequests"]' <<<"$stats")
+  hub_max_in_flight=$(json 'd["maxInFlight"]' <<<"$stats")
+  hub_429=$(json 'd["byStatus"].get("429", 0)' <<<"$stats")
+  hub_requests=$(json 'd["totalRequests"]' <<<"$stats")
+  hub_by_status=$(json 'd["byStatus"]' <<<"$stats")
+  log "Hub simulator ($1): $hub_requests requests $hub_by_status; max $hub_max_window in a sliding second" \
+    "(limit $SLUICE_HUBSIM_MAX_RPS), max $hub_max_in_flight in flight (limit $SLUICE_HUBSIM_MAX_IN_FLIGHT)," \
+    "$hub_violations violations, $hub_429 answered 429"
+  [ "$hub_violations" -eq 0 ] || fail "the Hub saw $hub_violations requests beyond its limits ($1): $stats"
+  [ "$hub_max_window" -le "$SLUICE_HUBSIM_MAX_RPS" ] || fail "the Hub saw $hub_max_window requests in one second (limit $SLUICE_HUBSIM_MAX_RPS) ($1)"
+  [ "$hub_max_in_flight" -le "$SLUICE_HUBSIM_MAX_IN_FLIGHT" ] || fail "the Hub saw $hub_max_in_flight requests in flight (limit $SLUICE_HUBSIM_MAX_IN_FLIGHT) ($1)"
+  [ "$hub_429" -eq 0 ] || fail "the Hub answered $hub_429 requests with 429 ($1)"
+}
+
+# Jobs a worker container did, from its /metrics.
+node_done() {
+  http "$1" GET 8081 /metrics | "$py" -c '
+import re, sys
+print(int(sum(float(m.group(1)) for m in re.finditer(r"^sluice_jobs_total\{[^}]*outcome=\"done\"[^}]*\} (\S+)$", sys.stdin.read(), re.M))))'
+}
+
+# The node ids of the running workers, sorted as Java and Python sort them, on one line.
+running_node_ids() {
+  local c
+  for c in $(containers worker-node); do http "$c" GET 8081 /api/status | json 'd["nodeId"]' 2>/dev/null || return 1; done |
+    LC_ALL=C sort | tr '\n' ' '
+}
+
+# cluster_is N: every running worker sees a Hazelcast cluster of N members, holds the majority, and the members
+# are exactly the running workers' node ids.
+cluster_is() {
+  local n=$1 c view expected
+  expected=$(running_node_ids)
+  [ "$(wc -w <<<"$expected")" -eq "$n" ] || return 1
+  for c in $(containers worker-node); do
+    view=$(http "$c" GET 8081 /api/status | json '"%d %s %s" % (d["cluster"]["members"], d["cluster"]["majority"], " ".join(d["cluster"]["nodes"]))' 2>/dev/null) || return 1
+    [ "$view" = "$n True ${expected% }" ] || return 1
+  done
+}
+
+# coordinator_lists N: /api/cluster lists exactly the running workers, all alive.
+coordinator_lists() {
+  local n=$1 expected listed
+  expected=$(running_node_ids)
+  listed=$(http "$coordinator" GET 8090 /api/cluster |
+    json '"%d %s" % (d["nodesAlive"], " ".join(sorted(n["id"] for n in d["nodes"] if n["alive"])))' 2>/dev/null) || return 1
+  [ "$listed" = "$n ${expected% }" ]
+}
+
+# alert_rules STATE: the rules of the coordinator's alerts in that state (firing, pending, resolved), one per line.
+alert_rules() { http "$coordinator" GET 8090 /api/alerts | json "'\n'.join(a['rule'] for a in d['$1'])"; }
+breaker_alert() { alert_rules "$1" | grep -q -x breaker_not_closed; }
+breaker_alert_gone() { ! alert_rules firing | grep -q -x breaker_not_closed && ! alert_rules pending | grep -q -x breaker_not_closed; }
+
 # --- up ------------------------------------------------------------------------------------------------------
 log "compose: ${compose_cmd[*]} ($("${compose_cmd[@]}" version --short 2>/dev/null || echo '?')), project $project"
-if [ "$with_coordinator" = 0 ]; then
-  log "coordinator/target/sluice-coordinator.jar missing: running without the coordinator"
-fi
 if [ -n "$(containers)$(docker volume ls -q --filter "label=com.docker.compose.project=$project")" ]; then
   log "removing what an earlier run of project $project left"
   compose down -v --remove-orphans >/dev/null 2>&1 || true
 fi
-log "up: ${services[*]} with $workers worker nodes"
+log "up: ${services[*]} with $workers worker nodes; Hub limits $SLUICE_HUBSIM_MAX_RPS req/s, $SLUICE_HUBSIM_MAX_IN_FLIGHT" \
+  "in flight, the same for the workers fleet-wide"
 compose up -d --scale worker-node=$workers "${services[@]}"
 wait_healthy 240
 t_up=$(now_ms)
 log "all healthy: $(containers | wc -l) containers in $(elapsed "$t_start") s"
 redis_c=$(container redis)
 hub=$(container hub)
+coordinator=$(container coordinator)
 
 mapfile -t worker_ids < <(containers worker-node)
 [ "${#worker_ids[@]}" -eq "$workers" ] || fail "expected $workers worker containers, found ${#worker_ids[@]}"
@@ -166,126 +284,110 @@ distinct=$(printf '%s\n' "${node_ids[@]}" | sort -u | wc -l)
 [ "$distinct" -eq "$workers" ] || fail "node ids are not distinct: ${node_ids[*]}"
 log "worker nodes: ${node_ids[*]}"
 
-# TODO(fleet-limits): the workers form ONE Hazelcast cluster of 3 members. Once WorkerNode starts its member,
-# assert it, e.g. from a worker's log or its status page:
-#   compose logs --no-color worker-node | grep -q 'Members {size:3' || fail "no Hazelcast cluster of 3"
-#   or: http "${worker_ids[0]}" GET 8081 /api/status | json 'd["cluster"]["members"]'  -> 3
+# --- 1. one Hazelcast cluster --------------------------------------------------------------------------------
+# Replicas starting together can first form separate clusters, which merge within seconds
+# (hazelcast.merge.first.run.delay.seconds 10).
+t=$(now_ms)
+until_true 60 "one Hazelcast cluster of $workers members seen by every worker" cluster_is $workers
+log "one Hazelcast cluster of $workers members, every node holds the majority (after $(elapsed "$t") s)"
 
 http "$hub" POST 8080 /admin/reset >/dev/null || fail "could not reset the Hub simulator's stats"
 
-# --- backfill ------------------------------------------------------------------------------------------------
+# --- 2. backfill ---------------------------------------------------------------------------------------------
 log "enqueue $jobs jobs"
 docker exec "${worker_ids[0]}" sluice enqueue --config "$config" --range "1..$jobs"
 t_enqueued=$(now_ms)
-deadline=$(( $(date +%s) + drain_timeout ))
-last=-1
-while :; do
-  done_count=$(result_count)
-  dead=$(redis xlen sluice:dead)
-  if [ "$done_count" != "$last" ]; then
-    log "done $done_count / $jobs, dead-lettered $dead"
-    last=$done_count
-  fi
-  [ $(( done_count + dead )) -ge "$jobs" ] && break
-  [ "$(date +%s)" -ge "$deadline" ] && fail "backfill did not drain within $drain_timeout s ($done_count done, $dead dead)"
-  sleep 1
-done
+drain "$jobs"
 drain_secs=$(elapsed "$t_enqueued")
 log "drained in $drain_secs s"
-
-# --- assertions ----------------------------------------------------------------------------------------------
-[ "$done_count" -eq "$jobs" ] || fail "$done_count of $jobs jobs done"
-[ "$dead" -eq 0 ] || fail "$dead jobs dead-lettered: $(redis xrange sluice:dead - + COUNT 3)"
-pending=$(redis xpending sluice:jobs sluice | head -1)
-[ "$pending" -eq 0 ] || fail "$pending jobs still pending after the drain"
-delayed=$(redis zcard sluice:delayed)
-[ "$delayed" -eq 0 ] || fail "$delayed jobs still waiting for a retry after the drain"
-
-stats=$(http "$hub" GET 8080 /admin/stats)
-log "Hub simulator: $stats"
-violations=$(json 'd["violations"]["total"]' <<<"$stats")
-max_window=$(json 'd["maxWindowRequests"]' <<<"$stats")
-max_in_flight=$(json 'd["maxInFlight"]' <<<"$stats")
-distinct_keys=$(json 'd["distinctKeys"]' <<<"$stats")
-[ "$violations" -eq 0 ] || fail "the Hub saw $violations requests beyond its limits"
-[ "$max_window" -le "$SLUICE_HUBSIM_MAX_RPS" ] || fail "the Hub saw $max_window requests in one second (limit $SLUICE_HUBSIM_MAX_RPS)"
-[ "$max_in_flight" -le "$SLUICE_HUBSIM_MAX_IN_FLIGHT" ] || fail "the Hub saw $max_in_flight requests in flight (limit $SLUICE_HUBSIM_MAX_IN_FLIGHT)"
+check_hub "first backfill, $workers nodes"
+first_max_window=$hub_max_window first_max_in_flight=$hub_max_in_flight
+distinct_keys=$(http "$hub" GET 8080 /admin/stats | json 'd["distinctKeys"]')
 [ "$distinct_keys" -ge "$jobs" ] || fail "the Hub answered $distinct_keys distinct keys, expected $jobs"
-
 # Every node took part.
 for c in "${worker_ids[@]}"; do
-  node_done=$(http "$c" GET 8081 /metrics | "$py" -c '
-import re, sys
-print(int(sum(float(m.group(1)) for m in re.finditer(r"^sluice_jobs_total\{[^}]*outcome=\"done\"[^}]*\} (\S+)$", sys.stdin.read(), re.M))))')
-  [ "$node_done" -gt 0 ] || fail "worker container $c did no job"
-  log "node in container ${c:0:12}: $node_done jobs done"
+  n=$(node_done "$c")
+  [ "$n" -gt 0 ] || fail "worker container ${c:0:12} did no job"
+  log "node in container ${c:0:12}: $n jobs done"
 done
 
-# Prometheus files and metrics, when promtool is here (Debian's prometheus package; deploy/ci-docker.sh installs
-# it). The scrape configuration must be valid. `promtool check metrics` also lints (help texts, unit suffixes):
-# its findings are warnings unless SLUICE_SMOKE_PROMTOOL=strict.
-if command -v promtool >/dev/null 2>&1; then
-  promtool check config deploy/prometheus/prometheus.yml >/dev/null || fail "deploy/prometheus/prometheus.yml is not valid"
-  metrics_file=$(mktemp)
-  http "${worker_ids[0]}" GET 8081 /metrics >"$metrics_file"
-  if lint=$(promtool check metrics <"$metrics_file" 2>&1); then
-    log "promtool check metrics: worker /metrics passes"
-  elif [ "${SLUICE_SMOKE_PROMTOOL:-warn}" = strict ]; then
-    rm -f "$metrics_file"
-    fail "promtool check metrics on a worker's /metrics: $lint"
-  else
-    log "WARNING promtool check metrics on a worker's /metrics found $(grep -c . <<<"$lint") problem(s), e.g.:" \
-      "$(head -3 <<<"$lint" | tr '\n' ';')"
+# --- 3. Prometheus files and metrics -------------------------------------------------------------------------
+# `promtool check metrics` lints the exposition too (help texts, unit suffixes, counter names): any finding fails.
+promtool_check() {
+  local what=$1 c=$2 port=$3 lint
+  if ! lint=$(http "$c" GET "$port" /metrics | promtool check metrics 2>&1); then
+    fail "promtool check metrics on the $what's /metrics: $(tr '\n' ';' <<<"$lint")"
   fi
-  rm -f "$metrics_file"
-  # TODO(coordinator): the same for the coordinator's /metrics:
-  #   http "$(container coordinator)" GET 8090 /metrics | promtool check metrics
+}
+if [ "$check_promtool" = 1 ]; then
+  promtool check config deploy/prometheus/prometheus.yml >/dev/null || fail "deploy/prometheus/prometheus.yml is not valid"
+  for c in "${worker_ids[@]}"; do promtool_check "worker ${c:0:12}" "$c" 8081; done
+  promtool_check coordinator "$coordinator" 8090
+  log "promtool check metrics passes on the $workers workers' and the coordinator's /metrics"
+else
+  log "SLUICE_SMOKE_PROMTOOL=skip: no promtool checks"
 fi
 
-# TODO(coordinator): /api/cluster on the coordinator lists the 3 nodes. The coordinator's port on the host is
-# $SLUICE_PUBLISH_COORDINATOR; inside its container: http "$(container coordinator)" GET 8090 /api/cluster.
-# Its answer (seen here): {"nodesKnown":3,"nodesAlive":3,"nodes":[{"id":...,"alive":true,...}],"queue":{...},...}
-#   if [ "$with_coordinator" = 1 ]; then
-#     cluster=$(http "$(container coordinator)" GET 8090 /api/cluster)
-#     alive=$(json 'd["nodesAlive"]' <<<"$cluster")
-#     [ "$alive" -eq "$workers" ] || fail "/api/cluster: $alive nodes alive, expected $workers"
-#     # and the ids match: json 'sorted(n["id"] for n in d["nodes"] if n["alive"])' vs "${node_ids[@]}"
-#   fi
+# --- 4. the coordinator sees the 3 nodes ---------------------------------------------------------------------
+until_true 30 "/api/cluster on the coordinator listing the $workers nodes alive" coordinator_lists $workers
+log "coordinator /api/cluster: $workers nodes alive, the same ids as the workers report; ingest" \
+  "$(http "$coordinator" GET 8090 /api/cluster | json 'd["ingest"]')"
 
-# TODO(coordinator + breaker): a Hub outage opens the workers' breakers; the breaker alert appears in /api/alerts
-# and resolves after the outage ends. Needs the workers' breaker (their /api/cluster "breakers" are {} so far), a
-# short for-duration for the test on the coordinator service, e.g. in docker-compose.yml or an override file:
-#   SLUICE_ALERTS_BREAKER_NOT_CLOSED_FOR_SECS: 2   (alerts.breaker_not_closed_for_secs, default 300)
-# and jobs to keep the breakers busy during the outage:
-#   docker exec "${worker_ids[0]}" sluice enqueue --config "$config" --range "100001..100300"
-#   http "$hub" POST 8080 '/admin/outage?on=true&status=503' >/dev/null
-#   wait until: http "$(container coordinator)" GET 8090 /api/alerts |
-#               json 'any(a["rule"] == "breaker_not_closed" for a in d["firing"])'       -> True
-#   http "$hub" POST 8080 '/admin/outage?on=false' >/dev/null
-#   wait until: json 'any(a["rule"] == "breaker_not_closed" for a in d["resolved"])'   -> True, and not firing;
-#   then the 300 jobs are done (results) with none dead-lettered.
-#   (/api/alerts answers {"firing":[...],"pending":[...],"resolved":[...],"inhibited":{}}; the watchdog rule
-#   always fires.)
+# --- 5. Hub outage: the breaker alert fires and resolves ------------------------------------------------------
+t_outage=$(now_ms)
+http "$hub" POST 8080 '/admin/outage?on=true&status=503' >/dev/null || fail "could not start an outage of the Hub simulator"
+log "Hub outage on (503); enqueue $outage_jobs jobs to keep the breakers busy"
+docker exec "${worker_ids[0]}" sluice enqueue --config "$config" --range "100001..$(( 100000 + outage_jobs ))" >/dev/null
+until_true 60 "breaker_not_closed firing in the coordinator's /api/alerts" breaker_alert firing
+log "breaker_not_closed firing $(elapsed "$t_outage") s after the outage began"
+t_end=$(now_ms)
+http "$hub" POST 8080 '/admin/outage?on=false' >/dev/null || fail "could not end the outage"
+until_true 90 "breaker_not_closed resolved after the outage" eval 'breaker_alert resolved && breaker_alert_gone'
+log "breaker_not_closed resolved $(elapsed "$t_end") s after the outage ended"
+drain $(( jobs + outage_jobs ))
+log "the $outage_jobs jobs sent during the outage are done, none dead-lettered"
+outage_503=$(http "$hub" GET 8080 /admin/stats | json 'd["byStatus"].get("503", 0)')
+check_hub "after the outage ($outage_503 answered 503 during it)"
 
-# TODO(fleet-limits + coordinator): scale out. A fourth node joins the Hazelcast cluster and takes work:
-#   compose up -d --no-recreate --scale worker-node=4 "${services[@]}"   (before the graceful-stop step below)
-#   wait_healthy 120
-#   compose exec -T worker-node sluice enqueue --config "$config" --range "200001..202000"
-#   wait for the drain as above; then assert: 4 members (logs or status), /api/cluster lists 4 nodes, the new
-#   container's sluice_jobs_total{outcome="done"} > 0, the Hub's violations still 0 (the limits are fleet-wide,
-#   so 4 nodes must not exceed them either: this only holds with the fleet limits).
+# --- 6. scale out to 4 ---------------------------------------------------------------------------------------
+t=$(now_ms)
+compose up -d --no-recreate --scale worker-node=$(( workers + 1 )) "${services[@]}"
+wait_healthy 120
+mapfile -t all_workers < <(containers worker-node)
+[ "${#all_workers[@]}" -eq $(( workers + 1 )) ] || fail "expected $(( workers + 1 )) worker containers, found ${#all_workers[@]}"
+new_c=""
+for c in "${all_workers[@]}"; do
+  printf '%s\n' "${worker_ids[@]}" | grep -q -x "$c" || new_c=$c
+done
+[ -n "$new_c" ] || fail "no new worker container after the scale-out"
+new_id=$(http "$new_c" GET 8081 /api/status | json 'd["nodeId"]')
+log "node $new_id ready $(elapsed "$t") s after the scale-out"
+until_true 60 "one Hazelcast cluster of $(( workers + 1 )) members seen by every worker" cluster_is $(( workers + 1 ))
+log "node $new_id joined: one Hazelcast cluster of $(( workers + 1 )) members ($(elapsed "$t") s after the scale-out)"
+until_true 30 "/api/cluster listing $(( workers + 1 )) nodes alive" coordinator_lists $(( workers + 1 ))
+log "coordinator /api/cluster: $(( workers + 1 )) nodes alive"
+log "enqueue $scale_jobs more jobs"
+docker exec "${worker_ids[0]}" sluice enqueue --config "$config" --range "200001..$(( 200000 + scale_jobs ))" >/dev/null
+drain $(( jobs + outage_jobs + scale_jobs ))
+new_done=$(node_done "$new_c")
+[ "$new_done" -gt 0 ] || fail "the new node $new_id did no job of the second backfill"
+log "the new node $new_id did $new_done of the $scale_jobs jobs"
+check_hub "whole run, up to $(( workers + 1 )) nodes"
 
-# --- graceful stop -------------------------------------------------------------------------------------------
+# --- 7. graceful stop ----------------------------------------------------------------------------------------
 # SIGTERM drains a node (node.drain_timeout_secs, 20 s) well within stop_grace_period (30 s): every worker must
 # exit by itself (143 = 128 + SIGTERM), never be killed by the engine (137).
 t_stop=$(now_ms)
 compose stop worker-node >/dev/null 2>&1
-for c in "${worker_ids[@]}"; do
+for c in "${all_workers[@]}"; do
   code=$(docker inspect -f '{{.State.ExitCode}}' "$c")
   { [ "$code" -eq 143 ] || [ "$code" -eq 0 ]; } || fail "worker container ${c:0:12} exited with $code on SIGTERM (137: killed after the grace period)"
 done
 log "workers stopped gracefully in $(elapsed "$t_stop") s"
 
-log "PASSED: $jobs jobs done by $workers nodes in $drain_secs s, 0 dead-lettered; Hub max $max_window req/s" \
-  "(limit $SLUICE_HUBSIM_MAX_RPS), max $max_in_flight in flight (limit $SLUICE_HUBSIM_MAX_IN_FLIGHT), 0 violations;" \
-  "cluster up in $(( (t_up - t_start) / 1000 )) s"
+log "PASSED: $jobs jobs done by $workers nodes in $drain_secs s, 0 dead-lettered (Hub: max $first_max_window req in a" \
+  "sliding second, max $first_max_in_flight in flight); outage: breaker alert fired and resolved, $outage_jobs jobs" \
+  "done; scale-out: node 4 joined and did $new_done of $scale_jobs jobs. Whole run at the Hub (limits" \
+  "$SLUICE_HUBSIM_MAX_RPS req/s, $SLUICE_HUBSIM_MAX_IN_FLIGHT in flight): max $hub_max_window req/s, max" \
+  "$hub_max_in_flight in flight, $hub_violations violations, $hub_429 answered 429. Cluster up in" \
+  "$(( (t_up - t_start) / 1000 )) s"

@@ -5,7 +5,9 @@
 #
 #   deploy/local/sluice-local.sh up [N]          # N worker nodes (default 3); waits until all are ready
 #   deploy/local/sluice-local.sh status          # processes, readiness, queue and Hub figures
-#   deploy/local/sluice-local.sh enqueue 1..500  # enqueue a numeric range of keys
+#   deploy/local/sluice-local.sh enqueue 1..500 [ARG...]   # enqueue a numeric range of keys (more `sluice enqueue`
+#                                                # arguments may follow, e.g. --prefix demo-)
+#   deploy/local/sluice-local.sh env             # the endpoints as shell assignments (for scripts: eval "$(... env)")
 #   deploy/local/sluice-local.sh logs [NAME]     # list the logs, or follow one (redis, kafka, hub, worker-1, ...)
 #   deploy/local/sluice-local.sh down [--purge]  # stops what `up` started (by its pid files), and nothing else;
 #                                                # --purge also deletes the data and logs (Redis AOF, Kafka log)
@@ -17,7 +19,8 @@
 #   SLUICE_LOCAL_DIR         run folder (deploy/local/run)
 #   SLUICE_LOCAL_PORT_BASE   added to every port (default 10000: Redis 16379, Kafka 19092 and 19093, Hub 18080,
 #                            coordinator 18090, worker i: admin HTTP 18100+i, Hazelcast 15700+i)
-#   SLUICE_LOCAL_HUB_RPS, SLUICE_LOCAL_HUB_IN_FLIGHT, SLUICE_LOCAL_HUB_LATENCY_MS   the Hub simulator (100, 10, 20)
+#   SLUICE_LOCAL_HUB_RPS, SLUICE_LOCAL_HUB_IN_FLIGHT, SLUICE_LOCAL_HUB_LATENCY_MS   the Hub simulator (100, 10, 20);
+#                            the nodes get the same rate and in-flight limits, which they keep fleet-wide
 #   SLUICE_LOCAL_CONFIG      the nodes' TOML file (deploy/config/development.toml); SLUICE_<SECTION>_<KEY>
 #                            variables in your environment override it as usual.
 set -euo pipefail
@@ -126,18 +129,12 @@ $(tail -15 "$run/logs/$name.log")"
 node_env() {
   local i=$1 n=$2 members="" k
   for k in $(seq 1 "$n"); do members+="${members:+,}127.0.0.1:$(worker_cluster_port "$k")"; done
-  # Until the fleet limits land each node enforces [hub] limits for itself only, so each gets a share of the
-  # Hub's: 80% of it, because the Hub counts arrivals, and requests granted a full second apart can arrive less
-  # than a second apart (seen here: 2 nodes at exactly 50 req/s each made the Hub count 101 in one second).
-  # TODO(fleet-limits): give every node the Hub's own limits once they are enforced fleet-wide.
-  local rps=$(( hub_rps * 8 / 10 / n )) in_flight=$(( hub_in_flight / n ))
-  [ "$rps" -ge 1 ] || rps=1
-  [ "$in_flight" -ge 1 ] || in_flight=1
+  # The nodes share the Hub's limits fleet-wide through their Hazelcast cluster, so every node gets the Hub's own.
   env_args=(
     SLUICE_REDIS_URL="redis://127.0.0.1:$redis_port"
     SLUICE_HUB_BASE_URL="http://127.0.0.1:$hub_port"
-    SLUICE_HUB_MAX_REQUESTS_PER_SECOND="${SLUICE_HUB_MAX_REQUESTS_PER_SECOND:-$rps}"
-    SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS="${SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS:-$in_flight}"
+    SLUICE_HUB_MAX_REQUESTS_PER_SECOND="${SLUICE_HUB_MAX_REQUESTS_PER_SECOND:-$hub_rps}"
+    SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS="${SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS:-$hub_in_flight}"
     SLUICE_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$kafka_port"
     SLUICE_METRICS_BIND=127.0.0.1
     SLUICE_METRICS_PORT="$(worker_admin_port "$i")"
@@ -325,9 +322,21 @@ cmd_status() {
 
 cmd_enqueue() {
   local range=${1:?enqueue takes a range, e.g. 1..500}
+  shift
   [ -f "$worker_jar" ] || die "$worker_jar is missing"
   env SLUICE_REDIS_URL="redis://127.0.0.1:$redis_port" "$java" -Xmx256m -jar "$worker_jar" enqueue \
-    --config "$config" --range "$range"
+    --config "$config" --range "$range" "$@"
+}
+
+cmd_env() {
+  cat <<EOF
+SLUICE_LOCAL_RUN='$run'
+SLUICE_LOCAL_REDIS_PORT=$redis_port
+SLUICE_LOCAL_KAFKA=127.0.0.1:$kafka_port
+SLUICE_LOCAL_HUB_URL=http://127.0.0.1:$hub_port
+SLUICE_LOCAL_COORDINATOR_URL=http://127.0.0.1:$coordinator_port
+SLUICE_LOCAL_WORKER_ADMIN_PORT_1=$(worker_admin_port 1)
+EOF
 }
 
 cmd_logs() {
@@ -344,6 +353,7 @@ case "${1:-}" in
   down) shift; cmd_down "$@" ;;
   status) cmd_status ;;
   enqueue) shift; cmd_enqueue "$@" ;;
+  env) cmd_env ;;
   logs) shift; cmd_logs "$@" ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac

@@ -124,7 +124,8 @@ public final class Coordinator implements AutoCloseable {
         Gauge.builder("sluice.coordinator.nodes.known", this,
                         co -> co.lastSnapshot == null ? 0 : co.lastSnapshot.nodes().size())
                 .description("Nodes known (alive, down, stopped) at the last evaluation").register(meters);
-        Gauge.builder("sluice.coordinator.ready", this, co -> co.evaluating ? 1 : 0).register(meters);
+        Gauge.builder("sluice.coordinator.ready", this, co -> co.evaluating ? 1 : 0)
+                .description("1 once the coordinator evaluates its rules (after replaying recent events)").register(meters);
         Gauge.builder("sluice.coordinator.events.staleness", this, Coordinator::eventsStalenessSeconds)
                 .description("Seconds since the events were last known to be read up to the end of the topic")
                 .baseUnit("seconds").register(meters);

@@ -3,6 +3,7 @@ package dev.sluice.coordinator;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.testkit.KafkaBroker;
 import dev.sluice.testkit.KafkaExtension;
+import dev.sluice.testkit.PromLint;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -151,6 +152,7 @@ class CoordinatorEndToEndTest {
                 "sluice_coordinator_alerts_firing{rule=\"pool_usage\"} 0.0",
                 "sluice_coordinator_events_consumed_total{type=\"heartbeat\"}",
                 "sluice_coordinator_events_skipped_total{reason=\"malformed\"} 0.0");
+        assertThat(PromLint.problems(metrics)).as("what promtool check metrics would report").isEmpty();
 
         JsonNode one = Http.json(api, "/api/alerts?state=firing");
         assertThat(one.has("resolved")).isFalse();

@@ -174,26 +174,40 @@ public final class WorkerNode implements AutoCloseable {
     }
 
     private void registerGauges() {
-        Gauge.builder("sluice.redis.pool.active", poolMonitor, m -> m.poolHealth().active()).register(meters);
-        Gauge.builder("sluice.redis.pool.idle", poolMonitor, m -> m.poolHealth().idle()).register(meters);
-        Gauge.builder("sluice.redis.pool.waiters", poolMonitor, m -> m.poolHealth().waiters()).register(meters);
-        Gauge.builder("sluice.redis.pool.max", poolMonitor, m -> m.poolHealth().max()).register(meters);
-        Gauge.builder("sluice.redis.pool.availability", poolMonitor, m -> m.poolHealth().availability()).register(meters);
-        Gauge.builder("sluice.redis.pool.under_pressure", poolMonitor, m -> m.isUnderPressure() ? 1 : 0).register(meters);
-        Gauge.builder("sluice.redis.pool.borrow.timeouts", redis, RedisConnections::borrowTimeouts).register(meters);
-        Gauge.builder("sluice.redis.operations", redis, RedisConnections::operations).register(meters);
-        Gauge.builder("sluice.redis.errors", redis, RedisConnections::errors).register(meters);
-        Gauge.builder("sluice.hub.requests", hub, HubClient::requests).register(meters);
-        Gauge.builder("sluice.hub.timeouts", hub, HubClient::timeouts).register(meters);
-        Gauge.builder("sluice.hub.rate_limited", hub, HubClient::rateLimited).register(meters);
+        Gauge.builder("sluice.redis.pool.active", poolMonitor, m -> m.poolHealth().active())
+                .description("Pooled Redis connections in use").register(meters);
+        Gauge.builder("sluice.redis.pool.idle", poolMonitor, m -> m.poolHealth().idle())
+                .description("Pooled Redis connections idle").register(meters);
+        Gauge.builder("sluice.redis.pool.waiters", poolMonitor, m -> m.poolHealth().waiters())
+                .description("Threads waiting to borrow a pooled Redis connection").register(meters);
+        Gauge.builder("sluice.redis.pool.max", poolMonitor, m -> m.poolHealth().max())
+                .description("Size of the shared Redis pool (redis.pool_size)").register(meters);
+        Gauge.builder("sluice.redis.pool.availability", poolMonitor, m -> m.poolHealth().availability())
+                .description("Share of pooled Redis connections free: (max - active) / max").register(meters);
+        Gauge.builder("sluice.redis.pool.under_pressure", poolMonitor, m -> m.isUnderPressure() ? 1 : 0)
+                .description("1 while the pool's availability is below redis.pressure_threshold").register(meters);
+        Gauge.builder("sluice.redis.pool.borrow.timeouts", redis, RedisConnections::borrowTimeouts)
+                .description("Borrows of a pooled Redis connection that timed out, since start").register(meters);
+        Gauge.builder("sluice.redis.operations", redis, RedisConnections::operations)
+                .description("Redis operations, since start").register(meters);
+        Gauge.builder("sluice.redis.errors", redis, RedisConnections::errors)
+                .description("Redis operations that failed, since start").register(meters);
+        Gauge.builder("sluice.hub.requests", hub, HubClient::requests)
+                .description("Requests sent to the Hub, since start").register(meters);
+        Gauge.builder("sluice.hub.timeouts", hub, HubClient::timeouts)
+                .description("Hub requests that timed out (connect or whole request), since start").register(meters);
+        Gauge.builder("sluice.hub.rate_limited", hub, HubClient::rateLimited)
+                .description("Hub answers 429 Too Many Requests, since start").register(meters);
         Gauge.builder("sluice.hub.breaker.state", hub, h -> switch (h.breakerState()) {
             case CLOSED -> 0;
             case OPEN -> 1;
             case HALF_OPEN -> 2;
             case OTHER -> 3;
         }).description("Hub circuit breaker: 0 closed, 1 open, 2 half-open, 3 other").register(meters);
-        Gauge.builder("sluice.hub.breaker.rejected", hub, HubClient::breakerRejections).register(meters);
-        Gauge.builder("sluice.hub.resends_refused", hub, HubClient::resendsRefused).register(meters);
+        Gauge.builder("sluice.hub.breaker.rejected", hub, HubClient::breakerRejections)
+                .description("Hub calls refused by the open circuit breaker, since start").register(meters);
+        Gauge.builder("sluice.hub.resends_refused", hub, HubClient::resendsRefused)
+                .description("Re-sends of a Hub request by the HTTP client refused for lack of a token and permit, since start").register(meters);
         if (cluster != null) {
             Gauge.builder("sluice.cluster.members", cluster, ClusterMember::memberCount)
                     .description("Cluster members this node sees, itself included").register(meters);
@@ -203,20 +217,28 @@ public final class WorkerNode implements AutoCloseable {
                     .description("1 while this side holds a majority of the last known fleet").register(meters);
         }
         if (limiter instanceof FleetHubLimiter fleet) {
-            Gauge.builder("sluice.limiter.degraded", fleet, f -> f.degraded() ? 1 : 0).register(meters);
+            Gauge.builder("sluice.limiter.degraded", fleet, f -> f.degraded() ? 1 : 0)
+                .description("1 while the fleet limiter runs on cluster.on_store_failure").register(meters);
             Gauge.builder("sluice.limiter.fallbacks", fleet, FleetHubLimiter::fallbacks)
                     .description("Acquires decided by cluster.on_store_failure").register(meters);
-            Gauge.builder("sluice.limiter.degradations", fleet, FleetHubLimiter::degradations).register(meters);
+            Gauge.builder("sluice.limiter.degradations", fleet, FleetHubLimiter::degradations)
+                .description("Times the fleet limiter became degraded, since start").register(meters);
             Gauge.builder("sluice.limiter.late_tokens", fleet, FleetHubLimiter::lateTokens)
                     .description("Rate tokens left unused because their request would have left too late").register(meters);
-            Gauge.builder("sluice.limiter.release_failures", fleet, FleetHubLimiter::releaseFailures).register(meters);
+            Gauge.builder("sluice.limiter.release_failures", fleet, FleetHubLimiter::releaseFailures)
+                .description("Fleet permits whose release failed (they come back when their lease ends), since start").register(meters);
         }
-        Gauge.builder("sluice.queue.waiting", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().waiting()).register(meters);
-        Gauge.builder("sluice.queue.pending", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().pending()).register(meters);
-        Gauge.builder("sluice.queue.delayed", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().delayed()).register(meters);
-        Gauge.builder("sluice.queue.dead", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().dead()).register(meters);
-        Gauge.builder("sluice.queue.oldest_waiting_age_ms", maintenance,
-                m -> m.lastStats() == null ? Double.NaN : m.lastStats().oldestWaitingAgeMs()).register(meters);
+        Gauge.builder("sluice.queue.waiting", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().waiting())
+                .description("Jobs waiting in the queue, as last sampled").register(meters);
+        Gauge.builder("sluice.queue.pending", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().pending())
+                .description("Jobs delivered and not yet acknowledged, on all nodes, as last sampled").register(meters);
+        Gauge.builder("sluice.queue.delayed", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().delayed())
+                .description("Jobs waiting for a retry, as last sampled").register(meters);
+        Gauge.builder("sluice.queue.dead", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().dead())
+                .description("Jobs in the dead-letter stream, as last sampled").register(meters);
+        Gauge.builder("sluice.queue.oldest_waiting_age", maintenance,
+                        m -> m.lastStats() == null ? Double.NaN : m.lastStats().oldestWaitingAgeMs() / 1000.0)
+                .description("Age of the oldest waiting job, as last sampled").baseUnit("seconds").register(meters);
     }
 
     public void start() {

@@ -99,6 +99,7 @@ public final class ClusterFeed {
         ingest.consumedByType().forEach(consumed::put);
         ObjectNode skipped = in.putObject("skipped");
         ingest.skippedByReason().forEach(skipped::put);
+        in.put("consumerRestarts", ingest.consumerRestarts());
         return root;
     }
 

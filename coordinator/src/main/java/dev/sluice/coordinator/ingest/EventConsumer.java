@@ -4,6 +4,7 @@ import dev.sluice.common.event.EventCodec;
 import dev.sluice.coordinator.state.ClusterState;
 import dev.sluice.coordinator.state.EventsGap;
 import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -28,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Function;
 
 /**
  * Consumes the events topic in the coordinator's consumer group and applies every event to the {@link ClusterState}.
@@ -48,6 +50,12 @@ import java.util.concurrent.CountDownLatch;
  * When it moves on by more than {@link #GAP} at once, the stretch it stood still is the {@link #lastGap()}: the
  * nodes' silence within it is not held against them, since their events could not arrive (after an outage a node's
  * producer may reconnect a few seconds after this consumer does).
+ *
+ * <p>A consumer that fails in a way the Kafka client does not recover from (anything but a {@link KafkaException}
+ * from {@code poll}, e.g. the classic consumer's heartbeat thread dying on an {@link IllegalStateException}) is
+ * closed and replaced by a new one in the same group after {@link #ERROR_PAUSE}; it resumes every partition where
+ * the failed one left it, so nothing is applied twice and nothing is skipped. Counted in
+ * {@link IngestStats#consumerRestarts()}.
  */
 public final class EventConsumer implements AutoCloseable {
 
@@ -76,7 +84,9 @@ public final class EventConsumer implements AutoCloseable {
     private Instant lastProbe;
     private Map<TopicPartition, Long> lastProbeEnds = Map.of();
     private volatile boolean running;
-    private volatile KafkaConsumer<String, byte[]> consumer;
+    private final Function<Map<String, Object>, Consumer<String, byte[]>> clients;
+    private Map<String, Object> consumerConfig;
+    private volatile Consumer<String, byte[]> consumer;
     private Thread thread;
 
     /**
@@ -86,6 +96,13 @@ public final class EventConsumer implements AutoCloseable {
      */
     public EventConsumer(Map<String, Object> clientConfig, String topic, Duration replay, ClusterState state,
                          IngestStats stats, Clock clock) {
+        this(clientConfig, topic, replay, state, stats, clock, KafkaConsumer::new);
+    }
+
+    /** As above, with the Kafka consumers made by {@code clients} (tests). */
+    EventConsumer(Map<String, Object> clientConfig, String topic, Duration replay, ClusterState state,
+                  IngestStats stats, Clock clock, Function<Map<String, Object>, Consumer<String, byte[]>> clients) {
+        this.clients = clients;
         this.clientConfig = Map.copyOf(clientConfig);
         this.topic = topic;
         this.replay = replay;
@@ -104,7 +121,8 @@ public final class EventConsumer implements AutoCloseable {
         config.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         config.putIfAbsent(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "true");
         config.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "sluice-coordinator-events");
-        consumer = new KafkaConsumer<>(config);
+        consumerConfig = Map.copyOf(config);
+        consumer = clients.apply(consumerConfig);
         running = true;
         thread = Thread.ofPlatform().name("sluice-events-consumer").daemon().start(this::run);
     }
@@ -116,38 +134,65 @@ public final class EventConsumer implements AutoCloseable {
 
     private void run() {
         try {
-            consumer.subscribe(List.of(topic), new Rebalance());
             while (running) {
-                ConsumerRecords<String, byte[]> records;
                 try {
-                    records = consumer.poll(POLL);
+                    consume();
                 } catch (WakeupException e) {
                     break;
-                } catch (RecordDeserializationException e) {
-                    stats.skipped("malformed");
-                    log.warn("skipping undeserializable record at {} offset {}: {}", e.topicPartition(), e.offset(),
-                            e.getMessage());
-                    consumer.seek(e.topicPartition(), e.offset() + 1);
-                    continue;
-                } catch (KafkaException e) {
-                    log.warn("polling {} failed, retrying in {}: {}", topic, ERROR_PAUSE, e.toString());
+                } catch (RuntimeException e) {
+                    if (!running) {
+                        break;
+                    }
+                    stats.consumerRestarted();
+                    log.error("the events consumer failed ({}); replacing it with a new one in {}", e, ERROR_PAUSE, e);
+                    closeQuietly(consumer, Duration.ofSeconds(2));
                     pause();
-                    continue;
+                    synchronized (this) {
+                        if (!running) {
+                            break;
+                        }
+                        consumer = clients.apply(consumerConfig);
+                    }
                 }
-                for (ConsumerRecord<String, byte[]> record : records) {
-                    handle(record);
-                }
-                checkCaughtUp();
-                probe();
             }
-        } catch (WakeupException e) {
-            // closing
         } finally {
+            closeQuietly(consumer, Duration.ofSeconds(5));
+        }
+    }
+
+    private static void closeQuietly(Consumer<String, byte[]> c, Duration timeout) {
+        try {
+            c.close(CloseOptions.timeout(timeout));
+        } catch (RuntimeException e) {
+            log.debug("closing the events consumer", e);
+        }
+    }
+
+    /** Subscribes and consumes until stopped; throws what it cannot recover from. */
+    private void consume() {
+        consumer.subscribe(List.of(topic), new Rebalance());
+        while (running) {
+            ConsumerRecords<String, byte[]> records;
             try {
-                consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
+                records = consumer.poll(POLL);
+            } catch (RecordDeserializationException e) {
+                stats.skipped("malformed");
+                log.warn("skipping undeserializable record at {} offset {}: {}", e.topicPartition(), e.offset(),
+                        e.getMessage());
+                consumer.seek(e.topicPartition(), e.offset() + 1);
+                continue;
+            } catch (WakeupException e) {
+                throw e;
             } catch (KafkaException e) {
-                log.debug("closing the events consumer", e);
+                log.warn("polling {} failed, retrying in {}: {}", topic, ERROR_PAUSE, e.toString());
+                pause();
+                continue;
             }
+            for (ConsumerRecord<String, byte[]> record : records) {
+                handle(record);
+            }
+            checkCaughtUp();
+            probe();
         }
     }
 

@@ -10,8 +10,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * What the events consumer took in: events by type, and skipped records by reason ({@code malformed},
- * {@code unsupported-version}, {@code unknown-type}). Counted in Micrometer ({@code sluice.coordinator.events.consumed},
- * {@code sluice.coordinator.events.skipped}) and kept here for the JSON views.
+ * {@code unsupported-version}, {@code unknown-type}), and the consumers replaced after a failure. Counted in
+ * Micrometer ({@code sluice.coordinator.events.consumed}, {@code sluice.coordinator.events.skipped},
+ * {@code sluice.coordinator.events.consumer_restarts}) and kept here for the JSON views.
  */
 public final class IngestStats {
 
@@ -19,12 +20,24 @@ public final class IngestStats {
     private final Map<String, LongAdder> consumed = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> skipped = new ConcurrentHashMap<>();
     private final Map<String, Counter> consumedCounters = new ConcurrentHashMap<>();
+    private final Counter consumerRestarts;
 
     public IngestStats(MeterRegistry meters) {
         this.meters = meters;
         for (String reason : new String[] {"malformed", "unsupported-version", "unknown-type"}) {
             skippedCounter(reason);
         }
+        consumerRestarts = Counter.builder("sluice.coordinator.events.consumer_restarts")
+                .description("Events consumers replaced by a new one after an unexpected failure").register(meters);
+    }
+
+    void consumerRestarted() {
+        consumerRestarts.increment();
+    }
+
+    /** Events consumers replaced after an unexpected failure, since start. */
+    public long consumerRestarts() {
+        return (long) consumerRestarts.count();
     }
 
     void consumed(String type) {

@@ -43,6 +43,7 @@ public final class AlertTopic implements AlertListener, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(AlertTopic.class);
     private static final Duration RETRY_PAUSE = Duration.ofSeconds(1);
+    private static final String WRITES_HELP = "Alert transitions written to the alerts topic, by outcome";
 
     private final String topic;
     private final KafkaProducer<String, byte[]> producer;
@@ -74,8 +75,8 @@ public final class AlertTopic implements AlertListener, AutoCloseable {
         config.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "5");
         config.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
         this.producer = new KafkaProducer<>(config);
-        this.written = Counter.builder("sluice.coordinator.alerts.topic.writes").tag("outcome", "ok").register(meters);
-        this.failed = Counter.builder("sluice.coordinator.alerts.topic.writes").tag("outcome", "failed").register(meters);
+        this.written = Counter.builder("sluice.coordinator.alerts.topic.writes").description(WRITES_HELP).tag("outcome", "ok").register(meters);
+        this.failed = Counter.builder("sluice.coordinator.alerts.topic.writes").description(WRITES_HELP).tag("outcome", "failed").register(meters);
         this.sender = Thread.ofVirtual().name("sluice-alerts-topic").start(this::send);
     }
 

@@ -56,6 +56,7 @@ public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AlertmanagerWebhook.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_QUEUED = 1_000;
+    private static final String DELIVERIES_HELP = "Webhook posts to the Alertmanager, by outcome";
 
     /**
      * @param url             the receiver, e.g. {@code http://alertmanager:9093/api/v2/alerts}; user info in it is
@@ -111,9 +112,10 @@ public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
         this.authorization = userInfo == null ? null
                 : "Basic " + Base64.getEncoder().encodeToString(userInfo.getBytes(StandardCharsets.UTF_8));
         this.client = HttpClient.newBuilder().connectTimeout(settings.timeout()).build();
-        this.delivered = Counter.builder("sluice.coordinator.webhook.deliveries").tag("outcome", "delivered").register(meters);
-        this.failed = Counter.builder("sluice.coordinator.webhook.deliveries").tag("outcome", "failed").register(meters);
-        this.retried = Counter.builder("sluice.coordinator.webhook.retries").register(meters);
+        this.delivered = Counter.builder("sluice.coordinator.webhook.deliveries").description(DELIVERIES_HELP).tag("outcome", "delivered").register(meters);
+        this.failed = Counter.builder("sluice.coordinator.webhook.deliveries").description(DELIVERIES_HELP).tag("outcome", "failed").register(meters);
+        this.retried = Counter.builder("sluice.coordinator.webhook.retries")
+                .description("Webhook posts retried after a failure").register(meters);
         this.sender = Thread.ofVirtual().name("sluice-webhook").start(this::deliverLoop);
         this.ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("sluice-webhook-resend")
                 .daemon().factory());

@@ -20,23 +20,12 @@ import java.util.Map;
  * @param pausedBy          what keeps the fetcher paused now (empty when it runs)
  * @param queueStats        the queue's statistics as last sampled, or null before the first sample
  * @param queueStatsAt      when they were sampled (ISO-8601), or null
+ * @param cluster           the node's view of its Hazelcast cluster, or null for a node without one
  * @param config            the effective configuration with secrets hidden, by section and file key name
- * @param cluster           the embedded Hazelcast member and the fleet limits, or null for a node without a cluster
  */
 public record NodeStatus(String nodeId, boolean running, Queue queue, Pool pool, boolean underPressure,
                          double pressureThreshold, int inFlight, List<String> pausedBy, QueueStats queueStats,
-                         String queueStatsAt, Map<String, Map<String, Object>> config, Cluster cluster) {
-
-    /**
-     * @param members          members this one sees now
-     * @param lastKnownMembers the fleet size the majority is counted against
-     * @param majority         whether this member's side holds a majority (the limits can be used)
-     * @param partitionsSafe   whether every partition has its backups (a member may leave without data loss)
-     * @param limits           the fleet limiter's state
-     */
-    public record Cluster(int members, int lastKnownMembers, boolean majority, boolean partitionsSafe,
-                          FleetHubLimiter.Snapshot limits) {
-    }
+                         String queueStatsAt, Cluster cluster, Map<String, Map<String, Object>> config) {
 
     /**
      * @param mode  stream or list
@@ -44,6 +33,19 @@ public record NodeStatus(String nodeId, boolean running, Queue queue, Pool pool,
      * @param group the consumer group (stream mode)
      */
     public record Queue(String mode, String key, String group) {
+    }
+
+    /**
+     * @param name           the Hazelcast cluster name
+     * @param members        members this node sees, itself included
+     * @param nodes          their node ids, sorted
+     * @param majority       whether this side holds a majority of the last known fleet (the fleet limits work)
+     * @param lastKnownSize  the fleet size the majority is counted against
+     * @param partitionsSafe whether every partition's backups were in sync at the last sample
+     * @param limits         the fleet limiter's state, or null when the node keeps the limits alone
+     */
+    public record Cluster(String name, int members, List<String> nodes, boolean majority, int lastKnownSize,
+                          boolean partitionsSafe, FleetHubLimiter.Snapshot limits) {
     }
 
     /** A {@link PoolHealth} sample with its availability spelled out. */

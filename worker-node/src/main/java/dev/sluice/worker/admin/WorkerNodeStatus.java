@@ -1,12 +1,12 @@
 package dev.sluice.worker.admin;
 
-import dev.sluice.worker.cluster.ClusterMember;
-import dev.sluice.worker.limits.FleetHubLimiter;
 import dev.sluice.common.config.ConfigView;
 import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.WorkerNode;
+import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Maintenance;
+import dev.sluice.worker.limits.FleetHubLimiter;
 import dev.sluice.worker.queue.QueueStats;
 
 import java.time.Clock;
@@ -82,8 +82,8 @@ public final class WorkerNodeStatus implements NodeStatusSource {
                 List.copyOf(paused),
                 stats,
                 statsAt == null ? null : statsAt.toString(),
-                config,
-                cluster());
+                cluster(),
+                config);
     }
 
     private NodeStatus.Cluster cluster() {
@@ -91,8 +91,9 @@ public final class WorkerNodeStatus implements NodeStatusSource {
         if (member == null) {
             return null;
         }
+        List<String> nodes = member.memberNodeIds();
         FleetHubLimiter.Snapshot limits = node.limiter() instanceof FleetHubLimiter fleet ? fleet.snapshot() : null;
-        return new NodeStatus.Cluster(member.memberCount(), member.lastKnownSize(), member.hasMajority(),
-                member.partitionsSafe(), limits);
+        return new NodeStatus.Cluster(member.clusterName(), nodes.size(), nodes, member.hasMajority(),
+                member.lastKnownSize(), member.partitionsSafe(), limits);
     }
 }

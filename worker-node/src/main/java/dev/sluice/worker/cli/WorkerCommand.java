@@ -4,11 +4,7 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.WorkerNode;
 import dev.sluice.worker.admin.AdminServer;
 import dev.sluice.worker.admin.WorkerNodeStatus;
-import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
-import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
-import io.micrometer.core.instrument.binder.system.UptimeMetrics;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
+import dev.sluice.worker.admin.NodeMeters;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,11 +39,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         SluiceConfig config = options.load(context.env());
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        new JvmMemoryMetrics().bindTo(registry);
-        new JvmThreadMetrics().bindTo(registry);
-        new ProcessorMetrics().bindTo(registry);
-        new UptimeMetrics().bindTo(registry);
+        PrometheusMeterRegistry registry = NodeMeters.registry();
         WorkerNode node = new WorkerNode(config, registry);
         AdminServer admin = new AdminServer(config.metrics(), registry, new WorkerNodeStatus(node));
         try {

@@ -240,6 +240,23 @@ public final class ClusterMember implements AutoCloseable {
         }
     }
 
+    /** The node ids of the members this member sees now, itself included, sorted; empty once it stopped. */
+    public List<String> memberNodeIds() {
+        try {
+            if (!hazelcast.getLifecycleService().isRunning()) {
+                return List.of();
+            }
+            return hazelcast.getCluster().getMembers().stream().map(ClusterMember::nodeIdOf).sorted().toList();
+        } catch (RuntimeException e) {
+            return List.of();
+        }
+    }
+
+    /** The Hazelcast cluster name. */
+    public String clusterName() {
+        return hazelcast.getConfig().getClusterName();
+    }
+
     /** Whether every partition's backups were in sync at the last sample (every 2 s). */
     public boolean partitionsSafe() {
         return partitionsSafe;

@@ -69,8 +69,10 @@ public final class EventPublisher implements AutoCloseable {
         this.producer = new KafkaProducer<>(props);
         Gauge.builder("sluice.events.dropped", dropped, LongAdder::sum)
                 .description("Events dropped because the buffer was full while Kafka was unreachable").register(meters);
-        Gauge.builder("sluice.events.buffered", buffer, BlockingDeque::size).register(meters);
-        Gauge.builder("sluice.events.sent", sent, LongAdder::sum).register(meters);
+        Gauge.builder("sluice.events.buffered", buffer, BlockingDeque::size)
+                .description("Events waiting to be sent to Kafka").register(meters);
+        Gauge.builder("sluice.events.sent", sent, LongAdder::sum)
+                .description("Events sent to Kafka, since start").register(meters);
         this.sender = Thread.ofPlatform().name("sluice-events").daemon().start(this::run);
     }
 

@@ -13,6 +13,7 @@ import dev.sluice.worker.queue.Delivery;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.sink.ResultSink;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import org.slf4j.Logger;
@@ -122,9 +123,12 @@ public final class Worker implements AutoCloseable {
         this.slots = new Semaphore(settings.concurrency());
         this.fetchTimer = Timer.builder("sluice.fetch").description("Time of one fetch from the queue")
                 .publishPercentiles(0.5, 0.99).register(meters);
-        this.fetchErrors = Counter.builder("sluice.fetch.errors").register(meters);
-        meters.gauge("sluice.jobs.in_flight", running, Map::size);
-        meters.gauge("sluice.worker.paused", pausedBy, s -> s.isEmpty() ? 0 : 1);
+        this.fetchErrors = Counter.builder("sluice.fetch.errors")
+                .description("Fetches from the queue that failed").register(meters);
+        Gauge.builder("sluice.jobs.in_flight", running, Map::size)
+                .description("Jobs this node is working on").register(meters);
+        Gauge.builder("sluice.worker.paused", pausedBy, s -> s.isEmpty() ? 0 : 1)
+                .description("1 while the fetcher is paused (pool pressure, open breaker, draining)").register(meters);
     }
 
     public void start() {

@@ -6,9 +6,9 @@ import dev.sluice.common.config.ConfigLoader;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.Job;
 import dev.sluice.hubsim.HubSimulator;
+import dev.sluice.testkit.PromLint;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.WorkerNode;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -89,7 +89,7 @@ class AdminServerNodeTest {
                 bind = "127.0.0.1"
                 token = "%s"
                 """.formatted(redisUrl, hub.baseUrl(), TOKEN), Map.of());
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        PrometheusMeterRegistry registry = NodeMeters.registry();
         node = new WorkerNode(config, registry);
         admin = new AdminServer(config.metrics(), registry, new WorkerNodeStatus(node, Clock.systemUTC(), maxStatsAge)).start();
         node.start();
@@ -122,7 +122,12 @@ class AdminServerNodeTest {
                 .anyMatch(l -> l.matches("sluice_jobs_in_flight(\\{.*})? \\S+"))
                 .anyMatch(l -> l.matches("sluice_redis_pool_active(\\{.*})? \\S+"))
                 .anyMatch(l -> l.matches("sluice_redis_pool_max(\\{.*})? 20\\.0"))
-                .anyMatch(l -> l.startsWith("sluice_jobs_total{") && l.contains("outcome=\"done\""));
+                .anyMatch(l -> l.startsWith("sluice_jobs_total{") && l.contains("outcome=\"done\""))
+                .anyMatch(l -> l.matches("sluice_queue_oldest_waiting_age_seconds \\S+"))
+                .anyMatch(l -> l.matches("process_cpu_seconds_total \\S+"))
+                .anyMatch(l -> l.matches("system_cpus \\S+"))
+                .noneMatch(l -> l.startsWith("process_cpu_time_ns_total") || l.startsWith("system_cpu_count"));
+        assertThat(PromLint.problems(metrics.body())).as("what promtool check metrics would report").isEmpty();
 
         await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
             JsonNode s = JSON.readTree(send("GET", "/api/status").body());
@@ -143,6 +148,10 @@ class AdminServerNodeTest {
         assertThat(pool.get("max").asInt()).isEqualTo(20);
         assertThat(pool.get("availability").asDouble()).isBetween(0.0, 1.0);
         assertThat(s.get("underPressure").asBoolean()).isFalse();
+        JsonNode cluster = s.get("cluster");
+        assertThat(cluster.get("members").asInt()).isEqualTo(1);
+        assertThat(cluster.get("nodes").get(0).asText()).isEqualTo("admin-test-node");
+        assertThat(cluster.get("majority").asBoolean()).isTrue();
         assertThat(s.get("pressureThreshold").asDouble()).isEqualTo(0.2);
         assertThat(s.get("inFlight").asInt()).isZero();
         assertThat(s.get("pausedBy").isArray()).isTrue();

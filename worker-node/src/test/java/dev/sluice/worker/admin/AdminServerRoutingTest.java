@@ -38,7 +38,7 @@ class AdminServerRoutingTest {
         @Override
         public NodeStatus status() {
             return new NodeStatus("n1", true, new NodeStatus.Queue("stream", "sluice:jobs", "sluice"),
-                    new NodeStatus.Pool(20, 1, 2, 0, 0.5, 0.95, 0, null), false, 0.2, 0, List.of(), null, null, Map.of(), null);
+                    new NodeStatus.Pool(20, 1, 2, 0, 0.5, 0.95, 0, null), false, 0.2, 0, List.of(), null, null, null, Map.of());
         }
     };
     private AdminServer server;
