@@ -67,7 +67,8 @@ public record RateShape(long capacity, long refillTokens, Duration refillPeriod)
         return Duration.ofNanos((long) (seconds * 1e9));
     }
 
-    BucketConfiguration toBucketConfiguration() {
+    /** The Bucket4j configuration of this shape (greedy refill, initial tokens = capacity). */
+    public BucketConfiguration toBucketConfiguration() {
         return BucketConfiguration.builder()
                 .addLimit(Bandwidth.builder().capacity(capacity).refillGreedy(refillTokens, refillPeriod)
                         .initialTokens(capacity).build())
