@@ -45,6 +45,9 @@ import java.util.concurrent.TimeUnit;
  * Hub call could go out anyway).
  */
 public final class WorkerNode implements AutoCloseable {
+    /** How long after a member leaves the majority is judged, before its jobs are taken over. */
+    static final java.time.Duration RECLAIM_SETTLE = java.time.Duration.ofMillis(1_500);
+
     private static final Logger log = LoggerFactory.getLogger(WorkerNode.class);
 
     private final SluiceConfig config;
@@ -155,7 +158,7 @@ public final class WorkerNode implements AutoCloseable {
             }
         }
         if (cluster != null) {
-            cluster.onMemberGone(worker::reclaimFrom);
+            cluster.onMemberGone(this::reclaimWithMajority);
         }
         if (limiter instanceof FleetHubLimiter fleet
                 && fleet.settings().onStoreFailure() == FleetHubLimiter.OnStoreFailure.FAIL_CLOSED) {
@@ -171,6 +174,28 @@ public final class WorkerNode implements AutoCloseable {
                 }
             });
         }
+    }
+
+    /**
+     * Takes a departed node's in-flight jobs over, unless this side of the cluster has no majority: then the
+     * departed are most likely the majority, alive and working, and this node is the one cut off. Members lost in
+     * one split leave one by one, so the majority is judged after a short settling time.
+     */
+    private void reclaimWithMajority(String goneNodeId) {
+        Thread.ofVirtual().name("sluice-reclaim-" + goneNodeId).start(() -> {
+            try {
+                Thread.sleep(RECLAIM_SETTLE.toMillis());
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (cluster.hasMajority()) {
+                worker.reclaimFrom(goneNodeId);
+            } else {
+                log.warn("node {} left this member's view, but this side holds no majority ({} of the last known {} "
+                        + "members): its jobs are left to the majority", goneNodeId, cluster.memberCount(),
+                        cluster.lastKnownSize());
+            }
+        });
     }
 
     private void registerGauges() {

@@ -65,7 +65,7 @@ import java.util.concurrent.atomic.LongAdder;
  *       holds in any sliding second. Tokens are reserved (Bucket4j's blocking consume), so waiters are served in
  *       order with one store call each. The owner computes a token's time somewhere between the holder's question
  *       and its answer, so the holder waits until the answer's time plus the announced wait (never early); if
- *       by then more than three quarters of the shape's lateness tolerance have passed since the question's time
+ *       by then more than half the shape's lateness tolerance has passed since the question's time
  *       plus the wait (a stalled thread, a slow store answer), it leaves the token unused and takes another.
  *       Requests thus leave within that budget after their tokens' times, and the bound holds at the Hub, not
  *       only in the bucket.</li>
@@ -224,8 +224,9 @@ public final class FleetHubLimiter implements HubLimiter {
         // One bucket per limit: a bucket keeps the configuration it was made with, so nodes restarted with a new
         // limit must not inherit the old one. During a rolling change the old and new limits' buckets both run.
         this.bucket = buckets.builder().build(KEY + "/" + settings.maxPerSecond() + "rps", shape::toBucketConfiguration);
-        // Three quarters of the tolerance for the holder; the rest for the way from its send to the Hub.
-        this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() * 3 / 4;
+        // Half the tolerance for the holder, half for the way from its send to the Hub's count (connection, network,
+        // the Hub's own scheduling): loaded hosts delay both.
+        this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() / 2;
         this.gate = new Semaphore(settings.maxInFlight(), true);
         // Rounded down, so a token's computed time is never before its real one.
         this.nanosPerToken = shape.refillPeriod().toNanos() / shape.refillTokens();

@@ -2,8 +2,9 @@ package dev.sluice.worker.queue;
 
 /**
  * The Lua scripts that make each completion atomic with its acknowledgement. Each first removes the delivery
- * from this node's in-flight set (XACK, or LREM from the processing list) and does nothing more when it was not
- * there, so a completion applied twice, or after another node took the job over, changes nothing. Scripts read
+ * from this node's in-flight set (XACK of an entry pending for this consumer, or LREM from the processing list)
+ * and does nothing more when it was not there, so a completion applied twice, or after another node took the job
+ * over (a node cut off from the cluster while the others claimed its jobs, say), changes nothing. Scripts read
  * the server's clock ({@code TIME}), so due times do not depend on node clocks.
  */
 final class Scripts {
@@ -15,27 +16,33 @@ final class Scripts {
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
             """;
 
-    /** KEYS: stream, delayed. ARGV: group, entry id, delay ms, job JSON. */
+    /** KEYS: stream, delayed. ARGV: group, entry id, consumer, delay ms, job JSON. */
     static final String STREAM_RETRY = NOW + """
+            local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+            if #mine == 0 then return 0 end
             if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
             redis.call('XDEL', KEYS[1], ARGV[2])
-            redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[4])
+            redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[5])
             return 1
             """;
 
-    /** KEYS: stream, dead. ARGV: group, entry id, retention ms, field/value pairs... */
+    /** KEYS: stream, dead. ARGV: group, entry id, consumer, retention ms, field/value pairs... */
     static final String STREAM_DEAD = NOW + """
+            local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+            if #mine == 0 then return 0 end
             if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
             redis.call('XDEL', KEYS[1], ARGV[2])
-            redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[3])), '*', unpack(ARGV, 4))
+            redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[4])), '*', unpack(ARGV, 5))
             return 1
             """;
 
-    /** KEYS: stream. ARGV: group, entry id, field/value pairs... */
+    /** KEYS: stream. ARGV: group, entry id, consumer, field/value pairs... */
     static final String STREAM_HAND_BACK = """
+            local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+            if #mine == 0 then return 0 end
             if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
             redis.call('XDEL', KEYS[1], ARGV[2])
-            redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+            redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
             return 1
             """;
 

@@ -221,15 +221,16 @@ public final class StreamJobQueue implements JobQueue {
                 switch (c) {
                     case Completion.Ack a -> acked.add(new StreamEntryID(a.delivery().handle()));
                     case Completion.Retry r -> p.eval(Scripts.STREAM_RETRY, List.of(config.stream(), config.delayed()),
-                            List.of(config.group(), r.delivery().handle(), Long.toString(r.delayMs()), codec.toJson(r.next())));
+                            List.of(config.group(), r.delivery().handle(), nodeId, Long.toString(r.delayMs()),
+                                    codec.toJson(r.next())));
                     case Completion.DeadLetter d -> {
-                        List<String> args = new ArrayList<>(List.of(config.group(), d.delivery().handle(),
+                        List<String> args = new ArrayList<>(List.of(config.group(), d.delivery().handle(), nodeId,
                                 Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
                         p.eval(Scripts.STREAM_DEAD, List.of(config.stream(), config.deadLetter()), args);
                     }
                     case Completion.HandBack h -> {
-                        List<String> args = new ArrayList<>(List.of(config.group(), h.delivery().handle()));
+                        List<String> args = new ArrayList<>(List.of(config.group(), h.delivery().handle(), nodeId));
                         h.delivery().raw().forEach((k, v) -> {
                             args.add(k);
                             args.add(v);

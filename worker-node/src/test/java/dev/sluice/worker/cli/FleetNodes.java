@@ -47,6 +47,24 @@ final class FleetNodes implements AutoCloseable {
             }
         }
 
+        /** A sample's value on {@code /metrics} (the first series of that name). */
+        double metric(String name) {
+            try {
+                HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(admin.resolve("/metrics"))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$").matcher(response.body());
+                if (!m.find()) {
+                    throw new IllegalStateException(id + ": no " + name + " on /metrics");
+                }
+                return Double.parseDouble(m.group(2));
+            } catch (IOException e) {
+                throw new UncheckedIOException(id + ": /metrics failed", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+
         int clusterMembers() {
             return status().path("cluster").path("members").asInt(-1);
         }

@@ -351,4 +351,27 @@ abstract class JobQueueContract {
         assertThat(stats.dead()).isZero();
         assertThat(stats.backlog()).isZero();
     }
+
+    /**
+     * A node cut off from the cluster while the others took its jobs over still finishes its own attempts: its
+     * retry, dead letter or hand-back of a job that is no longer its own changes nothing (the new holder decides).
+     */
+    @Test
+    void completionsOfAJobAnotherNodeTookOverChangeNothing() {
+        JobQueue cutOff = queue("cut-off", "queue.visibility_timeout_secs", "3600");
+        cutOff.enqueue(jobs(3));
+        List<Delivery> held = fetchAll(cutOff, 3);
+        JobQueue survivor = queue("survivor", "queue.visibility_timeout_secs", "3600");
+        List<Delivery> taken = takenOver(survivor, new ArrayList<>(survivor.reclaimFrom("cut-off", 100)), 3);
+
+        cutOff.complete(List.of(new Completion.Retry(held.get(0), held.get(0).job().nextAttempt(), 0),
+                new Completion.DeadLetter(held.get(1), ErrorKind.INTERNAL, "late", 1),
+                new Completion.HandBack(held.get(2))));
+        QueueStats stats = survivor.stats();
+        assertThat(stats.delayed()).as("retries added by the cut-off node").isZero();
+        assertThat(stats.dead()).as("dead letters added by the cut-off node").isZero();
+        assertThat(survivor.fetch(10, Duration.ofMillis(200))).as("jobs handed back by the cut-off node").isEmpty();
+        completeAll(survivor, taken);
+        assertThat(survivor.stats().backlog()).isZero();
+    }
 }
