@@ -141,6 +141,7 @@ final class FleetNodes implements AutoCloseable {
                 .env("SLUICE_METRICS_PORT", "0")
                 .env("SLUICE_METRICS_BIND", placement.wrapper().isEmpty() ? "127.0.0.1" : placement.bindAddress())
                 .name(id)
+                .logFile(logDir(clusterName).resolve(id + ".log"))
                 .maxHeap("256m");
         env.forEach(builder::env);
         placement.env().forEach(builder::env);
@@ -168,6 +169,17 @@ final class FleetNodes implements AutoCloseable {
 
     List<Node> nodes() {
         return List.copyOf(nodes.values());
+    }
+
+    /** Kept after the test (target/fleet-logs/CLUSTER/NODE.log), for a failure to be read. */
+    private static java.nio.file.Path logDir(String clusterName) {
+        java.nio.file.Path dir = java.nio.file.Path.of("target", "fleet-logs", clusterName);
+        try {
+            java.nio.file.Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return dir;
     }
 
     static int freePort() {

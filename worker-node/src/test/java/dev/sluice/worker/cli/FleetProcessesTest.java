@@ -130,4 +130,83 @@ class FleetProcessesTest {
             }
         }
     }
+
+    private static Map<String, String> env(HubSimulator hub, int rps, int inFlight, String... more) {
+        Map<String, String> env = new java.util.HashMap<>(env(hub, rps, inFlight));
+        for (int i = 0; i < more.length; i += 2) {
+            env.put(more[i], more[i + 1]);
+        }
+        return env;
+    }
+
+    private static void awaitAllDone(Jedis j, int jobs, Duration timeout) {
+        await().atMost(timeout).pollInterval(Duration.ofMillis(250))
+                .until(() -> j.keys("sluice:result:*").size() >= jobs);
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                .until(() -> j.xlen(STREAM) == 0 && j.xpending(STREAM, "sluice").getTotal() == 0);
+    }
+
+    @Test
+    void hubOutageOpensEveryNodesBreakerAfterFiveFailuresAndNoJobIsDeadLetteredForIt() throws Exception {
+        int jobs = 300;
+        try (HubSimulator hub = HubSimulator.builder().latencyMs(20).jitterMs(10).build().start();
+             Jedis j = redis.server().newJedis()) {
+            try (FleetNodes fleet = FleetNodes.start("outage", List.of(FleetNodes.Placement.loopback(),
+                    FleetNodes.Placement.loopback(), FleetNodes.Placement.loopback()),
+                    env(hub, 50, 10, "SLUICE_BREAKER_OPEN_SECS", "3"), Duration.ofSeconds(90))) {
+                enqueue(j, 0, jobs); // once all nodes are up: the backlog lasts a few seconds at 50 a second
+                await().atMost(Duration.ofSeconds(60)).until(() -> j.keys("sluice:result:*").size() >= 30);
+                hub.startOutage(503);
+                assertThat(j.keys("sluice:result:*").size()).as("jobs left for the outage").isLessThan(jobs - 50);
+                for (FleetNodes.Node node : fleet.nodes()) {
+                    node.process().awaitLog(Pattern.compile("Hub circuit breaker closed -> open after 5 failed"),
+                            Duration.ofSeconds(30));
+                }
+                int doneInOutage = j.keys("sluice:result:*").size();
+                TimeUnit.SECONDS.sleep(4); // past the breakers' 3 s: their trial calls fail, they open again
+                assertThat(j.keys("sluice:result:*").size()).as("jobs done while the Hub was down").isEqualTo(doneInOutage);
+                hub.endOutage();
+                for (FleetNodes.Node node : fleet.nodes()) {
+                    node.process().awaitLog(Pattern.compile("Hub circuit breaker open -> half-open"), Duration.ofSeconds(30));
+                    node.process().awaitLog(Pattern.compile("Hub circuit breaker half-open -> closed"), Duration.ofSeconds(30));
+                }
+                awaitAllDone(j, jobs, Duration.ofSeconds(120));
+                assertThat(j.exists("sluice:dead")).as("nothing dead-lettered for the outage").isFalse();
+                HubStats stats = hub.stats();
+                assertThat(stats.distinctKeys()).isEqualTo(jobs);
+                System.out.printf("FleetProcessesTest outage: %d Hub answers %s; every node's breaker opened, "
+                        + "half-opened and closed; %d jobs done, none dead-lettered%n", stats.totalRequests(),
+                        stats.byStatus(), jobs);
+            }
+        }
+    }
+
+    @Test
+    void stormOf429sPausesTheWholeFleetAndLosesNoJob() throws Exception {
+        int jobs = 120;
+        // The Hub allows 5 a second, the fleet was told 30: every node hears of each Retry-After and waits.
+        try (HubSimulator hub = HubSimulator.builder().latencyMs(20).jitterMs(10).maxRequestsPerSecond(5)
+                .retryAfterSecs(1).build().start();
+             Jedis j = redis.server().newJedis()) {
+            try (FleetNodes fleet = FleetNodes.start("storm", List.of(FleetNodes.Placement.loopback(),
+                    FleetNodes.Placement.loopback(), FleetNodes.Placement.loopback()), env(hub, 30, 10),
+                    Duration.ofSeconds(90))) {
+                enqueue(j, 0, jobs);
+                awaitAllDone(j, jobs, Duration.ofSeconds(180));
+                HubStats stats = hub.stats();
+                long limited = stats.count(429);
+                System.out.printf("FleetProcessesTest 429 storm: %d Hub answers %s, at most %d arrivals in a sliding "
+                        + "second; %d jobs done%n", stats.totalRequests(), stats.byStatus(), stats.maxWindowRequests(), jobs);
+                assertThat(limited).as("the Hub did refuse requests").isPositive();
+                // Sent at the fleet's 30/s without pausing, about five of six requests would be refused.
+                assertThat((double) limited / stats.totalRequests()).as("share of requests refused with 429")
+                        .isLessThan(0.5);
+                assertThat(stats.distinctKeys()).isEqualTo(jobs);
+                assertThat(j.exists("sluice:dead")).as("nothing dead-lettered").isFalse();
+                long nodesThatSaw429 = fleet.nodes().stream()
+                        .filter(n -> n.process().log().contains("the whole fleet pauses")).count();
+                assertThat(nodesThatSaw429).isPositive();
+            }
+        }
+    }
 }
