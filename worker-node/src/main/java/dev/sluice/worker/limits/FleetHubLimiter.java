@@ -91,8 +91,8 @@ import java.util.concurrent.atomic.LongAdder;
  * others as present. Every change waits for its two synchronous backups, at least one of which is across the
  * split for fleets of up to six members; Hazelcast waits up to {@code hazelcast.operation.backup.timeout.millis}
  * (5 s) for them, longer than {@code store_timeout} (2 s), so the owner's side times out, degrades and sends
- * nothing, even though its entry processor ran. (Reasoned from Hazelcast's backup semantics, not yet tested with
- * a real network partition.)
+ * nothing, even though its entry processor ran. {@code FleetPartitionTest} cuts a node process off with iptables
+ * in its own network namespace: it makes no Hub call from the cut on, and the Hub sees no violation.
  *
  * <p>Permits that were granted are released on a best-effort basis when the store is unreachable; their leases
  * end them regardless. Losing the permit table entirely (its owner and all its backups gone at once) starts an
