@@ -361,7 +361,10 @@ for c in "${all_workers[@]}"; do
 done
 [ -n "$new_c" ] || fail "no new worker container after the scale-out"
 new_id=$(http "$new_c" GET 8081 /api/status | json 'd["nodeId"]')
-log "node $new_id ready $(elapsed "$t") s after the scale-out"
+# What each node sees when the new one is ready: a new node that did not find the cluster at once runs alone, with
+# the whole fleet's limits, until Hazelcast merges it in (hazelcast.merge.first.run.delay.seconds 10).
+views=$(for c in $(containers worker-node); do http "$c" GET 8081 /api/status | json '"%s sees %d" % (d["nodeId"], d["cluster"]["members"])'; done | tr '\n' ';')
+log "node $new_id ready $(elapsed "$t") s after the scale-out; cluster views: $views"
 until_true 60 "one Hazelcast cluster of $(( workers + 1 )) members seen by every worker" cluster_is $(( workers + 1 ))
 log "node $new_id joined: one Hazelcast cluster of $(( workers + 1 )) members ($(elapsed "$t") s after the scale-out)"
 until_true 30 "/api/cluster listing $(( workers + 1 )) nodes alive" coordinator_lists $(( workers + 1 ))
