@@ -12,6 +12,7 @@
 #   deploy/demo.sh down               # stops what the demo started (compose project, or the local processes)
 #
 # Options: --jobs N (5000), --nodes N (3 worker nodes), --down-after (tear the cluster down after the summary).
+# It gives up when no job finishes for SLUICE_DEMO_STALL_SECS (300).
 # Builds the jars first when they are missing (./mvnw -B -ntp -DskipTests package). Needs python3 (and, for
 # --local, what sluice-local.sh needs: redis-server, curl). The Hub simulator's limits are SLUICE_HUBSIM_MAX_RPS
 # (200) and SLUICE_HUBSIM_MAX_IN_FLIGHT (20); the workers get the same limits and keep them fleet-wide.
@@ -180,12 +181,14 @@ say "enqueueing $jobs jobs (keys ${prefix}1..${prefix}$jobs)"
 enqueue >/dev/null
 t_enqueued=$(date +%s%N)
 
+# This run's jobs with a result (the sink is idempotent by job id: a job done twice counts once).
 done_count() { rcli --raw eval "return #redis.call('keys', ARGV[1])" 0 "sluice:result:hub-fetch:${prefix}*"; }
-# Unfinished jobs: the stream holds only those (acknowledged entries are deleted), plus retries waiting their time.
-remaining() { echo $(( $(rcli xlen sluice:jobs) + $(rcli zcard sluice:delayed) )); }
+stall_secs=${SLUICE_DEMO_STALL_SECS:-300}
 tty=0
 [ -t 1 ] && tty=1
 last_print=0
+last_finished=-1
+last_change=0
 while :; do
   n=$(done_count)
   dead=$(( $(rcli xlen sluice:dead) - dead_before ))
@@ -201,7 +204,14 @@ while :; do
     echo "[demo] $n / $jobs done, $dead dead-lettered, $rate jobs/s, $secs s"
     last_print=$secs
   fi
-  if [ "$finished" -ge "$jobs" ] && [ "$(remaining)" -eq 0 ]; then break; fi
+  [ "$finished" -ge "$jobs" ] && break
+  if [ "$finished" != "$last_finished" ]; then
+    last_finished=$finished
+    last_change=$secs
+  elif [ $(( secs - last_change )) -ge "$stall_secs" ]; then
+    echo
+    die "no job finished for $stall_secs s ($finished of $jobs); look at the coordinator's $coordinator_url/api/alerts and the Hub's $hub_url/admin/stats"
+  fi
   sleep 1
 done
 [ "$tty" = 1 ] && echo

@@ -225,32 +225,27 @@ import re, sys
 print(int(sum(float(m.group(1)) for m in re.finditer(r"^sluice_jobs_total\{[^}]*outcome=\"done\"[^}]*\} (\S+)$", sys.stdin.read(), re.M))))'
 }
 
-# The node ids of the running workers, sorted as Java and Python sort them, on one line.
-running_node_ids() {
-  local c
-  for c in $(containers worker-node); do http "$c" GET 8081 /api/status | json 'd["nodeId"]' 2>/dev/null || return 1; done |
-    LC_ALL=C sort | tr '\n' ' '
-}
+# The node ids of the running workers (node_ids, plus the scaled-out one), sorted as Java and Python sort them.
+expected_ids() { printf '%s\n' "${node_ids[@]}" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'; }
 
-# cluster_is N: every running worker sees a Hazelcast cluster of N members, holds the majority, and the members
-# are exactly the running workers' node ids.
+# cluster_is N: every running worker sees a Hazelcast cluster of N members, exactly the expected nodes, and holds the
+# majority. One request per worker: each `docker exec` costs up to a second on a loaded machine.
 cluster_is() {
   local n=$1 c view expected
-  expected=$(running_node_ids)
+  expected=$(expected_ids)
   [ "$(wc -w <<<"$expected")" -eq "$n" ] || return 1
   for c in $(containers worker-node); do
     view=$(http "$c" GET 8081 /api/status | json '"%d %s %s" % (d["cluster"]["members"], d["cluster"]["majority"], " ".join(d["cluster"]["nodes"]))' 2>/dev/null) || return 1
-    [ "$view" = "$n True ${expected% }" ] || return 1
+    [ "$view" = "$n True $expected" ] || return 1
   done
 }
 
-# coordinator_lists N: /api/cluster lists exactly the running workers, all alive.
+# coordinator_lists N: /api/cluster lists exactly the expected nodes, all alive.
 coordinator_lists() {
-  local n=$1 expected listed
-  expected=$(running_node_ids)
+  local n=$1 listed
   listed=$(http "$coordinator" GET 8090 /api/cluster |
     json '"%d %s" % (d["nodesAlive"], " ".join(sorted(n["id"] for n in d["nodes"] if n["alive"])))' 2>/dev/null) || return 1
-  [ "$listed" = "$n ${expected% }" ]
+  [ "$listed" = "$n $(expected_ids)" ]
 }
 
 # alert_rules STATE: the rules of the coordinator's alerts in that state (firing, pending, resolved), one per line.
@@ -361,7 +356,11 @@ for c in "${all_workers[@]}"; do
 done
 [ -n "$new_c" ] || fail "no new worker container after the scale-out"
 new_id=$(http "$new_c" GET 8081 /api/status | json 'd["nodeId"]')
-log "node $new_id ready $(elapsed "$t") s after the scale-out"
+node_ids+=("$new_id")
+# What each node sees when the new one is ready: a new node that did not find the cluster at once runs alone, with
+# the whole fleet's limits, until Hazelcast merges it in (hazelcast.merge.first.run.delay.seconds 10).
+views=$(for c in $(containers worker-node); do http "$c" GET 8081 /api/status | json '"%s sees %d" % (d["nodeId"], d["cluster"]["members"])'; done | tr '\n' ';')
+log "node $new_id ready $(elapsed "$t") s after the scale-out; cluster views: $views"
 until_true 60 "one Hazelcast cluster of $(( workers + 1 )) members seen by every worker" cluster_is $(( workers + 1 ))
 log "node $new_id joined: one Hazelcast cluster of $(( workers + 1 )) members ($(elapsed "$t") s after the scale-out)"
 until_true 30 "/api/cluster listing $(( workers + 1 )) nodes alive" coordinator_lists $(( workers + 1 ))
