@@ -181,11 +181,6 @@ public final class HubClient implements AutoCloseable {
                     .build();
             response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
-            if (neverSent(e)) {
-                permit.close();
-            } else {
-                permit.keepUntilLeaseEnd();
-            }
             failures.increment();
             if (SingleSendBody.refusedResend(e)) {
                 resendsRefused.increment();
@@ -196,6 +191,11 @@ public final class HubClient implements AutoCloseable {
             }
             SluiceException failure = new SluiceException(kind, "Hub request for " + key + " failed: " + e, e);
             breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, failure);
+            if (neverSent(e)) {
+                permit.close();
+            } else {
+                permit.keepUntilLeaseEnd();
+            }
             throw trial ? failedTrial(failure) : failure;
         } catch (InterruptedException e) {
             permit.keepUntilLeaseEnd();
@@ -207,29 +207,34 @@ public final class HubClient implements AutoCloseable {
             breaker.releasePermission();
             throw e;
         }
-        permit.close();
-        long elapsed = System.nanoTime() - start;
-        int status = response.statusCode();
-        if (status >= 200 && status < 300) {
-            breaker.onSuccess(elapsed, TimeUnit.NANOSECONDS);
-            return response.body();
-        }
-        ErrorKind kind = ErrorKind.ofHubStatus(status);
-        Duration retryAfter = retryAfter(response);
-        SluiceException failure;
-        if (kind == ErrorKind.HUB_RATE_LIMITED) {
-            rateLimited.increment();
-            limiter.pauseFor(retryAfter == null ? kind.suggestedRetryDelay() : retryAfter);
-            failure = SluiceException.notAttempted(kind, "Hub answered 429 for " + key, retryAfter);
-        } else {
-            failures.increment();
-            if (kind == ErrorKind.HUB_TIMEOUT) {
-                timeouts.increment();
+        // The breaker hears of the outcome, and a 429 pauses the fleet, before the permit is released: the next
+        // caller must not slip a request in between.
+        try {
+            long elapsed = System.nanoTime() - start;
+            int status = response.statusCode();
+            if (status >= 200 && status < 300) {
+                breaker.onSuccess(elapsed, TimeUnit.NANOSECONDS);
+                return response.body();
             }
-            failure = new SluiceException(kind, "Hub answered " + status + " for " + key, null, retryAfter);
+            ErrorKind kind = ErrorKind.ofHubStatus(status);
+            Duration retryAfter = retryAfter(response);
+            SluiceException failure;
+            if (kind == ErrorKind.HUB_RATE_LIMITED) {
+                rateLimited.increment();
+                limiter.pauseFor(retryAfter == null ? kind.suggestedRetryDelay() : retryAfter);
+                failure = SluiceException.notAttempted(kind, "Hub answered 429 for " + key, retryAfter);
+            } else {
+                failures.increment();
+                if (kind == ErrorKind.HUB_TIMEOUT) {
+                    timeouts.increment();
+                }
+                failure = new SluiceException(kind, "Hub answered " + status + " for " + key, null, retryAfter);
+            }
+            breaker.onError(elapsed, TimeUnit.NANOSECONDS, failure);
+            throw trial ? failedTrial(failure) : failure;
+        } finally {
+            permit.close();
         }
-        breaker.onError(elapsed, TimeUnit.NANOSECONDS, failure);
-        throw trial ? failedTrial(failure) : failure;
     }
 
     /**
