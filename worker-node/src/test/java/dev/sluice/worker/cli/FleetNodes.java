@@ -36,29 +36,27 @@ final class FleetNodes implements AutoCloseable {
         /** {@code GET /api/status} as JSON. */
         JsonNode status() {
             try {
-                HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(admin.resolve("/api/status"))
-                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-                return JSON.readTree(response.body());
+                return JSON.readTree(get("/api/status"));
             } catch (IOException e) {
-                throw new UncheckedIOException(id + ": /api/status failed", e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
+                throw new UncheckedIOException(id + ": /api/status is not JSON", e);
             }
         }
 
         /** A sample's value on {@code /metrics} (the first series of that name). */
         double metric(String name) {
+            Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$").matcher(get("/metrics"));
+            if (!m.find()) {
+                throw new IllegalStateException(id + ": no " + name + " on /metrics");
+            }
+            return Double.parseDouble(m.group(2));
+        }
+
+        private String get(String path) {
             try {
-                HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(admin.resolve("/metrics"))
-                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-                Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$").matcher(response.body());
-                if (!m.find()) {
-                    throw new IllegalStateException(id + ": no " + name + " on /metrics");
-                }
-                return Double.parseDouble(m.group(2));
+                return HTTP.send(HttpRequest.newBuilder(admin.resolve(path)).timeout(Duration.ofSeconds(5)).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
             } catch (IOException e) {
-                throw new UncheckedIOException(id + ": /metrics failed", e);
+                throw new UncheckedIOException(id + ": " + path + " failed", e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
