@@ -1,16 +1,25 @@
 package dev.sluice.hubsim;
 
+import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 import java.util.function.UnaryOperator;
@@ -68,6 +77,9 @@ public final class HubSimulator implements AutoCloseable {
     public static final String DEFAULT_PATH_PREFIX = "/v1/backfill/";
     /** The path prefix of the admin endpoints. */
     public static final String ADMIN_PREFIX = "/admin/";
+    /** Where the simulator sends its own warm-up requests at start; not served afterwards. */
+    static final String WARM_UP_PREFIX = "/__warm-up__/";
+    private static final int WARM_UP_PARALLEL = 8;
 
     private static final Logger log = LoggerFactory.getLogger(HubSimulator.class);
     /** Accept queue length: large enough for a burst of hundreds of new connections. */
@@ -82,6 +94,7 @@ public final class HubSimulator implements AutoCloseable {
     private final AtomicReference<Behaviour> behaviour;
     private final AtomicReference<Outage> outage = new AtomicReference<>(Outage.NONE);
     private final FailFirstCounter failFirst = new FailFirstCounter();
+    private final int warmUpRequests;
 
     private State state = State.NEW;
     private HttpServer server;
@@ -93,6 +106,7 @@ public final class HubSimulator implements AutoCloseable {
         this.requestedPort = builder.port;
         this.pathPrefix = builder.pathPrefix;
         this.behaviour = new AtomicReference<>(builder.behaviour);
+        this.warmUpRequests = builder.warmUpRequests;
         this.monitor = new TrafficMonitor(
                 new HubStats.Limits(builder.maxRequestsPerSecond, builder.maxInFlight, builder.enforceLimits,
                         builder.retryAfterSecs),
@@ -129,10 +143,61 @@ public final class HubSimulator implements AutoCloseable {
         created.start();
         server = created;
         port = created.getAddress().getPort();
+        warmUp(created);
         state = State.RUNNING;
         log.info("Hub simulator listening on {} (GET {}<key>, stats at {}stats); {}, {}", baseUrl(), pathPrefix,
                 ADMIN_PREFIX, monitor.limits(), behaviour.get());
         return this;
+    }
+
+    /**
+     * Sends {@link Builder#warmUpRequests} requests through the server's request path before anyone else can: the
+     * same server and handler code, on a context of its own ({@value #WARM_UP_PREFIX}, no latency, no limits, its own
+     * monitor, removed afterwards), so nothing of it shows in the stats. A cold JVM would otherwise record its first
+     * arrivals late, when its request parsing and handler code first load, and so see them bunched into one second:
+     * a measuring instrument must not report an overrun of its own making. A failure is logged, not thrown.
+     */
+    private void warmUp(HttpServer created) {
+        if (warmUpRequests == 0) {
+            return;
+        }
+        long began = System.nanoTime();
+        var handler = new HubHandler(WARM_UP_PREFIX, new TrafficMonitor(HubStats.Limits.NONE, System::nanoTime),
+                () -> Behaviour.DEFAULT, () -> Outage.NONE, new FailFirstCounter());
+        HttpContext context;
+        try {
+            context = created.createContext(WARM_UP_PREFIX, handler);
+        } catch (IllegalArgumentException e) {
+            log.warn("Hub simulator could not warm its request path: {}", e.getMessage());
+            return;
+        }
+        var bound = created.getAddress().getAddress();
+        var target = bound.isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : bound;
+        var base = "http://" + (target instanceof Inet6Address ? "[" + target.getHostAddress() + "]" : target.getHostAddress())
+                + ":" + port + WARM_UP_PREFIX;
+        var next = new AtomicInteger();
+        try (var client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+             var senders = Executors.newVirtualThreadPerTaskExecutor()) {
+            var running = new ArrayList<Future<?>>();
+            for (int t = 0; t < WARM_UP_PARALLEL; t++) {
+                running.add(senders.submit(() -> {
+                    for (int i = next.getAndIncrement(); i < warmUpRequests; i = next.getAndIncrement()) {
+                        client.send(HttpRequest.newBuilder(URI.create(base + "k" + i)).timeout(Duration.ofSeconds(5)).build(),
+                                HttpResponse.BodyHandlers.ofByteArray());
+                    }
+                    return null;
+                }));
+            }
+            for (var f : running) {
+                f.get(30, TimeUnit.SECONDS);
+            }
+            log.info("Hub simulator warmed its request path: {} requests over loopback in {} ms (not counted)",
+                    warmUpRequests, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
+        } catch (Exception e) {
+            log.warn("Hub simulator could not warm its request path (its first arrivals may be recorded late): {}", e.toString());
+        } finally {
+            created.removeContext(context);
+        }
     }
 
     /**
@@ -296,8 +361,18 @@ public final class HubSimulator implements AutoCloseable {
         private boolean enforceLimits = true;
         private int retryAfterSecs = 1;
         private LongSupplier nanoTime = System::nanoTime;
+        private int warmUpRequests = 300;
 
         private Builder() {
+        }
+
+        /**
+         * Requests the simulator sends itself at start, over loopback and not counted, so that a cold JVM does not
+         * record its first real arrivals late; default 300, 0 for none.
+         */
+        public Builder warmUpRequests(int warmUpRequests) {
+            this.warmUpRequests = InvalidSettingException.requireBetween("warmUpRequests", warmUpRequests, 0, 100_000);
+            return this;
         }
 
         /** The TCP port, 0 to 65535; 0 (the default) picks a free port. */

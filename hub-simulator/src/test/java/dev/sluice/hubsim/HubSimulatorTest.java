@@ -82,6 +82,20 @@ class HubSimulatorTest {
     }
 
     @Test
+    void itsOwnWarmUpAtStartLeavesNoTraceInTheStatsTheLimitsOrThePaths() throws Exception {
+        start(HubSimulator.builder().maxRequestsPerSecond(5).maxInFlight(2).failFirst(1));
+
+        assertThat(hub.stats().totalRequests()).isZero();
+        assertThat(statusesOf("k0", 2)).as("fail-first still applies to the first real attempt").containsExactly(500, 200);
+        assertThat(statusesOf("k1", 3)).containsExactly(500, 200, 200);
+        assertThat(statusesOf("k2", 1)).as("over the window of 5").containsExactly(429);
+        assertThat(hub.stats().totalRequests()).isEqualTo(6);
+        assertThat(hub.stats().violations().total()).isEqualTo(1);
+        assertThat(client.get(hub.baseUrl() + HubSimulator.WARM_UP_PREFIX + "k0").statusCode())
+                .as("the warm-up path is gone").isEqualTo(404);
+    }
+
+    @Test
     void servesUnderAConfiguredPathPrefixWithATrailingSlashAdded() throws Exception {
         start(HubSimulator.builder().pathPrefix("/api/items"));
 

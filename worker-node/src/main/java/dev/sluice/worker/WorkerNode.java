@@ -49,6 +49,8 @@ public final class WorkerNode implements AutoCloseable {
     static final java.time.Duration RECLAIM_SETTLE = java.time.Duration.ofMillis(1_500);
 
     private static final Logger log = LoggerFactory.getLogger(WorkerNode.class);
+    /** Loopback requests that ready the Hub client's send path before the first job (see HubClient#warmUp). */
+    private static final int WARM_UP_REQUESTS = 300;
 
     private final SluiceConfig config;
     private final MeterRegistry meters;
@@ -231,6 +233,9 @@ public final class WorkerNode implements AutoCloseable {
         }).description("Hub circuit breaker: 0 closed, 1 open, 2 half-open, 3 other").register(meters);
         Gauge.builder("sluice.hub.breaker.rejected", hub, HubClient::breakerRejections)
                 .description("Hub calls refused by the open circuit breaker, since start").register(meters);
+        Gauge.builder("sluice.hub.tokens_missed", hub, HubClient::tokensMissed)
+                .description("Hub requests held back before their first byte because they would have left too late for "
+                        + "their rate token (sent again on a new one), since start").register(meters);
         Gauge.builder("sluice.hub.resends_refused", hub, HubClient::resendsRefused)
                 .description("Re-sends of a Hub request by the HTTP client refused for lack of a token and permit, since start").register(meters);
         if (cluster != null) {
@@ -272,6 +277,7 @@ public final class WorkerNode implements AutoCloseable {
         sampler.scheduleAtFixedRate(poolMonitor::sample, 0, 250, TimeUnit.MILLISECONDS);
         long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
         maintenance.start(Duration.ofMillis(keepAliveMs), Duration.ofMillis(250));
+        hub.warmUp(WARM_UP_REQUESTS, 4);
         worker.start();
         if (events != null) {
             long heartbeatMs = config.node().heartbeatIntervalSecs() * 1000L;

@@ -1,5 +1,6 @@
 package dev.sluice.worker.hub;
 
+import com.sun.net.httpserver.HttpServer;
 import dev.sluice.common.config.BreakerConfig;
 import dev.sluice.common.config.HubConfig;
 import dev.sluice.common.config.SluiceConfig;
@@ -14,18 +15,27 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLEncoder;
+import java.net.UnknownHostException;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpConnectTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -74,6 +84,7 @@ public final class HubClient implements AutoCloseable {
     private final LongAdder failures = new LongAdder();
     private final LongAdder breakerRejections = new LongAdder();
     private final LongAdder resendsRefused = new LongAdder();
+    private final LongAdder tokensMissed = new LongAdder();
     private volatile long openUntilMillis;
 
     /** A client with the default breaker ({@code [breaker]} defaults). */
@@ -152,6 +163,7 @@ public final class HubClient implements AutoCloseable {
         if (breakerRefuses()) {
             throw breakerOpen(key);
         }
+        long deadline = System.nanoTime() + maxWait.toNanos();
         HubLimiter.Permit permit;
         try {
             permit = limiter.acquire(maxWait);
@@ -173,14 +185,13 @@ public final class HubClient implements AutoCloseable {
         long start = System.nanoTime();
         HttpResponse<byte[]> response;
         try {
-            requests.increment();
-            HttpRequest request = HttpRequest.newBuilder(uriFor(key))
-                    .timeout(Duration.ofMillis(config.requestTimeoutMs()))
-                    .header("Accept", "application/json")
-                    .method("GET", new SingleSendBody())
-                    .build();
-            response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            response = sendOnTime(key, permit, deadline);
         } catch (IOException e) {
+            if (e instanceof TokenNotRenewed) {
+                permit.close(); // nothing was sent
+                breaker.releasePermission();
+                throw SluiceException.notAttempted(ErrorKind.BACKPRESSURE, e.getMessage(), null);
+            }
             failures.increment();
             if (SingleSendBody.refusedResend(e)) {
                 resendsRefused.increment();
@@ -234,6 +245,47 @@ public final class HubClient implements AutoCloseable {
             throw trial ? failedTrial(failure) : failure;
         } finally {
             permit.close();
+        }
+    }
+
+    /**
+     * Sends the request while its permit's token is good. An attempt that would leave too late is held back before
+     * its first byte ({@link SingleSendBody}) and goes again on a new token, the permit kept; when no new token
+     * comes before {@code deadline} the job is rescheduled (backpressure) with nothing sent.
+     */
+    private HttpResponse<byte[]> sendOnTime(String key, HubLimiter.Permit permit, long deadline)
+            throws IOException, InterruptedException {
+        URI uri = uriFor(key);
+        while (true) {
+            HttpRequest request = HttpRequest.newBuilder(uri)
+                    .timeout(Duration.ofMillis(config.requestTimeoutMs()))
+                    .header("Accept", "application/json")
+                    .method("GET", new SingleSendBody(permit::onTime))
+                    .build();
+            try {
+                requests.increment();
+                return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            } catch (IOException e) {
+                if (!SingleSendBody.tokenMissed(e)) {
+                    throw e;
+                }
+                requests.decrement();
+                tokensMissed.increment();
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || !permit.renewToken(Duration.ofNanos(left))) {
+                    throw new TokenNotRenewed(key, e);
+                }
+            }
+        }
+    }
+
+    /** A request held back for its late token that got no new one in time: nothing was sent. */
+    private static final class TokenNotRenewed extends IOException {
+        @java.io.Serial
+        private static final long serialVersionUID = 1L;
+
+        TokenNotRenewed(String key, IOException cause) {
+            super("the Hub request for " + key + " missed its rate token's time and no new token came in time", cause);
         }
     }
 
@@ -313,6 +365,90 @@ public final class HubClient implements AutoCloseable {
     /** Re-sends the HTTP client attempted on its own and this client refused (see {@link SingleSendBody}). */
     public long resendsRefused() {
         return resendsRefused.sum();
+    }
+
+    /** What {@link #warmUp} did. */
+    public record WarmUp(int requests, Duration took, Duration first, Duration slowestOfLastTen) {
+    }
+
+    /**
+     * Readies the send path before the node takes its first job: a node's first Hub requests would otherwise load
+     * and interpret the HTTP client's code and open its first connections after their rate tokens' times, and
+     * leave late. Sends {@code requests} requests, {@code parallel} at a time, exactly as Hub requests are sent
+     * (this client, its timeouts, the same body) to a throwaway HTTP server on the loopback interface, never to the
+     * Hub: nothing here may count at the Hub. Also resolves the Hub's host name. A failure is logged, not thrown:
+     * the node still works, only its first requests are slower (and held back if too late).
+     */
+    public WarmUp warmUp(int requests, int parallel) {
+        long began = System.nanoTime();
+        String host = config.baseUrl().getHost();
+        try {
+            InetAddress.getAllByName(host);
+        } catch (UnknownHostException e) {
+            log.warn("the Hub's host {} does not resolve yet: {}", host, e.getMessage());
+        }
+        HttpServer server = null;
+        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+        long[] took = new long[requests];
+        AtomicInteger sent = new AtomicInteger();
+        try {
+            byte[] body = "{\"warm\":true}".getBytes(StandardCharsets.UTF_8);
+            server = HttpServer.create(
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
+            server.setExecutor(threads);
+            server.createContext("/", exchange -> {
+                try (exchange) {
+                    exchange.getRequestBody().readAllBytes();
+                    exchange.getResponseHeaders().set("Content-Type", "application/json");
+                    exchange.sendResponseHeaders(200, body.length);
+                    exchange.getResponseBody().write(body);
+                }
+            });
+            server.start();
+            URI uri = URI.create("http://" + server.getAddress().getHostString() + ":" + server.getAddress().getPort()
+                    + "/warm-up");
+            List<Future<?>> senders = new ArrayList<>();
+            for (int t = 0; t < parallel; t++) {
+                senders.add(threads.submit(() -> {
+                    for (int i = sent.getAndIncrement(); i < requests; i = sent.getAndIncrement()) {
+                        long start = System.nanoTime();
+                        HttpRequest request = HttpRequest.newBuilder(uri)
+                                .timeout(Duration.ofMillis(config.requestTimeoutMs()))
+                                .header("Accept", "application/json")
+                                .method("GET", new SingleSendBody(() -> true))
+                                .build();
+                        http.send(request, HttpResponse.BodyHandlers.ofByteArray()).body();
+                        took[i] = System.nanoTime() - start;
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : senders) {
+                f.get(30, TimeUnit.SECONDS);
+            }
+        } catch (Exception e) {
+            log.warn("warming the Hub client's send path failed (its first Hub requests may be slow): {}", e.toString());
+        } finally {
+            if (server != null) {
+                server.stop(0);
+            }
+            threads.shutdownNow();
+        }
+        long slowestOfLastTen = 0;
+        for (int i = Math.max(0, requests - 10); i < requests; i++) {
+            slowestOfLastTen = Math.max(slowestOfLastTen, took[i]);
+        }
+        WarmUp w = new WarmUp(Math.min(requests, sent.get()), Duration.ofNanos(System.nanoTime() - began),
+                Duration.ofNanos(requests > 0 ? took[0] : 0), Duration.ofNanos(slowestOfLastTen));
+        log.info("Hub client send path warmed: {} loopback requests in {} ms (the first took {} ms, the slowest of the "
+                        + "last ten {} ms)", requests, w.took().toMillis(), String.format(Locale.ROOT, "%.1f", w.first().toNanos() / 1e6),
+                String.format(Locale.ROOT, "%.2f", w.slowestOfLastTen().toNanos() / 1e6));
+        return w;
+    }
+
+    /** Attempts held back before their first byte because they would have left too late for their rate token. */
+    public long tokensMissed() {
+        return tokensMissed.sum();
     }
 
     @Override

@@ -313,9 +313,10 @@ public final class FleetHubLimiter implements HubLimiter {
                 return null;
             }
             try {
-                if (takeToken(id, deadline)) {
+                Long sendBy = takeToken(id, deadline);
+                if (sendBy != null) {
                     handedOut = true;
-                    return new FleetPermit(id);
+                    return new FleetPermit(id, sendBy);
                 }
                 return null;
             } finally {
@@ -389,14 +390,19 @@ public final class FleetHubLimiter implements HubLimiter {
         });
     }
 
-    private boolean takeToken(String id, long deadline) throws StoreFailure, InterruptedException {
+    /**
+     * Takes a rate token for permit {@code id} and waits for its time. Returns the latest {@link System#nanoTime()} at
+     * which the request may leave (the token's earliest possible time plus the send budget), or null when no token
+     * came before the deadline or the permit was lost meanwhile.
+     */
+    private Long takeToken(String id, long deadline) throws StoreFailure, InterruptedException {
         while (true) {
             if (deadline - System.nanoTime() <= 0) {
-                return false;
+                return null;
             }
             TokenTime slot = answer(bucketCalls.submit(deadline));
             if (slot == TokenTime.NONE_IN_TIME) {
-                return false;
+                return null;
             }
             if (slot == TokenTime.RETRY) {
                 continue;
@@ -415,7 +421,7 @@ public final class FleetHubLimiter implements HubLimiter {
             PermitTable.Reply renewed = PermitTable.Reply.fromWire(answer(renewal));
             if (renewed.state() == PermitTable.State.LOST) {
                 log.warn("permit {} ended while its holder waited for a rate token; giving the token up", id);
-                return false;
+                return null;
             }
             if (renewed.pauseMs() > 0) {
                 sleepOutPause(TimeUnit.MILLISECONDS.toNanos(renewed.pauseMs()), deadline);
@@ -430,7 +436,7 @@ public final class FleetHubLimiter implements HubLimiter {
             // unused instead.
             long late = System.nanoTime() - earliestSlot;
             if (late <= sendBudgetNanos) {
-                return true;
+                return earliestSlot + sendBudgetNanos;
             }
             lateTokens.increment();
             log.debug("rate token for permit {} came {} ms late; not using it", id, TimeUnit.NANOSECONDS.toMillis(late));
@@ -575,10 +581,37 @@ public final class FleetHubLimiter implements HubLimiter {
     private final class FleetPermit implements Permit {
         private final String id;
         private final AtomicBoolean done = new AtomicBoolean();
+        /** The latest nanoTime at which the request may leave on its token. */
+        private volatile long sendBy;
 
-        FleetPermit(String id) {
+        FleetPermit(String id, long sendBy) {
             this.id = id;
+            this.sendBy = sendBy;
             heldHere.incrementAndGet();
+        }
+
+        @Override
+        public boolean onTime() {
+            if (System.nanoTime() - sendBy <= 0) {
+                return true;
+            }
+            lateTokens.increment();
+            return false;
+        }
+
+        @Override
+        public boolean renewToken(Duration maxWait) throws InterruptedException {
+            try {
+                Long next = takeToken(id, System.nanoTime() + maxWait.toNanos());
+                if (next == null) {
+                    return false;
+                }
+                sendBy = next;
+                return true;
+            } catch (StoreFailure e) {
+                degrade(e.getMessage());
+                return false;
+            }
         }
 
         @Override

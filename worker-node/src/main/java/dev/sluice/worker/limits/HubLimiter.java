@@ -31,6 +31,26 @@ public interface HubLimiter extends AutoCloseable {
         default void keepUntilLeaseEnd() {
             close();
         }
+
+        /**
+         * Whether the request may still leave now. A limiter that times tokens for the Hub's sliding second says no
+         * once the token's time plus its lateness budget has passed: a request leaving later could crowd a later
+         * second at the Hub. The caller asks at the last moment before the request's first byte is written (after
+         * the connection is made) and, when it is too late, takes a new token with {@link #renewToken}.
+         */
+        default boolean onTime() {
+            return true;
+        }
+
+        /**
+         * Replaces the token of a request that did not leave in time, keeping the permit. Returns false when no
+         * token came within {@code maxWait}; the permit is still held then (nothing was sent: close it).
+         *
+         * @throws InterruptedException when the waiting thread is interrupted (the node is draining)
+         */
+        default boolean renewToken(Duration maxWait) throws InterruptedException {
+            return true;
+        }
     }
 
     /** Tells the limiter the Hub asked everyone to wait (429 Retry-After). */

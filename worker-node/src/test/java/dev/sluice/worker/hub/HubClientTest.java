@@ -258,11 +258,71 @@ class HubClientTest {
         }
     }
 
-    /** Grants everything and records how each permit ended. */
+    @Test
+    void aRequestThatWouldLeaveTooLateForItsTokenIsHeldBackAndSentOnANewOne() {
+        HubSimulator hub = hub(HubSimulator.builder());
+        RecordingLimiter limiter = new RecordingLimiter();
+        limiter.lateAttempts.set(2); // the first two attempts find their tokens too old
+        HubClient client = client(hub.baseUrl(), limiter);
+
+        assertThat(new String(client.fetch("k1", NO_SIGNAL), StandardCharsets.UTF_8)).contains("k1");
+        assertThat(limiter.askedOnTime).as("asked before each attempt's first byte").hasValue(3);
+        assertThat(limiter.renewals).as("a new token for each held-back attempt").hasValue(2);
+        assertThat(hub.stats().totalRequests()).as("only the attempt on time reached the Hub").isEqualTo(1);
+        assertThat(client.requests()).isEqualTo(1);
+        assertThat(client.tokensMissed()).isEqualTo(2);
+        assertThat(limiter.closed).as("one permit throughout, released on the answer").hasValue(1);
+        assertThat(client.breakerState()).isEqualTo(BreakerListener.State.CLOSED);
+    }
+
+    @Test
+    void aRequestWithoutANewTokenInTimeIsRescheduledWithNothingSent() {
+        HubSimulator hub = hub(HubSimulator.builder());
+        RecordingLimiter limiter = new RecordingLimiter();
+        limiter.lateAttempts.set(Integer.MAX_VALUE);
+        limiter.renewalGranted = false;
+        HubClient client = client(hub.baseUrl(), limiter);
+
+        SluiceException e = fetchFails(client, "k1");
+        assertThat(e.kind()).isEqualTo(ErrorKind.BACKPRESSURE);
+        assertThat(e.attempted()).as("the job's attempt is not spent").isFalse();
+        assertThat(e.getMessage()).contains("missed its rate token's time");
+        assertThat(hub.stats().totalRequests()).isZero();
+        assertThat(client.requests()).isZero();
+        assertThat(limiter.closed).as("nothing left, so the permit is released at once").hasValue(1);
+        assertThat(limiter.keptUntilLeaseEnd).hasValue(0);
+        for (int i = 0; i < 6; i++) {
+            fetchFails(client, "k" + i);
+        }
+        assertThat(client.breakerState()).as("held-back requests are not Hub failures").isEqualTo(BreakerListener.State.CLOSED);
+    }
+
+    @Test
+    void warmUpSendsThroughTheClientToLoopbackAndNothingToTheHub() {
+        HubSimulator hub = hub(HubSimulator.builder());
+        RecordingLimiter limiter = new RecordingLimiter();
+        HubClient client = client(hub.baseUrl(), limiter);
+
+        HubClient.WarmUp warmUp = client.warmUp(50, 4);
+        assertThat(warmUp.requests()).isEqualTo(50);
+        assertThat(warmUp.first()).isPositive();
+        assertThat(hub.stats().totalRequests()).as("the Hub saw nothing of the warm-up").isZero();
+        assertThat(limiter.granted).as("no permit or token spent on it").hasValue(0);
+        assertThat(client.requests()).isZero();
+        client.fetch("k1", NO_SIGNAL);
+        assertThat(hub.stats().totalRequests()).isEqualTo(1);
+    }
+
+    /** Grants everything and records how each permit ended; its permits can say their tokens are too old. */
     private static final class RecordingLimiter implements HubLimiter {
         final AtomicInteger granted = new AtomicInteger();
         final AtomicInteger closed = new AtomicInteger();
         final AtomicInteger keptUntilLeaseEnd = new AtomicInteger();
+        final AtomicInteger askedOnTime = new AtomicInteger();
+        final AtomicInteger renewals = new AtomicInteger();
+        /** How many of the next send attempts find their token too old. */
+        final AtomicInteger lateAttempts = new AtomicInteger();
+        volatile boolean renewalGranted = true;
 
         @Override
         public Permit acquire(Duration maxWait) {
@@ -276,6 +336,18 @@ class HubClientTest {
                 @Override
                 public void keepUntilLeaseEnd() {
                     keptUntilLeaseEnd.incrementAndGet();
+                }
+
+                @Override
+                public boolean onTime() {
+                    askedOnTime.incrementAndGet();
+                    return lateAttempts.getAndUpdate(n -> Math.max(0, n - 1)) == 0;
+                }
+
+                @Override
+                public boolean renewToken(Duration wait) {
+                    renewals.incrementAndGet();
+                    return renewalGranted;
                 }
             };
         }
