@@ -69,7 +69,7 @@ public final class LimiterLatencyBenchmark {
             report("rate limiter: Bucket4j tryConsume(1), one thread", bucketNanos);
 
             try (FleetHubLimiter limiter = new FleetHubLimiter(observer, new FleetHubLimiter.Settings(1_000, maxPerSecond,
-                    Duration.ofSeconds(6), FleetHubLimiter.OnStoreFailure.FAIL_CLOSED, Duration.ofMillis(200),
+                    Duration.ofSeconds(6), Duration.ofSeconds(1), FleetHubLimiter.OnStoreFailure.FAIL_CLOSED, Duration.ofMillis(200),
                     Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(500)))) {
                 long[] acquireNanos = new long[samples];
                 for (int i = 0; i < samples + 500; i++) {

@@ -20,6 +20,8 @@ import java.util.TreeMap;
  * @param violations        arrivals that broke a configured limit, see {@link Violations}
  * @param limits            the limits in force
  * @param distinctKeys      distinct keys answered with 200
+ * @param periodSeconds     how long this period has lasted (since the start or the last reset), by the Hub's clock:
+ *                          rates computed from two snapshots need no clock of their own
  */
 public record HubStats(
         long totalRequests,
@@ -29,7 +31,8 @@ public record HubStats(
         int maxWindowRequests,
         Violations violations,
         Limits limits,
-        long distinctKeys) {
+        long distinctKeys,
+        double periodSeconds) {
 
     public HubStats {
         byStatus = Collections.unmodifiableSortedMap(new TreeMap<>(byStatus));
@@ -101,6 +104,7 @@ public record HubStats(
                 .append(",\"inFlight\":").append(violations.inFlight()).append('}');
         json.append(",\"limits\":").append(limits.toJson());
         json.append(",\"distinctKeys\":").append(distinctKeys);
+        json.append(",\"periodSeconds\":").append(String.format(java.util.Locale.ROOT, "%.3f", periodSeconds));
         return json.append('}').toString();
     }
 }

@@ -67,6 +67,7 @@ final class TrafficMonitor {
     private long windowViolations;
     private long inFlightViolations;
     private final Set<String> servedKeys = new HashSet<>();
+    private long periodStart;
 
     /**
      * @param limits   the limits to enforce and judge violations by
@@ -75,6 +76,7 @@ final class TrafficMonitor {
     TrafficMonitor(HubStats.Limits limits, LongSupplier nanoTime) {
         this.limits = limits;
         this.nanoTime = nanoTime;
+        this.periodStart = nanoTime.getAsLong();
     }
 
     HubStats.Limits limits() {
@@ -147,6 +149,7 @@ final class TrafficMonitor {
         lock.lock();
         try {
             period++;
+            periodStart = nanoTime.getAsLong();
             arrivalsOfEarlierPeriods = arrivals.size();
             inFlight = 0;
             maxInFlight = 0;
@@ -167,7 +170,7 @@ final class TrafficMonitor {
         try {
             return new HubStats(answered, byStatus, inFlight, maxInFlight, maxWindow,
                     new HubStats.Violations(violations, windowViolations, inFlightViolations), limits,
-                    servedKeys.size());
+                    servedKeys.size(), (nanoTime.getAsLong() - periodStart) / 1e9);
         } finally {
             lock.unlock();
         }

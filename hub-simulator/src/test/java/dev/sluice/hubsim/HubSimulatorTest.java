@@ -296,6 +296,7 @@ class HubSimulatorTest {
         assertThat(json.at("/limits/enforced").asBoolean()).isTrue();
         assertThat(json.at("/limits/retryAfterSecs").asInt()).isEqualTo(3);
         assertThat(json.get("distinctKeys").asLong()).isEqualTo(1);
+        assertThat(json.get("periodSeconds").asDouble()).isPositive().isLessThan(60);
     }
 
     @Test

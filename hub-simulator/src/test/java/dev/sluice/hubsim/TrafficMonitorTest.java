@@ -23,6 +23,17 @@ class TrafficMonitorTest {
     }
 
     @Test
+    void periodSecondsCountFromTheStartAndFromEachReset() {
+        var monitor = monitor(0, 0, true);
+        time.advance(java.time.Duration.ofMillis(2_500));
+        assertThat(monitor.snapshot().periodSeconds()).isEqualTo(2.5);
+        monitor.reset();
+        assertThat(monitor.snapshot().periodSeconds()).isZero();
+        time.advance(java.time.Duration.ofMillis(1_250));
+        assertThat(monitor.snapshot().periodSeconds()).isEqualTo(1.25);
+    }
+
+    @Test
     void windowHoldsArrivalsOfTheLastSecondExcludingOneExactlyASecondOld() {
         var monitor = monitor(0, 0, true);
         answer(monitor, monitor.admit());

@@ -62,7 +62,7 @@ public final class TestFleet implements AutoCloseable {
     /** Settings with test-sized timings around the given limits and lease. */
     public static FleetHubLimiter.Settings settings(int maxInFlight, int maxPerSecond, Duration lease,
                                                     FleetHubLimiter.OnStoreFailure policy) {
-        return new FleetHubLimiter.Settings(maxInFlight, maxPerSecond, lease, policy, Duration.ofMillis(200),
+        return new FleetHubLimiter.Settings(maxInFlight, maxPerSecond, lease, lease.dividedBy(3), policy, Duration.ofMillis(200),
                 Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(200));
     }
 

@@ -67,11 +67,15 @@ import java.util.concurrent.atomic.LongAdder;
  *       and its answer, so the holder waits until the answer's time plus the announced wait (never early); if
  *       by then more than half the shape's lateness tolerance has passed since the question's time
  *       plus the wait (a stalled thread, a slow store answer), it leaves the token unused and takes another.
- *       Requests thus leave within that budget after their tokens' times, and the bound holds at the Hub, not
- *       only in the bucket.</li>
+ *       The Hub client asks once more ({@link Permit#onTime()}) at the last moment, after its connection is made
+ *       and before the request's first byte: a request that would leave later (a cold node's first connection, a
+ *       stalled thread) is held back and takes a new token ({@link Permit#renewToken}). Requests thus leave within
+ *       that budget after their tokens' times, and the bound holds at the Hub, not only in the bucket.</li>
  *   <li><b>Order of a grant:</b> permit; then a token reserved; then, while the holder waits for the token's
- *       time, the permit's lease is started again from that time and the pause is checked (one store call); then
- *       the request goes out. The token is the last thing taken, so the request leaves at its token's time.</li>
+ *       time, the permit's lease is started again from that time and the pause is checked (one store call), unless
+ *       the request leaves within half of {@code hub.permit_grace_ms} after the grant was asked, when the lease it
+ *       has (request timeout plus grace) covers it and a pause is known from the topic; then the request goes out.
+ *       The token is the last thing taken, so the request leaves at its token's time.</li>
  *   <li><b>429.</b> {@link #pauseFor} sets a pause end in the permit table (owner's clock) and tells every member
  *       (topic {@value #PAUSE_TOPIC}); no permit is granted before it, and a holder whose token falls in a pause
  *       gives the token up and waits.</li>
@@ -129,15 +133,20 @@ public final class FleetHubLimiter implements HubLimiter {
      * @param maxInFlight    hub.max_concurrent_connections
      * @param maxPerSecond   hub.max_requests_per_second
      * @param lease          hub.request_timeout_ms + hub.permit_grace_ms
+     * @param grace          hub.permit_grace_ms: a permit's request leaving within half of it after the grant needs no
+     *                       renewal of the lease
      * @param onStoreFailure cluster.on_store_failure
      * @param poll           longest a waiter goes without asking the table again
      * @param ticketTtl      how long a ticket stays queued without its waiter asking
      * @param storeTimeout   a store call slower than this counts as a store failure
      * @param probeEvery     how often the majority is checked and, while degraded, the store probed
      */
-    public record Settings(int maxInFlight, int maxPerSecond, Duration lease, OnStoreFailure onStoreFailure,
+    public record Settings(int maxInFlight, int maxPerSecond, Duration lease, Duration grace, OnStoreFailure onStoreFailure,
                            Duration poll, Duration ticketTtl, Duration storeTimeout, Duration probeEvery) {
         public Settings {
+            if (grace.isNegative() || grace.compareTo(lease) > 0) {
+                throw new IllegalArgumentException("grace must be between 0 and the lease (" + lease + "), but was " + grace);
+            }
             if (storeTimeout.compareTo(Duration.ofMillis(5_000)) >= 0) {
                 throw new IllegalArgumentException("storeTimeout must be below Hazelcast's backup timeout (5 s), so that "
                         + "a member cut off from its backups times out before it sends, but was " + storeTimeout);
@@ -150,12 +159,12 @@ public final class FleetHubLimiter implements HubLimiter {
 
         public static Settings of(HubConfig hub, ClusterConfig cluster) {
             return new Settings(hub.maxConcurrentConnections(), hub.maxRequestsPerSecond(),
-                    Duration.ofMillis(hub.permitLeaseMs()), OnStoreFailure.of(cluster.onStoreFailure()),
+                    Duration.ofMillis(hub.permitLeaseMs()), Duration.ofMillis(hub.permitGraceMs()), OnStoreFailure.of(cluster.onStoreFailure()),
                     Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(500));
         }
 
         public Settings withOnStoreFailure(OnStoreFailure policy) {
-            return new Settings(maxInFlight, maxPerSecond, lease, policy, poll, ticketTtl, storeTimeout, probeEvery);
+            return new Settings(maxInFlight, maxPerSecond, lease, grace, policy, poll, ticketTtl, storeTimeout, probeEvery);
         }
     }
 
@@ -169,6 +178,7 @@ public final class FleetHubLimiter implements HubLimiter {
     private final IMap<String, byte[]> permits;
     private final Bucket bucket;
     private final long sendBudgetNanos;
+    private final long graceNanos;
     private final ITopic<String> wakeTopic;
     private final UUID wakeRegistration;
     private final ITopic<Long> pauseTopic;
@@ -185,6 +195,7 @@ public final class FleetHubLimiter implements HubLimiter {
     private final LongAdder degradations = new LongAdder();
     private final LongAdder releaseFailures = new LongAdder();
     private final LongAdder lateTokens = new LongAdder();
+    private final LongAdder skippedRenewals = new LongAdder();
     private final java.util.concurrent.atomic.AtomicInteger heldHere = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Degraded degraded;
     private volatile long localPauseUntil = System.nanoTime();
@@ -227,6 +238,7 @@ public final class FleetHubLimiter implements HubLimiter {
         // Half the tolerance for the holder, half for the way from its send to the Hub's count (connection, network,
         // the Hub's own scheduling): loaded hosts delay both.
         this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() / 2;
+        this.graceNanos = settings.grace().toNanos();
         this.gate = new Semaphore(settings.maxInFlight(), true);
         // Rounded down, so a token's computed time is never before its real one.
         this.nanosPerToken = shape.refillPeriod().toNanos() / shape.refillTokens();
@@ -309,14 +321,16 @@ public final class FleetHubLimiter implements HubLimiter {
         String id = nodeId + "/" + sequence.incrementAndGet();
         boolean handedOut = false;
         try {
-            if (!takePermit(id, deadline)) {
+            Long leaseFrom = takePermit(id, deadline);
+            if (leaseFrom == null) {
                 return null;
             }
             try {
-                Long sendBy = takeToken(id, deadline);
-                if (sendBy != null) {
+                FleetPermit permit = new FleetPermit(id, leaseFrom);
+                if (permit.takeToken(deadline)) {
                     handedOut = true;
-                    return new FleetPermit(id, sendBy);
+                    permit.handOut();
+                    return permit;
                 }
                 return null;
             } finally {
@@ -331,25 +345,30 @@ public final class FleetHubLimiter implements HubLimiter {
         }
     }
 
-    private boolean takePermit(String id, long deadline) throws StoreFailure, InterruptedException {
+    /**
+     * Takes a permit: returns the moment (this node's {@link System#nanoTime()}) its granting call was asked, which its
+     * lease runs from at the earliest, or null when none came before the deadline.
+     */
+    private Long takePermit(String id, long deadline) throws StoreFailure, InterruptedException {
         Semaphore wake = new Semaphore(0);
         waiters.put(id, wake);
         boolean queued = false;
         try {
             while (true) {
                 wake.drainPermits(); // a wake-up that comes while the table is asked counts for the next wait
+                long asked = System.nanoTime();
                 PermitTable.Reply reply = PermitTable.Reply.fromWire(answer(tableCalls.submit(
                         new PermitProcessor.Step(PermitProcessor.Op.ACQUIRE, id, settings.lease().toMillis()))));
                 long left = deadline - System.nanoTime();
                 switch (reply.state()) {
                     case GRANTED -> {
-                        return true;
+                        return asked;
                     }
                     case PAUSED -> {
                         long pause = TimeUnit.MILLISECONDS.toNanos(reply.millis());
                         if (pause >= left) {
                             cancel(id, queued);
-                            return false;
+                            return null;
                         }
                         TimeUnit.NANOSECONDS.sleep(pause);
                     }
@@ -357,7 +376,7 @@ public final class FleetHubLimiter implements HubLimiter {
                         queued = true;
                         if (left <= 0) {
                             cancel(id, true);
-                            return false;
+                            return null;
                         }
                         long hint = reply.millis() > 0 ? TimeUnit.MILLISECONDS.toNanos(reply.millis()) : Long.MAX_VALUE;
                         long wait = Math.min(Math.min(settings.poll().toNanos(), hint), left);
@@ -388,59 +407,6 @@ public final class FleetHubLimiter implements HubLimiter {
                 log.debug("could not withdraw permit ticket {}; it expires on its own", id, failure);
             }
         });
-    }
-
-    /**
-     * Takes a rate token for permit {@code id} and waits for its time. Returns the latest {@link System#nanoTime()} at
-     * which the request may leave (the token's earliest possible time plus the send budget), or null when no token
-     * came before the deadline or the permit was lost meanwhile.
-     */
-    private Long takeToken(String id, long deadline) throws StoreFailure, InterruptedException {
-        while (true) {
-            if (deadline - System.nanoTime() <= 0) {
-                return null;
-            }
-            TokenTime slot = answer(bucketCalls.submit(deadline));
-            if (slot == TokenTime.NONE_IN_TIME) {
-                return null;
-            }
-            if (slot == TokenTime.RETRY) {
-                continue;
-            }
-            // The owner computed the token's time somewhere between asking and answering: sending at
-            // answeredAt + wait is never early, and anything after askedAt + wait may be late.
-            long earliestSlot = slot.askedAt() + slot.waitNanos();
-            long latestSlot = slot.answeredAt() + slot.waitNanos();
-            // The lease starts again from the token's time; asked now, answered while the holder waits anyway.
-            CompletableFuture<long[]> renewal = tableCalls.submit(new PermitProcessor.Step(PermitProcessor.Op.RENEW, id,
-                    settings.lease().toMillis() + TimeUnit.NANOSECONDS.toMillis(slot.waitNanos())));
-            long toSlot = latestSlot - System.nanoTime();
-            if (toSlot > 0) {
-                BlockingStrategy.PARKING.park(toSlot);
-            }
-            PermitTable.Reply renewed = PermitTable.Reply.fromWire(answer(renewal));
-            if (renewed.state() == PermitTable.State.LOST) {
-                log.warn("permit {} ended while its holder waited for a rate token; giving the token up", id);
-                return null;
-            }
-            if (renewed.pauseMs() > 0) {
-                sleepOutPause(TimeUnit.MILLISECONDS.toNanos(renewed.pauseMs()), deadline);
-                continue; // the token goes unused
-            }
-            long pause = localPauseUntil - System.nanoTime();
-            if (pause > 0) {
-                sleepOutPause(pause, deadline);
-                continue; // a 429 elsewhere paused the fleet while this holder waited
-            }
-            // A request leaving much later than its token's time could crowd a later second: the token goes
-            // unused instead.
-            long late = System.nanoTime() - earliestSlot;
-            if (late <= sendBudgetNanos) {
-                return earliestSlot + sendBudgetNanos;
-            }
-            lateTokens.increment();
-            log.debug("rate token for permit {} came {} ms late; not using it", id, TimeUnit.NANOSECONDS.toMillis(late));
-        }
     }
 
     private static void sleepOutPause(long pauseNanos, long deadline) throws InterruptedException {
@@ -577,17 +543,87 @@ public final class FleetHubLimiter implements HubLimiter {
         });
     }
 
-    /** One fleet permit, with its token already spent. */
+    /** One fleet permit; {@link #takeToken} gives it its rate token before it is handed out, and again if needed. */
     private final class FleetPermit implements Permit {
         private final String id;
         private final AtomicBoolean done = new AtomicBoolean();
+        /** This node's nanoTime from which the permit's lease runs at the earliest (when its grant or renewal was asked). */
+        private long leaseFrom;
         /** The latest nanoTime at which the request may leave on its token. */
         private volatile long sendBy;
 
-        FleetPermit(String id, long sendBy) {
+        FleetPermit(String id, long leaseFrom) {
             this.id = id;
-            this.sendBy = sendBy;
+            this.leaseFrom = leaseFrom;
+        }
+
+        void handOut() {
             heldHere.incrementAndGet();
+        }
+
+        /**
+         * Takes a rate token and waits for its time; then the request may leave until {@link #sendBy}: the token's
+         * earliest possible time plus the send budget. False when no token came before the deadline or the permit
+         * was lost meanwhile.
+         */
+        boolean takeToken(long deadline) throws StoreFailure, InterruptedException {
+            while (true) {
+                if (deadline - System.nanoTime() <= 0) {
+                    return false;
+                }
+                TokenTime slot = answer(bucketCalls.submit(deadline));
+                if (slot == TokenTime.NONE_IN_TIME) {
+                    return false;
+                }
+                if (slot == TokenTime.RETRY) {
+                    continue;
+                }
+                // The owner computed the token's time somewhere between asking and answering: sending at
+                // answeredAt + wait is never early, and anything after askedAt + wait may be late.
+                long earliestSlot = slot.askedAt() + slot.waitNanos();
+                long latestSlot = slot.answeredAt() + slot.waitNanos();
+                // A request leaving within half the grace after its lease began is covered by that lease (request
+                // timeout plus grace). Otherwise the lease starts again from the token's time: asked now, answered
+                // while the holder waits anyway.
+                CompletableFuture<long[]> renewal = null;
+                long renewalAsked = System.nanoTime();
+                if (latestSlot + sendBudgetNanos - leaseFrom > graceNanos / 2) {
+                    renewal = tableCalls.submit(new PermitProcessor.Step(PermitProcessor.Op.RENEW, id,
+                            settings.lease().toMillis() + TimeUnit.NANOSECONDS.toMillis(slot.waitNanos())));
+                }
+                long toSlot = latestSlot - System.nanoTime();
+                if (toSlot > 0) {
+                    BlockingStrategy.PARKING.park(toSlot);
+                }
+                if (renewal != null) {
+                    PermitTable.Reply renewed = PermitTable.Reply.fromWire(answer(renewal));
+                    if (renewed.state() == PermitTable.State.LOST) {
+                        log.warn("permit {} ended while its holder waited for a rate token; giving the token up", id);
+                        return false;
+                    }
+                    leaseFrom = renewalAsked + slot.waitNanos();
+                    if (renewed.pauseMs() > 0) {
+                        sleepOutPause(TimeUnit.MILLISECONDS.toNanos(renewed.pauseMs()), deadline);
+                        continue; // the token goes unused
+                    }
+                } else {
+                    skippedRenewals.increment();
+                }
+                long pause = localPauseUntil - System.nanoTime();
+                if (pause > 0) {
+                    sleepOutPause(pause, deadline);
+                    continue; // a 429 elsewhere paused the fleet while this holder waited
+                }
+                // A request leaving much later than its token's time could crowd a later second: the token goes
+                // unused instead.
+                long late = System.nanoTime() - earliestSlot;
+                if (late <= sendBudgetNanos) {
+                    sendBy = earliestSlot + sendBudgetNanos;
+                    return true;
+                }
+                lateTokens.increment();
+                log.debug("rate token for permit {} came {} ms late; not using it", id, TimeUnit.NANOSECONDS.toMillis(late));
+            }
         }
 
         @Override
@@ -602,12 +638,7 @@ public final class FleetHubLimiter implements HubLimiter {
         @Override
         public boolean renewToken(Duration maxWait) throws InterruptedException {
             try {
-                Long next = takeToken(id, System.nanoTime() + maxWait.toNanos());
-                if (next == null) {
-                    return false;
-                }
-                sendBy = next;
-                return true;
+                return takeToken(System.nanoTime() + maxWait.toNanos());
             } catch (StoreFailure e) {
                 degrade(e.getMessage());
                 return false;
@@ -749,6 +780,11 @@ public final class FleetHubLimiter implements HubLimiter {
     /** Rate tokens left unused because their holder would have sent too long after the token's time. */
     public long lateTokens() {
         return lateTokens.sum();
+    }
+
+    /** Tokens used without starting the permit's lease again: the request left well within the lease it had. */
+    public long skippedRenewals() {
+        return skippedRenewals.sum();
     }
 
     /** Releases that did not reach the store (their leases ended those permits). */

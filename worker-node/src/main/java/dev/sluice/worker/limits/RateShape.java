@@ -23,9 +23,9 @@ import java.time.Duration;
  *
  * <p>Lateness tolerated: {@code (R + 1 - C) / r - 1} seconds, at least 47 ms at every R (53 ms at R = 10). Steady
  * utilization {@code r / R}: 95% at R = 10 and at least 95% from R = 20 up (95.5% at 100, 95.3% at 2000); at least
- * 93% for tiny limits (the one-token burst weighs more in a one-second window). A request's first connection to
- * the Hub, made after the holder's lateness check, can still arrive later than this: the first second of a cold
- * node is the weak spot.
+ * 93% for tiny limits (the one-token burst weighs more in a one-second window). The limiter spends half the
+ * tolerance on the holder's side (checked after its wait, and again by the Hub client right before the request's
+ * first byte) and leaves the other half for the way to the Hub's count.
  *
  * @param capacity      C, also the initial tokens
  * @param refillTokens  tokens added per refill period
