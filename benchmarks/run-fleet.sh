@@ -103,6 +103,8 @@ n, secs = b["totalRequests"] - a["totalRequests"], b["periodSeconds"] - a["perio
 print("| %d / %d | %d ± %d ms | %.1f s | %d | %.1f%% | %d | %d | %d | %d | %d |" % (rps, inflight, latency, jitter, secs, n,
       100.0 * n / (rps * secs), b["maxWindowRequests"], b["maxInFlight"], b["violations"]["total"], b["byStatus"].get("429", 0), late))' \
     "$first" "$stats" "$rps" "$inflight" "$latency" "$jitter" "$late"
+  # Every arrival over a limit, as the simulator logged it, with its own longest stall in the second before it.
+  grep "over the Hub" "$dir/hub-$rps.log" | head -5 | sed 's/^/#   /' || true
   for p in "${worker_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${worker_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   kill "$hub_pid" 2>/dev/null || true

@@ -8,6 +8,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -24,14 +25,17 @@ final class HubHandler implements HttpHandler {
     private final Supplier<Behaviour> behaviour;
     private final Supplier<Outage> outage;
     private final FailFirstCounter failFirst;
+    private final DoubleSupplier recentStallMs;
 
+    /** @param recentStallMs the simulator's own longest stall in the second before now, in ms (see {@link StallWatch}) */
     HubHandler(String pathPrefix, TrafficMonitor monitor, Supplier<Behaviour> behaviour, Supplier<Outage> outage,
-            FailFirstCounter failFirst) {
+            FailFirstCounter failFirst, DoubleSupplier recentStallMs) {
         this.pathPrefix = pathPrefix;
         this.monitor = monitor;
         this.behaviour = behaviour;
         this.outage = outage;
         this.failFirst = failFirst;
+        this.recentStallMs = recentStallMs;
     }
 
     /** The document the Hub serves for a key; the same key always gets the same document. */
@@ -67,8 +71,9 @@ final class HubHandler implements HttpHandler {
     private Answer answer(String method, String key, TrafficMonitor.Admission admission, java.net.InetSocketAddress remote)
             throws InterruptedException {
         if (admission.overWindow() || admission.overInFlight()) {
-            log.warn("over the Hub's {} limit: key {} from {}", admission.overInFlight() ? "max in flight" : "max requests per second",
-                    key, remote);
+            log.warn("over the Hub's {} limit: key {} from {} (the simulator's own longest stall in the second before: {} ms)",
+                    admission.overInFlight() ? "max in flight" : "max requests per second", key, remote,
+                    String.format(java.util.Locale.ROOT, "%.1f", recentStallMs.getAsDouble()));
         }
         if (!admission.accepted()) {
             var limit = admission.overInFlight() ? "max in flight" : "max requests per second";

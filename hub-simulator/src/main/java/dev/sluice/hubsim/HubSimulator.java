@@ -95,6 +95,7 @@ public final class HubSimulator implements AutoCloseable {
     private final AtomicReference<Outage> outage = new AtomicReference<>(Outage.NONE);
     private final FailFirstCounter failFirst = new FailFirstCounter();
     private final int warmUpRequests;
+    private final StallWatch stalls = new StallWatch();
 
     private State state = State.NEW;
     private HttpServer server;
@@ -135,10 +136,12 @@ public final class HubSimulator implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot listen on " + host + ":" + requestedPort + ": " + e, e);
         }
+        stalls.start();
         executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("hub-simulator-", 0).factory());
         created.setExecutor(executor);
         created.createContext(pathPrefix,
-                new HubHandler(pathPrefix, monitor, behaviour::get, outage::get, failFirst));
+                new HubHandler(pathPrefix, monitor, behaviour::get, outage::get, failFirst,
+                        () -> stalls.longestWithin(TrafficMonitor.WINDOW_NANOS + TimeUnit.MILLISECONDS.toNanos(100))));
         created.createContext(ADMIN_PREFIX, new AdminHandler(this));
         created.start();
         server = created;
@@ -163,7 +166,7 @@ public final class HubSimulator implements AutoCloseable {
         }
         long began = System.nanoTime();
         var handler = new HubHandler(WARM_UP_PREFIX, new TrafficMonitor(HubStats.Limits.NONE, System::nanoTime),
-                () -> Behaviour.DEFAULT, () -> Outage.NONE, new FailFirstCounter());
+                () -> Behaviour.DEFAULT, () -> Outage.NONE, new FailFirstCounter(), () -> 0);
         HttpContext context;
         try {
             context = created.createContext(WARM_UP_PREFIX, handler);
@@ -215,6 +218,7 @@ public final class HubSimulator implements AutoCloseable {
         }
         server.stop((int) Math.min(Integer.MAX_VALUE, drain.toSeconds()));
         executor.shutdownNow();
+        stalls.close();
         try {
             if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
                 log.warn("Hub simulator on port {}: request handlers still running 5 s after stop", port);
