@@ -120,7 +120,16 @@ public final class LimiterLatencyBenchmark {
         }
     }
 
-    private static ClusterMember notOwning(List<ClusterMember> cluster, List<String> keys) {
+    private static ClusterMember notOwning(List<ClusterMember> cluster, List<String> keys) throws InterruptedException {
+        // Partitions are assigned on first use: wait until every key has an owner.
+        HazelcastInstance first = cluster.getFirst().hazelcast();
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (keys.stream().anyMatch(k -> first.getPartitionService().getPartition(k).getOwner() == null)) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the partitions of " + keys + " got no owner within 30 s");
+            }
+            Thread.sleep(50);
+        }
         for (ClusterMember candidate : cluster) {
             HazelcastInstance hz = candidate.hazelcast();
             Member self = hz.getCluster().getLocalMember();
