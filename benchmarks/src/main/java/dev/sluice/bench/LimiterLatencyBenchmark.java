@@ -50,8 +50,10 @@ public final class LimiterLatencyBenchmark {
                 m.awaitMajority(Duration.ofSeconds(30));
             }
             int maxPerSecond = 1_000_000;
-            String bucketKey = "bench-bucket";
-            ClusterMember observer = notOwning(cluster, List.of("hub", "hub/" + maxPerSecond + "rps", bucketKey));
+            // The limiter's own keys are fixed; the plain bucket's key is picked so that the observer owns it not either.
+            ClusterMember observer = notOwning(cluster, List.of("hub", "hub/" + maxPerSecond + "rps"));
+            String bucketKey = java.util.stream.IntStream.range(0, 1_000).mapToObj(i -> "bench-bucket-" + i)
+                    .filter(k -> !owns(observer, k)).findFirst().orElseThrow();
             System.out.println("# measured on " + observer.nodeId() + ", which owns none of the keys; "
                     + samples + " samples per case");
 
@@ -131,14 +133,18 @@ public final class LimiterLatencyBenchmark {
             Thread.sleep(50);
         }
         for (ClusterMember candidate : cluster) {
-            HazelcastInstance hz = candidate.hazelcast();
-            Member self = hz.getCluster().getLocalMember();
-            boolean ownsOne = keys.stream().anyMatch(k -> hz.getPartitionService().getPartition(k).getOwner().equals(self));
-            if (!ownsOne) {
+            if (keys.stream().noneMatch(k -> owns(candidate, k))) {
                 return candidate;
             }
         }
         throw new IllegalStateException("every member owns one of " + keys + "; rename a key");
+    }
+
+    private static boolean owns(ClusterMember member, String key) {
+        HazelcastInstance hz = member.hazelcast();
+        Member self = hz.getCluster().getLocalMember();
+        Member owner = hz.getPartitionService().getPartition(key).getOwner();
+        return owner == null || owner.equals(self); // no owner yet: not a safe pick
     }
 
     private static void report(String name, long[] nanos) {
