@@ -257,14 +257,9 @@ public final class HubClient implements AutoCloseable {
             throws IOException, InterruptedException {
         URI uri = uriFor(key);
         while (true) {
-            HttpRequest request = HttpRequest.newBuilder(uri)
-                    .timeout(Duration.ofMillis(config.requestTimeoutMs()))
-                    .header("Accept", "application/json")
-                    .method("GET", new SingleSendBody(permit::onTime))
-                    .build();
             try {
                 requests.increment();
-                return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+                return http.send(request(uri, new SingleSendBody(permit::onTime)), HttpResponse.BodyHandlers.ofByteArray());
             } catch (IOException e) {
                 if (!SingleSendBody.tokenMissed(e)) {
                     throw e;
@@ -277,6 +272,15 @@ public final class HubClient implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** A Hub request as it goes out (the warm-up sends the same to loopback). */
+    private HttpRequest request(URI uri, SingleSendBody body) {
+        return HttpRequest.newBuilder(uri)
+                .timeout(Duration.ofMillis(config.requestTimeoutMs()))
+                .header("Accept", "application/json")
+                .method("GET", body)
+                .build();
     }
 
     /** A request held back for its late token that got no new one in time: nothing was sent. */
@@ -412,12 +416,7 @@ public final class HubClient implements AutoCloseable {
                 senders.add(threads.submit(() -> {
                     for (int i = sent.getAndIncrement(); i < requests; i = sent.getAndIncrement()) {
                         long start = System.nanoTime();
-                        HttpRequest request = HttpRequest.newBuilder(uri)
-                                .timeout(Duration.ofMillis(config.requestTimeoutMs()))
-                                .header("Accept", "application/json")
-                                .method("GET", new SingleSendBody(() -> true))
-                                .build();
-                        http.send(request, HttpResponse.BodyHandlers.ofByteArray()).body();
+                        http.send(request(uri, new SingleSendBody()), HttpResponse.BodyHandlers.ofByteArray());
                         took[i] = System.nanoTime() - start;
                     }
                     return null;
