@@ -15,6 +15,8 @@ import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LimiterListener;
 import dev.sluice.worker.pool.PoolMonitor;
 import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.pool.RedisRefusal;
+import dev.sluice.worker.pool.RedisRefusals;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.ListJobQueue;
 import dev.sluice.worker.queue.StreamJobQueue;
@@ -27,6 +29,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.params.SetParams;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -49,6 +53,8 @@ public final class WorkerNode implements AutoCloseable {
     static final java.time.Duration RECLAIM_SETTLE = java.time.Duration.ofMillis(1_500);
 
     private static final Logger log = LoggerFactory.getLogger(WorkerNode.class);
+    /** The fetcher's pause while Redis refuses writes. */
+    static final String REDIS_REFUSING = "redis-refusing-writes";
     /** Loopback requests that ready the Hub client's send path before the first job (see HubClient#warmUp). */
     private static final int WARM_UP_REQUESTS = 300;
 
@@ -100,7 +106,7 @@ public final class WorkerNode implements AutoCloseable {
         this.meters = meters;
         this.cluster = cluster;
         String nodeId = config.node().id();
-        this.redis = new RedisConnections(config.redis(), nodeId);
+        this.redis = new RedisConnections(config.redis(), nodeId, new RedisRefusals(meters));
         Timer borrowWait = Timer.builder("sluice.redis.pool.borrow.wait")
                 .description("Time waiting to borrow a pooled Redis connection")
                 .publishPercentiles(0.5, 0.99).register(meters);
@@ -217,8 +223,12 @@ public final class WorkerNode implements AutoCloseable {
                 .description("Borrows of a pooled Redis connection that timed out, since start").register(meters);
         Gauge.builder("sluice.redis.operations", redis, RedisConnections::operations)
                 .description("Redis operations, since start").register(meters);
-        Gauge.builder("sluice.redis.errors", redis, RedisConnections::errors)
-                .description("Redis operations that failed, since start").register(meters);
+        Gauge.builder("sluice.redis.failures", redis, RedisConnections::errors)
+                .description("Redis operations that failed (errors, and writes Redis refused), since start; "
+                        + "sluice_redis_errors_total counts the refusals by command and reason").register(meters);
+        Gauge.builder("sluice.redis.refusing_writes", redis, r -> r.refusals().refusing() ? 1 : 0)
+                .description("1 while Redis refuses this node's writes (full, read-only): no new work is taken")
+                .register(meters);
         Gauge.builder("sluice.hub.requests", hub, HubClient::requests)
                 .description("Requests sent to the Hub, since start").register(meters);
         Gauge.builder("sluice.hub.timeouts", hub, HubClient::timeouts)
@@ -272,9 +282,14 @@ public final class WorkerNode implements AutoCloseable {
     }
 
     public void start() {
-        queue.start();
+        startQueue();
         poolMonitor.addListener((pressure, sample) -> worker.setPaused("pool-pressure", pressure));
+        redis.refusals().addListener(refusing -> worker.setPaused(REDIS_REFUSING, refusing));
+        if (redis.refusals().refusing()) {
+            worker.setPaused(REDIS_REFUSING, true);
+        }
         sampler.scheduleAtFixedRate(poolMonitor::sample, 0, 250, TimeUnit.MILLISECONDS);
+        sampler.scheduleWithFixedDelay(this::probeWritesWhileRefused, 1, 1, TimeUnit.SECONDS);
         long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
         maintenance.start(Duration.ofMillis(keepAliveMs), Duration.ofMillis(250));
         hub.warmUp(WARM_UP_REQUESTS, 4);
@@ -288,6 +303,53 @@ public final class WorkerNode implements AutoCloseable {
         log.info("node {} started: {} mode on {} ({}), concurrency {}, Redis pool {}", config.node().id(),
                 queue.mode(), config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream(),
                 config.redis().redactedUrl(), config.node().concurrency(), config.redis().poolSize());
+    }
+
+    /**
+     * Prepares the queue in Redis. While Redis refuses the writes that takes (full under {@code noeviction}, a
+     * read-only replica), the node waits and says so, instead of exiting; it fails only on other errors.
+     */
+    private void startQueue() {
+        long lastSaid = 0;
+        while (true) {
+            try {
+                queue.start();
+                redis.refusals().accepted();
+                return;
+            } catch (JedisDataException e) {
+                RedisRefusal refusal = redis.refusals().refused("start", e);
+                long now = System.nanoTime();
+                if (lastSaid == 0 || now - lastSaid >= TimeUnit.SECONDS.toNanos(10)) {
+                    lastSaid = now;
+                    log.warn("node {} waits to start: {}; trying again every second", config.node().id(),
+                            refusal.getMessage());
+                }
+            }
+            try {
+                Thread.sleep(1_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for Redis to accept writes", e);
+            }
+        }
+    }
+
+    /**
+     * While Redis refuses writes, one small write a second tells when it takes them again (the fetcher is paused
+     * meanwhile, so no job would).
+     */
+    private void probeWritesWhileRefused() {
+        if (!redis.refusals().refusing()) {
+            return;
+        }
+        try {
+            redis.withJedis(j -> j.set("sluice:probe:" + config.node().id(), "1", SetParams.setParams().px(10_000)));
+            redis.refusals().accepted();
+        } catch (JedisDataException e) {
+            redis.refusals().refused("probe", e);
+        } catch (RuntimeException e) {
+            log.debug("write probe failed", e);
+        }
     }
 
     /** Graceful stop: drain, then close everything. Returns the number of jobs handed back. */

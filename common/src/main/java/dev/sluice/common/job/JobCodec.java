@@ -27,6 +27,8 @@ public final class JobCodec {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern TYPE = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
     private static final int MAX_KEY_LENGTH = 1024;
+    /** A stream entry with more fields than this is not a job (a job has at most six, plus a producer's own few). */
+    public static final int MAX_FIELDS = 64;
 
     private final int maxJobBytes;
 
@@ -36,6 +38,9 @@ public final class JobCodec {
 
     /** Parses a stream entry's fields. */
     public Job fromFields(Map<String, String> fields) {
+        if (fields.size() > MAX_FIELDS) {
+            throw new BadJobException("entry has " + fields.size() + " fields, more than a job may have (" + MAX_FIELDS + ")");
+        }
         long size = 0;
         for (Map.Entry<String, String> e : fields.entrySet()) {
             size += utf8Length(e.getKey()) + (e.getValue() == null ? 0 : utf8Length(e.getValue()));

@@ -6,6 +6,7 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.WorkerNode;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Maintenance;
+import dev.sluice.worker.pool.RedisRefusals;
 import dev.sluice.worker.limits.FleetHubLimiter;
 import dev.sluice.worker.queue.QueueStats;
 
@@ -44,6 +45,11 @@ public final class WorkerNodeStatus implements NodeStatusSource {
 
     @Override
     public Readiness readiness() {
+        RedisRefusals refusals = node.redis().refusals();
+        if (refusals.refusing()) {
+            return Readiness.notReady("Redis refuses writes (" + refusals.lastRefusal() + "); no new work is taken "
+                    + "until it accepts them");
+        }
         if (!node.isRunning()) {
             return Readiness.notReady("the worker is not running (starting, draining or stopped)");
         }

@@ -4,6 +4,7 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.Job;
 import dev.sluice.common.job.JobCodec;
+import dev.sluice.worker.queue.Enqueued;
 import dev.sluice.worker.queue.JobQueue;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
@@ -196,10 +197,17 @@ final class EnqueueCommand extends RedisCommand {
             if (batch.isEmpty()) {
                 return;
             }
-            queue.enqueue(List.copyOf(batch));
-            sent += batch.size();
+            Enqueued result = queue.enqueue(List.copyOf(batch));
+            sent += result.accepted();
+            int size = batch.size();
             batch.clear();
             progress.update(sent);
+            if (!result.all()) {
+                // Redis refused writes (full, read-only): stop here and say exactly how much went in.
+                throw new CliException(ExitCodes.FAILURE, "Redis refused " + result.refused() + " of the last " + size
+                        + " jobs (" + result.firstRefusal().reason() + ": " + result.firstRefusal().getMessage()
+                        + "); enqueued " + sent + " jobs in all, the rest were not enqueued", result.firstRefusal());
+            }
         }
     }
 

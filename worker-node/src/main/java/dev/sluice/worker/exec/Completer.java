@@ -2,10 +2,14 @@ package dev.sluice.worker.exec;
 
 import dev.sluice.worker.queue.Completion;
 import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.worker.queue.Refused;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -14,9 +18,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Gathers completions (acks, retries, dead letters, hand-backs) from all job slots and applies them in batches on
- * one thread: one pooled connection and one round trip for many jobs. A batch that fails (Redis down) is retried
- * until it succeeds or the completer is closed, so a finished job is never forgotten; its entry stays pending in
- * Redis meanwhile, so a crash loses nothing either.
+ * one thread: one pooled connection and one round trip for many jobs. A batch that fails (Redis down), and every
+ * completion Redis refuses (full, read-only), is applied again until Redis takes it or the completer is closed, so
+ * a finished job is never forgotten; its entry stays pending in Redis meanwhile, so a crash loses nothing either.
  */
 final class Completer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Completer.class);
@@ -52,12 +56,28 @@ final class Completer implements AutoCloseable {
                         continue;
                     }
                     batch.add(first);
-                    items.drainTo(batch, MAX_BATCH - 1);
                 }
-                queue.complete(batch.stream().map(Item::completion).toList());
-                batch.forEach(i -> i.done().complete(null));
-                batch.clear();
-                backoffMs = 50;
+                items.drainTo(batch, MAX_BATCH - batch.size());
+                List<Refused> refused = queue.complete(batch.stream().map(Item::completion).toList());
+                if (refused.isEmpty()) {
+                    batch.forEach(i -> i.done().complete(null));
+                    batch.clear();
+                    backoffMs = 50;
+                    continue;
+                }
+                // Refused completions changed nothing in Redis; their jobs stay pending and are applied again,
+                // with whatever arrived meanwhile, until Redis takes them.
+                Set<Completion> again = Collections.newSetFromMap(new IdentityHashMap<>());
+                refused.forEach(r -> again.add(r.completion()));
+                batch.removeIf(i -> {
+                    if (again.contains(i.completion())) {
+                        return false;
+                    }
+                    i.done().complete(null);
+                    return true;
+                });
+                TimeUnit.MILLISECONDS.sleep(backoffMs);
+                backoffMs = Math.min(backoffMs * 2, 2_000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;

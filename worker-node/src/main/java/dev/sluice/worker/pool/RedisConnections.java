@@ -45,10 +45,17 @@ public final class RedisConnections implements AutoCloseable {
     private final LongAdder operations = new LongAdder();
     private final LongAdder errors = new LongAdder();
     private final LongAdder socketTimeouts = new LongAdder();
+    private final RedisRefusals refusals;
     private volatile LongConsumer borrowWaitRecorder = nanos -> { };
 
     public RedisConnections(RedisConfig config, String nodeId) {
+        this(config, nodeId, RedisRefusals.unmetered());
+    }
+
+    /** @param refusals where error replies to this node's writes are counted */
+    public RedisConnections(RedisConfig config, String nodeId, RedisRefusals refusals) {
         this.config = config;
+        this.refusals = refusals;
         this.nodeId = nodeId;
         this.address = new HostAndPort(config.url().getHost(), config.url().getPort() < 0 ? 6379 : config.url().getPort());
         this.pool = new ConnectionPool(address, clientConfig("pool", config.connectionTimeoutMs()), poolConfig(config));
@@ -123,9 +130,14 @@ public final class RedisConnections implements AutoCloseable {
         return operations.sum();
     }
 
-    /** Operations that failed, since start. */
+    /** Operations that failed, since start: exceptions, and error replies to writes (see {@link #refusals()}). */
     public long errors() {
-        return errors.sum();
+        return errors.sum() + refusals.total();
+    }
+
+    /** Error replies to this node's writes, and whether Redis refuses writes now. */
+    public RedisRefusals refusals() {
+        return refusals;
     }
 
     /** Counts a failure seen outside {@link #withJedis} (e.g. by the fetcher on its own connection). */

@@ -43,8 +43,12 @@ public interface JobQueue extends AutoCloseable {
      */
     List<Delivery> reclaimFrom(String deadNodeId, int max);
 
-    /** Applies a batch of completions in one round trip where possible. */
-    void complete(List<Completion> batch);
+    /**
+     * Applies a batch of completions in one round trip where possible, reading every reply. Returns those Redis
+     * refused (full, read-only, wrong type ...): nothing of them was applied, their jobs stay pending, and they may
+     * be applied again later. Failures of the connection itself are thrown.
+     */
+    List<Refused> complete(List<Completion> batch);
 
     /** Tells the queue these deliveries are still being worked on, so no other node takes them. */
     void keepAlive(Collection<Delivery> inFlight);
@@ -52,15 +56,15 @@ public interface JobQueue extends AutoCloseable {
     /** Moves retries whose time has come back to the queue; returns how many. Safe from any number of nodes. */
     int promoteDue(int max);
 
-    /** Producer side: adds jobs, pipelined. */
-    void enqueue(List<Job> jobs);
+    /** Producer side: adds jobs, pipelined; says how many Redis accepted, and why it refused the others. */
+    Enqueued enqueue(List<Job> jobs);
 
     /**
      * Producer side: adds jobs exactly as a producer in another language would write them. In list mode each
      * element is pushed as it is; in stream mode an element that is a JSON object of strings becomes the entry's
      * fields, anything else becomes the {@code key} field.
      */
-    void enqueueRaw(List<String> elements);
+    Enqueued enqueueRaw(List<String> elements);
 
     QueueStats stats();
 

@@ -11,6 +11,7 @@ import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.args.ListDirection;
+import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.SetParams;
 
 import java.nio.charset.StandardCharsets;
@@ -104,6 +105,8 @@ public final class ListJobQueue implements JobQueue {
                     out.add(toDelivery(element, 1 + (redelivered == null ? 0 : Long.parseLong(redelivered))));
                 }
             }
+        } catch (JedisDataException e) {
+            throw redis.refusals().refused("fetch", e);
         } catch (RuntimeException e) {
             fetcher.failed(e);
             throw e;
@@ -173,34 +176,35 @@ public final class ListJobQueue implements JobQueue {
     }
 
     @Override
-    public void complete(List<Completion> batch) {
+    public List<Refused> complete(List<Completion> batch) {
         if (batch.isEmpty()) {
-            return;
+            return List.of();
         }
-        redis.withJedis(j -> {
+        return redis.withJedis(j -> {
             Pipeline p = j.pipelined();
+            Replies replies = new Replies(redis.refusals());
             for (Completion c : batch) {
                 String element = c.delivery().handle();
-                switch (c) {
-                    case Completion.Ack a -> {
-                        p.lrem(processing, -1, element);
-                        if (a.delivery().deliveries() > 1) {
-                            p.hdel(deliveries, sha1(element));
-                        }
-                    }
-                    case Completion.Retry r -> p.eval(Scripts.LIST_RETRY, List.of(processing, deliveries, config.delayed()),
-                            List.of(element, Long.toString(r.delayMs()), codec.toJson(r.next())));
+                List<Response<?>> its = switch (c) {
+                    case Completion.Ack a -> a.delivery().deliveries() > 1
+                            ? List.of(p.lrem(processing, -1, element), p.hdel(deliveries, sha1(element)))
+                            : List.of(p.lrem(processing, -1, element));
+                    case Completion.Retry r -> List.of(p.eval(Scripts.LIST_RETRY,
+                            List.of(processing, deliveries, config.delayed()),
+                            List.of(element, Long.toString(r.delayMs()), codec.toJson(r.next()))));
                     case Completion.DeadLetter d -> {
-                        List<String> args = new ArrayList<>(List.of(element, Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
+                        List<String> args = new ArrayList<>(List.of(element,
+                                Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
-                        p.eval(Scripts.LIST_DEAD, List.of(processing, deliveries, config.deadLetter()), args);
+                        yield List.of(p.eval(Scripts.LIST_DEAD, List.of(processing, deliveries, config.deadLetter()), args));
                     }
-                    case Completion.HandBack h -> p.eval(Scripts.LIST_HAND_BACK, List.of(processing, config.list()),
-                            List.of(element));
-                }
+                    case Completion.HandBack h -> List.of(p.eval(Scripts.LIST_HAND_BACK, List.of(processing, config.list()),
+                            List.of(element)));
+                };
+                replies.expect(c, Replies.command(c), its);
             }
             p.sync();
-            return null;
+            return replies.read();
         });
     }
 
@@ -220,26 +224,20 @@ public final class ListJobQueue implements JobQueue {
     }
 
     @Override
-    public void enqueue(List<Job> jobs) {
-        redis.withJedis(j -> {
-            Pipeline p = j.pipelined();
-            for (Job job : jobs) {
-                p.lpush(config.list(), codec.toJson(job));
-            }
-            p.sync();
-            return null;
-        });
+    public Enqueued enqueue(List<Job> jobs) {
+        return enqueueRaw(jobs.stream().map(codec::toJson).toList());
     }
 
     @Override
-    public void enqueueRaw(List<String> elements) {
-        redis.withJedis(j -> {
+    public Enqueued enqueueRaw(List<String> elements) {
+        return redis.withJedis(j -> {
             Pipeline p = j.pipelined();
+            List<Response<Long>> replies = new ArrayList<>(elements.size());
             for (String element : elements) {
-                p.lpush(config.list(), element);
+                replies.add(p.lpush(config.list(), element));
             }
             p.sync();
-            return null;
+            return Enqueued.read(replies, "LPUSH", redis.refusals());
         });
     }
 

@@ -1,11 +1,16 @@
 package dev.sluice.worker.queue;
 
 /**
- * The Lua scripts that make each completion atomic with its acknowledgement. Each first removes the delivery
- * from this node's in-flight set (XACK of an entry pending for this consumer, or LREM from the processing list)
- * and does nothing more when it was not there, so a completion applied twice, or after another node took the job
- * over (a node cut off from the cluster while the others claimed its jobs, say), changes nothing. Scripts read
- * the server's clock ({@code TIME}), so due times do not depend on node clocks.
+ * The Lua scripts that make each completion atomic with its acknowledgement. Each first checks that the delivery is
+ * still in this node's in-flight set (pending for this consumer, or in the processing list) and does nothing more
+ * when it is not, so a completion applied twice, or after another node took the job over (a node cut off from the
+ * cluster while the others claimed its jobs, say), changes nothing.
+ *
+ * <p>Redis does not roll a script back when a command fails half way (a write refused with OOM under
+ * {@code noeviction}, say), so every script runs the write that can be refused first and the acknowledgement
+ * (XACK, XDEL, LREM) last: a refused script has changed nothing and the job stays pending. No script unpacks an
+ * argument list of unbounded length; dead letters carry a bounded number of fields (see {@code DeadLetters}).
+ * Scripts read the server's clock ({@code TIME}), so due times do not depend on node clocks.
  */
 final class Scripts {
     private Scripts() {
@@ -20,9 +25,9 @@ final class Scripts {
     static final String STREAM_RETRY = NOW + """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
             if #mine == 0 then return 0 end
-            if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-            redis.call('XDEL', KEYS[1], ARGV[2])
             redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[5])
+            redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+            redis.call('XDEL', KEYS[1], ARGV[2])
             return 1
             """;
 
@@ -30,9 +35,9 @@ final class Scripts {
     static final String STREAM_DEAD = NOW + """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
             if #mine == 0 then return 0 end
-            if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-            redis.call('XDEL', KEYS[1], ARGV[2])
             redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[4])), '*', unpack(ARGV, 5))
+            redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+            redis.call('XDEL', KEYS[1], ARGV[2])
             return 1
             """;
 
@@ -40,9 +45,9 @@ final class Scripts {
     static final String STREAM_HAND_BACK = """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
             if #mine == 0 then return 0 end
-            if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-            redis.call('XDEL', KEYS[1], ARGV[2])
             redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+            redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+            redis.call('XDEL', KEYS[1], ARGV[2])
             return 1
             """;
 
@@ -73,6 +78,9 @@ final class Scripts {
             local fields = e[1][2]
             local out = {}
             for i = 1, #fields, 2 do
+              if fields[i] == 'dead.truncated' then return -2 end
+            end
+            for i = 1, #fields, 2 do
               local k = fields[i]
               if string.sub(k, 1, 5) ~= 'dead.' and k ~= 'attempts' then
                 table.insert(out, k); table.insert(out, fields[i + 1])
@@ -98,24 +106,27 @@ final class Scripts {
 
     /** KEYS: processing, deliveries, delayed. ARGV: element, delay ms, job JSON. */
     static final String LIST_RETRY = NOW + """
-            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
-            redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
+            if not redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then return 0 end
             redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[3])
+            redis.call('LREM', KEYS[1], -1, ARGV[1])
+            redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
             return 1
             """;
 
     /** KEYS: processing, deliveries, dead. ARGV: element, retention ms, field/value pairs... */
     static final String LIST_DEAD = NOW + """
-            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
-            redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
+            if not redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then return 0 end
             redis.call('XADD', KEYS[3], 'MINID', '~', tostring(now - tonumber(ARGV[2])), '*', unpack(ARGV, 3))
+            redis.call('LREM', KEYS[1], -1, ARGV[1])
+            redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
             return 1
             """;
 
     /** KEYS: processing, list. ARGV: element. Puts it back at the consuming end, to be taken next. */
     static final String LIST_HAND_BACK = """
-            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+            if not redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then return 0 end
             redis.call('RPUSH', KEYS[2], ARGV[1])
+            redis.call('LREM', KEYS[1], -1, ARGV[1])
             return 1
             """;
 
@@ -128,9 +139,10 @@ final class Scripts {
             if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
             local n = 0
             while true do
-              local e = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
+              local e = redis.call('LINDEX', KEYS[1], -1)
               if not e then break end
               redis.call('HINCRBY', KEYS[3], redis.sha1hex(e), 1)
+              redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
               n = n + 1
             end
             redis.call('SREM', KEYS[4], ARGV[1])
@@ -175,9 +187,10 @@ final class Scripts {
     static final String LIST_RECOVER_NOW = """
             local n = 0
             while true do
-              local e = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
+              local e = redis.call('LINDEX', KEYS[1], -1)
               if not e then break end
               redis.call('HINCRBY', KEYS[3], redis.sha1hex(e), 1)
+              redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
               n = n + 1
             end
             redis.call('SREM', KEYS[4], ARGV[1])
@@ -200,6 +213,9 @@ final class Scripts {
             local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
             if #e == 0 then return 0 end
             local fields = e[1][2]
+            for i = 1, #fields, 2 do
+              if fields[i] == 'dead.truncated' then return -2 end
+            end
             for i = 1, #fields, 2 do
               if fields[i] == 'element' then
                 local element = fields[i + 1]

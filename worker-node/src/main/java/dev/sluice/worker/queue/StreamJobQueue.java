@@ -107,7 +107,7 @@ public final class StreamJobQueue implements JobQueue {
                 ensureGroup(j);
                 return List.of();
             }
-            throw e;
+            throw redis.refusals().refused("fetch", e);
         } catch (RuntimeException e) {
             fetcher.failed(e);
             throw e;
@@ -210,24 +210,30 @@ public final class StreamJobQueue implements JobQueue {
     }
 
     @Override
-    public void complete(List<Completion> batch) {
+    public List<Refused> complete(List<Completion> batch) {
         if (batch.isEmpty()) {
-            return;
+            return List.of();
         }
-        redis.withJedis(j -> {
+        return redis.withJedis(j -> {
             Pipeline p = j.pipelined();
+            Replies replies = new Replies(redis.refusals());
             List<StreamEntryID> acked = new ArrayList<>();
+            List<Completion.Ack> acks = new ArrayList<>();
             for (Completion c : batch) {
                 switch (c) {
-                    case Completion.Ack a -> acked.add(new StreamEntryID(a.delivery().handle()));
-                    case Completion.Retry r -> p.eval(Scripts.STREAM_RETRY, List.of(config.stream(), config.delayed()),
-                            List.of(config.group(), r.delivery().handle(), nodeId, Long.toString(r.delayMs()),
-                                    codec.toJson(r.next())));
+                    case Completion.Ack a -> {
+                        acked.add(new StreamEntryID(a.delivery().handle()));
+                        acks.add(a);
+                    }
+                    case Completion.Retry r -> replies.expect(c, Replies.command(c), List.of(p.eval(Scripts.STREAM_RETRY,
+                            List.of(config.stream(), config.delayed()), List.of(config.group(), r.delivery().handle(),
+                                    nodeId, Long.toString(r.delayMs()), codec.toJson(r.next())))));
                     case Completion.DeadLetter d -> {
                         List<String> args = new ArrayList<>(List.of(config.group(), d.delivery().handle(), nodeId,
                                 Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
-                        p.eval(Scripts.STREAM_DEAD, List.of(config.stream(), config.deadLetter()), args);
+                        replies.expect(c, Replies.command(c), List.of(p.eval(Scripts.STREAM_DEAD,
+                                List.of(config.stream(), config.deadLetter()), args)));
                     }
                     case Completion.HandBack h -> {
                         List<String> args = new ArrayList<>(List.of(config.group(), h.delivery().handle(), nodeId));
@@ -235,17 +241,19 @@ public final class StreamJobQueue implements JobQueue {
                             args.add(k);
                             args.add(v);
                         });
-                        p.eval(Scripts.STREAM_HAND_BACK, List.of(config.stream()), args);
+                        replies.expect(c, Replies.command(c), List.of(p.eval(Scripts.STREAM_HAND_BACK,
+                                List.of(config.stream()), args)));
                     }
                 }
             }
             if (!acked.isEmpty()) {
                 StreamEntryID[] ids = acked.toArray(StreamEntryID[]::new);
-                p.xack(config.stream(), config.group(), ids);
-                p.xdel(config.stream(), ids);
+                List<Response<?>> ackReplies = List.of(p.xack(config.stream(), config.group(), ids),
+                        p.xdel(config.stream(), ids));
+                acks.forEach(a -> replies.expect(a, Replies.command(a), ackReplies));
             }
             p.sync();
-            return null;
+            return replies.read();
         });
     }
 
@@ -278,26 +286,28 @@ public final class StreamJobQueue implements JobQueue {
     }
 
     @Override
-    public void enqueue(List<Job> jobs) {
-        redis.withJedis(j -> {
+    public Enqueued enqueue(List<Job> jobs) {
+        return redis.withJedis(j -> {
             Pipeline p = j.pipelined();
+            List<Response<StreamEntryID>> replies = new ArrayList<>(jobs.size());
             for (Job job : jobs) {
-                p.xadd(config.stream(), StreamEntryID.NEW_ENTRY, codec.toFields(job));
+                replies.add(p.xadd(config.stream(), StreamEntryID.NEW_ENTRY, codec.toFields(job)));
             }
             p.sync();
-            return null;
+            return Enqueued.read(replies, "XADD", redis.refusals());
         });
     }
 
     @Override
-    public void enqueueRaw(List<String> elements) {
-        redis.withJedis(j -> {
+    public Enqueued enqueueRaw(List<String> elements) {
+        return redis.withJedis(j -> {
             Pipeline p = j.pipelined();
+            List<Response<StreamEntryID>> replies = new ArrayList<>(elements.size());
             for (String element : elements) {
-                p.xadd(config.stream(), StreamEntryID.NEW_ENTRY, rawFields(element));
+                replies.add(p.xadd(config.stream(), StreamEntryID.NEW_ENTRY, rawFields(element)));
             }
             p.sync();
-            return null;
+            return Enqueued.read(replies, "XADD", redis.refusals());
         });
     }
 

@@ -4,9 +4,12 @@ import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.common.job.Job;
 import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.pool.RedisRefusal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Response;
+import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.SetParams;
 
 import java.nio.charset.StandardCharsets;
@@ -51,6 +54,11 @@ public final class RedisSink implements ResultSink {
         try {
             w.done().get();
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof RedisRefusal refusal) {
+                // Not the job's fault: rescheduled without spending an attempt (the Hub answered).
+                throw SluiceException.notAttempted(ErrorKind.REDIS_UNAVAILABLE, "writing the result of " + job.id()
+                        + " was refused: " + refusal.getMessage(), refusal.suggestedDelay());
+            }
             throw new SluiceException(ErrorKind.SINK_FAILURE, "writing the result of " + job.id() + " failed: " + e.getCause(),
                     e.getCause());
         }
@@ -83,17 +91,30 @@ public final class RedisSink implements ResultSink {
 
     private void flush(List<Write> batch) {
         try {
-            redis.withJedis(j -> {
+            List<Response<String>> replies = redis.withJedis(j -> {
                 Pipeline p = j.pipelined();
                 SetParams expiry = SetParams.setParams().ex(retentionSecs);
+                List<Response<String>> out = new ArrayList<>(batch.size());
                 for (Write w : batch) {
-                    p.set(keyFor(w.job().id()).getBytes(StandardCharsets.UTF_8), w.result(), expiry);
+                    out.add(p.set(keyFor(w.job().id()).getBytes(StandardCharsets.UTF_8), w.result(), expiry));
                 }
                 p.sync();
-                return null;
+                return out;
             });
-            for (Write w : batch) {
-                w.done().complete(null);
+            // Every reply is read: a write Redis refused (full, read-only) fails its job, which is then not acked.
+            boolean anyAccepted = false;
+            for (int i = 0; i < batch.size(); i++) {
+                Write w = batch.get(i);
+                try {
+                    replies.get(i).get();
+                    anyAccepted = true;
+                    w.done().complete(null);
+                } catch (JedisDataException refused) {
+                    w.done().completeExceptionally(redis.refusals().refused("SET", refused));
+                }
+            }
+            if (anyAccepted) {
+                redis.refusals().accepted();
             }
         } catch (RuntimeException e) {
             log.debug("sink batch of {} failed", batch.size(), e);

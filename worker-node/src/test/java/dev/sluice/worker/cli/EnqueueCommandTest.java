@@ -204,4 +204,32 @@ class EnqueueCommandTest {
         assertThat(run.err()).isEqualTo("sluice: cannot reach Redis at redis://127.0.0.1:" + closedPort
                 + ": Failed to connect to 127.0.0.1:" + closedPort + " (Connection refused)" + System.lineSeparator());
     }
+
+    @Test
+    void redisFillingUpMidwayStopsTheCommandWithExitOneAndTheExactCountRedisAccepted() {
+        try (Jedis j = redis.server().newJedis()) {
+            j.del("sluice:jobs");
+            long used = Long.parseLong(j.info("memory").lines().filter(l -> l.startsWith("used_memory:"))
+                    .findFirst().orElseThrow().substring("used_memory:".length()).strip());
+            j.configSet("maxmemory-policy", "noeviction");
+            j.configSet("maxmemory", Long.toString(used + 2_000_000));
+        }
+        try {
+            CliRun run = CliRun.run("enqueue", "--config", streamConfig().toString(), "--range", "1..50000");
+
+            assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
+            long stored;
+            try (Jedis j = redis.server().newJedis()) {
+                stored = j.xlen("sluice:jobs");
+            }
+            assertThat(stored).isBetween(1L, 49_999L);
+            assertThat(run.err()).contains("Redis refused").contains("OOM")
+                    .contains("enqueued " + stored + " jobs in all, the rest were not enqueued");
+            assertThat(run.out()).doesNotContain("enqueued 50000");
+        } finally {
+            try (Jedis j = redis.server().newJedis()) {
+                j.configSet("maxmemory", "0");
+            }
+        }
+    }
 }
