@@ -8,6 +8,7 @@ import dev.sluice.worker.events.EventPublisher;
 import dev.sluice.worker.events.NodeEvents;
 import dev.sluice.worker.exec.Worker;
 import dev.sluice.worker.handler.HandlerRegistry;
+import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
 import dev.sluice.worker.limits.FleetHubLimiter;
@@ -60,6 +61,7 @@ public final class WorkerNode implements AutoCloseable {
 
     private final SluiceConfig config;
     private final MeterRegistry meters;
+    private final LoopWatch watch;
     private final ClusterMember cluster;
     private final RedisConnections redis;
     private final PoolMonitor poolMonitor;
@@ -84,12 +86,17 @@ public final class WorkerNode implements AutoCloseable {
      * configuration). The node owns the member from now on and closes it last.
      */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster) {
-        this(config, meters, cluster, fleetLimiter(config, cluster));
+        this(config, meters, cluster, fleetLimiter(config, cluster), LoopWatch.forNode());
     }
 
     /** A node without a cluster: {@code limiter} alone keeps the Hub's limits (a single node, or tests). */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter) {
-        this(config, meters, null, limiter);
+        this(config, meters, null, limiter, LoopWatch.forNode());
+    }
+
+    /** A node without a cluster whose loops {@code watch} watches (tests pass their own clock and exit). */
+    public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter, LoopWatch watch) {
+        this(config, meters, null, limiter, watch);
     }
 
     private static FleetHubLimiter fleetLimiter(SluiceConfig config, ClusterMember cluster) {
@@ -101,8 +108,10 @@ public final class WorkerNode implements AutoCloseable {
         }
     }
 
-    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, HubLimiter limiter) {
+    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, HubLimiter limiter,
+                       LoopWatch watch) {
         this.config = config;
+        this.watch = watch;
         this.meters = meters;
         this.cluster = cluster;
         String nodeId = config.node().id();
@@ -119,7 +128,7 @@ public final class WorkerNode implements AutoCloseable {
         this.hub = new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC());
         ResultSink raw = config.sink().kind().equals("kafka")
                 ? new KafkaSink(config.kafka(), config.sink().target(), "sluice-sink-" + nodeId)
-                : new RedisSink(redis, config.sink().target(), config.sink().resultRetentionDays());
+                : new RedisSink(redis, config.sink().target(), config.sink().resultRetentionDays(), watch);
         this.sink = new BoundedSink(raw, config.sink().maxConcurrentWrites());
         Worker.Settings settings = new Worker.Settings(
                 config.node().concurrency(),
@@ -128,14 +137,16 @@ public final class WorkerNode implements AutoCloseable {
                 Duration.ofSeconds(config.node().drainTimeoutSecs()),
                 config.retry().maxAttempts(),
                 config.queue().maxDeliveries(),
-                Duration.ofMillis(Math.min(5_000, config.queue().visibilityTimeoutSecs() * 500L)));
+                Duration.ofMillis(Math.min(5_000, config.queue().visibilityTimeoutSecs() * 500L)),
+                Duration.ofMillis(250));
         this.worker = new Worker(settings, queue, HandlerRegistry.load(WorkerNode.class.getClassLoader()), hub, sink,
-                new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure, meters);
-        this.maintenance = new Maintenance(queue, worker);
+                new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure,
+                () -> redis.refusals().refusing(), meters, watch);
+        this.maintenance = new Maintenance(queue, worker, Clock.systemUTC(), watch);
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-pool-monitor")
-                .daemon().unstarted(r));
+                .daemon().uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(r));
         if (config.kafka().enabled()) {
-            this.publisher = new EventPublisher(config.kafka(), nodeId, Clock.systemUTC(), meters);
+            this.publisher = new EventPublisher(config.kafka(), nodeId, Clock.systemUTC(), meters, watch);
             this.events = new NodeEvents(publisher, worker, redis, hub, poolMonitor, maintenance);
         } else {
             this.publisher = null;
@@ -291,7 +302,7 @@ public final class WorkerNode implements AutoCloseable {
         sampler.scheduleAtFixedRate(poolMonitor::sample, 0, 250, TimeUnit.MILLISECONDS);
         sampler.scheduleWithFixedDelay(this::probeWritesWhileRefused, 1, 1, TimeUnit.SECONDS);
         long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
-        maintenance.start(Duration.ofMillis(keepAliveMs), Duration.ofMillis(250));
+        maintenance.start(Duration.ofMillis(keepAliveMs));
         hub.warmUp(WARM_UP_REQUESTS, 4);
         worker.start();
         if (events != null) {
@@ -433,5 +444,10 @@ public final class WorkerNode implements AutoCloseable {
 
     public MeterRegistry meters() {
         return meters;
+    }
+
+    /** Watches the node's loops; what it reports decides liveness. */
+    public LoopWatch loopWatch() {
+        return watch;
     }
 }

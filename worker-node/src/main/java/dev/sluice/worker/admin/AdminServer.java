@@ -26,7 +26,8 @@ import java.util.concurrent.Executors;
  * The node's admin HTTP endpoint on {@code [metrics] bind:port}, served by the JDK's HTTP server on virtual threads:
  *
  * <ul>
- *   <li>{@code GET /health/live}: 200 while the process runs.</li>
+ *   <li>{@code GET /health/live}: 200 while every loop of the node comes round; 503 with the problems when one
+ *       has work and has stood still for three periods (at least 30 s), or a fatal error struck.</li>
  *   <li>{@code GET /health/ready}: 200 while the node runs and sees Redis, else 503 with the reason as JSON.</li>
  *   <li>{@code GET /metrics}: the Prometheus scrape, text format 0.0.4.</li>
  *   <li>{@code GET /api/status}: the node's state as JSON (see {@link NodeStatus}); no secrets.</li>
@@ -75,7 +76,7 @@ public final class AdminServer implements AutoCloseable {
         this.registry = registry;
         this.source = source;
         this.writeAccess = new WriteAccess(config.token());
-        readOnly("/health/live", exchange -> Response.json(200, Map.of("status", "UP")));
+        readOnly("/health/live", exchange -> live());
         readOnly("/health/ready", exchange -> ready());
         readOnly("/metrics", exchange -> new Response(200, PROMETHEUS_TEXT,
                 registry.scrape().getBytes(StandardCharsets.UTF_8)));
@@ -89,6 +90,14 @@ public final class AdminServer implements AutoCloseable {
     /** Declares an endpoint that changes state: it answers only requests that present the token. */
     void mutating(String path, Set<String> methods, Handler handler) {
         endpoints.put(path, new Endpoint(Set.copyOf(methods), true, handler));
+    }
+
+    private Response live() {
+        java.util.List<String> problems = source.livenessProblems();
+        if (problems.isEmpty()) {
+            return Response.json(200, Map.of("status", "UP"));
+        }
+        return Response.json(503, Map.of("status", "DOWN", "problems", problems));
     }
 
     private Response ready() {

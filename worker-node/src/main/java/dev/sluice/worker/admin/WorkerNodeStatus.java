@@ -44,7 +44,16 @@ public final class WorkerNodeStatus implements NodeStatusSource {
     }
 
     @Override
+    public List<String> livenessProblems() {
+        return node.loopWatch().problems();
+    }
+
+    @Override
     public Readiness readiness() {
+        List<String> notLive = node.loopWatch().problems();
+        if (!notLive.isEmpty()) {
+            return Readiness.notReady("not live: " + String.join("; ", notLive));
+        }
         RedisRefusals refusals = node.redis().refusals();
         if (refusals.refusing()) {
             return Readiness.notReady("Redis refuses writes (" + refusals.lastRefusal() + "); no new work is taken "

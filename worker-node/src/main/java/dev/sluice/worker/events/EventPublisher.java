@@ -4,6 +4,8 @@ import dev.sluice.common.config.KafkaConfig;
 import dev.sluice.common.event.Event;
 import dev.sluice.common.event.EventCodec;
 import dev.sluice.common.event.EventPayload;
+import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.worker.health.Loops;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -47,9 +49,15 @@ public final class EventPublisher implements AutoCloseable {
     private final LongAdder sent = new LongAdder();
     private final LongAdder sendFailures = new LongAdder();
     private final Thread sender;
+    private final LoopWatch.Loop loop;
     private volatile boolean running = true;
 
     public EventPublisher(KafkaConfig kafka, String nodeId, Clock clock, MeterRegistry meters) {
+        this(kafka, nodeId, clock, meters, LoopWatch.forNode());
+    }
+
+    /** @param watch watches the sender thread, and takes its errors */
+    public EventPublisher(KafkaConfig kafka, String nodeId, Clock clock, MeterRegistry meters, LoopWatch watch) {
         this.nodeId = nodeId;
         this.topic = kafka.eventsTopic();
         this.clock = clock;
@@ -73,7 +81,12 @@ public final class EventPublisher implements AutoCloseable {
                 .description("Events waiting to be sent to Kafka").register(meters);
         Gauge.builder("sluice.events.sent", sent, LongAdder::sum)
                 .description("Events sent to Kafka, since start").register(meters);
-        this.sender = Thread.ofPlatform().name("sluice-events").daemon().start(this::run);
+        this.loop = watch.register("event-sender", Duration.ofSeconds(5), () -> !buffer.isEmpty());
+        this.sender = Thread.ofPlatform().name("sluice-events").daemon()
+                .uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
+                    Loops.restarting("event-sender", this::run);
+                    loop.stopped();
+                });
     }
 
     /** Queues an event; never blocks. Returns false when the buffer was full and the event was dropped. */
@@ -104,6 +117,7 @@ public final class EventPublisher implements AutoCloseable {
     private void run() {
         long backoffMs = 100;
         while (running || !buffer.isEmpty()) {
+            loop.tick();
             Event event;
             try {
                 event = buffer.pollFirst(200, TimeUnit.MILLISECONDS);

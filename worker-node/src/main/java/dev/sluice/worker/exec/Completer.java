@@ -1,16 +1,19 @@
 package dev.sluice.worker.exec;
 
+import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.worker.health.Loops;
 import dev.sluice.worker.queue.Completion;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.Refused;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.Set;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -34,9 +37,18 @@ final class Completer implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
 
-    Completer(JobQueue queue) {
+    private final LoopWatch.Loop loop;
+    private final List<Item> batch = new ArrayList<>(MAX_BATCH);
+    private volatile int held;
+
+    Completer(JobQueue queue, LoopWatch watch) {
         this.queue = queue;
-        this.thread = Thread.ofPlatform().name("sluice-completer").daemon().start(this::run);
+        this.loop = watch.register("completer", Duration.ofSeconds(5), () -> held > 0 || !items.isEmpty());
+        this.thread = Thread.ofPlatform().name("sluice-completer").daemon()
+                .uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
+                    Loops.restarting("completer", this::run);
+                    loop.stopped();
+                });
     }
 
     CompletableFuture<Void> submit(Completion completion) {
@@ -45,10 +57,12 @@ final class Completer implements AutoCloseable {
         return item.done();
     }
 
+    /** The completer's life; an exception escaping it restarts it with the batch it held (see {@link Loops}). */
     private void run() {
-        List<Item> batch = new ArrayList<>(MAX_BATCH);
         long backoffMs = 50;
-        while (running || !items.isEmpty()) {
+        while (running || !items.isEmpty() || !batch.isEmpty()) {
+            loop.tick();
+            held = batch.size();
             try {
                 if (batch.isEmpty()) {
                     Item first = items.poll(100, TimeUnit.MILLISECONDS);
@@ -58,6 +72,7 @@ final class Completer implements AutoCloseable {
                     batch.add(first);
                 }
                 items.drainTo(batch, MAX_BATCH - batch.size());
+                held = batch.size();
                 List<Refused> refused = queue.complete(batch.stream().map(Item::completion).toList());
                 if (refused.isEmpty()) {
                     batch.forEach(i -> i.done().complete(null));
@@ -82,6 +97,9 @@ final class Completer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 break;
             } catch (RuntimeException e) {
+                if (!running) {
+                    break;
+                }
                 log.warn("applying {} completion(s) failed, retrying in {} ms: {}", batch.size(), backoffMs, e.toString());
                 try {
                     Thread.sleep(backoffMs);
@@ -94,6 +112,7 @@ final class Completer implements AutoCloseable {
         }
         RuntimeException closed = new IllegalStateException("completer closed; the entries stay pending in Redis");
         batch.forEach(i -> i.done().completeExceptionally(closed));
+        batch.clear();
         items.forEach(i -> i.done().completeExceptionally(closed));
     }
 

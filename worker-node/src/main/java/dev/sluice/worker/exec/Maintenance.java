@@ -1,5 +1,6 @@
 package dev.sluice.worker.exec;
 
+import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.QueueStats;
 import dev.sluice.worker.queue.StreamJobQueue;
@@ -9,18 +10,21 @@ import org.slf4j.LoggerFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The node's periodic Redis work, all on one thread so it never holds more than one pooled connection: keeping
- * in-flight jobs fresh, promoting due retries, refreshing queue statistics, trimming dead letters and removing
- * idle consumers that hold nothing.
+ * in-flight jobs fresh, refreshing queue statistics, trimming dead letters and removing idle consumers that hold
+ * nothing. (Due retries are promoted by the fetcher, on its own connection, so keeping jobs fresh never waits
+ * behind a large promotion.) Each task is a loop of the {@link LoopWatch}: one that stops coming round fails the
+ * node's liveness.
  */
 public final class Maintenance implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Maintenance.class);
-    private static final int PROMOTE_BATCH = 500;
 
     private final JobQueue queue;
     private final Worker worker;
@@ -30,31 +34,25 @@ public final class Maintenance implements AutoCloseable {
     private volatile Instant lastStatsAt;
     private volatile String lastStatsFailure;
 
-    public Maintenance(JobQueue queue, Worker worker) {
-        this(queue, worker, Clock.systemUTC());
-    }
+    private final LoopWatch watch;
+    private final List<LoopWatch.Loop> loops = new CopyOnWriteArrayList<>();
 
-    /** @param clock stamps each statistics sample, for readiness checks */
-    public Maintenance(JobQueue queue, Worker worker, Clock clock) {
+    /**
+     * @param clock  stamps each statistics sample, for readiness checks
+     * @param watch  watches each task, and takes their errors
+     */
+    public Maintenance(JobQueue queue, Worker worker, Clock clock, LoopWatch watch) {
         this.queue = queue;
         this.worker = worker;
         this.clock = clock;
+        this.watch = watch;
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
                 .name("sluice-maintenance").daemon().unstarted(r));
     }
 
-    /**
-     * @param keepAliveEvery  how often in-flight jobs are marked fresh (well inside the visibility timeout)
-     * @param promoteEvery    how often due retries are promoted
-     */
-    public void start(Duration keepAliveEvery, Duration promoteEvery) {
+    /** @param keepAliveEvery how often in-flight jobs are marked fresh (well inside the visibility timeout) */
+    public void start(Duration keepAliveEvery) {
         every(keepAliveEvery, "keep-alive", () -> queue.keepAlive(worker.inFlight()));
-        every(promoteEvery, "promote", () -> {
-            int n;
-            do {
-                n = queue.promoteDue(PROMOTE_BATCH);
-            } while (n == PROMOTE_BATCH);
-        });
         every(Duration.ofSeconds(2), "stats", this::refreshStats);
         every(Duration.ofMinutes(10), "trim-dead-letters", queue::trimDeadLetters);
         if (queue instanceof StreamJobQueue stream) {
@@ -94,17 +92,25 @@ public final class Maintenance implements AutoCloseable {
     }
 
     private void every(Duration period, String name, Runnable task) {
+        LoopWatch.Loop loop = watch.register(name, period, () -> true);
+        loops.add(loop);
         scheduler.scheduleWithFixedDelay(() -> {
             try {
                 task.run();
-            } catch (RuntimeException e) {
+            } catch (Exception e) {
                 log.warn("maintenance task {} failed: {}", name, e.toString());
+            } catch (Error e) {
+                // A scheduled task's error would only cancel its schedule, unseen: hand it on as a thread's would be.
+                watch.uncaughtHandler().uncaughtException(Thread.currentThread(), e);
+                throw e;
             }
+            loop.tick();
         }, 0, period.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     @Override
     public void close() {
+        loops.forEach(LoopWatch.Loop::stopped);
         scheduler.shutdownNow();
         try {
             scheduler.awaitTermination(5, TimeUnit.SECONDS);

@@ -5,6 +5,8 @@ import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.common.job.Job;
 import dev.sluice.worker.handler.HandlerRegistry;
+import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.worker.health.Loops;
 import dev.sluice.worker.handler.JobContext;
 import dev.sluice.worker.handler.JobHandler;
 import dev.sluice.worker.hub.HubClient;
@@ -53,9 +55,11 @@ public final class Worker implements AutoCloseable {
      * @param maxAttempts    attempts (that ran the handler) before dead-lettering
      * @param maxDeliveries  deliveries before a job is taken for poison
      * @param reclaimEvery   how often the fetcher looks for dead nodes' jobs
+     * @param promoteEvery   how often the fetcher moves due retries back to the queue (on its own connection, so
+     *                       the keep-alive of running jobs never waits behind it)
      */
     public record Settings(int concurrency, Duration block, Duration pressureBlock, Duration drainTimeout,
-                           int maxAttempts, int maxDeliveries, Duration reclaimEvery) {
+                           int maxAttempts, int maxDeliveries, Duration reclaimEvery, Duration promoteEvery) {
     }
 
     private final class Running implements JobContext {
@@ -108,9 +112,18 @@ public final class Worker implements AutoCloseable {
     private volatile boolean stopping;
     private volatile boolean idle;
     private volatile Thread fetcher;
+    private final LoopWatch watch;
+    private final LoopWatch.Loop fetcherLoop;
+    private final BooleanSupplier promotionHeld;
+    private static final int PROMOTE_BATCH = 500;
 
+    /**
+     * @param promotionHeld  true while due retries should stay where they are (Redis refuses writes)
+     * @param watch          watches the fetcher and completer; its handler takes errors on every thread here
+     */
     public Worker(Settings settings, JobQueue queue, HandlerRegistry handlers, HubClient hub, ResultSink sink,
-                  Backoff backoff, BooleanSupplier underPressure, MeterRegistry meters) {
+                  Backoff backoff, BooleanSupplier underPressure, BooleanSupplier promotionHeld, MeterRegistry meters,
+                  LoopWatch watch) {
         this.settings = settings;
         this.queue = queue;
         this.handlers = handlers;
@@ -119,7 +132,10 @@ public final class Worker implements AutoCloseable {
         this.backoff = backoff;
         this.underPressure = underPressure;
         this.meters = meters;
-        this.completer = new Completer(queue);
+        this.watch = watch;
+        this.promotionHeld = promotionHeld;
+        this.completer = new Completer(queue, watch);
+        this.fetcherLoop = watch.register("fetcher", settings.block().plusSeconds(5), () -> true);
         this.slots = new Semaphore(settings.concurrency());
         this.fetchTimer = Timer.builder("sluice.fetch").description("Time of one fetch from the queue")
                 .publishPercentiles(0.5, 0.99).register(meters);
@@ -132,7 +148,15 @@ public final class Worker implements AutoCloseable {
     }
 
     public void start() {
-        fetcher = Thread.ofPlatform().name("sluice-fetcher").start(this::fetchLoop);
+        fetcher = Thread.ofPlatform().name("sluice-fetcher").uncaughtExceptionHandler(watch.uncaughtHandler())
+                .start(() -> {
+                    try {
+                        Loops.restarting("fetcher", this::fetchLoop);
+                        fetcherLoop.stopped();
+                    } finally {
+                        fetcherDone.countDown();
+                    }
+                });
     }
 
     /** Pauses or resumes fetching on behalf of {@code source} (e.g. "pool-pressure", "breaker-open"). */
@@ -180,79 +204,92 @@ public final class Worker implements AutoCloseable {
         return running.size();
     }
 
-    private void fetchLoop() {
+    /** One fetcher's life: returns when the worker stops; an exception escaping it restarts it (see {@link Loops}). */
+    private void fetchLoop() throws InterruptedException {
         long lastReclaim = 0;
+        long lastPromote = 0;
         long seenReclaimRequests = 0;
         long errorBackoffMs = 100;
-        try {
-            while (!stopping) {
-                if (!pausedBy.isEmpty() || underPressure.getAsBoolean()) {
-                    idle = true;
-                    TimeUnit.MILLISECONDS.sleep(50);
-                    continue;
-                }
-                idle = false;
-                if (!slots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
-                    continue;
-                }
-                int free = 1 + slots.drainPermits();
-                int want = Math.min(free, MAX_FETCH);
-                slots.release(free - want);
-                int used = 0;
-                try {
-                    for (String gone : goneNodes) {
-                        if (used >= want || stopping) {
-                            break;
-                        }
-                        List<Delivery> claimed = queue.reclaimFrom(gone, want - used);
-                        for (Delivery d : claimed) {
-                            dispatch(d);
-                            used++;
-                        }
-                        if (used < want) {
-                            goneNodes.remove(gone); // it had fewer than we could take: nothing of it is left
-                        }
-                    }
-                    long now = System.nanoTime();
-                    long requests = reclaimRequested.get();
-                    if (requests != seenReclaimRequests || now - lastReclaim >= settings.reclaimEvery().toNanos()) {
-                        seenReclaimRequests = requests;
-                        lastReclaim = now;
-                        for (Delivery d : queue.reclaim(want)) {
-                            dispatch(d);
-                            used++;
-                        }
-                    }
-                    if (used < want && !stopping) {
-                        Duration block = underPressure.getAsBoolean() ? settings.pressureBlock() : settings.block();
-                        long t0 = System.nanoTime();
-                        List<Delivery> batch = queue.fetch(want - used, block);
-                        fetchTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-                        for (Delivery d : batch) {
-                            dispatch(d);
-                            used++;
-                        }
-                    }
-                    errorBackoffMs = 100;
-                } catch (RuntimeException e) {
-                    fetchErrors.increment();
-                    log.warn("fetching from the queue failed ({}), retrying in {} ms", e.toString(), errorBackoffMs);
-                    TimeUnit.MILLISECONDS.sleep(errorBackoffMs);
-                    errorBackoffMs = Math.min(errorBackoffMs * 2, 2_000);
-                } finally {
-                    slots.release(want - used);
-                }
+        while (!stopping) {
+            fetcherLoop.tick();
+            lastPromote = promoteIfDue(lastPromote);
+            if (!pausedBy.isEmpty() || underPressure.getAsBoolean()) {
+                idle = true;
+                TimeUnit.MILLISECONDS.sleep(50);
+                continue;
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            fetcherDone.countDown();
+            idle = false;
+            if (!slots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+                continue;
+            }
+            int free = 1 + slots.drainPermits();
+            int want = Math.min(free, MAX_FETCH);
+            slots.release(free - want);
+            int used = 0;
+            try {
+                for (String gone : goneNodes) {
+                    if (used >= want || stopping) {
+                        break;
+                    }
+                    List<Delivery> claimed = queue.reclaimFrom(gone, want - used);
+                    for (Delivery d : claimed) {
+                        dispatch(d);
+                        used++;
+                    }
+                    if (used < want) {
+                        goneNodes.remove(gone); // it had fewer than we could take: nothing of it is left
+                    }
+                }
+                long now = System.nanoTime();
+                long requests = reclaimRequested.get();
+                if (requests != seenReclaimRequests || now - lastReclaim >= settings.reclaimEvery().toNanos()) {
+                    seenReclaimRequests = requests;
+                    lastReclaim = now;
+                    for (Delivery d : queue.reclaim(want)) {
+                        dispatch(d);
+                        used++;
+                    }
+                }
+                if (used < want && !stopping) {
+                    Duration block = underPressure.getAsBoolean() ? settings.pressureBlock() : settings.block();
+                    long t0 = System.nanoTime();
+                    List<Delivery> batch = queue.fetch(want - used, block);
+                    fetchTimer.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+                    for (Delivery d : batch) {
+                        dispatch(d);
+                        used++;
+                    }
+                }
+                errorBackoffMs = 100;
+            } catch (RuntimeException e) {
+                fetchErrors.increment();
+                log.warn("fetching from the queue failed ({}), retrying in {} ms", e.toString(), errorBackoffMs);
+                TimeUnit.MILLISECONDS.sleep(errorBackoffMs);
+                errorBackoffMs = Math.min(errorBackoffMs * 2, 2_000);
+            } finally {
+                slots.release(want - used);
+            }
         }
+    }
+
+    /** Moves due retries back to the queue when {@code promoteEvery} has passed; returns when it last ran. */
+    private long promoteIfDue(long last) {
+        long now = System.nanoTime();
+        if (now - last < settings.promoteEvery().toNanos() || promotionHeld.getAsBoolean()) {
+            return last;
+        }
+        try {
+            queue.promoteDue(PROMOTE_BATCH);
+        } catch (RuntimeException e) {
+            log.debug("promoting due retries failed", e);
+        }
+        return now;
     }
 
     private void dispatch(Delivery d) {
         // Registered before it runs, so a drain can find and interrupt it.
-        Thread job = Thread.ofVirtual().name("sluice-job").unstarted(() -> run(d));
+        Thread job = Thread.ofVirtual().name("sluice-job").uncaughtExceptionHandler(watch.uncaughtHandler())
+                .unstarted(() -> run(d));
         running.put(d.handle(), new Running(d, job));
         job.start();
     }
@@ -262,22 +299,26 @@ public final class Worker implements AutoCloseable {
     }
 
     private void run(Delivery d) {
-        Outcome result = decide(running.get(d.handle()));
-        String outcome = switch (result.completion()) {
-            case Completion.Ack a -> "done";
-            case Completion.Retry rt -> "retried";
-            case Completion.DeadLetter dl -> "dead";
-            case Completion.HandBack hb -> "handed-back";
-        };
         try {
-            completer.submit(result.completion()).join();
-            count(result);
-            Counter.builder("sluice.jobs").description("Jobs completed on this node, by outcome and error kind")
-                    .tag("outcome", outcome).tag("kind", result.kind() == null ? "none" : result.kind().tag())
-                    .register(meters).increment();
-        } catch (RuntimeException e) {
-            log.warn("completion of {} not applied ({}); it stays pending and will be delivered again", d.describe(), e.toString());
+            Outcome result = decide(running.get(d.handle()));
+            String outcome = switch (result.completion()) {
+                case Completion.Ack a -> "done";
+                case Completion.Retry rt -> "retried";
+                case Completion.DeadLetter dl -> "dead";
+                case Completion.HandBack hb -> "handed-back";
+            };
+            try {
+                completer.submit(result.completion()).join();
+                count(result);
+                Counter.builder("sluice.jobs").description("Jobs completed on this node, by outcome and error kind")
+                        .tag("outcome", outcome).tag("kind", result.kind() == null ? "none" : result.kind().tag())
+                        .register(meters).increment();
+            } catch (RuntimeException e) {
+                log.warn("completion of {} not applied ({}); it stays pending and will be delivered again", d.describe(), e.toString());
+            }
         } finally {
+            // Also after an Error in a handler: the slot comes back, and the job, no longer kept alive, stays
+            // pending and is delivered again after the visibility timeout (poison after queue.max_deliveries).
             running.remove(d.handle());
             slots.release();
         }

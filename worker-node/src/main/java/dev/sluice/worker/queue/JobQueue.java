@@ -10,9 +10,9 @@ import java.util.List;
  * The worker's view of the Redis queue. Two adapters implement it: a stream with a consumer group, and lists for
  * producers that LPUSH. One contract test suite runs against both.
  *
- * <p>{@link #fetch} and {@link #reclaim} run on the queue's own dedicated connection, from the node's single
- * fetcher thread; everything else borrows from the shared pool one call at a time, so the node's connection count
- * does not depend on its job concurrency.
+ * <p>{@link #fetch}, {@link #reclaim}, {@link #reclaimFrom} and {@link #promoteDue} run on the queue's own
+ * dedicated connection, from the node's single fetcher thread; everything else borrows from the shared pool one
+ * call at a time, so the node's connection count does not depend on its job concurrency.
  */
 public interface JobQueue extends AutoCloseable {
 
@@ -53,7 +53,10 @@ public interface JobQueue extends AutoCloseable {
     /** Tells the queue these deliveries are still being worked on, so no other node takes them. */
     void keepAlive(Collection<Delivery> inFlight);
 
-    /** Moves retries whose time has come back to the queue; returns how many. Safe from any number of nodes. */
+    /**
+     * Moves up to {@code max} retries whose time has come back to the queue; returns how many. Safe from any
+     * number of nodes. Runs on the queue's dedicated connection, from the fetcher thread.
+     */
     int promoteDue(int max);
 
     /** Producer side: adds jobs, pipelined; says how many Redis accepted, and why it refused the others. */

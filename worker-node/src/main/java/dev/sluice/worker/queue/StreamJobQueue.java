@@ -280,9 +280,15 @@ public final class StreamJobQueue implements JobQueue {
 
     @Override
     public int promoteDue(int max) {
-        Object n = redis.withJedis(j -> j.eval(Scripts.STREAM_PROMOTE, List.of(config.delayed(), config.stream()),
-                List.of(Integer.toString(max))));
-        return ((Long) n).intValue();
+        Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
+        try {
+            return ((Long) j.eval(Scripts.STREAM_PROMOTE, List.of(config.delayed(), config.stream()), List.of(Integer.toString(max)))).intValue();
+        } catch (JedisDataException e) {
+            throw redis.refusals().refused("promote", e);
+        } catch (RuntimeException e) {
+            fetcher.failed(e);
+            throw e;
+        }
     }
 
     @Override

@@ -3,6 +3,8 @@ package dev.sluice.worker.sink;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.common.job.Job;
+import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.worker.health.Loops;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.pool.RedisRefusal;
 import org.slf4j.Logger;
@@ -40,11 +42,19 @@ public final class RedisSink implements ResultSink {
     private final Thread writer;
     private volatile boolean running = true;
 
-    public RedisSink(RedisConnections redis, String prefix, int retentionDays) {
+    private final LoopWatch.Loop loop;
+
+    /** @param watch watches the writer thread, and takes its errors */
+    public RedisSink(RedisConnections redis, String prefix, int retentionDays, LoopWatch watch) {
         this.redis = redis;
         this.prefix = prefix;
         this.retentionSecs = Duration.ofDays(retentionDays).toSeconds();
-        this.writer = Thread.ofPlatform().name("sluice-redis-sink").daemon().start(this::run);
+        this.loop = watch.register("sink-writer", Duration.ofSeconds(5), () -> !pending.isEmpty());
+        this.writer = Thread.ofPlatform().name("sluice-redis-sink").daemon()
+                .uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
+                    Loops.restarting("sink-writer", this::run);
+                    loop.stopped();
+                });
     }
 
     @Override
@@ -72,6 +82,7 @@ public final class RedisSink implements ResultSink {
     private void run() {
         List<Write> batch = new ArrayList<>(MAX_BATCH);
         while (running || !pending.isEmpty()) {
+            loop.tick();
             try {
                 Write first = pending.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
                 if (first == null) {
@@ -84,6 +95,9 @@ public final class RedisSink implements ResultSink {
                 Thread.currentThread().interrupt();
                 return;
             } finally {
+                // Whatever was not answered (an exception escaped) fails now instead of leaving its job waiting.
+                RuntimeException lost = new IllegalStateException("the sink writer failed before writing this result");
+                batch.forEach(w -> w.done().completeExceptionally(lost));
                 batch.clear();
             }
         }

@@ -29,10 +29,16 @@ class AdminServerRoutingTest {
 
     private final HttpClient http = HttpClient.newHttpClient();
     private final AtomicReference<Readiness> readiness = new AtomicReference<>(Readiness.readyNow());
+    private final AtomicReference<List<String>> notLive = new AtomicReference<>(List.of());
     private final NodeStatusSource source = new NodeStatusSource() {
         @Override
         public Readiness readiness() {
             return readiness.get();
+        }
+
+        @Override
+        public List<String> livenessProblems() {
+            return notLive.get();
         }
 
         @Override
@@ -170,5 +176,17 @@ class AdminServerRoutingTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(second::start)
                 .isInstanceOf(java.io.UncheckedIOException.class)
                 .hasMessageStartingWith("cannot listen on 127.0.0.1:" + server.port() + " for the admin endpoint");
+    }
+
+    @Test
+    void livenessFailsWithTheProblemsWhenALoopIsStuck() throws Exception {
+        start("");
+        assertThat(get("/health/live").statusCode()).isEqualTo(200);
+        notLive.set(List.of("fetcher has work and has not come round for 61 s (limit 30 s)"));
+        HttpResponse<String> down = get("/health/live");
+        assertThat(down.statusCode()).isEqualTo(503);
+        JsonNode body = JSON.readTree(down.body());
+        assertThat(body.get("status").asText()).isEqualTo("DOWN");
+        assertThat(body.get("problems").get(0).asText()).startsWith("fetcher has work");
     }
 }
