@@ -456,9 +456,12 @@ public final class HubSimulator implements AutoCloseable {
             return this;
         }
 
-        /** The {@code Retry-After} value sent with a 429, 0 to 86400 seconds; default 1. */
+        /**
+         * The {@code Retry-After} value sent with a 429, at least 0 seconds; default 1. Values beyond a day play a
+         * misbehaving Hub, for clients that must cap them.
+         */
         public Builder retryAfterSecs(int retryAfterSecs) {
-            this.retryAfterSecs = InvalidSettingException.requireBetween("retryAfterSecs", retryAfterSecs, 0, 86_400);
+            this.retryAfterSecs = InvalidSettingException.requireAtLeast("retryAfterSecs", retryAfterSecs, 0);
             return this;
         }
 

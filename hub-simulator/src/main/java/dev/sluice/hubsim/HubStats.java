@@ -76,7 +76,7 @@ public record HubStats(
         public Limits {
             InvalidSettingException.requireAtLeast("maxRequestsPerSecond", maxRequestsPerSecond, 0);
             InvalidSettingException.requireAtLeast("maxInFlight", maxInFlight, 0);
-            InvalidSettingException.requireBetween("retryAfterSecs", retryAfterSecs, 0, 86_400);
+            InvalidSettingException.requireAtLeast("retryAfterSecs", retryAfterSecs, 0);
         }
 
         String toJson() {

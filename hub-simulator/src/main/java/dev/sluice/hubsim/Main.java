@@ -90,7 +90,7 @@ public final class Main implements Callable<Integer> {
     private boolean enforceLimits;
 
     @Option(names = "--retry-after-secs", defaultValue = "1", paramLabel = "<s>",
-            description = "Retry-After value sent with a 429, 0 to 86400 seconds. Default: ${DEFAULT-VALUE}.")
+            description = "Retry-After value sent with a 429, at least 0 seconds. Default: ${DEFAULT-VALUE}.")
     private int retryAfterSecs;
 
     public static void main(String... args) {

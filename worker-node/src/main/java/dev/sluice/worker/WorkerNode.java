@@ -246,6 +246,8 @@ public final class WorkerNode implements AutoCloseable {
                 .description("Hub requests that timed out (connect or whole request), since start").register(meters);
         Gauge.builder("sluice.hub.rate_limited", hub, HubClient::rateLimited)
                 .description("Hub answers 429 Too Many Requests, since start").register(meters);
+        Gauge.builder("sluice.hub.retry_after_capped", hub, HubClient::retryAfterCapped)
+                .description("Hub Retry-After values longer than hub.max_retry_after_secs, cut to it, since start").register(meters);
         Gauge.builder("sluice.hub.breaker.state", hub, h -> switch (h.breakerState()) {
             case CLOSED -> 0;
             case OPEN -> 1;

@@ -26,7 +26,10 @@ public final class ConfigException extends RuntimeException {
         this.rule = rule;
     }
 
-    /** The offending key, as {@code section.key}, or the file for errors that concern the whole file. */
+    /**
+     * The offending key, as {@code section.key}; the file for errors that concern the whole file; the environment
+     * variable for one that names no key ({@code SLUICE_REDDIS_URL}).
+     */
     public String key() {
         return key;
     }

@@ -13,9 +13,11 @@ import java.util.List;
  * @param connectTimeoutMs          TCP connect timeout
  * @param requestTimeoutMs          whole-request timeout
  * @param permitGraceMs             added to the request timeout to form a concurrency permit's lease
+ * @param maxRetryAfterSecs         the longest pause a 429's {@code Retry-After} may impose; longer ones are cut
+ *                                  to this, so one bad header cannot park the fleet for years
  */
 public record HubConfig(URI baseUrl, String path, int maxConcurrentConnections, int maxRequestsPerSecond,
-                        int connectTimeoutMs, int requestTimeoutMs, int permitGraceMs) {
+                        int connectTimeoutMs, int requestTimeoutMs, int permitGraceMs, int maxRetryAfterSecs) {
 
     static HubConfig read(ConfigReader r) {
         URI baseUrl = r.url("hub.base_url", "http://127.0.0.1:8080", List.of("http", "https"));
@@ -34,7 +36,8 @@ public record HubConfig(URI baseUrl, String path, int maxConcurrentConnections, 
                 r.intIn("hub.max_requests_per_second", 10, 1, 1_000_000),
                 connectTimeout,
                 requestTimeout,
-                r.intIn("hub.permit_grace_ms", 1_000, 0, 600_000));
+                r.intIn("hub.permit_grace_ms", 1_000, 0, 600_000),
+                r.intIn("hub.max_retry_after_secs", 300, 1, 86_400));
     }
 
     /** How long a concurrency permit may be held before it is presumed ended at the Hub. */

@@ -85,6 +85,7 @@ class ConfigKeysTest {
                 new Row("hub.connect_timeout_ms", c -> c.hub().connectTimeoutMs(), 2000, "1000", 1000, "500", 500, "6000", "must not exceed hub.request_timeout_ms"),
                 new Row("hub.request_timeout_ms", c -> c.hub().requestTimeoutMs(), 5000, "8000", 8000, "3000", 3000, "0", "between 1 and 600000"),
                 new Row("hub.permit_grace_ms", c -> c.hub().permitGraceMs(), 1000, "500", 500, "0", 0, "-1", "between 0 and 600000"),
+                new Row("hub.max_retry_after_secs", c -> c.hub().maxRetryAfterSecs(), 300, "60", 60, "3600", 3600, "0", "between 1 and 86400"),
                 new Row("breaker.failure_threshold", c -> c.breaker().failureThreshold(), 5, "3", 3, "10", 10, "0", "between 1 and 1000"),
                 new Row("breaker.open_secs", c -> c.breaker().openSecs(), 30, "10", 10, "60", 60, "0", "between 1 and 86400"),
                 new Row("breaker.half_open_calls", c -> c.breaker().halfOpenCalls(), 1, "2", 2, "3", 3, "0", "between 1 and 100"),

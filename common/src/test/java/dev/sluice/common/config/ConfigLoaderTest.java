@@ -6,6 +6,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -83,8 +85,131 @@ class ConfigLoaderTest {
     void unknownEnvironmentKeyIsNamedWithItsVariable() {
         assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_REDIS_POOLSIZE", "5")))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining("unknown key redis.poolsize (from environment SLUICE_REDIS_POOLSIZE)")
-                .hasMessageContaining("did you mean redis.pool_size?");
+                .hasMessage("environment variable SLUICE_REDIS_POOLSIZE must name a known SLUICE_<SECTION>_<KEY>, "
+                        + "but [redis] has no key poolsize (value \"5\"); did you mean SLUICE_REDIS_POOL_SIZE?")
+                .satisfies(e -> assertThat(((ConfigException) e).key()).isEqualTo("SLUICE_REDIS_POOLSIZE"));
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_REDIS_URLL", "redis://r:6379")))
+                .hasMessageContaining("[redis] has no key urll").hasMessageContaining("did you mean SLUICE_REDIS_URL?");
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_REDIS", "redis://r:6379")))
+                .hasMessageContaining("it names section [redis] without a key")
+                .hasMessageContaining("did you mean SLUICE_REDIS_URL?");
+    }
+
+    @Test
+    void environmentVariableWithAMisspeltSectionStopsLoading() {
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_REDDIS_URL", "redis://r:6379")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("environment variable SLUICE_REDDIS_URL must name a known SLUICE_<SECTION>_<KEY>, but reddis "
+                        + "is not a section, only 1 edit from [redis] (value \"redis://r:6379\"); did you mean "
+                        + "SLUICE_REDIS_URL?. A SLUICE_ variable is left alone only when the part after SLUICE_ up to the "
+                        + "next _ is more than 2 edits from every section")
+                .satisfies(e -> assertThat(((ConfigException) e).rule()).isEqualTo("must name a known SLUICE_<SECTION>_<KEY>"));
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_QUEU_MODE", "list")))
+                .hasMessageContaining("did you mean SLUICE_QUEUE_MODE?");
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_KAFAK_ENABLED", "false")))
+                .as("two swapped letters are one edit").hasMessageContaining("only 1 edit from [kafka]");
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_ALRETS_NODE_DOWN_FOR_SECS", "5")))
+                .hasMessageContaining("did you mean SLUICE_ALERTS_NODE_DOWN_FOR_SECS?");
+    }
+
+    @Test
+    void misspeltSecretVariablesDoNotShowTheirValue() {
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_METRIC_TOKEN", "tok3n")))
+                .hasMessageContaining("environment variable SLUICE_METRIC_TOKEN")
+                .hasMessageContaining("(value hidden)")
+                .hasMessageContaining("did you mean SLUICE_METRICS_TOKEN?")
+                .hasMessageNotContaining("tok3n")
+                .satisfies(e -> assertThat(((ConfigException) e).value()).isNull());
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_METRICS_TOKN", "tok3n")))
+                .as("the suggestion is a secret").hasMessageContaining("did you mean SLUICE_METRICS_TOKEN?")
+                .hasMessageNotContaining("tok3n");
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_CLUSTR_SECRET", "s3cret")))
+                .hasMessageNotContaining("s3cret");
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_REDDIS_URL", "redis://app:hunter2@r:6379")))
+                .hasMessageContaining("redis://app:***@r:6379").hasMessageNotContaining("hunter2");
+    }
+
+    /** What a pod gets beside Services named sluice-worker, sluice-redis and sluice-coordinator. */
+    private static Map<String, String> kubernetesServiceLinks() {
+        Map<String, String> env = new HashMap<>();
+        String[][] services = {{"SLUICE_WORKER", "10.0.0.2", "5701"}, {"SLUICE_REDIS", "10.0.0.3", "6379"},
+                {"SLUICE_COORDINATOR", "10.0.0.4", "8090"}};
+        for (String[] s : services) {
+            String prefix = s[0];
+            String ip = s[1];
+            String port = s[2];
+            env.put(prefix + "_SERVICE_HOST", ip);
+            env.put(prefix + "_SERVICE_PORT", port);
+            env.put(prefix + "_SERVICE_PORT_" + prefix.substring("SLUICE_".length()), port);
+            env.put(prefix + "_PORT", "tcp://" + ip + ":" + port);
+            env.put(prefix + "_PORT_" + port + "_TCP", "tcp://" + ip + ":" + port);
+            env.put(prefix + "_PORT_" + port + "_TCP_PROTO", "tcp");
+            env.put(prefix + "_PORT_" + port + "_TCP_PORT", port);
+            env.put(prefix + "_PORT_" + port + "_TCP_ADDR", ip);
+        }
+        env.put("SLUICE_REDIS_PORT_53_UDP", "udp://10.0.0.3:53");
+        env.put("SLUICE_REDIS_PORT_53_UDP_ADDR", "10.0.0.3");
+        return env;
+    }
+
+    @Test
+    void kubernetesServiceLinksAreNotConfiguration() {
+        Map<String, String> overrides = Map.of("SLUICE_REDIS_URL", "redis://redis:6379", "SLUICE_NODE_CONCURRENCY", "64");
+        Map<String, String> env = new HashMap<>(kubernetesServiceLinks());
+        env.putAll(overrides);
+
+        assertThat(ConfigLoader.parse("", env)).isEqualTo(ConfigLoader.parse("", overrides));
+        ConfigLoader.EnvironmentVariables sorted = ConfigLoader.environment(env);
+        assertThat(sorted.overrides()).containsExactly("SLUICE_NODE_CONCURRENCY", "SLUICE_REDIS_URL");
+        assertThat(sorted.serviceLinks()).containsExactlyInAnyOrderElementsOf(kubernetesServiceLinks().keySet());
+        assertThat(sorted.ignored()).isEmpty();
+    }
+
+    @Test
+    void aPortVariableIsAServiceLinkOnlyWhenItsValueIsAnAddress() {
+        SluiceConfig linked = ConfigLoader.parse("", Map.of("SLUICE_METRICS_PORT", "tcp://10.0.0.5:9090",
+                "SLUICE_CLUSTER_PORT", "udp://10.0.0.6:5701"));
+        assertThat(linked.metrics().port()).as("Service sluice-metrics, not metrics.port").isEqualTo(8081);
+        assertThat(linked.cluster().port()).isEqualTo(5701);
+
+        SluiceConfig configured = ConfigLoader.parse("", Map.of("SLUICE_METRICS_PORT", "9090", "SLUICE_CLUSTER_PORT", "5801"));
+        assertThat(configured.metrics().port()).isEqualTo(9090);
+        assertThat(configured.cluster().port()).isEqualTo(5801);
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_METRICS_PORT", "10.0.0.5:9090")))
+                .as("any other value is configuration, and checked").hasMessageContaining("metrics.port must be an integer");
+    }
+
+    @Test
+    void noKeysVariableLooksLikeAServiceLink() {
+        for (String key : ConfigLoader.knownKeys()) {
+            String name = ConfigLoader.variable(key);
+            assertThat(ConfigLoader.isServiceLink(name, "1")).as(name).isFalse();
+            assertThat(ConfigLoader.isServiceLink(name, "tcp://10.0.0.1:1")).as(name).isEqualTo(name.endsWith("_PORT"));
+        }
+    }
+
+    @Test
+    void variablesThisRepositoryUsesOutsideTheSectionsAreIgnored() {
+        // Every SLUICE_ name in scripts, .ci, deploy/, docker-compose.yml and tests that is not a configuration key.
+        List<String> names = List.of("SLUICE_TEST_REDIS", "SLUICE_TEST_REDIS_IMAGE", "SLUICE_JAVA_HOME",
+                "SLUICE_DEMO_STALL_SECS", "SLUICE_DEMO_PROJECT", "SLUICE_CI_DOCKER_SMOKE", "SLUICE_COMPOSE",
+                "SLUICE_DEBIAN_MIRROR", "SLUICE_DOCKERD_LOG", "SLUICE_FLEET_MAX_RPS", "SLUICE_FLEET_MAX_IN_FLIGHT",
+                "SLUICE_GREETING", "SLUICE_HUBSIM_MAX_RPS", "SLUICE_HUBSIM_MAX_IN_FLIGHT", "SLUICE_HUBSIM_LATENCY_MS",
+                "SLUICE_HUBSIM_JITTER_MS", "SLUICE_IMAGE_BASE", "SLUICE_IMAGE_GRAFANA", "SLUICE_IMAGE_JRE",
+                "SLUICE_IMAGE_KAFKA", "SLUICE_IMAGE_PROMETHEUS", "SLUICE_IMAGE_REDIS", "SLUICE_LOCAL_CONFIG",
+                "SLUICE_LOCAL_COORDINATOR_URL", "SLUICE_LOCAL_DIR", "SLUICE_LOCAL_HUB_IN_FLIGHT",
+                "SLUICE_LOCAL_HUB_LATENCY_MS", "SLUICE_LOCAL_HUB_RPS", "SLUICE_LOCAL_HUB_URL", "SLUICE_LOCAL_KAFKA",
+                "SLUICE_LOCAL_PORT_BASE", "SLUICE_LOCAL_REDIS_PORT", "SLUICE_LOCAL_RUN",
+                "SLUICE_LOCAL_WORKER_ADMIN_PORT_1", "SLUICE_LOG_LEVEL", "SLUICE_PUBLISH_COORDINATOR",
+                "SLUICE_PUBLISH_GRAFANA", "SLUICE_PUBLISH_PROMETHEUS", "SLUICE_REBUILD_STANDINS",
+                "SLUICE_SMOKE_BREAKER_ALERT_FOR_SECS", "SLUICE_SMOKE_BREAKER_OPEN_SECS", "SLUICE_SMOKE_JOBS",
+                "SLUICE_SMOKE_KEEP", "SLUICE_SMOKE_PROJECT", "SLUICE_SMOKE_PROMTOOL", "SLUICE_SMOKE_SCALE_JOBS",
+                "SLUICE_SMOKE_TIMEOUT_SECS", "SLUICE_TAG");
+        Map<String, String> env = new HashMap<>();
+        names.forEach(n -> env.put(n, "1"));
+
+        assertThat(ConfigLoader.parse("", env)).isEqualTo(SluiceConfig.ofDefaults());
+        assertThat(ConfigLoader.environment(env).ignored()).containsExactlyInAnyOrderElementsOf(names);
     }
 
     @Test

@@ -1,13 +1,11 @@
 package dev.sluice.worker.cli;
 
 import dev.sluice.common.config.ConfigException;
-import dev.sluice.common.config.ConfigLoader;
 import picocli.CommandLine;
 import picocli.CommandLine.IExecutionExceptionHandler;
 import picocli.CommandLine.ParseResult;
 
 import java.io.PrintWriter;
-import java.util.Locale;
 
 /**
  * Builds the {@code sluice} command line. Failures end in one line on stderr, {@code sluice: <what went wrong>},
@@ -31,16 +29,6 @@ public final class Cli {
                 .addSubcommand(new CommandLine(new ConfigCheckCommand(context))));
         top.setExecutionExceptionHandler(new FailureHandler());
         return top;
-    }
-
-    /** True for an environment variable the configuration loader reads: {@code SLUICE_<SECTION>_<KEY>}. */
-    static boolean isConfigVariable(String name) {
-        if (!name.startsWith("SLUICE_")) {
-            return false;
-        }
-        String rest = name.substring("SLUICE_".length()).toLowerCase(Locale.ROOT);
-        return ConfigLoader.SECTIONS.stream()
-                .anyMatch(section -> rest.startsWith(section + "_") && rest.length() > section.length() + 1);
     }
 
     /** Maps what a command threw to a message and an exit status. */

@@ -1,5 +1,6 @@
 package dev.sluice.worker.cli;
 
+import dev.sluice.common.config.ConfigLoader;
 import dev.sluice.common.config.ConfigView;
 import dev.sluice.common.config.SluiceConfig;
 import picocli.CommandLine.Command;
@@ -11,13 +12,15 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeSet;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
 /**
  * {@code sluice config check}: loads and validates the configuration as a node would and prints the effective
- * values as TOML, secrets hidden. A problem ends it with status 78 and the message naming key, value and rule.
+ * values as TOML, secrets hidden, after comment lines naming the {@code SLUICE_} environment variables taken as
+ * overrides and those ignored (see {@link ConfigLoader}). A problem ends it with status 78 and the message naming
+ * key, value and rule.
  */
 @Command(name = "check", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
         description = "Validates the configuration (file plus SLUICE_* environment overrides) and prints the "
@@ -41,12 +44,10 @@ final class ConfigCheckCommand implements Callable<Integer> {
         SluiceConfig config = options.load(context.env());
         PrintWriter out = spec.commandLine().getOut();
         out.println("# configuration OK: " + options.source());
-        TreeSet<String> overrides = context.env().keySet().stream()
-                .filter(Cli::isConfigVariable)
-                .collect(Collectors.toCollection(TreeSet::new));
-        if (!overrides.isEmpty()) {
-            out.println("# environment overrides: " + String.join(", ", overrides));
-        }
+        ConfigLoader.EnvironmentVariables variables = ConfigLoader.environment(context.env());
+        printNames(out, "environment overrides", variables.overrides());
+        printNames(out, "ignored environment variables", variables.ignored());
+        printNames(out, "ignored Kubernetes service links", variables.serviceLinks());
         for (Map.Entry<String, Map<String, Object>> section : ConfigView.redacted(config).entrySet()) {
             out.println();
             out.println("[" + section.getKey() + "]");
@@ -54,6 +55,13 @@ final class ConfigCheckCommand implements Callable<Integer> {
         }
         out.flush();
         return ExitCodes.OK;
+    }
+
+    /** One comment line naming variables, never their values (ignored ones may hold anything). */
+    private static void printNames(PrintWriter out, String what, Set<String> names) {
+        if (!names.isEmpty()) {
+            out.println("# " + what + ": " + String.join(", ", names));
+        }
     }
 
     static String toml(Object value) {

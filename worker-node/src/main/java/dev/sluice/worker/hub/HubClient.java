@@ -27,6 +27,9 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -36,12 +39,20 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.regex.Pattern;
 
 /**
  * Calls the Hub: {@code GET base_url + path} with {@code {key}} filled in, through a circuit breaker and inside a
  * permit and a token from the {@link HubLimiter}. Non-2xx answers and transport failures become
  * {@link SluiceException}s with their {@link ErrorKind}; a 429 pauses the limiter for its Retry-After.
+ *
+ * <h2>Retry-After</h2>
+ * Read as seconds or as an HTTP date, and capped at {@code hub.max_retry_after_secs}: a 429 pauses the whole fleet,
+ * and one {@code Retry-After: 999999999} must not park it for years. Each capped value is counted
+ * ({@link #retryAfterCapped()}) and a warning is logged at most once a minute. A negative or unreadable value
+ * counts as absent: the 429 pauses for its kind's suggested delay and the job's retry takes its usual delay.
  *
  * <h2>Circuit breaker ({@code [breaker]})</h2>
  * A Resilience4j breaker over a count-based window of {@code failure_threshold} calls that opens when all of them
@@ -70,6 +81,8 @@ public final class HubClient implements AutoCloseable {
     }
 
     private static final Logger log = LoggerFactory.getLogger(HubClient.class);
+    private static final Pattern DIGITS = Pattern.compile("\\d+");
+    private static final long CAP_WARNING_INTERVAL_MS = 60_000;
 
     private final HubConfig config;
     private final HubLimiter limiter;
@@ -85,6 +98,9 @@ public final class HubClient implements AutoCloseable {
     private final LongAdder breakerRejections = new LongAdder();
     private final LongAdder resendsRefused = new LongAdder();
     private final LongAdder tokensMissed = new LongAdder();
+    private final LongAdder retryAfterCapped = new LongAdder();
+    private final Duration maxRetryAfter;
+    private final AtomicLong nextCapWarningMillis = new AtomicLong(Long.MIN_VALUE);
     private volatile long openUntilMillis;
 
     /** A client with the default breaker ({@code [breaker]} defaults). */
@@ -102,6 +118,7 @@ public final class HubClient implements AutoCloseable {
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .build();
         this.maxWait = Duration.ofMillis(Math.max(1_000, config.requestTimeoutMs()));
+        this.maxRetryAfter = Duration.ofSeconds(config.maxRetryAfterSecs());
         this.breaker = CircuitBreaker.of("hub", CircuitBreakerConfig.custom()
                 .slidingWindow(breakerConfig.failureThreshold(), breakerConfig.failureThreshold(),
                         CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
@@ -228,7 +245,7 @@ public final class HubClient implements AutoCloseable {
                 return response.body();
             }
             ErrorKind kind = ErrorKind.ofHubStatus(status);
-            Duration retryAfter = retryAfter(response);
+            Duration retryAfter = response.headers().firstValue("Retry-After").map(this::retryAfter).orElse(null);
             SluiceException failure;
             if (kind == ErrorKind.HUB_RATE_LIMITED) {
                 rateLimited.increment();
@@ -335,14 +352,42 @@ public final class HubClient implements AutoCloseable {
         return URI.create(base + path);
     }
 
-    private static Duration retryAfter(HttpResponse<?> response) {
-        return response.headers().firstValue("Retry-After").flatMap(v -> {
+    /**
+     * A {@code Retry-After} value (seconds, or an HTTP date) as a delay of at most {@code hub.max_retry_after_secs};
+     * null when it is negative or unreadable. A date in the past is no delay.
+     */
+    Duration retryAfter(String value) {
+        String v = value.strip();
+        Duration asked;
+        if (DIGITS.matcher(v).matches()) {
             try {
-                return java.util.Optional.of(Duration.ofSeconds(Long.parseLong(v.strip())));
+                asked = Duration.ofSeconds(Long.parseLong(v));
             } catch (NumberFormatException e) {
-                return java.util.Optional.empty();
+                asked = null; // more seconds than a long holds: surely over the cap
             }
-        }).orElse(null);
+        } else {
+            try {
+                asked = Duration.between(clock.instant(), ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME));
+            } catch (DateTimeParseException e) {
+                log.debug("ignoring the Hub's unreadable Retry-After: {}", v);
+                return null;
+            }
+            if (asked.isNegative()) {
+                return Duration.ZERO;
+            }
+        }
+        if (asked != null && asked.compareTo(maxRetryAfter) <= 0) {
+            return asked;
+        }
+        retryAfterCapped.increment();
+        long now = clock.millis();
+        long next = nextCapWarningMillis.get();
+        if (now >= next && nextCapWarningMillis.compareAndSet(next, now + CAP_WARNING_INTERVAL_MS)) {
+            log.warn("the Hub asked for a pause of {} s (Retry-After: {}); capped at {} s (hub.max_retry_after_secs), "
+                            + "{} capped since start", asked == null ? v : asked.toSeconds(), v,
+                    maxRetryAfter.toSeconds(), retryAfterCapped.sum());
+        }
+        return maxRetryAfter;
     }
 
     public long requests() {
@@ -443,6 +488,11 @@ public final class HubClient implements AutoCloseable {
                         + "last ten {} ms)", requests, w.took().toMillis(), String.format(Locale.ROOT, "%.1f", w.first().toNanos() / 1e6),
                 String.format(Locale.ROOT, "%.2f", w.slowestOfLastTen().toNanos() / 1e6));
         return w;
+    }
+
+    /** Retry-After values (of 429s and other answers) longer than {@code hub.max_retry_after_secs}, cut to it. */
+    public long retryAfterCapped() {
+        return retryAfterCapped.sum();
     }
 
     /** Attempts held back before their first byte because they would have left too late for their rate token. */

@@ -50,6 +50,32 @@ class ConfigAndUsageTest {
     }
 
     @Test
+    void configCheckNamesIgnoredVariablesAndServiceLinksWithoutTheirValues() {
+        CliRun run = CliRun.run(Map.of("SLUICE_QUEUE_MODE", "list", "SLUICE_TEST_REDIS", "local",
+                "SLUICE_JAVA_HOME", "/opt/jdk-secret-path", "SLUICE_REDIS_SERVICE_HOST", "10.0.0.3",
+                "SLUICE_REDIS_PORT", "tcp://10.0.0.3:6379", "SLUICE_REDIS_PORT_6379_TCP_ADDR", "10.0.0.3"), "",
+                "config", "check");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).startsWith("""
+                # configuration OK: defaults
+                # environment overrides: SLUICE_QUEUE_MODE
+                # ignored environment variables: SLUICE_JAVA_HOME, SLUICE_TEST_REDIS
+                # ignored Kubernetes service links: SLUICE_REDIS_PORT, SLUICE_REDIS_PORT_6379_TCP_ADDR, SLUICE_REDIS_SERVICE_HOST
+                """).doesNotContain("/opt/jdk-secret-path", "10.0.0.3");
+    }
+
+    @Test
+    void aMisspeltEnvironmentVariableExits78WithASuggestion() {
+        CliRun run = CliRun.run(Map.of("SLUICE_REDDIS_URL", "redis://r:6379"), "", "config", "check");
+
+        assertThat(run.exitCode()).as(run.toString()).isEqualTo(78);
+        assertThat(run.err()).startsWith("sluice: environment variable SLUICE_REDDIS_URL must name a known "
+                + "SLUICE_<SECTION>_<KEY>").contains("did you mean SLUICE_REDIS_URL?");
+        assertThat(run.out()).isEmpty();
+    }
+
+    @Test
     void aBadValueExits78NamingKeyValueAndRule() {
         Path bad = TestConfig.write(dir, "bad.toml", "[redis]\npool_size = 0\n");
 

@@ -1,5 +1,6 @@
 package dev.sluice.worker.hub;
 
+import com.sun.net.httpserver.HttpServer;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
@@ -23,6 +25,8 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -134,6 +138,72 @@ class HubClientTest {
         assertThat(limited).isGreaterThanOrEqualTo(5);
         assertThat(client.breakerState()).isEqualTo(BreakerListener.State.CLOSED);
         assertThat(missing.breakerState()).isEqualTo(BreakerListener.State.CLOSED);
+    }
+
+    @Test
+    void aHugeRetryAfterIsCappedAtMaxRetryAfterSecs() {
+        HubSimulator hub = hub(HubSimulator.builder().maxRequestsPerSecond(1).retryAfterSecs(999_999_999));
+        RecordingLimiter limiter = new RecordingLimiter();
+        HubClient client = client(hub.baseUrl(), limiter, "hub.max_retry_after_secs", "7");
+
+        SluiceException limited = null;
+        for (int i = 0; i < 20 && limited == null; i++) {
+            SluiceException e = fetchFails(client, "k" + i);
+            limited = e != null && e.kind() == ErrorKind.HUB_RATE_LIMITED ? e : null;
+        }
+
+        assertThat(limited).as("the Hub answered 429").isNotNull();
+        assertThat(limited.retryAfter()).as("the job's retry delay").hasValue(Duration.ofSeconds(7));
+        assertThat(limiter.pauses).as("the fleet's pause").containsExactly(Duration.ofSeconds(7));
+        assertThat(client.rateLimited()).isEqualTo(1);
+        assertThat(client.retryAfterCapped()).isEqualTo(1);
+    }
+
+    @Test
+    void retryAfterIsReadAsSecondsOrAnHttpDateAndBadValuesCountAsAbsent() {
+        Clock clock = Clock.fixed(Instant.parse("2026-03-01T12:00:00Z"), ZoneOffset.UTC);
+        SluiceConfig config = TestConfigs.config("redis://127.0.0.1:1", "hub.max_retry_after_secs", "300");
+        HubClient client = new HubClient(config.hub(), config.breaker(), new RecordingLimiter(), clock);
+        closing.add(client);
+
+        assertThat(client.retryAfter("0")).isEqualTo(Duration.ZERO);
+        assertThat(client.retryAfter(" 120 ")).isEqualTo(Duration.ofSeconds(120));
+        assertThat(client.retryAfter("300")).isEqualTo(Duration.ofSeconds(300));
+        assertThat(client.retryAfter("Sun, 01 Mar 2026 12:01:30 GMT")).isEqualTo(Duration.ofSeconds(90));
+        assertThat(client.retryAfter("Sun, 01 Mar 2026 11:00:00 GMT")).as("a date past").isEqualTo(Duration.ZERO);
+        assertThat(client.retryAfterCapped()).isZero();
+
+        assertThat(client.retryAfter("301")).isEqualTo(Duration.ofSeconds(300));
+        assertThat(client.retryAfter("999999999")).isEqualTo(Duration.ofSeconds(300));
+        assertThat(client.retryAfter("99999999999999999999999")).as("beyond a long").isEqualTo(Duration.ofSeconds(300));
+        assertThat(client.retryAfter("Fri, 31 Dec 9999 23:59:59 GMT")).isEqualTo(Duration.ofSeconds(300));
+        assertThat(client.retryAfterCapped()).isEqualTo(4);
+
+        for (String bad : new String[] {"-5", "-999999999", "1.5", "soon", "", "0x10", "2026-03-01T12:05:00Z"}) {
+            assertThat(client.retryAfter(bad)).as("'%s'", bad).isNull();
+        }
+        assertThat(client.retryAfterCapped()).isEqualTo(4);
+    }
+
+    @Test
+    void aNegativeRetryAfterOnA429PausesForTheDefaultDelay() throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 8);
+        server.createContext("/", exchange -> {
+            try (exchange) {
+                exchange.getResponseHeaders().set("Retry-After", "-30");
+                exchange.sendResponseHeaders(429, -1);
+            }
+        });
+        server.start();
+        closing.add(() -> server.stop(0));
+        RecordingLimiter limiter = new RecordingLimiter();
+        HubClient client = client("http://127.0.0.1:" + server.getAddress().getPort(), limiter);
+
+        SluiceException e = fetchFails(client, "k1");
+        assertThat(e.kind()).isEqualTo(ErrorKind.HUB_RATE_LIMITED);
+        assertThat(e.retryAfter()).as("the job takes its usual retry delay").isEmpty();
+        assertThat(limiter.pauses).containsExactly(ErrorKind.HUB_RATE_LIMITED.suggestedRetryDelay());
+        assertThat(client.retryAfterCapped()).isZero();
     }
 
     @Test
@@ -323,6 +393,12 @@ class HubClientTest {
         /** How many of the next send attempts find their token too old. */
         final AtomicInteger lateAttempts = new AtomicInteger();
         volatile boolean renewalGranted = true;
+        final List<Duration> pauses = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void pauseFor(Duration retryAfter) {
+            pauses.add(retryAfter);
+        }
 
         @Override
         public Permit acquire(Duration maxWait) {
