@@ -16,10 +16,13 @@ import dev.sluice.coordinator.feed.ClusterFeed;
 import dev.sluice.coordinator.ingest.EventConsumer;
 import dev.sluice.coordinator.ingest.IngestStats;
 import dev.sluice.coordinator.ingest.Topics;
+import dev.sluice.coordinator.internal.LogThrottle;
 import dev.sluice.coordinator.state.ClusterSnapshot;
 import dev.sluice.coordinator.state.ClusterState;
 import dev.sluice.coordinator.store.AlertTopic;
 import dev.sluice.coordinator.webhook.AlertmanagerWebhook;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -58,6 +61,11 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>{@code /health/ready} answers 200 from the first evaluation on. One coordinator runs per cluster: a second one
  * in the same consumer group would see only some nodes' events.
+ *
+ * <p>Nothing a node sends can stop the evaluation: the state refuses events out of bounds and tracks at most
+ * {@link ClusterState#DEFAULT_MAX_NODES} nodes, the engine holds the alerts of a rule that throws and goes on with
+ * the others, and an evaluation that fails as a whole is counted, logged at most once a minute and tried again at the
+ * next interval.
  */
 public final class Coordinator implements AutoCloseable {
 
@@ -77,6 +85,8 @@ public final class Coordinator implements AutoCloseable {
     private final AdminServer server;
     private final Map<String, Object> kafkaClient;
     private final ScheduledExecutorService evaluator;
+    private final Counter evaluationFailures;
+    private final LogThrottle logs = new LogThrottle(Duration.ofMinutes(1));
     private volatile AlertTopic alertTopic;
     private volatile AlertmanagerWebhook webhook;
     private volatile EventConsumer consumer;
@@ -105,6 +115,8 @@ public final class Coordinator implements AutoCloseable {
         kafkaClient.putAll(config.kafka().properties());
         this.evaluator = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("sluice-alert-evaluation").daemon().factory());
+        this.evaluationFailures = Counter.builder("sluice.coordinator.evaluation.failures")
+                .description("Evaluations that failed as a whole (tried again at the next interval)").register(meters);
         registerMeters(rules);
     }
 
@@ -117,7 +129,13 @@ public final class Coordinator implements AutoCloseable {
         for (AlertRule rule : rules) {
             Gauge.builder("sluice.coordinator.alerts.firing", engine, e -> e.firingByRule().getOrDefault(rule.name(), 0L))
                     .description("Alerts firing, by rule").tag("rule", rule.name()).register(meters);
+            FunctionCounter.builder("sluice.coordinator.evaluation.rule_failures", engine,
+                            e -> e.failuresByRule().getOrDefault(rule.name(), 0L))
+                    .description("Evaluations of a rule, for the cluster or one node, that threw (its alerts there "
+                            + "were held)").tag("rule", rule.name()).register(meters);
         }
+        FunctionCounter.builder("sluice.coordinator.evaluation.nodes_skipped", state, ClusterState::nodesSkipped)
+                .description("Nodes left out of an evaluation because their state could not be read").register(meters);
         Gauge.builder("sluice.coordinator.nodes.alive", this,
                         co -> co.lastSnapshot == null ? 0 : co.lastSnapshot.aliveNodes().size())
                 .description("Nodes alive at the last evaluation").register(meters);
@@ -233,15 +251,21 @@ public final class Coordinator implements AutoCloseable {
     private void restore(List<Alert> saved) {
         engine.restore(saved, clock.instant());
         long firing = 0;
+        long notRemembered = 0;
         for (Alert alert : saved) {
             if (alert.state() == AlertState.FIRING) {
                 firing++;
-                if (alert.rule().equals(AlertsConfig.NODE_DOWN) && alert.labels().containsKey("node")) {
-                    state.rememberDownNode(alert.labels().get("node"), alert.activeAt());
+                if (alert.rule().equals(AlertsConfig.NODE_DOWN) && alert.labels().containsKey("node")
+                        && !state.rememberDownNode(alert.labels().get("node"), alert.activeAt())) {
+                    notRemembered++;
                 }
             }
         }
         log.info("took over {} alerts from {} ({} firing)", saved.size(), config.kafka().alertsTopic(), firing);
+        if (notRemembered > 0) {
+            log.warn("{} nodes down when the earlier coordinator stopped are not tracked again (not a node id, or no "
+                    + "room for more than {} nodes)", notRemembered, state.settings().maxNodes());
+        }
     }
 
     /**
@@ -267,7 +291,12 @@ public final class Coordinator implements AutoCloseable {
                         snapshot.aliveNodes().size(), engine.firing().size());
             }
         } catch (RuntimeException e) {
-            log.error("alert evaluation failed", e);
+            evaluationFailures.increment();
+            long held = logs.permit("evaluation", clock.instant());
+            if (held >= 0) {
+                log.error("alert evaluation failed; trying again every {} ms ({} more failures in the last {})",
+                        config.coordinator().evaluationIntervalMs(), held, logs.period(), e);
+            }
         }
     }
 

@@ -70,7 +70,8 @@ public final class EventCodec {
             return new Decoded.Skipped("malformed", e.getMessage());
         }
         if (root == null || !root.isObject() || !root.path("v").canConvertToInt() || !root.path("type").isTextual()
-                || !root.path("node").isTextual() || !root.path("payload").isObject()) {
+                || !root.path("node").isTextual() || !integral(root.path("ts")) || !integral(root.path("seq"))
+                || !root.path("payload").isObject()) {
             return new Decoded.Skipped("malformed", "not an event envelope");
         }
         int version = root.get("v").asInt();
@@ -83,10 +84,15 @@ public final class EventCodec {
         }
         try {
             EventPayload payload = JSON.treeToValue(root.get("payload"), type);
-            return new Decoded.Ok(new Event(version, root.get("node").asText(), root.path("ts").asLong(),
-                    root.path("seq").asLong(), payload));
+            return new Decoded.Ok(new Event(version, root.get("node").asText(), root.get("ts").asLong(),
+                    root.get("seq").asLong(), payload));
         } catch (JacksonException | IllegalArgumentException e) {
             return new Decoded.Skipped("malformed", e.getMessage());
         }
+    }
+
+    /** A whole number that fits a long: a missing time or sequence number must not read as 0. */
+    private static boolean integral(JsonNode node) {
+        return node.isIntegralNumber() && node.canConvertToLong();
     }
 }

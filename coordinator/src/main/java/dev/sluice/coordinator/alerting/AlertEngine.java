@@ -1,7 +1,10 @@
 package dev.sluice.coordinator.alerting;
 
+import dev.sluice.coordinator.internal.LogThrottle;
 import dev.sluice.coordinator.state.ClusterSnapshot;
 import dev.sluice.coordinator.state.NodeView;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -19,6 +22,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * Evaluates the rules against cluster snapshots and keeps the alerts: pending -> firing -> resolved.
@@ -36,17 +40,26 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *       nothing new and their pending alerts go away: the open breaker explains them (and has its own alert). An
  *       alert of theirs that already fires is held as it is, neither resolved nor re-judged, until the breaker
  *       closes.</li>
+ *   <li>A rule that throws raises nothing new and its alerts are held as they are, as if inhibited, until it
+ *       evaluates again: on the node where it threw for a {@link NodeRule}, everywhere for another rule. The other
+ *       rules, and the other nodes, are judged as usual. Failures are counted by rule and logged at most once a
+ *       minute per rule.</li>
  *   <li>No clock: the evaluation's time is the snapshot's.</li>
  * </ul>
  *
- * <p>Thread-safe; listeners are called on the evaluating thread after the engine's lock is released, in order.
+ * <p>Thread-safe; listeners are called on the evaluating thread after the engine's lock is released, in order; one
+ * that throws does not keep the others from hearing.
  */
 public final class AlertEngine {
+
+    private static final Logger log = LoggerFactory.getLogger(AlertEngine.class);
 
     private final List<AlertRule> rules;
     private final Set<String> inhibitedByBreaker;
     private final Duration resolvedRetention;
     private final List<AlertListener> listeners = new CopyOnWriteArrayList<>();
+    private final LogThrottle logs = new LogThrottle(Duration.ofMinutes(1));
+    private final Map<String, Long> failures = new TreeMap<>();
 
     private final Map<String, Alert> active = new LinkedHashMap<>();
     private final Deque<Alert> resolved = new ArrayDeque<>();
@@ -105,7 +118,7 @@ public final class AlertEngine {
             }
         }
         for (Alert alert : expired) {
-            listeners.forEach(l -> l.onExpired(alert));
+            tell(now, l -> l.onExpired(alert));
         }
     }
 
@@ -128,7 +141,7 @@ public final class AlertEngine {
                             .forEach(a -> seen.add(a.fingerprint()));
                     continue;
                 }
-                for (Condition condition : rule.evaluate(cluster)) {
+                for (Condition condition : conditions(rule, cluster, seen)) {
                     apply(rule, condition, now, seen, transitions);
                 }
             }
@@ -155,14 +168,68 @@ public final class AlertEngine {
                 }
             }
         }
+        Instant now = cluster.at();
         if (!transitions.isEmpty()) {
             List<AlertTransition> view = List.copyOf(transitions);
-            listeners.forEach(l -> l.onTransitions(view));
+            tell(now, l -> l.onTransitions(view));
         }
         for (Alert alert : expired) {
-            listeners.forEach(l -> l.onExpired(alert));
+            tell(now, l -> l.onExpired(alert));
         }
         return transitions;
+    }
+
+    /**
+     * What {@code rule} finds, node by node for a {@link NodeRule}; where it throws, its alerts are held (marked
+     * {@code seen}) and nothing is found.
+     */
+    private List<Condition> conditions(AlertRule rule, ClusterSnapshot cluster, Set<String> seen) {
+        if (!(rule instanceof NodeRule perNode)) {
+            try {
+                return rule.evaluate(cluster);
+            } catch (RuntimeException e) {
+                failed(rule, null, cluster.at(), seen, e);
+                return List.of();
+            }
+        }
+        List<Condition> found = new ArrayList<>();
+        for (NodeView node : perNode.nodes(cluster)) {
+            try {
+                found.addAll(perNode.evaluate(cluster, node));
+            } catch (RuntimeException e) {
+                failed(rule, node.id(), cluster.at(), seen, e);
+            }
+        }
+        return found;
+    }
+
+    /** Counts and logs a failure of {@code rule} (on {@code node}, or as a whole) and holds its alerts there. */
+    private void failed(AlertRule rule, String node, Instant now, Set<String> seen, RuntimeException e) {
+        failures.merge(rule.name(), 1L, Long::sum);
+        for (Alert alert : active.values()) {
+            if (alert.rule().equals(rule.name()) && (node == null || node.equals(alert.labels().get("node")))) {
+                seen.add(alert.fingerprint());
+            }
+        }
+        long held = logs.permit("rule " + rule.name(), now);
+        if (held >= 0) {
+            log.error("rule {} failed{}; its alerts there are held as they are ({} more failures of it in the last {})",
+                    rule.name(), node == null ? "" : " on node " + node, held, logs.period(), e);
+        }
+    }
+
+    private void tell(Instant now, Consumer<AlertListener> call) {
+        for (AlertListener listener : listeners) {
+            try {
+                call.accept(listener);
+            } catch (RuntimeException e) {
+                long held = logs.permit("listener", now);
+                if (held >= 0) {
+                    log.error("alert listener {} failed; the others are told all the same ({} more listener failures "
+                            + "in the last {})", listener.getClass().getName(), held, logs.period(), e);
+                }
+            }
+        }
     }
 
     private void apply(AlertRule rule, Condition condition, Instant now, Set<String> seen,
@@ -258,6 +325,13 @@ public final class AlertEngine {
         rules.forEach(r -> counts.put(r.name(), 0L));
         active.values().stream().filter(a -> a.state() == AlertState.FIRING)
                 .forEach(a -> counts.merge(a.rule(), 1L, Long::sum));
+        return counts;
+    }
+
+    /** Evaluations of a rule (for the cluster, or for one node) that threw, by rule name (every rule present). */
+    public synchronized Map<String, Long> failuresByRule() {
+        Map<String, Long> counts = new TreeMap<>();
+        rules.forEach(r -> counts.put(r.name(), failures.getOrDefault(r.name(), 0L)));
         return counts;
     }
 

@@ -26,8 +26,8 @@ import java.util.function.ToLongFunction;
  * error rate) and the coordinator's own (Hub error rate, Hub 429 rate, node down, backlog not draining, dead-letter
  * growth, limiter degraded, watchdog).
  *
- * <p>Per-node rules look at live nodes only: a dead node's last pool sample or breaker state says nothing about now,
- * and its being down is the node-down alert's business.
+ * <p>Per-node rules ({@link NodeRule}s, judged node by node) look at live nodes only: a dead node's last pool sample
+ * or breaker state says nothing about now, and its being down is the node-down alert's business.
  */
 public final class Rules {
 
@@ -84,50 +84,44 @@ public final class Rules {
     }
 
     /** Redis pool usage (active / max) above the threshold on a node. */
-    record PoolUsage(AlertsConfig.Rule settings) implements AlertRule {
+    record PoolUsage(AlertsConfig.Rule settings) implements NodeRule {
         @Override
         public String alertname() {
             return "SluicePoolUsageHigh";
         }
 
         @Override
-        public List<Condition> evaluate(ClusterSnapshot cluster) {
-            List<Condition> found = new ArrayList<>();
-            for (NodeView node : cluster.aliveNodes()) {
-                Instant since = node.poolUsageAboveSince(settings.threshold());
-                if (node.pool() == null || since == null) {
-                    continue;
-                }
-                PoolSample p = node.pool().sample();
-                found.add(new Condition(Map.of("node", node.id()), since, p.usage(),
-                        "Redis pool usage " + percent(p.usage()) + " on " + node.id() + " (above "
-                                + percent(settings.threshold()) + ")",
-                        "Node " + node.id() + " has " + p.active() + " of " + p.max() + " pooled Redis connections in use, "
-                                + p.idle() + " idle, " + p.waiters() + " callers waiting (mean borrow wait "
-                                + String.format(Locale.ROOT, "%.1f", p.meanBorrowWaitMs()) + " ms); above "
-                                + percent(settings.threshold()) + " since " + since + "."));
+        public List<Condition> evaluate(ClusterSnapshot cluster, NodeView node) {
+            Instant since = node.poolUsageAboveSince(settings.threshold());
+            if (node.pool() == null || since == null) {
+                return List.of();
             }
-            return found;
+            PoolSample p = node.pool().sample();
+            return List.of(new Condition(Map.of("node", node.id()), since, p.usage(),
+                    "Redis pool usage " + percent(p.usage()) + " on " + node.id() + " (above "
+                            + percent(settings.threshold()) + ")",
+                    "Node " + node.id() + " has " + p.active() + " of " + p.max() + " pooled Redis connections in use, "
+                            + p.idle() + " idle, " + p.waiters() + " callers waiting (mean borrow wait "
+                            + String.format(Locale.ROOT, "%.1f", p.meanBorrowWaitMs()) + " ms); above "
+                            + percent(settings.threshold()) + " since " + since + "."));
         }
     }
 
     /** A breaker open, half-open or cycling between them, on a node. */
-    record BreakerNotClosed(AlertsConfig.Rule settings) implements AlertRule {
+    record BreakerNotClosed(AlertsConfig.Rule settings) implements NodeRule {
         @Override
         public String alertname() {
             return "SluiceBreakerNotClosed";
         }
 
         @Override
-        public List<Condition> evaluate(ClusterSnapshot cluster) {
+        public List<Condition> evaluate(ClusterSnapshot cluster, NodeView node) {
             List<Condition> found = new ArrayList<>();
-            for (NodeView node : cluster.aliveNodes()) {
-                node.breakers().forEach((name, breaker) -> {
-                    if (breaker.notClosed()) {
-                        found.add(condition(node, name, breaker, cluster.at()));
-                    }
-                });
-            }
+            node.breakers().forEach((name, breaker) -> {
+                if (breaker.notClosed()) {
+                    found.add(condition(node, name, breaker, cluster.at()));
+                }
+            });
             return found;
         }
 
@@ -165,27 +159,29 @@ public final class Rules {
     }
 
     /** A node that has not said it is stopping and has missed its heartbeats. */
-    record NodeDown(AlertsConfig.Rule settings) implements AlertRule {
+    record NodeDown(AlertsConfig.Rule settings) implements NodeRule {
         @Override
         public String alertname() {
             return "SluiceNodeDown";
         }
 
+        /** Every known node: the live ones are the ones it does not alert on. */
         @Override
-        public List<Condition> evaluate(ClusterSnapshot cluster) {
-            List<Condition> found = new ArrayList<>();
-            for (NodeView node : cluster.nodes()) {
-                if (node.stopped() || node.alive()) {
-                    continue;
-                }
-                Duration silent = Duration.between(node.lastSeen(), cluster.at());
-                found.add(new Condition(Map.of("node", node.id()), node.downSince(), silent.toSeconds(),
-                        "Node " + node.id() + " is down: no heartbeat for " + secs(silent),
-                        "Node " + node.id() + " was last heard from at " + node.lastSeen() + " and has missed "
-                                + (int) settings.threshold() + " heartbeats of " + node.heartbeatInterval().toMillis()
-                                + " ms without saying it was stopping. Its in-flight jobs are reclaimed by the others."));
+        public List<NodeView> nodes(ClusterSnapshot cluster) {
+            return cluster.nodes();
+        }
+
+        @Override
+        public List<Condition> evaluate(ClusterSnapshot cluster, NodeView node) {
+            if (node.stopped() || node.alive()) {
+                return List.of();
             }
-            return found;
+            Duration silent = Duration.between(node.lastSeen(), cluster.at());
+            return List.of(new Condition(Map.of("node", node.id()), node.downSince(), silent.toSeconds(),
+                    "Node " + node.id() + " is down: no heartbeat for " + secs(silent),
+                    "Node " + node.id() + " was last heard from at " + node.lastSeen() + " and has missed "
+                            + (int) settings.threshold() + " heartbeats of " + node.heartbeatInterval().toMillis()
+                            + " ms without saying it was stopping. Its in-flight jobs are reclaimed by the others."));
         }
     }
 
@@ -239,28 +235,24 @@ public final class Rules {
     }
 
     /** A node's fleet limiter runs on its store-failure policy. */
-    record LimiterDegraded(AlertsConfig.Rule settings) implements AlertRule {
+    record LimiterDegraded(AlertsConfig.Rule settings) implements NodeRule {
         @Override
         public String alertname() {
             return "SluiceLimiterDegraded";
         }
 
         @Override
-        public List<Condition> evaluate(ClusterSnapshot cluster) {
-            List<Condition> found = new ArrayList<>();
-            for (NodeView node : cluster.aliveNodes()) {
-                LimiterView l = node.limiter();
-                if (l == null || !l.degraded()) {
-                    continue;
-                }
-                found.add(new Condition(Map.of("node", node.id()), l.since(), 1,
-                        "Fleet limiter degraded on " + node.id(),
-                        "The fleet limiter of node " + node.id() + " is " + l.state()
-                                + (l.reason() == null ? "" : " (" + l.reason() + ")")
-                                + (l.policy() == null ? "" : "; store-failure policy " + l.policy())
-                                + " since " + l.since() + "."));
+        public List<Condition> evaluate(ClusterSnapshot cluster, NodeView node) {
+            LimiterView l = node.limiter();
+            if (l == null || !l.degraded()) {
+                return List.of();
             }
-            return found;
+            return List.of(new Condition(Map.of("node", node.id()), l.since(), 1,
+                    "Fleet limiter degraded on " + node.id(),
+                    "The fleet limiter of node " + node.id() + " is " + l.state()
+                            + (l.reason() == null ? "" : " (" + l.reason() + ")")
+                            + (l.policy() == null ? "" : "; store-failure policy " + l.policy())
+                            + " since " + l.since() + "."));
         }
     }
 

@@ -21,7 +21,7 @@ import java.util.function.Supplier;
 /**
  * {@code GET /api/cluster}: the fleet as the coordinator sees it, as JSON: every node (alive, last seen, pool,
  * breakers, limiter, its rates), the newest queue sample, cluster-wide rates over the rate window, and what the
- * events consumer took in and skipped. {@code asOf} is the time liveness and rates are judged at: about now while
+ * events consumer took in, skipped and rejected. {@code asOf} is the time liveness and rates are judged at: about now while
  * the events are read as they come, earlier while Kafka is unreachable.
  */
 public final class ClusterFeed {
@@ -99,6 +99,8 @@ public final class ClusterFeed {
         ingest.consumedByType().forEach(consumed::put);
         ObjectNode skipped = in.putObject("skipped");
         ingest.skippedByReason().forEach(skipped::put);
+        ObjectNode rejected = in.putObject("rejected");
+        ingest.rejectedByReason().forEach(rejected::put);
         in.put("consumerRestarts", ingest.consumerRestarts());
         return root;
     }

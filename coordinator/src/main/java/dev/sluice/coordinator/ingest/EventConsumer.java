@@ -1,8 +1,10 @@
 package dev.sluice.coordinator.ingest;
 
 import dev.sluice.common.event.EventCodec;
+import dev.sluice.coordinator.internal.LogThrottle;
 import dev.sluice.coordinator.state.ClusterState;
 import dev.sluice.coordinator.state.EventsGap;
+import dev.sluice.coordinator.state.Rejection;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -27,19 +29,22 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 
 /**
  * Consumes the events topic in the coordinator's consumer group and applies every event to the {@link ClusterState}.
- * A record that is not a readable event is counted by reason ({@link IngestStats}) and skipped; nothing on the topic
- * stops the consumer.
+ * A record that is not a readable event is counted by reason ({@link IngestStats}) and skipped; an event the state
+ * refuses (values out of bounds, no room for another node) or fails to apply is counted as rejected and logged at
+ * most once a minute per reason; nothing on the topic stops the consumer.
  *
  * <p>Rebuilding after a start: the state lives in memory, so when a partition is first assigned the consumer seeks
  * back to the events of the last {@code replay} (offsets for times) and reads forward from there, whatever the
  * group's committed offset; events read again this way are observed at their record timestamp (never later than
- * now), live ones at the coordinator's clock. It is {@link #caughtUp()} once it has read every assigned partition up
+ * now, nor earlier than the replay reaches back), live ones at the coordinator's clock. The time a node wrote into an
+ * event is never used to judge it. It is {@link #caughtUp()} once it has read every assigned partition up
  * to the end offset it had at assignment. A partition assigned again later (a rebalance) resumes where this consumer
  * left it, so no event is applied twice.
  *
@@ -53,15 +58,16 @@ import java.util.function.Function;
  *
  * <p>A consumer that fails in a way the Kafka client does not recover from (anything but a {@link KafkaException}
  * from {@code poll}, e.g. the classic consumer's heartbeat thread dying on an {@link IllegalStateException}) is
- * closed and replaced by a new one in the same group after {@link #ERROR_PAUSE}; it resumes every partition where
- * the failed one left it, so nothing is applied twice and nothing is skipped. Counted in
- * {@link IngestStats#consumerRestarts()}.
+ * closed and replaced by a new one in the same group after a pause, {@link #ERROR_PAUSE} doubled for every further
+ * failure in a row up to {@link #MAX_RESTART_PAUSE}; it resumes every partition where the failed one left it, so
+ * nothing is applied twice and nothing is skipped. Counted in {@link IngestStats#consumerRestarts()}.
  */
 public final class EventConsumer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(EventConsumer.class);
     private static final Duration POLL = Duration.ofMillis(200);
     private static final Duration ERROR_PAUSE = Duration.ofSeconds(1);
+    private static final Duration MAX_RESTART_PAUSE = Duration.ofSeconds(30);
     static final long PROBE_INTERVAL_MS = 250;
     private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
     /** A standstill of {@link #currentAsOf()} longer than this is a gap in the events; normal steps are 0.25-0.5 s. */
@@ -73,6 +79,7 @@ public final class EventConsumer implements AutoCloseable {
     private final ClusterState state;
     private final IngestStats stats;
     private final Clock clock;
+    private final LogThrottle logs = new LogThrottle(Duration.ofMinutes(1));
 
     /** Next offset to read per partition this consumer has read; survives rebalances. */
     private final Map<TopicPartition, Long> resumeAt = new ConcurrentHashMap<>();
@@ -83,6 +90,8 @@ public final class EventConsumer implements AutoCloseable {
     private volatile EventsGap lastGap;
     private Instant lastProbe;
     private Map<TopicPartition, Long> lastProbeEnds = Map.of();
+    /** Whether the current consumer has polled successfully: a failure after that starts the backoff again. */
+    private boolean polled;
     private volatile boolean running;
     private final Function<Map<String, Object>, Consumer<String, byte[]>> clients;
     private Map<String, Object> consumerConfig;
@@ -133,9 +142,11 @@ public final class EventConsumer implements AutoCloseable {
     }
 
     private void run() {
+        int failuresInARow = 0;
         try {
             while (running) {
                 try {
+                    polled = false;
                     consume();
                 } catch (WakeupException e) {
                     break;
@@ -143,10 +154,13 @@ public final class EventConsumer implements AutoCloseable {
                     if (!running) {
                         break;
                     }
+                    failuresInARow = polled ? 1 : failuresInARow + 1;
+                    Duration wait = restartPause(failuresInARow);
                     stats.consumerRestarted();
-                    log.error("the events consumer failed ({}); replacing it with a new one in {}", e, ERROR_PAUSE, e);
+                    log.error("the events consumer failed ({}, {} in a row); replacing it with a new one in {}", e,
+                            failuresInARow, wait, e);
                     closeQuietly(consumer, Duration.ofSeconds(2));
-                    pause();
+                    pause(wait);
                     synchronized (this) {
                         if (!running) {
                             break;
@@ -158,6 +172,12 @@ public final class EventConsumer implements AutoCloseable {
         } finally {
             closeQuietly(consumer, Duration.ofSeconds(5));
         }
+    }
+
+    /** The pause before replacing a consumer after the {@code failuresInARow}th failure: 1 s, 2 s, 4 s ... 30 s. */
+    static Duration restartPause(int failuresInARow) {
+        Duration wait = ERROR_PAUSE.multipliedBy(1L << Math.min(Math.max(failuresInARow, 1) - 1, 10));
+        return wait.compareTo(MAX_RESTART_PAUSE) < 0 ? wait : MAX_RESTART_PAUSE;
     }
 
     private static void closeQuietly(Consumer<String, byte[]> c, Duration timeout) {
@@ -185,9 +205,10 @@ public final class EventConsumer implements AutoCloseable {
                 throw e;
             } catch (KafkaException e) {
                 log.warn("polling {} failed, retrying in {}: {}", topic, ERROR_PAUSE, e.toString());
-                pause();
+                pause(ERROR_PAUSE);
                 continue;
             }
+            polled = true;
             for (ConsumerRecord<String, byte[]> record : records) {
                 handle(record);
             }
@@ -204,18 +225,41 @@ public final class EventConsumer implements AutoCloseable {
         Instant observedAt = now;
         if (end != null && record.offset() < end && record.timestamp() >= 0) {
             Instant recorded = Instant.ofEpochMilli(record.timestamp());
-            observedAt = recorded.isBefore(now) ? recorded : now;
+            Instant earliest = now.minus(replay);
+            observedAt = recorded.isAfter(now) ? now : recorded.isBefore(earliest) ? earliest : recorded;
         }
-        switch (EventCodec.decode(record.value())) {
-            case EventCodec.Decoded.Ok ok -> {
-                state.apply(ok.event(), observedAt);
-                stats.consumed(ok.event().type());
+        try {
+            switch (EventCodec.decode(record.value())) {
+                case EventCodec.Decoded.Ok ok -> {
+                    Optional<Rejection> rejected = state.apply(ok.event(), observedAt);
+                    if (rejected.isPresent()) {
+                        rejected(partition, record.offset(), rejected.get(), now);
+                    } else {
+                        stats.consumed(ok.event().type());
+                    }
+                }
+                case EventCodec.Decoded.Skipped skipped -> {
+                    stats.skipped(skipped.reason());
+                    log.debug("skipped record {} offset {}: {} {}", partition, record.offset(), skipped.reason(),
+                            skipped.detail());
+                }
             }
-            case EventCodec.Decoded.Skipped skipped -> {
-                stats.skipped(skipped.reason());
-                log.debug("skipped record {} offset {} (key {}): {} {}", partition, record.offset(), record.key(),
-                        skipped.reason(), skipped.detail());
+        } catch (RuntimeException e) {
+            stats.rejected(IngestStats.APPLY_FAILED);
+            long held = logs.permit(IngestStats.APPLY_FAILED, now);
+            if (held >= 0) {
+                log.error("applying the event at {} offset {} failed; skipped it ({} more failed in the last {})",
+                        partition, record.offset(), held, logs.period(), e);
             }
+        }
+    }
+
+    private void rejected(TopicPartition partition, long offset, Rejection rejection, Instant now) {
+        stats.rejected(rejection.reason());
+        long held = logs.permit(rejection.reason(), now);
+        if (held >= 0) {
+            log.warn("rejected the event at {} offset {}: {} ({} more rejected as {} in the last {})", partition, offset,
+                    rejection.detail(), held, rejection.reason(), logs.period());
         }
     }
 
@@ -296,9 +340,9 @@ public final class EventConsumer implements AutoCloseable {
         return lastGap;
     }
 
-    private void pause() {
+    private void pause(Duration wait) {
         try {
-            Thread.sleep(ERROR_PAUSE);
+            Thread.sleep(wait);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             running = false;

@@ -1,6 +1,9 @@
 package dev.sluice.coordinator.state;
 
 import dev.sluice.common.event.Event;
+import dev.sluice.coordinator.internal.LogThrottle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -10,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The state of the fleet, built from node events. Thread-safe: the events consumer applies events, the alert
@@ -26,8 +30,19 @@ import java.util.Objects;
  * first heartbeat seen only sets the baseline (its totals since start are not news). A restart (a node-started
  * event, a lower sequence number, or any counter lower than before) starts the counters from zero again, so the
  * new reading is the delta.
+ *
+ * <p>Nothing a node sends is trusted: an event whose values are out of bounds ({@link EventLimits}) is refused
+ * whole, and so is the first event of a new node while {@link Settings#maxNodes()} nodes are known (nodes are never
+ * dropped to make room; forgotten ones free theirs). {@link #apply} says why it refused.
  */
 public final class ClusterState {
+
+    /** Nodes tracked at most unless the settings say otherwise. */
+    public static final int DEFAULT_MAX_NODES = 1_000;
+
+    private static final Logger log = LoggerFactory.getLogger(ClusterState.class);
+    /** While full, forgotten nodes are looked for at most this often (a flood of new ids must stay cheap). */
+    private static final Duration FORGET_WHEN_FULL_EVERY = Duration.ofSeconds(1);
 
     /**
      * @param defaultHeartbeatInterval  assumed for a node that has not announced its interval
@@ -35,9 +50,10 @@ public final class ClusterState {
      * @param history                   how long deltas and pool samples are kept (at least the longest window or
      *                                  for-duration that reads them)
      * @param forgetAfter               a node silent or stopped this long is dropped
+     * @param maxNodes                  nodes tracked at most: a new node's events are refused while this many are
      */
     public record Settings(Duration defaultHeartbeatInterval, int missedHeartbeats, Duration history,
-                           Duration forgetAfter) {
+                           Duration forgetAfter, int maxNodes) {
         public Settings {
             Objects.requireNonNull(defaultHeartbeatInterval, "defaultHeartbeatInterval");
             Objects.requireNonNull(history, "history");
@@ -45,11 +61,23 @@ public final class ClusterState {
             if (missedHeartbeats < 1) {
                 throw new IllegalArgumentException("missedHeartbeats must be at least 1, but was " + missedHeartbeats);
             }
+            if (maxNodes < 1) {
+                throw new IllegalArgumentException("maxNodes must be at least 1, but was " + maxNodes);
+            }
+        }
+
+        /** With at most {@link #DEFAULT_MAX_NODES} nodes. */
+        public Settings(Duration defaultHeartbeatInterval, int missedHeartbeats, Duration history,
+                        Duration forgetAfter) {
+            this(defaultHeartbeatInterval, missedHeartbeats, history, forgetAfter, DEFAULT_MAX_NODES);
         }
     }
 
     private final Settings settings;
     private final Map<String, NodeState> nodes = new HashMap<>();
+    private final LogThrottle logs = new LogThrottle(Duration.ofMinutes(1));
+    private Instant lastForgetWhenFull;
+    private long nodesSkipped;
 
     public ClusterState(Settings settings) {
         this.settings = Objects.requireNonNull(settings, "settings");
@@ -59,22 +87,72 @@ public final class ClusterState {
         return settings;
     }
 
-    /** Applies one event observed at {@code observedAt}. */
-    public synchronized void apply(Event event, Instant observedAt) {
+    /**
+     * Applies one event observed at {@code observedAt}, unless its values are out of bounds or it is the first of a
+     * new node while {@link Settings#maxNodes()} are known.
+     *
+     * @return why the event was refused (and not applied at all); empty when it was applied
+     */
+    public synchronized Optional<Rejection> apply(Event event, Instant observedAt) {
         Objects.requireNonNull(event, "event");
         Objects.requireNonNull(observedAt, "observedAt");
-        nodes.computeIfAbsent(event.nodeId(), id -> new NodeState(id, observedAt, settings))
-                .apply(event, observedAt);
+        Optional<Rejection> invalid = EventLimits.check(event, observedAt);
+        if (invalid.isPresent()) {
+            return invalid;
+        }
+        NodeState node = nodes.get(event.nodeId());
+        if (node == null) {
+            if (!roomForANewNode(observedAt)) {
+                return Optional.of(new Rejection(Rejection.TOO_MANY_NODES, "already tracking " + nodes.size()
+                        + " nodes, the most allowed; not tracking node " + EventLimits.shown(event.nodeId())));
+            }
+            node = new NodeState(event.nodeId(), observedAt, settings);
+            nodes.put(event.nodeId(), node);
+        }
+        node.apply(event, observedAt);
+        return Optional.empty();
+    }
+
+    /** True when a new node fits, once nodes to be forgotten by {@code at} are dropped; a live node never is. */
+    private boolean roomForANewNode(Instant at) {
+        if (nodes.size() < settings.maxNodes()) {
+            return true;
+        }
+        if (lastForgetWhenFull == null || Duration.between(lastForgetWhenFull, at).abs()
+                .compareTo(FORGET_WHEN_FULL_EVERY) >= 0) {
+            lastForgetWhenFull = at;
+            nodes.values().removeIf(n -> n.forgettable(at));
+        }
+        return nodes.size() < settings.maxNodes();
     }
 
     /**
      * Makes the state know a node that was down (since {@code downSince}) when an earlier coordinator stopped, if
      * the events read again at start have not told of it, so its node-down alert neither resolves for lack of data
      * nor fires anew. Its last-seen time is put where the default heartbeat interval makes it down since then.
+     *
+     * @return false when the node is not remembered: its id is not a node id, or no new node fits
      */
-    public synchronized void rememberDownNode(String nodeId, Instant downSince) {
+    public synchronized boolean rememberDownNode(String nodeId, Instant downSince) {
+        if (nodes.containsKey(nodeId)) {
+            return true;
+        }
+        if (EventLimits.checkNodeId(nodeId).isPresent() || !roomForANewNode(downSince)) {
+            return false;
+        }
         Instant lastSeen = downSince.minus(settings.defaultHeartbeatInterval().multipliedBy(settings.missedHeartbeats()));
-        nodes.computeIfAbsent(nodeId, id -> new NodeState(id, lastSeen, settings));
+        nodes.put(nodeId, new NodeState(nodeId, lastSeen, settings));
+        return true;
+    }
+
+    /** Nodes known now, whether alive, down or stopped (until forgotten). */
+    public synchronized int nodeCount() {
+        return nodes.size();
+    }
+
+    /** Times a node was left out of a snapshot because its state could not be read, since start. */
+    public synchronized long nodesSkipped() {
+        return nodesSkipped;
     }
 
     /** The fleet at {@code now}, with the events current. */
@@ -102,7 +180,17 @@ public final class ClusterState {
         nodes.values().removeIf(n -> n.forgettable(judged));
         List<NodeView> views = new ArrayList<>(nodes.size());
         for (NodeState node : nodes.values()) {
-            views.add(node.view(judged, gap));
+            try {
+                views.add(node.view(judged, gap));
+            } catch (RuntimeException e) {
+                // Bounded values should make this impossible; if not, one node must not stop every evaluation.
+                nodesSkipped++;
+                long held = logs.permit("view", now);
+                if (held >= 0) {
+                    log.error("left node {} out of the snapshot: its state cannot be read ({} more left out in the "
+                            + "last {})", EventLimits.shown(node.id()), held, logs.period(), e);
+                }
+            }
         }
         views.sort(Comparator.comparing(NodeView::id));
         return new ClusterSnapshot(now, judged, views);

@@ -26,7 +26,7 @@ public record Counts(long jobsDone, long jobsFailed, long jobsDeadLettered, long
     /** The counters of a heartbeat as amounts (what has happened since the node started). */
     public static Counts of(Counters c) {
         long failed = c.jobsFailedByKind() == null ? 0
-                : c.jobsFailedByKind().values().stream().mapToLong(v -> v == null ? 0 : v).sum();
+                : c.jobsFailedByKind().values().stream().mapToLong(v -> v == null ? 0 : v).reduce(0, Counts::sum);
         return new Counts(c.jobsDone(), failed, c.jobsDeadLettered(), c.hubRequests(), c.hubTimeouts(),
                 c.hubRateLimited(), c.hubErrors(), c.redisOperations(), c.redisErrors(), c.connectionTimeouts(),
                 c.eventsDropped());
@@ -52,11 +52,25 @@ public record Counts(long jobsDone, long jobsFailed, long jobsDeadLettered, long
                 || connectionTimeouts < other.connectionTimeouts || eventsDropped < other.eventsDropped;
     }
 
+    /**
+     * The sum; a count that would overflow stays at {@code Long.MAX_VALUE} (counters are never negative, but nodes
+     * that report huge ones and restart often could otherwise wrap a window's sum round to a negative).
+     */
     public Counts plus(Counts o) {
-        return new Counts(jobsDone + o.jobsDone, jobsFailed + o.jobsFailed, jobsDeadLettered + o.jobsDeadLettered,
-                hubRequests + o.hubRequests, hubTimeouts + o.hubTimeouts, hubRateLimited + o.hubRateLimited,
-                hubErrors + o.hubErrors, redisOperations + o.redisOperations, redisErrors + o.redisErrors,
-                connectionTimeouts + o.connectionTimeouts, eventsDropped + o.eventsDropped);
+        return new Counts(sum(jobsDone, o.jobsDone), sum(jobsFailed, o.jobsFailed),
+                sum(jobsDeadLettered, o.jobsDeadLettered), sum(hubRequests, o.hubRequests),
+                sum(hubTimeouts, o.hubTimeouts), sum(hubRateLimited, o.hubRateLimited), sum(hubErrors, o.hubErrors),
+                sum(redisOperations, o.redisOperations), sum(redisErrors, o.redisErrors),
+                sum(connectionTimeouts, o.connectionTimeouts), sum(eventsDropped, o.eventsDropped));
+    }
+
+    private static long sum(long a, long b) {
+        long s = a + b;
+        // Overflow only when both have the sign the sum lacks.
+        if (((a ^ s) & (b ^ s)) < 0) {
+            return s < 0 ? Long.MAX_VALUE : Long.MIN_VALUE;
+        }
+        return s;
     }
 
     Counts minus(Counts o) {

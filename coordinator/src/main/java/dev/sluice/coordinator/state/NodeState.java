@@ -22,7 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
-/** One node's mutable state; guarded by {@link ClusterState}'s lock. */
+/** One node's mutable state; guarded by {@link ClusterState}'s lock. Its events have passed {@link EventLimits}. */
 final class NodeState {
 
     /** Heartbeat limiter states that mean "working on the shared store". */
@@ -54,6 +54,10 @@ final class NodeState {
         this.heartbeatInterval = settings.defaultHeartbeatInterval();
     }
 
+    String id() {
+        return id;
+    }
+
     void apply(Event event, Instant at) {
         if (at.isAfter(lastSeen)) {
             lastSeen = at;
@@ -73,12 +77,13 @@ final class NodeState {
             }
             case NodeStopping s -> {
                 stopped = true;
-                stopReason = s.reason();
+                stopReason = EventLimits.text(s.reason());
             }
             case Heartbeat h -> onHeartbeat(h, at);
             case BreakerTransition t -> breaker(t.breaker(), t.to(), at);
             case PoolPressure p -> pool(p.pool(), p.entered(), at);
-            case LimiterState l -> limiter(l.degraded(), l.degraded() ? "degraded" : "ok", l.reason(), l.policy(), at);
+            case LimiterState l -> limiter(l.degraded(), l.degraded() ? "degraded" : "ok", EventLimits.text(l.reason()),
+                    l.policy(), at);
             case JobDeadLettered d -> {
                 // Counted through the heartbeat's counters, which survive lost events.
             }

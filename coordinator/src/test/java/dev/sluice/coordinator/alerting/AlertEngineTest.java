@@ -3,9 +3,12 @@ package dev.sluice.coordinator.alerting;
 import dev.sluice.common.config.AlertsConfig;
 import dev.sluice.coordinator.TestEvents;
 import dev.sluice.coordinator.state.ClusterSnapshot;
+import dev.sluice.coordinator.state.NodeView;
+import dev.sluice.coordinator.state.Rejection;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -29,6 +32,134 @@ class AlertEngineTest {
             return List.of(new Condition(Map.of("a", "1", "b", "2"), null, 1, "s", "d"),
                     new Condition(Map.of("b", "2", "a", "1"), null, 1, "s", "d"));
         }
+    }
+
+    /** Finds every live node; throws on node "bad" while {@link #failing}. */
+    private static final class FailsOnOneNode implements NodeRule {
+        volatile boolean failing;
+
+        @Override
+        public AlertsConfig.Rule settings() {
+            return new AlertsConfig.Rule("per_node", 0, 0, "info", Map.of());
+        }
+
+        @Override
+        public String alertname() {
+            return "PerNode";
+        }
+
+        @Override
+        public List<Condition> evaluate(ClusterSnapshot cluster, NodeView node) {
+            if (failing && node.id().equals("bad")) {
+                throw new ArithmeticException("long overflow");
+            }
+            return List.of(new Condition(Map.of("node", node.id()), null, 1, "s", "d"));
+        }
+    }
+
+    /** Finds one cluster-wide instance; throws while {@link #failing}. */
+    private static final class FailsWhole implements AlertRule {
+        volatile boolean failing;
+
+        @Override
+        public AlertsConfig.Rule settings() {
+            return new AlertsConfig.Rule("whole", 0, 0, "info", Map.of());
+        }
+
+        @Override
+        public String alertname() {
+            return "Whole";
+        }
+
+        @Override
+        public List<Condition> evaluate(ClusterSnapshot cluster) {
+            if (failing) {
+                throw new IllegalStateException("no such node");
+            }
+            return List.of(new Condition(Map.of(), null, 1, "s", "d"));
+        }
+    }
+
+    @Test
+    void evaluationGoesOnWhenARuleThrowsForOneNodeOrAsAWholeAndItsAlertsThereAreHeld() {
+        FailsOnOneNode perNode = new FailsOnOneNode();
+        FailsWhole whole = new FailsWhole();
+        EngineHarness h = EngineHarness.withRules("pool_usage_for_secs = 0\n", perNode, whole);
+        TestEvents good = new TestEvents("good").pool(19, 20);
+        TestEvents bad = new TestEvents("bad").pool(19, 20);
+        h.run(5, good, bad);
+        assertThat(h.alerts("per_node", FIRING)).hasSize(2);
+        assertThat(h.alerts("whole", FIRING)).hasSize(1);
+
+        perNode.failing = true;
+        whole.failing = true;
+        h.run(30, good, bad);
+        // The failing rules' alerts are held, neither resolved nor dropped; every other rule, and the failing node
+        // rule on the other node, go on.
+        assertThat(h.alerts("per_node", FIRING)).extracting(a -> a.labels().get("node"))
+                .containsExactlyInAnyOrder("good", "bad");
+        assertThat(h.alerts("whole", FIRING)).hasSize(1);
+        assertThat(h.transitionsOf("per_node")).extracting(AlertTransition::to).containsOnly(FIRING);
+        assertThat(h.transitionsOf("whole")).extracting(AlertTransition::to).containsOnly(FIRING);
+        assertThat(h.alerts(AlertsConfig.POOL_USAGE, FIRING)).hasSize(2);
+        assertThat(h.engine.failuresByRule()).containsEntry("per_node", 6L).containsEntry("whole", 6L)
+                .containsEntry(AlertsConfig.POOL_USAGE, 0L);
+
+        // Still evaluating: the good node's pool recovers and its alert resolves while the rules still throw; a
+        // node that goes down is called down.
+        good.pool(1, 20);
+        h.run(5, good, bad);
+        assertThat(h.alerts(AlertsConfig.POOL_USAGE, RESOLVED)).extracting(a -> a.labels().get("node"))
+                .containsExactly("good");
+        h.run(20, good);
+        assertThat(h.alerts(AlertsConfig.NODE_DOWN, FIRING)).extracting(a -> a.labels().get("node"))
+                .containsExactly("bad");
+        // A node the rule no longer judges (it is down) has nothing held: its alert of the rule resolves.
+        assertThat(h.alerts("per_node", RESOLVED)).extracting(a -> a.labels().get("node")).containsExactly("bad");
+
+        // Working again, the rules take over their held alerts as they are.
+        perNode.failing = false;
+        whole.failing = false;
+        h.run(5, good);
+        assertThat(h.alerts("per_node", FIRING)).extracting(a -> a.labels().get("node")).containsExactly("good");
+        assertThat(h.alerts("whole", FIRING)).hasSize(1);
+        assertThat(h.transitionsOf("whole")).extracting(AlertTransition::to).containsExactly(FIRING);
+    }
+
+    @Test
+    void aListenerThatThrowsDoesNotKeepTheOthersFromHearing() {
+        EngineHarness h = new EngineHarness("");
+        AlertEngine engine = new AlertEngine(Rules.defaults(h.config), h.config.breakerInhibits(), Duration.ofMinutes(15));
+        List<AlertTransition> heard = new ArrayList<>();
+        engine.addListener(batch -> {
+            throw new IllegalStateException("listener down");
+        });
+        engine.addListener(heard::addAll);
+        h.clock.advanceSeconds(5);
+        h.apply(new TestEvents("n1").heartbeat(h.clock.millis()));
+
+        engine.evaluate(h.state.snapshot(h.clock.instant()));
+        engine.evaluate(h.state.snapshot(h.clock.instant().plusSeconds(1)));
+
+        assertThat(heard).extracting(t -> t.alert().rule()).containsExactly(AlertsConfig.WATCHDOG);
+    }
+
+    @Test
+    void aHeartbeatWithAnAbsurdIntervalDoesNotKeepANodeFromBeingCalledDown() {
+        // Regression: such a heartbeat kept the node alive forever, and every evaluation after it failed on an
+        // overflow, so no alert of any node fired or resolved any more.
+        EngineHarness h = new EngineHarness("");
+        TestEvents liar = new TestEvents("liar");
+        TestEvents n2 = new TestEvents("n2").pool(19, 20);
+        h.run(5, liar, n2);
+        assertThat(h.state.apply(liar.intervalMs(Long.MAX_VALUE).heartbeat(h.clock.millis()), h.clock.instant()))
+                .get().extracting(Rejection::reason).isEqualTo(Rejection.HEARTBEAT_INTERVAL);
+
+        h.run(60, n2);
+        assertThat(h.alerts(AlertsConfig.NODE_DOWN, FIRING)).extracting(a -> a.labels().get("node"))
+                .containsExactly("liar");
+        assertThat(h.alerts(AlertsConfig.POOL_USAGE, FIRING)).extracting(a -> a.labels().get("node"))
+                .containsExactly("n2");
     }
 
     @Test

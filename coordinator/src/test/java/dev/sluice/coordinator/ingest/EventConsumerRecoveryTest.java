@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -88,5 +89,12 @@ class EventConsumerRecoveryTest {
             assertThat(stats.consumedByType()).containsEntry("heartbeat", 5L);
             assertThat(stats.consumerRestarts()).isEqualTo(1);
         }
+    }
+
+    @Test
+    void aConsumerThatKeepsFailingIsReplacedAfterGrowingPauses() {
+        assertThat(IntStream.rangeClosed(1, 8).mapToObj(EventConsumer::restartPause).map(Duration::toSeconds))
+                .containsExactly(1L, 2L, 4L, 8L, 16L, 30L, 30L, 30L);
+        assertThat(EventConsumer.restartPause(Integer.MAX_VALUE)).isEqualTo(Duration.ofSeconds(30));
     }
 }

@@ -71,9 +71,13 @@ public final class NodeEvents {
     }
 
     EventPayload.Heartbeat heartbeatPayload(long intervalMs) {
-        long connectionTimeouts = redis.borrowTimeouts() + redis.socketTimeouts() + hub.timeouts();
+        // Timeouts are read once and first: a failure counted between two reads must not make "other errors" negative
+        // (the coordinator refuses negative counters).
+        long hubTimeouts = hub.timeouts();
+        long hubOtherErrors = Math.max(0, hub.failures() - hubTimeouts);
+        long connectionTimeouts = redis.borrowTimeouts() + redis.socketTimeouts() + hubTimeouts;
         EventPayload.Counters counters = new EventPayload.Counters(worker.jobsDone(), worker.failuresByKind(),
-                worker.jobsDeadLettered(), hub.requests(), hub.timeouts(), hub.rateLimited(), hub.failures() - hub.timeouts(),
+                worker.jobsDeadLettered(), hub.requests(), hubTimeouts, hub.rateLimited(), hubOtherErrors,
                 redis.operations(), redis.errors(), connectionTimeouts, publisher.dropped());
         QueueStats q = maintenance.lastStats();
         EventPayload.QueueSample queue = q == null ? null
