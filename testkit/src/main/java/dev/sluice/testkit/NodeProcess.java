@@ -292,6 +292,8 @@ public final class NodeProcess implements AutoCloseable {
             List<String> command = new ArrayList<>(wrapper);
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             command.add("-Xmx" + maxHeap);
+            // As every launcher of the project does: an out-of-memory JVM exits instead of limping on.
+            command.add("-XX:+ExitOnOutOfMemoryError");
             command.addAll(jvmArgs);
             if (mainClass != null) {
                 command.add("-cp");

@@ -251,8 +251,9 @@ class RedisRefusesWritesTest {
         assertThat(dead.reason()).contains("4101 fields");
         try (Jedis j = redis.server().newJedis()) {
             Map<String, String> stored = j.xrange("sluice:dead", "-", "+").getFirst().getFields();
+            // A bounded copy with the job's key first, its size and a hash of the whole.
             assertThat(stored).containsEntry("dead.truncated", "1").containsEntry("dead.fields", "4101")
-                    .containsKey("dead.sha256");
+                    .containsEntry("key", "wide").containsEntry("dead.job_id", "hub-fetch:wide").containsKey("dead.sha256");
             assertThat(stored.size()).isLessThanOrEqualTo(64 + 16);
         }
         assertThat(node.queue().replayDeadLetters(List.of(dead.id()))).isZero();

@@ -37,6 +37,12 @@ import java.util.function.LongConsumer;
  */
 public final class RedisConnections implements AutoCloseable {
 
+    /**
+     * The most bytes of bulk strings one array of a pooled connection's reply may bring into the heap (see
+     * {@link BoundedReplyConnection}); nothing the pool reads legitimately comes near it.
+     */
+    public static final int POOL_MAX_ARRAY_BYTES = 16 * 1024 * 1024;
+
     private final RedisConfig config;
     private final String nodeId;
     private final HostAndPort address;
@@ -58,7 +64,8 @@ public final class RedisConnections implements AutoCloseable {
         this.refusals = refusals;
         this.nodeId = nodeId;
         this.address = new HostAndPort(config.url().getHost(), config.url().getPort() < 0 ? 6379 : config.url().getPort());
-        this.pool = new ConnectionPool(address, clientConfig("pool", config.connectionTimeoutMs()), poolConfig(config));
+        this.pool = new ConnectionPool(BoundedReplyConnection.factory(address, clientConfig("pool", config.connectionTimeoutMs()),
+                POOL_MAX_ARRAY_BYTES), poolConfig(config));
     }
 
     /** Receives the wait, in nanoseconds, of every borrow from the pool (for a borrow-wait histogram). */
@@ -99,14 +106,15 @@ public final class RedisConnections implements AutoCloseable {
 
     /**
      * A connection outside the pool for one blocking reader; its socket timeout leaves room for
-     * {@code maxBlock} on top of the connect timeout. The caller closes it.
+     * {@code maxBlock} on top of the connect timeout, and no array of its replies brings more than
+     * {@code maxArrayBytes} of bulk strings into the heap (see {@link BoundedReplyConnection}). The caller closes it.
      */
-    public Jedis dedicated(String role, Duration maxBlock) {
+    public Jedis dedicated(String role, Duration maxBlock, int maxArrayBytes) {
         int timeout = Math.toIntExact(config.connectionTimeoutMs() + maxBlock.toMillis());
         JedisClientConfig base = clientConfig(role, config.connectionTimeoutMs());
         JedisClientConfig blocking = DefaultJedisClientConfig.builder().from(base)
                 .socketTimeoutMillis(timeout).blockingSocketTimeoutMillis(timeout).build();
-        return new Jedis(address, blocking);
+        return new Jedis(new BoundedReplyConnection(address, blocking, maxArrayBytes));
     }
 
     /** A sample of the shared pool now. */

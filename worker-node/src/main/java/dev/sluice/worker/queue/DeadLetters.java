@@ -1,5 +1,6 @@
 package dev.sluice.worker.queue;
 
+import dev.sluice.common.job.Job;
 import dev.sluice.common.job.JobCodec;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.Completion.DeadLetter;
@@ -33,53 +34,115 @@ final class DeadLetters {
     static final int MAX_KEPT_BYTES = 16 * 1024;
 
     /**
-     * Field/value pairs, flattened for a script's ARGV. The job's own fields are copied when they are small; a job
-     * with more than {@link #MAX_FIELDS} fields or more than {@link #MAX_KEPT_BYTES} bytes keeps a prefix of each
-     * field that fits, its size, its field count and a SHA-256 of all its bytes, and is marked
-     * {@code dead.truncated} (it cannot be replayed), so the dead-letter stream and the script's argument list stay
-     * bounded whatever a producer wrote.
+     * Field/value pairs as exact bytes, flattened for a script's ARGV, bounded whatever the producer wrote:
+     * <ul>
+     *   <li>bytes that are not UTF-8 are kept as they are ({@link Delivery#exact()});</li>
+     *   <li>an entry not read whole ({@link Delivery#unread()}), or one with more than {@link #MAX_FIELDS} fields or
+     *       {@link #MAX_KEPT_BYTES} bytes, keeps a prefix of each field, its size, its field count and a SHA-256
+     *       (of each unread field, or of the whole), and is marked {@code dead.truncated}: it cannot be replayed;</li>
+     *   <li>anything else is copied whole.</li>
+     * </ul>
      */
-    static List<String> fields(DeadLetter dead, String nodeId, String mode, Clock clock) {
-        Map<String, String> raw = dead.delivery().raw();
-        long rawBytes = 0;
-        for (Map.Entry<String, String> e : raw.entrySet()) {
-            rawBytes += utf8Length(e.getKey()) + utf8Length(e.getValue());
-        }
-        Map<String, String> f = new LinkedHashMap<>();
-        boolean truncated = raw.size() > MAX_FIELDS || rawBytes > MAX_KEPT_BYTES;
-        if (!truncated) {
-            f.putAll(raw);
-        } else {
-            int budget = MAX_KEPT_BYTES;
-            for (Map.Entry<String, String> e : raw.entrySet()) {
-                if (f.size() >= MAX_FIELDS || budget <= 0 || e.getKey().startsWith(PREFIX)) {
-                    continue;
+    static List<byte[]> fields(DeadLetter dead, String nodeId, String mode, Clock clock) {
+        Delivery d = dead.delivery();
+        List<byte[]> out = new ArrayList<>();
+        Map<String, String> extra = new LinkedHashMap<>();
+        if (d.exact() != null) {
+            for (int i = 0; i + 1 < d.exact().size(); i += 2) {
+                String name = new String(d.exact().get(i), StandardCharsets.UTF_8);
+                if (!name.startsWith(PREFIX) && !name.equals("attempts")) {
+                    out.add(d.exact().get(i));
+                    out.add(d.exact().get(i + 1));
                 }
-                String value = prefix(e.getValue(), Math.min(budget, 1024));
-                f.put(e.getKey(), value);
-                budget -= utf8Length(e.getKey()) + utf8Length(value);
             }
-            f.put("dead.truncated", "1");
-            f.put("dead.fields", Integer.toString(raw.size()));
-            f.put("dead.bytes", Long.toString(rawBytes));
-            f.put("dead.sha256", sha256(raw));
+        } else {
+            Map<String, String> raw = d.raw();
+            long rawBytes = 0;
+            for (Map.Entry<String, String> e : raw.entrySet()) {
+                rawBytes += utf8Length(e.getKey()) + utf8Length(e.getValue());
+            }
+            boolean truncated = d.unread() != null || raw.size() > MAX_FIELDS || rawBytes > MAX_KEPT_BYTES;
+            Map<String, String> kept = new LinkedHashMap<>();
+            if (!truncated) {
+                kept.putAll(raw);
+            } else {
+                int budget = MAX_KEPT_BYTES;
+                for (String first : List.of("key", "id", "type")) {
+                    if (raw.containsKey(first)) {
+                        String value = prefix(raw.get(first), 1024);
+                        kept.put(first, value);
+                        budget -= utf8Length(first) + utf8Length(value);
+                    }
+                }
+                for (Map.Entry<String, String> e : raw.entrySet()) {
+                    if (kept.size() >= MAX_FIELDS || budget <= 0 || e.getKey().startsWith(PREFIX) || kept.containsKey(e.getKey())) {
+                        continue;
+                    }
+                    String name = prefix(e.getKey(), 256);
+                    String value = prefix(e.getValue(), Math.min(budget, 1024));
+                    kept.put(name, value);
+                    budget -= utf8Length(name) + utf8Length(value);
+                }
+                extra.put("dead.truncated", "1");
+                if (d.unread() != null) {
+                    extra.put("dead.fields", Integer.toString(d.unread().fields()));
+                    extra.put("dead.bytes", Long.toString(d.unread().bytes()));
+                    d.unread().sha256ByField().forEach((field, hash) -> extra.put("dead.sha256." + prefix(field, 64), hash));
+                    if (d.unread().sha256() != null) {
+                        extra.put("dead.sha256", d.unread().sha256());
+                    }
+                } else {
+                    extra.put("dead.fields", Integer.toString(raw.size()));
+                    extra.put("dead.bytes", Long.toString(rawBytes));
+                    extra.put("dead.sha256", sha256(raw));
+                }
+            }
+            kept.remove("attempts");
+            kept.forEach((k, v) -> {
+                out.add(k.getBytes(StandardCharsets.UTF_8));
+                out.add(v.getBytes(StandardCharsets.UTF_8));
+            });
         }
-        f.remove("attempts");
-        f.put("dead.v", VERSION);
-        f.put("dead.job_id", dead.delivery().job() != null ? dead.delivery().job().id() : "");
-        f.put("dead.kind", dead.kind().tag());
-        f.put("dead.reason", dead.reason() == null ? "" : dead.reason());
-        f.put("dead.attempts", Integer.toString(dead.attempts()));
-        f.put("dead.deliveries", Long.toString(dead.delivery().deliveries()));
-        f.put("dead.node", nodeId);
-        f.put("dead.mode", mode);
-        f.put("dead.at", Long.toString(clock.millis()));
-        List<String> flat = new ArrayList<>(f.size() * 2);
-        f.forEach((k, v) -> {
-            flat.add(k);
-            flat.add(v);
+        extra.put("dead.v", VERSION);
+        extra.put("dead.job_id", jobId(d));
+        extra.put("dead.kind", dead.kind().tag());
+        extra.put("dead.reason", dead.reason() == null ? "" : dead.reason());
+        extra.put("dead.attempts", Integer.toString(dead.attempts()));
+        extra.put("dead.deliveries", Long.toString(d.deliveries()));
+        extra.put("dead.node", nodeId);
+        extra.put("dead.mode", mode);
+        extra.put("dead.at", Long.toString(clock.millis()));
+        extra.forEach((k, v) -> {
+            out.add(k.getBytes(StandardCharsets.UTF_8));
+            out.add(v.getBytes(StandardCharsets.UTF_8));
         });
-        return flat;
+        return out;
+    }
+
+    /** The job's id, or what it would have been, for a job that could not be parsed (stream fields id, type, key). */
+    private static String jobId(Delivery d) {
+        if (d.job() != null) {
+            return d.job().id();
+        }
+        String id = d.raw().get("id");
+        if (id != null && !id.isEmpty()) {
+            return prefix(id, 1024);
+        }
+        String key = d.raw().get("key");
+        if (key == null || key.isEmpty()) {
+            return "";
+        }
+        String type = d.raw().get("type");
+        return prefix((type == null || type.isEmpty() ? Job.DEFAULT_TYPE : type) + ":" + key, 1024);
+    }
+
+    /** Strings as UTF-8 bytes, for a binary script call. */
+    static List<byte[]> utf8(String... values) {
+        List<byte[]> out = new ArrayList<>(values.length);
+        for (String v : values) {
+            out.add(v.getBytes(StandardCharsets.UTF_8));
+        }
+        return out;
     }
 
     private static long utf8Length(String s) {

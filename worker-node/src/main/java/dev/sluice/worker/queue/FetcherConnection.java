@@ -15,17 +15,20 @@ final class FetcherConnection implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FetcherConnection.class);
 
     private final RedisConnections redis;
+    private final int maxArrayBytes;
     private Jedis jedis;
 
-    FetcherConnection(RedisConnections redis) {
+    /** @param maxArrayBytes the most bytes of one reply array kept in the heap (see BoundedReplyConnection) */
+    FetcherConnection(RedisConnections redis, int maxArrayBytes) {
         this.redis = redis;
+        this.maxArrayBytes = maxArrayBytes;
     }
 
     /** The connection, able to block for {@code block}; counts one operation. */
     Jedis get(Duration block) {
         if (jedis == null || !jedis.isConnected() || jedis.isBroken()) {
             close();
-            jedis = redis.dedicated("fetcher", block.plusSeconds(1));
+            jedis = redis.dedicated("fetcher", block.plusSeconds(1), maxArrayBytes);
         }
         redis.recordOperation();
         return jedis;

@@ -71,6 +71,14 @@ public interface JobQueue extends AutoCloseable {
 
     QueueStats stats();
 
+    /**
+     * Entries dead-lettered inside Redis, unread, by the scripts that hand entries to this node (too large, too
+     * many fields, not UTF-8), since start.
+     */
+    default long buriedUnread() {
+        return 0;
+    }
+
     /** The newest dead letters first, up to {@code count}. */
     List<DeadLetterEntry> deadLetters(int count);
 

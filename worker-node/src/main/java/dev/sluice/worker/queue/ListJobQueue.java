@@ -4,13 +4,15 @@ import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.Job;
 import dev.sluice.common.job.JobCodec;
+import dev.sluice.common.error.ErrorKind;
+import dev.sluice.worker.pool.BoundedReplyConnection;
 import dev.sluice.worker.pool.RedisConnections;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
-import redis.clients.jedis.args.ListDirection;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.SetParams;
 
@@ -25,6 +27,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * List mode, for producers that {@code LPUSH} onto {@code queue.list} (a JSON job or a bare key per element).
@@ -48,6 +52,9 @@ public final class ListJobQueue implements JobQueue {
     private final String registry;
     private final String deliveries;
     private final FetcherConnection fetcher;
+    private final LongAdder buried = new LongAdder();
+    private static final byte[] LIST_DEAD = Scripts.LIST_DEAD.getBytes(StandardCharsets.UTF_8);
+    private static final byte[] LIST_BURY = Scripts.LIST_BURY.getBytes(StandardCharsets.UTF_8);
 
     public ListJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock) {
         this.config = config;
@@ -55,7 +62,7 @@ public final class ListJobQueue implements JobQueue {
         this.redis = redis;
         this.codec = new JobCodec(config.maxJobBytes());
         this.clock = clock;
-        this.fetcher = new FetcherConnection(redis);
+        this.fetcher = new FetcherConnection(redis, config.maxJobBytes());
         this.processing = processingList(nodeId);
         this.registry = config.list() + ":nodes";
         this.deliveries = config.list() + ":deliveries";
@@ -90,44 +97,90 @@ public final class ListJobQueue implements JobQueue {
         p.sync();
     }
 
+    /**
+     * Moves up to {@code max} elements to the processing list in one pipeline (LMOVE each), or waits up to
+     * {@code block} for one (BLMOVE), on the fetcher's bounded connection: an element larger than
+     * {@code queue.max_job_bytes} is streamed past, never held whole, and is dead-lettered at once by its position in
+     * the processing list (its value never leaves Redis); one that is not UTF-8 arrives malformed with its exact
+     * bytes.
+     */
     @Override
     public List<Delivery> fetch(int max, Duration block) {
         Jedis j = fetcher.get(block);
-        List<Delivery> out = new ArrayList<>();
+        List<Object> moved = new ArrayList<>();
         try {
-            collect(j.eval(Scripts.LIST_FETCH, List.of(config.list(), processing, deliveries),
-                    List.of(Integer.toString(max))), out);
-            if (out.isEmpty()) {
-                String element = j.blmove(config.list(), processing, ListDirection.RIGHT, ListDirection.LEFT,
-                        block.toMillis() / 1000.0);
-                if (element != null) {
-                    String redelivered = j.hget(deliveries, sha1(element));
-                    out.add(toDelivery(element, 1 + (redelivered == null ? 0 : Long.parseLong(redelivered))));
+            Pipeline p = j.pipelined();
+            List<Response<Object>> replies = new ArrayList<>(max);
+            for (int i = 0; i < max; i++) {
+                replies.add(p.sendCommand(Protocol.Command.LMOVE, config.list(), processing, "RIGHT", "LEFT"));
+            }
+            p.sync();
+            for (Response<Object> r : replies) {
+                Object e = r.get();
+                if (e != null) {
+                    moved.add(e);
                 }
             }
+            if (moved.isEmpty()) {
+                Object e = j.sendBlockingCommand(Protocol.Command.BLMOVE, config.list(), processing, "RIGHT", "LEFT",
+                        Double.toString(block.toMillis() / 1000.0));
+                if (e != null) {
+                    moved.add(e);
+                }
+            }
+            return deliveries(j, moved);
         } catch (JedisDataException e) {
             throw redis.refusals().refused("fetch", e);
         } catch (RuntimeException e) {
             fetcher.failed(e);
             throw e;
         }
+    }
+
+    /** The moved elements, oldest first; those too large are dead-lettered where they lie. */
+    private List<Delivery> deliveries(Jedis j, List<Object> moved) {
+        List<Delivery> out = new ArrayList<>(moved.size());
+        List<Object> readable = new ArrayList<>(moved.size());
+        for (int i = 0; i < moved.size(); i++) {
+            Object e = moved.get(i);
+            if (e instanceof BoundedReplyConnection.OversizedBulk) {
+                // Pushed at the head: the i-th of n moved lies at index n - 1 - i; burying it moves only older ones.
+                int index = moved.size() - 1 - i;
+                bury(j, RawEntries.listElement(e, 1, codec, config.maxJobBytes()), index);
+            } else {
+                readable.add(e);
+            }
+        }
+        if (readable.isEmpty()) {
+            return out;
+        }
+        String[] hashes = new String[readable.size()];
+        for (int i = 0; i < readable.size(); i++) {
+            hashes[i] = sha1((byte[]) readable.get(i));
+        }
+        List<String> redelivered = j.hmget(deliveries, hashes);
+        for (int i = 0; i < readable.size(); i++) {
+            String n = redelivered.get(i);
+            out.add(RawEntries.listElement(readable.get(i), 1 + (n == null ? 0 : Long.parseLong(n)), codec,
+                    config.maxJobBytes()));
+        }
         return out;
     }
 
-    private void collect(Object reply, List<Delivery> out) {
-        List<?> pairs = (List<?>) reply;
-        for (int i = 0; i + 1 < pairs.size(); i += 2) {
-            out.add(toDelivery((String) pairs.get(i), 1 + Long.parseLong((String) pairs.get(i + 1))));
-        }
+    private void bury(Jedis j, Delivery d, int index) {
+        List<byte[]> args = new ArrayList<>(DeadLetters.utf8(Integer.toString(index), "sluice:tombstone:" + UUID.randomUUID(),
+                Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
+        args.addAll(DeadLetters.fields(new Completion.DeadLetter(d, ErrorKind.BAD_JOB, d.parseError().getMessage(), 0),
+                nodeId, mode(), clock));
+        j.eval(LIST_BURY, DeadLetters.utf8(processing, config.deadLetter()), args);
+        buried.increment();
+        log.info("dead-lettered an element of {} without reading it: {}", config.list(), d.parseError().getMessage());
     }
 
-    private Delivery toDelivery(String element, long deliveryCount) {
-        Map<String, String> raw = Map.of("element", element);
-        try {
-            return new Delivery(element, codec.fromListElement(element), null, raw, deliveryCount);
-        } catch (BadJobException e) {
-            return new Delivery(element, null, e, raw, deliveryCount);
-        }
+    /** Elements too large to read, dead-lettered where they lay, since start. */
+    @Override
+    public long buriedUnread() {
+        return buried.sum();
     }
 
     @Override
@@ -193,10 +246,13 @@ public final class ListJobQueue implements JobQueue {
                             List.of(processing, deliveries, config.delayed()),
                             List.of(element, Long.toString(r.delayMs()), codec.toJson(r.next()))));
                     case Completion.DeadLetter d -> {
-                        List<String> args = new ArrayList<>(List.of(element,
-                                Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
+                        // An element that is not UTF-8 is found and removed by its exact bytes.
+                        byte[] exactElement = d.delivery().exact() != null ? d.delivery().exact().get(1)
+                                : element.getBytes(StandardCharsets.UTF_8);
+                        List<byte[]> args = new ArrayList<>(List.of(exactElement,
+                                Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays())).getBytes(StandardCharsets.UTF_8)));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
-                        yield List.of(p.eval(Scripts.LIST_DEAD, List.of(processing, deliveries, config.deadLetter()), args));
+                        yield List.of(p.eval(LIST_DEAD, DeadLetters.utf8(processing, deliveries, config.deadLetter()), args));
                     }
                     case Completion.HandBack h -> List.of(p.eval(Scripts.LIST_HAND_BACK, List.of(processing, config.list()),
                             List.of(element)));
@@ -285,8 +341,13 @@ public final class ListJobQueue implements JobQueue {
 
     /** SHA-1 of the element's bytes, as Redis's {@code redis.sha1hex} computes it. */
     static String sha1(String element) {
+        return sha1(element.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** SHA-1 of exact bytes, as Redis's {@code redis.sha1hex} computes it. */
+    static String sha1(byte[] element) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(element.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(element));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-1 is required of every JVM", e);
         }

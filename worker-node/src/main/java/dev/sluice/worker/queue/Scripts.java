@@ -92,16 +92,17 @@ final class Scripts {
             return 1
             """;
 
-    /** KEYS: list, processing, deliveries. ARGV: max. Moves up to max elements; returns element, redeliveries pairs. */
-    static final String LIST_FETCH = """
-            local out = {}
-            for i = 1, tonumber(ARGV[1]) do
-              local e = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
-              if not e then break end
-              table.insert(out, e)
-              table.insert(out, redis.call('HGET', KEYS[3], redis.sha1hex(e)) or '0')
-            end
-            return out
+    /**
+     * KEYS: processing, dead. ARGV: index, tombstone, retention ms, field/value pairs... Dead-letters the element
+     * at {@code index} of the processing list without it ever leaving Redis (it is too large to read): the dead
+     * letter first, then the element is overwritten with a unique tombstone and that is removed. Only the fetcher
+     * pushes to the processing list's head, so the index it saw is still the element's.
+     */
+    static final String LIST_BURY = NOW + """
+            redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[3])), '*', unpack(ARGV, 4))
+            redis.call('LSET', KEYS[1], tonumber(ARGV[1]), ARGV[2])
+            redis.call('LREM', KEYS[1], 1, ARGV[2])
+            return 1
             """;
 
     /** KEYS: processing, deliveries, delayed. ARGV: element, delay ms, job JSON. */
@@ -152,26 +153,18 @@ final class Scripts {
     /**
      * KEYS: stream. ARGV: group, dead consumer, claiming consumer, max. Moves up to max of the dead consumer's
      * pending entries to the claimer in one step, so concurrent claimers never get the same entry, and removes the
-     * dead consumer once it holds nothing. Returns id, delivery count (raised by the claim), fields... triples;
-     * entries deleted from the stream are dropped by XCLAIM and not returned.
+     * dead consumer once it holds nothing. Claims ids only ({@code JUSTID}, the delivery count set one higher with
+     * {@code RETRYCOUNT}): no entry passes through the script, so none too large for a node's heap can stall Redis
+     * here; the claimer reads the entries itself on a bounded connection. Returns id, delivery count pairs.
      */
     static final String STREAM_CLAIM_FROM = """
             local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[4]), ARGV[2])
             local out = {}
-            if #pending > 0 then
-              local ids = {}
-              local counts = {}
-              for i, p in ipairs(pending) do
-                ids[i] = p[1]
-                counts[p[1]] = p[4]
-              end
-              local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, unpack(ids))
-              for _, e in ipairs(claimed) do
-                if e and e[1] then
-                  table.insert(out, e[1])
-                  table.insert(out, counts[e[1]] + 1)
-                  table.insert(out, e[2])
-                end
+            for _, p in ipairs(pending) do
+              local claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, p[1], 'RETRYCOUNT', p[4] + 1, 'JUSTID')
+              if claimed[1] then
+                table.insert(out, p[1])
+                table.insert(out, p[4] + 1)
               end
             end
             if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) == 0 then

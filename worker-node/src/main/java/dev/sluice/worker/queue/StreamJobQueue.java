@@ -12,18 +12,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.exceptions.JedisDataException;
-import redis.clients.jedis.params.XAutoClaimParams;
 import redis.clients.jedis.params.XClaimParams;
-import redis.clients.jedis.params.XPendingParams;
-import redis.clients.jedis.params.XReadGroupParams;
 import redis.clients.jedis.resps.StreamEntry;
 import redis.clients.jedis.resps.StreamGroupInfo;
-import redis.clients.jedis.resps.StreamPendingEntry;
 import redis.clients.jedis.resps.StreamPendingSummary;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,6 +44,9 @@ import java.util.TreeMap;
  *       visibility timeout, and a healthy job waiting for a permit is never taken for poison.</li>
  *   <li>{@code XAUTOCLAIM} takes over entries idle past the visibility timeout; an entry delivered more than
  *       {@code queue.max_deliveries} times keeps killing its workers and is dead-lettered.</li>
+ *   <li>Every path that hands an entry to this node (fetch, both reclaims) reads it on the fetcher's bounded
+ *       connection: an entry larger than {@code queue.max_job_bytes} is streamed past, never held whole, and is
+ *       dead-lettered with its size and hash; one not UTF-8 keeps its exact bytes in its dead letter.</li>
  * </ul>
  */
 public final class StreamJobQueue implements JobQueue {
@@ -59,7 +60,8 @@ public final class StreamJobQueue implements JobQueue {
     private final JobCodec codec;
     private final Clock clock;
     private final FetcherConnection fetcher;
-    private StreamEntryID reclaimCursor = new StreamEntryID(0, 0);
+    private static final byte[] STREAM_DEAD = Scripts.STREAM_DEAD.getBytes(StandardCharsets.UTF_8);
+    private String reclaimCursor = "0-0";
 
     public StreamJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock) {
         this.config = config;
@@ -67,7 +69,7 @@ public final class StreamJobQueue implements JobQueue {
         this.redis = redis;
         this.codec = new JobCodec(config.maxJobBytes());
         this.clock = clock;
-        this.fetcher = new FetcherConnection(redis);
+        this.fetcher = new FetcherConnection(redis, config.maxJobBytes());
     }
 
     @Override
@@ -93,14 +95,18 @@ public final class StreamJobQueue implements JobQueue {
         }
     }
 
+    /**
+     * A blocking XREADGROUP on the fetcher's bounded connection: an entry larger than {@code queue.max_job_bytes}
+     * is streamed past, never held whole (see {@link dev.sluice.worker.pool.BoundedReplyConnection}), and arrives
+     * as a malformed delivery with its size and hash, to be dead-lettered.
+     */
     @Override
     public List<Delivery> fetch(int max, Duration block) {
         Jedis j = fetcher.get(block);
-        List<Map.Entry<String, List<StreamEntry>>> read;
+        Object reply;
         try {
-            read = j.xreadGroup(config.group(), nodeId,
-                    XReadGroupParams.xReadGroupParams().count(max).block(Math.toIntExact(block.toMillis())),
-                    Map.of(config.stream(), StreamEntryID.XREADGROUP_UNDELIVERED_ENTRY));
+            reply = j.sendCommand(Protocol.Command.XREADGROUP, "GROUP", config.group(), nodeId, "COUNT",
+                    Integer.toString(max), "BLOCK", Long.toString(block.toMillis()), "STREAMS", config.stream(), ">");
         } catch (JedisDataException e) {
             if (e.getMessage() != null && e.getMessage().startsWith("NOGROUP")) {
                 log.warn("consumer group {} on {} is gone (Redis lost its data?); creating it again", config.group(), config.stream());
@@ -112,26 +118,26 @@ public final class StreamJobQueue implements JobQueue {
             fetcher.failed(e);
             throw e;
         }
-        if (read == null || read.isEmpty()) {
+        if (reply == null) {
             return List.of();
         }
         List<Delivery> out = new ArrayList<>();
-        for (Map.Entry<String, List<StreamEntry>> stream : read) {
-            for (StreamEntry entry : stream.getValue()) {
-                out.add(toDelivery(entry, 1));
+        for (Object stream : (List<?>) reply) {
+            for (Object entry : (List<?>) ((List<?>) stream).get(1)) {
+                List<?> e = (List<?>) entry;
+                out.add(toDelivery(e, 1));
             }
         }
         return out;
     }
 
-    private Delivery toDelivery(StreamEntry entry, long deliveries) {
-        Map<String, String> fields = entry.getFields() == null ? Map.of() : entry.getFields();
-        String id = entry.getID().toString();
-        try {
-            return new Delivery(id, codec.fromFields(fields), null, fields, deliveries);
-        } catch (BadJobException e) {
-            return new Delivery(id, null, e, fields, deliveries);
-        }
+    /** One raw entry: id, fields (null for an entry deleted meanwhile). */
+    private Delivery toDelivery(List<?> entry, long deliveries) {
+        return RawEntries.stream(ascii(entry.get(0)), (List<?>) entry.get(1), deliveries, codec, config.maxJobBytes());
+    }
+
+    private static String ascii(Object o) {
+        return new String((byte[]) o, StandardCharsets.US_ASCII);
     }
 
     @Override
@@ -140,30 +146,38 @@ public final class StreamJobQueue implements JobQueue {
             return List.of();
         }
         Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
-        Map.Entry<StreamEntryID, List<StreamEntry>> claimed;
-        List<StreamPendingEntry> pending;
+        List<?> claimed;
+        Map<String, Long> deliveries = new HashMap<>();
         try {
-            claimed = j.xautoclaim(config.stream(), config.group(), nodeId,
-                    config.visibilityTimeoutSecs() * 1000L, reclaimCursor, XAutoClaimParams.xAutoClaimParams().count(max));
-            reclaimCursor = claimed.getKey();
-            if (claimed.getValue().isEmpty()) {
+            List<?> reply = (List<?>) j.sendCommand(Protocol.Command.XAUTOCLAIM, config.stream(), config.group(), nodeId,
+                    Long.toString(config.visibilityTimeoutSecs() * 1000L), reclaimCursor, "COUNT", Integer.toString(max));
+            reclaimCursor = ascii(reply.get(0));
+            claimed = (List<?>) reply.get(1);
+            if (claimed.isEmpty()) {
                 return List.of();
             }
-            List<StreamEntry> entries = claimed.getValue();
-            pending = j.xpending(config.stream(), config.group(), new XPendingParams(
-                    entries.getFirst().getID(), entries.getLast().getID(), entries.size() * 2).consumer(nodeId));
+            String first = ascii(((List<?>) claimed.getFirst()).get(0));
+            String last = ascii(((List<?>) claimed.getLast()).get(0));
+            List<?> pending = (List<?>) j.sendCommand(Protocol.Command.XPENDING, config.stream(), config.group(), first, last,
+                    Integer.toString(claimed.size() * 2), nodeId);
+            for (Object p : pending) {
+                List<?> row = (List<?>) p;
+                deliveries.put(ascii(row.get(0)), (Long) row.get(3));
+            }
+        } catch (JedisDataException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("NOGROUP")) {
+                return List.of();
+            }
+            throw redis.refusals().refused("reclaim", e);
         } catch (RuntimeException e) {
             fetcher.failed(e);
             throw e;
         }
-        Map<String, Long> deliveries = new HashMap<>();
-        for (StreamPendingEntry p : pending) {
-            deliveries.put(p.getID().toString(), p.getDeliveredTimes());
-        }
         List<Delivery> out = new ArrayList<>();
-        for (StreamEntry entry : claimed.getValue()) {
-            if (entry.getFields() != null) {
-                out.add(toDelivery(entry, deliveries.getOrDefault(entry.getID().toString(), 2L)));
+        for (Object entry : claimed) {
+            List<?> e = (List<?>) entry;
+            if (e != null && e.size() > 1 && e.get(1) != null) {
+                out.add(toDelivery(e, deliveries.getOrDefault(ascii(e.get(0)), 2L)));
             }
         }
         if (!out.isEmpty()) {
@@ -178,30 +192,26 @@ public final class StreamJobQueue implements JobQueue {
             return List.of();
         }
         Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
-        Object reply;
+        List<Delivery> out = new ArrayList<>();
         try {
-            reply = j.eval(Scripts.STREAM_CLAIM_FROM, List.of(config.stream()),
+            List<?> pairs = (List<?>) j.eval(Scripts.STREAM_CLAIM_FROM, List.of(config.stream()),
                     List.of(config.group(), deadNodeId, nodeId, Integer.toString(max)));
+            // The claim moved ids only; each entry is read here, on the bounded connection.
+            for (int i = 0; i + 1 < pairs.size(); i += 2) {
+                String id = (String) pairs.get(i);
+                List<?> range = (List<?>) j.sendCommand(Protocol.Command.XRANGE, config.stream(), id, id);
+                if (!range.isEmpty()) {
+                    out.add(toDelivery((List<?>) range.getFirst(), (Long) pairs.get(i + 1)));
+                }
+            }
         } catch (JedisDataException e) {
             if (e.getMessage() != null && e.getMessage().contains("NOGROUP")) {
-                return List.of();
+                return out;
             }
-            throw e;
+            throw redis.refusals().refused("reclaim", e);
         } catch (RuntimeException e) {
             fetcher.failed(e);
             throw e;
-        }
-        List<?> triples = (List<?>) reply;
-        List<Delivery> out = new ArrayList<>(triples.size() / 3);
-        for (int i = 0; i + 2 < triples.size(); i += 3) {
-            String id = (String) triples.get(i);
-            long deliveries = (Long) triples.get(i + 1);
-            List<?> flat = (List<?>) triples.get(i + 2);
-            Map<String, String> fields = new LinkedHashMap<>();
-            for (int k = 0; k + 1 < flat.size(); k += 2) {
-                fields.put((String) flat.get(k), (String) flat.get(k + 1));
-            }
-            out.add(toDelivery(new StreamEntry(new StreamEntryID(id), fields), deliveries));
         }
         if (!out.isEmpty()) {
             log.info("took over {} job(s) left in flight by node {}, which left the cluster", out.size(), deadNodeId);
@@ -229,11 +239,11 @@ public final class StreamJobQueue implements JobQueue {
                             List.of(config.stream(), config.delayed()), List.of(config.group(), r.delivery().handle(),
                                     nodeId, Long.toString(r.delayMs()), codec.toJson(r.next())))));
                     case Completion.DeadLetter d -> {
-                        List<String> args = new ArrayList<>(List.of(config.group(), d.delivery().handle(), nodeId,
+                        List<byte[]> args = new ArrayList<>(DeadLetters.utf8(config.group(), d.delivery().handle(), nodeId,
                                 Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
-                        replies.expect(c, Replies.command(c), List.of(p.eval(Scripts.STREAM_DEAD,
-                                List.of(config.stream(), config.deadLetter()), args)));
+                        replies.expect(c, Replies.command(c), List.of(p.eval(STREAM_DEAD,
+                                DeadLetters.utf8(config.stream(), config.deadLetter()), args)));
                     }
                     case Completion.HandBack h -> {
                         List<String> args = new ArrayList<>(List.of(config.group(), h.delivery().handle(), nodeId));
@@ -357,9 +367,12 @@ public final class StreamJobQueue implements JobQueue {
                 waiting = Math.max(0, length.get() - pending);
                 for (StreamGroupInfo g : j.xinfoGroups(config.stream())) {
                     if (config.group().equals(g.getName()) && g.getLastDeliveredId() != null) {
-                        List<StreamEntry> next = j.xrange(config.stream(), "(" + g.getLastDeliveredId(), "+", 1);
+                        // Raw, on the pool's bounded connection: the entry may be one too large for this heap.
+                        List<?> next = (List<?>) j.sendCommand(Protocol.Command.XRANGE, config.stream(),
+                                "(" + g.getLastDeliveredId(), "+", "COUNT", "1");
                         if (!next.isEmpty()) {
-                            oldestAgeMs = Math.max(0, clock.millis() - next.getFirst().getID().getTime());
+                            StreamEntryID id = new StreamEntryID(ascii(((List<?>) next.getFirst()).get(0)));
+                            oldestAgeMs = Math.max(0, clock.millis() - id.getTime());
                         }
                     }
                 }
