@@ -18,9 +18,11 @@
 # (200) and SLUICE_HUBSIM_MAX_IN_FLIGHT (20); the workers get the same limits and keep them fleet-wide.
 #
 # Docker: the compose project is SLUICE_DEMO_PROJECT (sluice), the coordinator is published on
-# SLUICE_PUBLISH_COORDINATOR (8090). Where no container registry is reachable, run deploy/ci-docker.sh once: the
-# demo then uses the local stand-in images it built (sluice/jre, sluice/redis, sluice/kafka) when they are present
-# and SLUICE_IMAGE_* are not set.
+# SLUICE_PUBLISH_COORDINATOR (8090) and, like every published port, on SLUICE_PUBLISH_ADDR (127.0.0.1: this host
+# only). Redis's password is REDIS_PASSWORD, or docker-compose.yml's placeholder when it is unset (the demo says
+# which); Redis is not published, the demo reaches it with `docker exec` (redis-cli authenticates by REDISCLI_AUTH).
+# Where no container registry is reachable, run deploy/ci-docker.sh once: the demo then uses the local stand-in
+# images it built (sluice/jre, sluice/redis, sluice/kafka) when they are present and SLUICE_IMAGE_* are not set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -147,9 +149,21 @@ if [ "$mode" = docker ]; then
   if [ -t 1 ]; then printf '\r\033[K'; fi
   redis_c=$(containers redis | head -1)
   worker_c=$(containers worker-node | head -1)
-  hub_port=$(compose port hub 8080 | awk -F: '{print $NF}')
-  hub_url=http://127.0.0.1:$hub_port
-  coordinator_url=http://localhost:${SLUICE_PUBLISH_COORDINATOR:-8090}
+  # host:port a published port answers on (SLUICE_PUBLISH_ADDR, 127.0.0.1 by default; 0.0.0.0 is reached on loopback).
+  published() {
+    local a
+    a=$(compose port "$1" "$2" | tail -1)
+    [ -n "$a" ] || die "compose port $1 $2: not published"
+    case "${a%:*}" in
+      0.0.0.0|::|'[::]') echo "127.0.0.1:${a##*:}" ;;
+      *) echo "$a" ;;
+    esac
+  }
+  hub_url=http://$(published hub 8080)
+  coordinator_url=http://$(published coordinator 8090)
+  if [ -z "${REDIS_PASSWORD:-}" ]; then
+    say "Redis's password is docker-compose.yml's placeholder: set REDIS_PASSWORD for your own (see README.md, Security)"
+  fi
   rcli() { docker exec "$redis_c" redis-cli "$@"; }
   enqueue() { docker exec "$worker_c" sluice enqueue --config /etc/sluice/production.toml --range "1..$jobs" --prefix "$prefix"; }
   stop_hint="deploy/demo.sh down   (or: ${compose_cmd[*]} -p $project down -v)"

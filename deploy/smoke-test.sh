@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Compose smoke test: brings the cluster of docker-compose.yml up with 3 worker nodes and checks, in order:
+#  0. closed by default: the published ports (coordinator, Hub simulator) bind to SLUICE_PUBLISH_ADDR (127.0.0.1),
+#     Redis, Kafka and the workers publish none; Redis refuses a client without the password (REDIS_PASSWORD, a
+#     random one for this run unless set) and the workers, which have it in their URL, do not show it in /api/status;
 #  1. the 3 workers form ONE Hazelcast cluster of 3 members (each node's /api/status);
 #  2. a backfill (2,000 jobs by default) drains: every job done, nothing dead-lettered, pending or delayed, every
 #     node did some; the Hub simulator saw nothing beyond its limits (max requests in any sliding second, max in
@@ -27,7 +30,7 @@
 # SLUICE_SMOKE_JOBS (first backfill, 2000), SLUICE_SMOKE_SCALE_JOBS (second backfill, after the scale-out, 500),
 # SLUICE_SMOKE_TIMEOUT_SECS (drain timeout, 180), SLUICE_SMOKE_KEEP (1: no teardown), SLUICE_SMOKE_PROMTOOL (skip:
 # no promtool checks), those of deploy/smoke-test.compose.yml (SLUICE_SMOKE_BREAKER_*) and those of
-# docker-compose.yml (SLUICE_IMAGE_*, SLUICE_HUBSIM_*, SLUICE_FLEET_*).
+# docker-compose.yml (SLUICE_IMAGE_*, SLUICE_HUBSIM_*, SLUICE_FLEET_*, SLUICE_PUBLISH_*, REDIS_PASSWORD).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +56,12 @@ export SLUICE_NODE_CONCURRENCY=${SLUICE_NODE_CONCURRENCY:-100}
 
 # Debian's python3 when there is one: a version manager's shim (pyenv) can take seconds to start.
 if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; else py=python3; fi
+
+# A password of this run's own, so that the test shows REDIS_PASSWORD reaching Redis and the workers (and not
+# docker-compose.yml's placeholder being used on both sides).
+REDIS_PASSWORD=${REDIS_PASSWORD:-smoke-$("$py" -c 'import secrets; print(secrets.token_hex(12))')}
+export REDIS_PASSWORD
+publish_addr=${SLUICE_PUBLISH_ADDR:-127.0.0.1}
 
 if [ -n "${SLUICE_COMPOSE:-}" ]; then
   read -r -a compose_cmd <<<"$SLUICE_COMPOSE"
@@ -278,6 +287,25 @@ done
 distinct=$(printf '%s\n' "${node_ids[@]}" | sort -u | wc -l)
 [ "$distinct" -eq "$workers" ] || fail "node ids are not distinct: ${node_ids[*]}"
 log "worker nodes: ${node_ids[*]}"
+
+# --- 0. closed by default ------------------------------------------------------------------------------------
+# `docker port` lists a container's published ports as ADDRESS:PORT, one a line.
+published_on() { docker port "$1" 2>/dev/null | sed -n 's/^.* -> //p' | sed 's/:[0-9]*$//' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+for c in "$coordinator" "$hub"; do
+  addrs=$(published_on "$c")
+  [ "$addrs" = "$publish_addr" ] || fail "container ${c:0:12} publishes on '$addrs', expected only $publish_addr"
+done
+for c in "$redis_c" $(container kafka) "${worker_ids[@]}"; do
+  [ -z "$(docker port "$c" 2>/dev/null)" ] || fail "container ${c:0:12} publishes a port: $(docker port "$c" | tr '\n' ';')"
+done
+noauth=$(docker exec "$redis_c" env -u REDISCLI_AUTH redis-cli ping 2>&1 || true)
+grep -q NOAUTH <<<"$noauth" || fail "Redis answered a client without the password: $noauth"
+status_json=$(http "${worker_ids[0]}" GET 8081 /api/status)
+! grep -q -F -- "$REDIS_PASSWORD" <<<"$status_json" || fail "a worker's /api/status shows the Redis password"
+shown_url=$(json 'd["config"]["redis"]["url"]' <<<"$status_json")
+[ "$shown_url" = "redis://:***@redis:6379" ] || fail "a worker's /api/status shows its Redis URL as '$shown_url'"
+log "closed by default: coordinator and Hub simulator published on $publish_addr only, Redis, Kafka and the workers" \
+  "not at all; Redis refuses a client without the password ($noauth); /api/status shows $shown_url"
 
 # --- 1. one Hazelcast cluster --------------------------------------------------------------------------------
 # Replicas starting together can first form separate clusters, which merge within seconds

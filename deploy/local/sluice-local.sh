@@ -12,6 +12,10 @@
 #   deploy/local/sluice-local.sh down [--purge]  # stops what `up` started (by its pid files), and nothing else;
 #                                                # --purge also deletes the data and logs (Redis AOF, Kafka log)
 #
+# Closed by default: everything it starts listens on 127.0.0.1 only (Redis, Kafka, the Hub simulator, the nodes'
+# admin HTTP and Hazelcast member ports, the coordinator). Redis has no password, so on a machine shared with other
+# users they can reach it: use docker-compose.yml (password, nothing published but on loopback) there.
+#
 # Needs: the jars (./mvnw -B -ntp -DskipTests package), redis-server and redis-cli on PATH, a JDK 21+ (JAVA_HOME,
 # default /usr/lib/jvm/temurin-25-jdk-amd64), curl. The Kafka classpath is resolved once with the Maven wrapper.
 #

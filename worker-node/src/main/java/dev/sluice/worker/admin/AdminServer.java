@@ -15,12 +15,14 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.LongSupplier;
 
 /**
  * The node's admin HTTP endpoint on {@code [metrics] bind:port}, served by the JDK's HTTP server on virtual threads:
@@ -30,7 +32,9 @@ import java.util.concurrent.Executors;
  *       has work and has stood still for three periods (at least 30 s), or a fatal error struck.</li>
  *   <li>{@code GET /health/ready}: 200 while the node runs and sees Redis, else 503 with the reason as JSON.</li>
  *   <li>{@code GET /metrics}: the Prometheus scrape, text format 0.0.4.</li>
- *   <li>{@code GET /api/status}: the node's state as JSON (see {@link NodeStatus}); no secrets.</li>
+ *   <li>{@code GET /api/status}: the node's state as JSON (see {@link NodeStatus}); no secrets. Served from a
+ *       snapshot at most a second old ({@link StatusCache}): taking one reads the fleet's permit table from the
+ *       store, and requests, which need no token, must not multiply those reads.</li>
  * </ul>
  *
  * <p>Every endpoint is read-only and answers GET and HEAD only (405 otherwise). An endpoint that changes state
@@ -72,15 +76,27 @@ public final class AdminServer implements AutoCloseable {
     private ExecutorService executor;
 
     public AdminServer(MetricsConfig config, PrometheusMeterRegistry registry, NodeStatusSource source) {
+        this(config, registry, source, StatusCache.DEFAULT_MAX_AGE, System::nanoTime);
+    }
+
+    /**
+     * An admin server whose {@code /api/status} snapshots live {@code statusMaxAge}, aged on {@code ticker}.
+     *
+     * @param statusMaxAge how old the {@code /api/status} snapshot may be before a request takes a new one
+     * @param ticker       monotonic nanoseconds ({@code System::nanoTime}) that snapshot ages are measured on
+     */
+    AdminServer(MetricsConfig config, PrometheusMeterRegistry registry, NodeStatusSource source,
+                Duration statusMaxAge, LongSupplier ticker) {
         this.config = config;
         this.registry = registry;
         this.source = source;
         this.writeAccess = new WriteAccess(config.token());
+        StatusCache status = new StatusCache(source::status, statusMaxAge, ticker);
         readOnly("/health/live", exchange -> live());
         readOnly("/health/ready", exchange -> ready());
         readOnly("/metrics", exchange -> new Response(200, PROMETHEUS_TEXT,
                 registry.scrape().getBytes(StandardCharsets.UTF_8)));
-        readOnly("/api/status", exchange -> Response.json(200, source.status()));
+        readOnly("/api/status", exchange -> Response.json(200, status.get()));
     }
 
     private void readOnly(String path, Handler handler) {
@@ -152,31 +168,39 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private void dispatch(HttpExchange exchange) {
+        // A failure is answered inside the try: its catch would run after the exchange is closed, and the client
+        // would get no answer at all.
         try (exchange) {
-            String method = exchange.getRequestMethod();
-            Endpoint endpoint = endpoints.get(exchange.getRequestURI().getPath());
             Response response;
-            if (endpoint == null) {
-                response = error(404, "no such endpoint; try " + String.join(", ", endpoints.keySet()));
-            } else if (!endpoint.methods().contains(method)) {
-                exchange.getResponseHeaders().set("Allow", String.join(", ", new TreeSet<>(endpoint.methods())));
-                response = error(405, method + " is not allowed here" + (endpoint.mutating() ? "" : ": this endpoint is read-only"));
-            } else if (endpoint.mutating() && !authorized(exchange)) {
-                return;
-            } else {
-                response = endpoint.handler().handle(exchange);
-            }
-            send(exchange, response);
-        } catch (IOException e) {
-            log.debug("admin request {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI(), e);
-        } catch (RuntimeException e) {
-            log.warn("admin request {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI(), e);
             try {
-                send(exchange, error(500, e.toString()));
-            } catch (IOException | RuntimeException again) {
-                log.debug("could not answer 500", again);
+                response = route(exchange);
+            } catch (RuntimeException e) {
+                log.warn("admin request {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI(), e);
+                response = error(500, e.toString());
             }
+            if (response != null) {
+                send(exchange, response);
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("admin request {} {} could not be answered", exchange.getRequestMethod(), exchange.getRequestURI(), e);
         }
+    }
+
+    /** The answer to a request, or null when it has been answered already (a refused change). */
+    private Response route(HttpExchange exchange) throws IOException {
+        String method = exchange.getRequestMethod();
+        Endpoint endpoint = endpoints.get(exchange.getRequestURI().getPath());
+        if (endpoint == null) {
+            return error(404, "no such endpoint; try " + String.join(", ", endpoints.keySet()));
+        }
+        if (!endpoint.methods().contains(method)) {
+            exchange.getResponseHeaders().set("Allow", String.join(", ", new TreeSet<>(endpoint.methods())));
+            return error(405, method + " is not allowed here" + (endpoint.mutating() ? "" : ": this endpoint is read-only"));
+        }
+        if (endpoint.mutating() && !authorized(exchange)) {
+            return null;
+        }
+        return endpoint.handler().handle(exchange);
     }
 
     /** Answers 401 or 403 and returns false unless the request may change state. */

@@ -77,6 +77,12 @@ public final class WorkerNodeStatus implements NodeStatusSource {
         return Readiness.readyNow();
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Not cheap: in a fleet it reads the permit table from its owner (a store call, see
+     * {@link FleetHubLimiter#snapshot()}). {@link AdminServer} asks for it at most once a second.
+     */
     @Override
     public NodeStatus status() {
         SluiceConfig c = node.config();

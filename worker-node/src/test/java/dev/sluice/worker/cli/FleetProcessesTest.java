@@ -106,8 +106,10 @@ class FleetProcessesTest {
                         assertThat(System.currentTimeMillis()).as("the victim's last permit came back at its lease end")
                                 .isGreaterThanOrEqualTo(lastEndsAt);
                     } else {
+                        // 2 s of slack, plus up to 1 s each for the two /api/status snapshots read here (lastEndsAt
+                        // and this one), which a node serves from a cache at most 1 s old.
                         assertThat(askedAt).as("the victim still holds permits %d ms after its last lease end",
-                                askedAt - lastEndsAt).isLessThan(lastEndsAt + 2_000);
+                                askedAt - lastEndsAt).isLessThan(lastEndsAt + 4_000);
                     }
                     TimeUnit.MILLISECONDS.sleep(10);
                 }
