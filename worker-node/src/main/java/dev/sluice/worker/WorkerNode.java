@@ -9,6 +9,7 @@ import dev.sluice.worker.events.NodeEvents;
 import dev.sluice.worker.exec.Worker;
 import dev.sluice.worker.handler.HandlerRegistry;
 import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
 import dev.sluice.worker.limits.FleetHubLimiter;
@@ -56,6 +57,8 @@ public final class WorkerNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WorkerNode.class);
     /** The fetcher's pause while Redis refuses writes. */
     static final String REDIS_REFUSING = "redis-refusing-writes";
+    /** The fetcher's pause once another process took this node id over. */
+    static final String NODE_ID_TAKEN_OVER = "node-id-taken-over";
     /** Loopback requests that ready the Hub client's send path before the first job (see HubClient#warmUp). */
     private static final int WARM_UP_REQUESTS = 300;
 
@@ -65,6 +68,7 @@ public final class WorkerNode implements AutoCloseable {
     private final ClusterMember cluster;
     private final RedisConnections redis;
     private final PoolMonitor poolMonitor;
+    private final NodeRecord record;
     private final JobQueue queue;
     private final HubLimiter limiter;
     private final HubClient hub;
@@ -121,6 +125,7 @@ public final class WorkerNode implements AutoCloseable {
                 .publishPercentiles(0.5, 0.99).register(meters);
         redis.onBorrowWait(nanos -> borrowWait.record(nanos, TimeUnit.NANOSECONDS));
         this.poolMonitor = new PoolMonitor(redis::sample, config.redis().pressureThreshold());
+        this.record = new NodeRecord(redis, nodeId, Duration.ofMillis(config.node().leaseMs()));
         this.queue = config.queue().mode().equals("list")
                 ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC())
                 : new StreamJobQueue(config.queue(), nodeId, redis, Clock.systemUTC());
@@ -303,6 +308,15 @@ public final class WorkerNode implements AutoCloseable {
         }
         sampler.scheduleAtFixedRate(poolMonitor::sample, 0, 250, TimeUnit.MILLISECONDS);
         sampler.scheduleWithFixedDelay(this::probeWritesWhileRefused, 1, 1, TimeUnit.SECONDS);
+        record.onLost(() -> worker.setPaused(NODE_ID_TAKEN_OVER, true));
+        long renewMs = record.renewEvery().toMillis();
+        sampler.scheduleWithFixedDelay(() -> {
+            try {
+                record.renew();
+            } catch (RuntimeException e) {
+                log.debug("renewing the node record failed", e);
+            }
+        }, renewMs, renewMs, TimeUnit.MILLISECONDS);
         long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
         maintenance.start(Duration.ofMillis(keepAliveMs));
         hub.warmUp(WARM_UP_REQUESTS, 4);
@@ -326,9 +340,13 @@ public final class WorkerNode implements AutoCloseable {
         long lastSaid = 0;
         while (true) {
             try {
+                record.claim();
                 queue.start();
                 redis.refusals().accepted();
                 return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while claiming node id " + config.node().id(), e);
             } catch (JedisDataException e) {
                 RedisRefusal refusal = redis.refusals().refused("start", e);
                 long now = System.nanoTime();
@@ -373,6 +391,8 @@ public final class WorkerNode implements AutoCloseable {
             events.stopping("shutdown");
         }
         int handedBack = worker.drain();
+        // After the drain the node holds nothing: its id is free for a restart at once.
+        record.release();
         close();
         log.info("node {} stopped; {} job(s) handed back to the queue", config.node().id(), handedBack);
         return handedBack;
@@ -446,6 +466,11 @@ public final class WorkerNode implements AutoCloseable {
 
     public MeterRegistry meters() {
         return meters;
+    }
+
+    /** The node's liveness record in Redis. */
+    public NodeRecord record() {
+        return record;
     }
 
     /** Watches the node's loops; what it reports decides liveness. */

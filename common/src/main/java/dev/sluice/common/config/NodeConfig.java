@@ -13,8 +13,10 @@ import java.util.regex.Pattern;
  * @param concurrency       job slots (virtual threads)
  * @param drainTimeoutSecs  how long SIGTERM waits for running jobs before handing them back
  * @param heartbeatIntervalSecs  how often the node publishes a heartbeat event
+ * @param leaseMs           the node's liveness record in Redis is renewed every third of this; a node started with
+ *                          the id of a record watched unrenewed for this long takes it over
  */
-public record NodeConfig(String id, int concurrency, int drainTimeoutSecs, int heartbeatIntervalSecs) {
+public record NodeConfig(String id, int concurrency, int drainTimeoutSecs, int heartbeatIntervalSecs, int leaseMs) {
 
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,100}");
 
@@ -27,7 +29,8 @@ public record NodeConfig(String id, int concurrency, int drainTimeoutSecs, int h
         return new NodeConfig(id,
                 r.intIn("node.concurrency", 250, 1, 10_000),
                 r.intIn("node.drain_timeout_secs", 20, 0, 3_600),
-                r.intIn("node.heartbeat_interval_secs", 5, 1, 300));
+                r.intIn("node.heartbeat_interval_secs", 5, 1, 300),
+                r.intIn("node.lease_ms", 6_000, 300, 600_000));
     }
 
     /**

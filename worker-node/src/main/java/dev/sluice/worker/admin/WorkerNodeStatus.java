@@ -54,6 +54,10 @@ public final class WorkerNodeStatus implements NodeStatusSource {
         if (!notLive.isEmpty()) {
             return Readiness.notReady("not live: " + String.join("; ", notLive));
         }
+        if (node.record().lost()) {
+            return Readiness.notReady("another process took node id " + node.config().node().id()
+                    + " over (this one's liveness record stood still for a lease); this node takes no new work");
+        }
         RedisRefusals refusals = node.redis().refusals();
         if (refusals.refusing()) {
             return Readiness.notReady("Redis refuses writes (" + refusals.lastRefusal() + "); no new work is taken "

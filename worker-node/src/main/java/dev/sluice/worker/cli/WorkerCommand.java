@@ -4,6 +4,7 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.WorkerNode;
 import dev.sluice.worker.admin.AdminServer;
 import dev.sluice.worker.admin.WorkerNodeStatus;
+import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.admin.NodeMeters;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.slf4j.Logger;
@@ -72,6 +73,9 @@ final class WorkerCommand implements Callable<Integer> {
             }
             node.close();
             admin.stop();
+            if (e instanceof NodeRecord.NodeIdInUse inUse) {
+                throw new CliException(ExitCodes.FAILURE, inUse.getMessage(), inUse);
+            }
             throw RedisFailures.isRedisFailure(e) ? RedisFailures.describe(e, config) : e;
         }
         stopped.await();

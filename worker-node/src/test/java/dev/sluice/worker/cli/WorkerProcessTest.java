@@ -95,4 +95,34 @@ class WorkerProcessTest {
             assertThat(j.xpending("sluice:jobs", "sluice").getTotal()).isZero();
         }
     }
+
+    @Test
+    void aSecondWorkerWithTheIdOfALiveOneExitsOneSayingSo() throws Exception {
+        try (HubSimulator hub = HubSimulator.builder().port(0).build().start();
+             NodeProcess first = NodeProcess.forMainClass(Main.class).args("worker")
+                     .env("SLUICE_REDIS_URL", redis.url()).env("SLUICE_HUB_BASE_URL", hub.baseUrl())
+                     .env("SLUICE_NODE_ID", "twin-1").env("SLUICE_NODE_LEASE_MS", "1500")
+                     .env("SLUICE_CLUSTER_PORT", Integer.toString(freePort()))
+                     .env("SLUICE_KAFKA_ENABLED", "false").env("SLUICE_METRICS_PORT", "0")
+                     .env("SLUICE_METRICS_BIND", "127.0.0.1").maxHeap("256m").start()) {
+            first.awaitLog(Pattern.compile("node twin-1 started"), Duration.ofSeconds(60));
+            try (NodeProcess second = NodeProcess.forMainClass(Main.class).args("worker")
+                    .env("SLUICE_REDIS_URL", redis.url()).env("SLUICE_HUB_BASE_URL", hub.baseUrl())
+                    .env("SLUICE_NODE_ID", "twin-1").env("SLUICE_NODE_LEASE_MS", "1500")
+                    .env("SLUICE_CLUSTER_PORT", Integer.toString(freePort()))
+                    .env("SLUICE_KAFKA_ENABLED", "false").env("SLUICE_METRICS_PORT", "0")
+                    .env("SLUICE_METRICS_BIND", "127.0.0.1").maxHeap("256m").start()) {
+                int exit = second.waitFor(Duration.ofSeconds(60));
+                assertThat(exit).as(second.log()).isEqualTo(1);
+                assertThat(second.log()).contains("sluice: node id twin-1 is in use by a live process");
+            }
+            assertThat(first.isAlive()).isTrue();
+        }
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
 }

@@ -1,0 +1,198 @@
+package dev.sluice.worker.identity;
+
+import dev.sluice.worker.pool.RedisConnections;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.LongSupplier;
+
+/**
+ * The node's liveness record in Redis: one per node id, held by one incarnation (one process) at a time, so two
+ * live processes never work under one id (they would share a consumer name, a processing list and fleet leases).
+ *
+ * <p>The record ({@code sluice:node:<id>}, a hash of {@code incarnation} and {@code seq}) is renewed every third of
+ * the lease by raising {@code seq}. Nothing compares clocks or trusts key expiry: a starting node that finds the
+ * record held by another incarnation watches {@code seq} on its own monotonic clock for a full lease. If it moved,
+ * another process is alive under this id and this one refuses to start; if it stood still, the holder is gone and
+ * this one takes the record over, in one compare-and-set on the incarnation and {@code seq} it watched. A holder
+ * that finds at a renewal that the record is no longer its own has been taken over (it stood still for a lease: a
+ * pause, a partition) and stops taking work. A graceful stop deletes the record, so a restart need not wait. The
+ * key's expiry (ten leases) only collects records of nodes that never come back.
+ */
+public final class NodeRecord {
+    private static final Logger log = LoggerFactory.getLogger(NodeRecord.class);
+
+    /** KEYS: record. ARGV: incarnation, expected incarnation ('' for none), expected seq, ttl ms. */
+    private static final String CLAIM = """
+            local cur = redis.call('HMGET', KEYS[1], 'incarnation', 'seq')
+            if ARGV[2] == '' then
+              if cur[1] then return 0 end
+            elseif cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3] then
+              return 0
+            end
+            redis.call('HSET', KEYS[1], 'incarnation', ARGV[1], 'seq', '0')
+            redis.call('PEXPIRE', KEYS[1], ARGV[4])
+            return 1
+            """;
+
+    /**
+     * KEYS: record. ARGV: incarnation, ttl ms. 1 renewed, 2 written again (Redis had lost it: a restart without
+     * persistence), 0 another incarnation holds it.
+     */
+    private static final String RENEW = """
+            local holder = redis.call('HGET', KEYS[1], 'incarnation')
+            if not holder then
+              redis.call('HSET', KEYS[1], 'incarnation', ARGV[1], 'seq', '0')
+              redis.call('PEXPIRE', KEYS[1], ARGV[2])
+              return 2
+            end
+            if holder ~= ARGV[1] then return 0 end
+            redis.call('HINCRBY', KEYS[1], 'seq', 1)
+            redis.call('PEXPIRE', KEYS[1], ARGV[2])
+            return 1
+            """;
+
+    /** KEYS: record. ARGV: incarnation. */
+    private static final String RELEASE = """
+            if redis.call('HGET', KEYS[1], 'incarnation') ~= ARGV[1] then return 0 end
+            return redis.call('DEL', KEYS[1])
+            """;
+
+    /** Another live process holds this node id. */
+    public static final class NodeIdInUse extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        NodeIdInUse(String message) {
+            super(message);
+        }
+    }
+
+    private final RedisConnections redis;
+    private final String nodeId;
+    private final String key;
+    private final String incarnation = UUID.randomUUID().toString();
+    private final Duration lease;
+    private final LongSupplier nanoTime;
+    private final List<Runnable> lostListeners = new CopyOnWriteArrayList<>();
+    private volatile boolean held;
+    private volatile boolean lost;
+
+    public NodeRecord(RedisConnections redis, String nodeId, Duration lease) {
+        this(redis, nodeId, lease, System::nanoTime);
+    }
+
+    NodeRecord(RedisConnections redis, String nodeId, Duration lease, LongSupplier nanoTime) {
+        this.redis = redis;
+        this.nodeId = nodeId;
+        this.key = "sluice:node:" + nodeId;
+        this.lease = lease;
+        this.nanoTime = nanoTime;
+    }
+
+    /** This process's incarnation: a random id, never repeated. */
+    public String incarnation() {
+        return incarnation;
+    }
+
+    /** How often {@link #renew()} should run. */
+    public Duration renewEvery() {
+        return lease.dividedBy(3);
+    }
+
+    /**
+     * Takes the record for this incarnation: at once when there is none; after watching it stand still for a full
+     * lease when another incarnation holds it. Redis errors (refused writes included) are thrown for the caller to
+     * retry.
+     *
+     * @throws NodeIdInUse when another incarnation keeps renewing it
+     */
+    public void claim() throws InterruptedException {
+        while (true) {
+            List<String> cur = redis.withJedis(j -> j.hmget(key, "incarnation", "seq"));
+            String other = cur.get(0);
+            String seq = cur.get(1);
+            if (other == null) {
+                if (cas("", "")) {
+                    held = true;
+                    return;
+                }
+                continue;
+            }
+            if (other.equals(incarnation)) {
+                held = true;
+                return;
+            }
+            log.warn("node id {} is held by incarnation {} in Redis; watching it for {} ms (a live holder renews it, a "
+                    + "crashed one does not)", nodeId, other, lease.toMillis());
+            long deadline = nanoTime.getAsLong() + lease.toNanos();
+            while (nanoTime.getAsLong() - deadline < 0) {
+                Thread.sleep(Math.min(250, Math.max(1, (deadline - nanoTime.getAsLong()) / 1_000_000)));
+                List<String> now = redis.withJedis(j -> j.hmget(key, "incarnation", "seq"));
+                if (now.get(0) == null) {
+                    break;
+                }
+                if (!now.get(0).equals(other) || !String.valueOf(now.get(1)).equals(String.valueOf(seq))) {
+                    throw new NodeIdInUse("node id " + nodeId + " is in use by a live process (incarnation "
+                            + now.get(0) + " renewed its record " + key + " within " + lease.toMillis()
+                            + " ms); give every node its own node.id");
+                }
+            }
+            if (cas(other, seq == null ? "" : seq)) {
+                held = true;
+                log.warn("node id {} taken over from incarnation {}, whose record stood still for {} ms (a crashed "
+                        + "process)", nodeId, other, lease.toMillis());
+                return;
+            }
+        }
+    }
+
+    private boolean cas(String expectedIncarnation, String expectedSeq) {
+        Object ok = redis.withJedis(j -> j.eval(CLAIM, List.of(key), List.of(incarnation, expectedIncarnation,
+                expectedSeq, Long.toString(lease.toMillis() * 10))));
+        return Long.valueOf(1).equals(ok);
+    }
+
+    /** Renews the record; when it is no longer this incarnation's, says so once and tells the listeners. */
+    public void renew() {
+        if (!held || lost) {
+            return;
+        }
+        Object ok = redis.withJedis(j -> j.eval(RENEW, List.of(key), List.of(incarnation,
+                Long.toString(lease.toMillis() * 10))));
+        if (Long.valueOf(2).equals(ok)) {
+            log.warn("node {}'s record {} was missing from Redis (it lost its data?); written again", nodeId, key);
+        } else if (!Long.valueOf(1).equals(ok)) {
+            lost = true;
+            log.error("node id {} was taken over by another process (this one's record {} stood still for a lease: "
+                    + "a long pause or a cut from Redis); this node takes no new work", nodeId, key);
+            lostListeners.forEach(Runnable::run);
+        }
+    }
+
+    /** True once another incarnation took the record over. */
+    public boolean lost() {
+        return lost;
+    }
+
+    /** Told once when the record is found taken over. */
+    public void onLost(Runnable listener) {
+        lostListeners.add(listener);
+    }
+
+    /** Deletes the record if it is still this incarnation's (graceful stop). */
+    public void release() {
+        if (!held) {
+            return;
+        }
+        held = false;
+        try {
+            redis.withJedis(j -> j.eval(RELEASE, List.of(key), List.of(incarnation)));
+        } catch (RuntimeException e) {
+            log.debug("could not delete the node record {}", key, e);
+        }
+    }
+}
