@@ -1,12 +1,14 @@
 package dev.sluice.testkit;
 
+import com.hazelcast.config.AdvancedNetworkConfig;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.JoinConfig;
-import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.config.ServerSocketEndpointConfig;
 import com.hazelcast.config.TcpIpConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.HazelcastInstanceNotActiveException;
+import com.hazelcast.instance.ProtocolType;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,7 +22,9 @@ import java.util.function.Consumer;
  * Embedded Hazelcast members (community edition) in the test JVM, forming one cluster of their own.
  *
  * <p>Each member listens on its own free port of 127.0.0.1 and joins over TCP-IP with explicit
- * {@code 127.0.0.1:port} entries (multicast and auto-detection off, no port ranges). The cluster name is
+ * {@code 127.0.0.1:port} entries (multicast and auto-detection off, no port ranges). Like a worker node's member, it
+ * uses Hazelcast's advanced network configuration with the member endpoint only: clients cannot connect, and the
+ * join settings are those of {@link AdvancedNetworkConfig#getJoin()}. The cluster name is
  * unique per instance, so clusters of different tests never merge. Joining does not wait, and a member that
  * stops heart-beating is dropped after {@value #MAX_NO_HEARTBEAT_SECONDS} s, so tests of member loss run in
  * seconds. Phone-home is off, logging goes to SLF4J.
@@ -118,9 +122,12 @@ public final class HazelcastMembers implements AutoCloseable {
         config.setProperty("hazelcast.health.monitoring.level", "OFF");
         properties.forEach(config::setProperty);
 
-        NetworkConfig network = config.getNetworkConfig();
-        network.setPort(ports.get(index)).setPortAutoIncrement(false);
-        network.getInterfaces().setEnabled(true).addInterface(LocalPorts.LOOPBACK);
+        ServerSocketEndpointConfig endpoint = new ServerSocketEndpointConfig();
+        endpoint.setProtocolType(ProtocolType.MEMBER);
+        endpoint.setPort(ports.get(index)).setPortAutoIncrement(false);
+        endpoint.getInterfaces().setEnabled(true).addInterface(LocalPorts.LOOPBACK);
+        AdvancedNetworkConfig network = config.getAdvancedNetworkConfig().setEnabled(true);
+        network.setMemberEndpointConfig(endpoint);
         JoinConfig join = network.getJoin();
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);

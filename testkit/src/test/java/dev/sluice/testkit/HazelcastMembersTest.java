@@ -37,8 +37,8 @@ class HazelcastMembersTest {
             HazelcastInstance member = members.member(i);
             assertThat(member.getCluster().getMembers()).hasSize(3);
             assertThat(member.getConfig().getClusterName()).isEqualTo(members.clusterName());
-            assertThat(member.getConfig().getNetworkConfig().getJoin().getTcpIpConfig().getMembers())
-                    .allMatch(address -> address.matches("127\\.0\\.0\\.1:\\d+"));
+            assertThat(member.getConfig().getAdvancedNetworkConfig().getJoin().getTcpIpConfig().getMembers())
+                    .isNotEmpty().allMatch(address -> address.matches("127\\.0\\.0\\.1:\\d+"));
             assertThat(member.getConfig().getMapConfig("permits").getBackupCount()).isEqualTo(2);
         }
         members.member(0).getMap("permits").put("hub", 5);

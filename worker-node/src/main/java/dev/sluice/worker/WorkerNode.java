@@ -267,6 +267,7 @@ public final class WorkerNode implements AutoCloseable {
         Gauge.builder("sluice.hub.resends_refused", hub, HubClient::resendsRefused)
                 .description("Re-sends of a Hub request by the HTTP client refused for lack of a token and permit, since start").register(meters);
         if (cluster != null) {
+            cluster.controlMessages().bindTo(meters);
             Gauge.builder("sluice.cluster.members", cluster, ClusterMember::memberCount)
                     .description("Cluster members this node sees, itself included").register(meters);
             Gauge.builder("sluice.cluster.safe", cluster, c -> c.partitionsSafe() ? 1 : 0)

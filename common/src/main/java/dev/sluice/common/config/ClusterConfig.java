@@ -5,7 +5,8 @@ import java.util.List;
 /**
  * {@code [cluster]}: the embedded Hazelcast member that holds the fleet-wide limits.
  *
- * <p>Hazelcast's community edition has no member authentication: bind it to a private interface.
+ * <p>Hazelcast's community edition has no member authentication: bind it to a private interface. Members accept no
+ * client connections, and fleet control messages (pause, wake, leaving) carry an HMAC under {@code secret}.
  *
  * @param name               cluster name; members with another name never join
  * @param discovery          {@code tcp} (member list), {@code multicast} or {@code kubernetes}
@@ -15,9 +16,30 @@ import java.util.List;
  * @param kubernetesService  the service name for kubernetes discovery
  * @param memberTimeoutSecs  a member silent this long is declared gone
  * @param onStoreFailure     {@code fail-closed}, {@code local-share} or {@code fail-open}
+ * @param secret             the key that authenticates fleet control messages (HMAC-SHA256), at least
+ *                           {@value #MIN_SECRET_LENGTH} characters; empty when unset (messages are then not
+ *                           authenticated)
  */
 public record ClusterConfig(String name, String discovery, List<String> members, int port, String bindAddress,
-                            String kubernetesService, int memberTimeoutSecs, String onStoreFailure) {
+                            String kubernetesService, int memberTimeoutSecs, String onStoreFailure, String secret) {
+
+    /** The shortest {@code cluster.secret} accepted. */
+    public static final int MIN_SECRET_LENGTH = 16;
+
+    public ClusterConfig {
+        secret = secret == null ? "" : secret;
+    }
+
+    /** A section without {@code secret}: control messages are not authenticated. */
+    public ClusterConfig(String name, String discovery, List<String> members, int port, String bindAddress,
+                         String kubernetesService, int memberTimeoutSecs, String onStoreFailure) {
+        this(name, discovery, members, port, bindAddress, kubernetesService, memberTimeoutSecs, onStoreFailure, "");
+    }
+
+    /** Whether {@code cluster.secret} is set, so that control messages are authenticated. */
+    public boolean authenticatesControlMessages() {
+        return !secret.isEmpty();
+    }
 
     static ClusterConfig read(ConfigReader r) {
         String discovery = r.oneOf("cluster.discovery", "tcp", List.of("tcp", "multicast", "kubernetes"));
@@ -27,14 +49,28 @@ public record ClusterConfig(String name, String discovery, List<String> members,
                 throw r.outOfRange("cluster.members", null, member, "must list host[:port] entries without port ranges");
             }
         }
-        return new ClusterConfig(
-                r.nonBlank("cluster.name", "sluice"),
-                discovery,
-                members,
-                r.intIn("cluster.port", 5701, 1, 65_535),
-                r.nonBlank("cluster.bind_address", "127.0.0.1"),
-                r.nonBlank("cluster.kubernetes_service", "sluice-worker"),
-                r.intIn("cluster.member_timeout_secs", 5, 1, 600),
-                r.oneOf("cluster.on_store_failure", "fail-closed", List.of("fail-closed", "local-share", "fail-open")));
+        String name = r.nonBlank("cluster.name", "sluice");
+        int port = r.intIn("cluster.port", 5701, 1, 65_535);
+        String bindAddress = r.nonBlank("cluster.bind_address", "127.0.0.1");
+        String kubernetesService = r.nonBlank("cluster.kubernetes_service", "sluice-worker");
+        int memberTimeoutSecs = r.intIn("cluster.member_timeout_secs", 5, 1, 600);
+        String onStoreFailure = r.oneOf("cluster.on_store_failure", "fail-closed",
+                List.of("fail-closed", "local-share", "fail-open"));
+        String secret = r.string("cluster.secret", "");
+        if (!secret.isEmpty() && (secret.length() < MIN_SECRET_LENGTH || secret.isBlank())) {
+            // The value itself never goes into a message, only its length.
+            throw r.invalid("cluster.secret", "<hidden, " + secret.length() + " characters>",
+                    "must be at least " + MIN_SECRET_LENGTH + " characters and not blank when set");
+        }
+        return new ClusterConfig(name, discovery, members, port, bindAddress, kubernetesService, memberTimeoutSecs,
+                onStoreFailure, secret);
+    }
+
+    @Override
+    public String toString() {
+        return "ClusterConfig[name=" + name + ", discovery=" + discovery + ", members=" + members + ", port=" + port
+                + ", bindAddress=" + bindAddress + ", kubernetesService=" + kubernetesService + ", memberTimeoutSecs="
+                + memberTimeoutSecs + ", onStoreFailure=" + onStoreFailure + ", secret="
+                + (secret.isEmpty() ? "" : ConfigView.HIDDEN) + "]";
     }
 }

@@ -3,24 +3,30 @@ package dev.sluice.worker.cluster;
 import com.hazelcast.cluster.Member;
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.config.AdvancedNetworkConfig;
+import com.hazelcast.config.ClassFilter;
 import com.hazelcast.config.Config;
+import com.hazelcast.config.JavaSerializationFilterConfig;
 import com.hazelcast.config.JoinConfig;
-import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.config.ServerSocketEndpointConfig;
 import com.hazelcast.config.SplitBrainProtectionConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.instance.ProtocolType;
 import com.hazelcast.splitbrainprotection.SplitBrainProtectionOn;
-import com.hazelcast.topic.ITopic;
 import dev.sluice.common.config.ClusterConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -33,10 +39,21 @@ import java.util.function.Consumer;
  * <p>Built from {@code [cluster]}: the cluster name; discovery by TCP member list ({@code host[:port]}, no port
  * ranges), multicast, or Hazelcast's own Kubernetes discovery of {@code kubernetes_service}; {@code bind_address}
  * as the only interface the member binds and the address it advertises, on {@code port} (no auto-increment, so
- * member lists stay exact). The community edition has no member authentication: anyone who reaches this port can
- * join the cluster, so bind it to a private interface. Heartbeats go every second and a member silent for
- * {@code member_timeout_secs} is removed; a member whose process died is usually removed sooner, as soon as its
- * connections are refused.
+ * member lists stay exact). Heartbeats go every second and a member silent for {@code member_timeout_secs} is
+ * removed; a member whose process died is usually removed sooner, as soon as its connections are refused.
+ *
+ * <h2>Closed by default</h2>
+ * <ul>
+ *   <li>The member uses Hazelcast's advanced network configuration with a single endpoint, the member protocol on
+ *       {@code port}: no client endpoint (a Hazelcast client that knows the cluster name cannot connect), no REST,
+ *       no memcache.</li>
+ *   <li>Java serialization is limited to an allow-list ({@link #restrictJavaSerialization}): nothing Sluice keeps
+ *       in the cluster is Java-serialized, but exceptions travel that way between members.</li>
+ *   <li>Fleet control messages (a graceful leave here; the limiter's pause and wake-ups) go through
+ *       {@link ControlTopic}s and carry an HMAC under {@code cluster.secret} ({@link ControlMessages}).</li>
+ * </ul>
+ * The community edition has no member authentication and no TLS: anyone who reaches this port can still join the
+ * cluster as a member and read or change the limiter's maps, so bind it to a private interface.
  *
  * <p>The member carries its node id as the attribute {@value #NODE_ID_ATTRIBUTE}, so when a member is gone
  * {@link #onMemberGone} listeners learn which node's jobs to take over. A member that shuts down gracefully
@@ -59,11 +76,15 @@ public final class ClusterMember implements AutoCloseable {
     private final List<Consumer<String>> goneListeners = new CopyOnWriteArrayList<>();
     private final ScheduledExecutorService sampler;
     private final UUID membershipRegistration;
+    private final ControlMessages controls;
+    private final Map<String, ControlTopic> controlTopics = new ConcurrentHashMap<>();
+    private final ControlTopic leaving;
     private final UUID leavingRegistration;
     private volatile boolean partitionsSafe;
 
-    private ClusterMember(HazelcastInstance hazelcast) {
+    private ClusterMember(HazelcastInstance hazelcast, ControlMessages controls) {
         this.hazelcast = hazelcast;
+        this.controls = Objects.requireNonNull(controls, "controls");
         Member local = hazelcast.getCluster().getLocalMember();
         this.nodeId = Objects.requireNonNullElse(local.getAttribute(NODE_ID_ATTRIBUTE), local.getUuid().toString());
         SplitBrainProtectionConfig protection = hazelcast.getConfig().getSplitBrainProtectionConfig(MAJORITY);
@@ -91,8 +112,8 @@ public final class ClusterMember implements AutoCloseable {
                 }
             }
         });
-        ITopic<String> leaving = hazelcast.getTopic(LEAVING_TOPIC);
-        this.leavingRegistration = leaving.addMessageListener(m -> majority.leaving(UUID.fromString(m.getMessageObject())));
+        this.leaving = controlTopic(LEAVING_TOPIC);
+        this.leavingRegistration = leaving.subscribe(member -> majority.leaving(UUID.fromString(member)));
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-cluster-sampler")
                 .daemon().unstarted(r));
         sampler.scheduleWithFixedDelay(this::sampleSafety, 0, SAFETY_SAMPLE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
@@ -108,9 +129,10 @@ public final class ClusterMember implements AutoCloseable {
     public static ClusterMember start(ClusterConfig cluster, String nodeId, Consumer<Config> contributions) {
         Config config = hazelcastConfig(cluster, nodeId);
         contributions.accept(config);
+        ControlMessages controls = ControlMessages.of(config.getClusterName(), cluster.secret(), Clock.systemUTC());
         HazelcastInstance instance = Hazelcast.newHazelcastInstance(config);
         try {
-            ClusterMember member = attach(instance);
+            ClusterMember member = attach(instance, controls);
             member.awaitMajority(Duration.ofSeconds(Math.max(5, cluster.memberTimeoutSecs())));
             return member;
         } catch (RuntimeException e) {
@@ -121,10 +143,16 @@ public final class ClusterMember implements AutoCloseable {
 
     /**
      * Wraps a running member whose {@link Config} went through {@link #addMajorityProtection} (the testkit's
-     * members, for example). Closing the result shuts the member down.
+     * members, for example), with control messages that are not authenticated. Closing the result shuts the member
+     * down.
      */
     public static ClusterMember attach(HazelcastInstance instance) {
-        return new ClusterMember(instance);
+        return attach(instance, ControlMessages.of(instance.getConfig().getClusterName(), "", Clock.systemUTC()));
+    }
+
+    /** Like {@link #attach(HazelcastInstance)}, with control messages sealed and checked by {@code controls}. */
+    public static ClusterMember attach(HazelcastInstance instance, ControlMessages controls) {
+        return new ClusterMember(instance, controls);
     }
 
     /** The Hazelcast configuration of a member for {@code [cluster]} and this node. */
@@ -146,17 +174,23 @@ public final class ClusterMember implements AutoCloseable {
         config.setProperty("hazelcast.merge.first.run.delay.seconds", "10");
         config.setProperty("hazelcast.merge.next.run.delay.seconds", "10");
 
-        NetworkConfig network = config.getNetworkConfig();
-        network.setPort(cluster.port()).setPortAutoIncrement(false);
+        // One endpoint, the member protocol: no client, REST or memcache endpoint exists to connect to.
+        ServerSocketEndpointConfig endpoint = new ServerSocketEndpointConfig();
+        endpoint.setProtocolType(ProtocolType.MEMBER);
+        endpoint.setPort(cluster.port()).setPortAutoIncrement(false);
         String bind = cluster.bindAddress();
         if (bind.equals("0.0.0.0")) {
             config.setProperty("hazelcast.socket.bind.any", "true");
         } else {
             String ip = resolve(bind);
             config.setProperty("hazelcast.socket.bind.any", "false");
-            network.getInterfaces().setEnabled(true).addInterface(ip);
-            network.setPublicAddress(ip + ":" + cluster.port());
+            endpoint.getInterfaces().setEnabled(true).addInterface(ip);
+            endpoint.setPublicAddress(ip + ":" + cluster.port());
         }
+        AdvancedNetworkConfig network = config.getAdvancedNetworkConfig().setEnabled(true);
+        network.setMemberEndpointConfig(endpoint);
+        config.getJetConfig().setEnabled(false);
+        config.getRestConfig().setEnabled(false);
         JoinConfig join = network.getJoin();
         join.getAutoDetectionConfig().setEnabled(false);
         join.getMulticastConfig().setEnabled(false);
@@ -167,6 +201,7 @@ public final class ClusterMember implements AutoCloseable {
                     .setProperty("service-name", cluster.kubernetesService());
             default -> join.getTcpIpConfig().setEnabled(true).setMembers(cluster.members());
         }
+        restrictJavaSerialization(config);
         addMajorityProtection(config);
         return config;
     }
@@ -177,6 +212,38 @@ public final class ClusterMember implements AutoCloseable {
             config.addSplitBrainProtectionConfig(new SplitBrainProtectionConfig(MAJORITY, true, 2)
                     .setProtectOn(SplitBrainProtectionOn.READ_WRITE)
                     .setFunctionImplementation(new MajorityOfLastKnown()));
+        }
+        return config;
+    }
+
+    /**
+     * Limits Java deserialization on the member to an allow-list, unless {@code config} already has a filter. Sluice
+     * keeps nothing Java-serialized in the cluster (its maps hold {@code byte[]}, topics carry {@code byte[]}, the
+     * permit processors are {@code IdentifiedDataSerializable} and Bucket4j's types have their own serializers), but
+     * a failure inside another member travels back as a Java-serialized exception with its stack trace and causes.
+     * So: Hazelcast's own types, {@code java.lang} (exceptions, stack trace elements), the few {@code java.util} and
+     * {@code java.io} types exceptions are made of, and Bucket4j's types. Everything else (Sluice's own classes
+     * included: none crosses the wire that way) and Hazelcast's shaded third-party code is refused: a gadget
+     * published on a topic or put in a map fails to deserialize instead of running.
+     */
+    public static Config restrictJavaSerialization(Config config) {
+        if (config.getSerializationConfig().getJavaSerializationFilterConfig() == null) {
+            ClassFilter allowed = new ClassFilter()
+                    .addPrefixes("com.hazelcast.", "io.github.bucket4j.")
+                    .addPackages("java.lang")
+                    .addClasses("[Ljava.lang.StackTraceElement;", "[Ljava.lang.Throwable;",
+                            "java.util.ArrayList", "java.util.Collections$EmptyList",
+                            "java.util.Collections$UnmodifiableCollection", "java.util.Collections$UnmodifiableList",
+                            "java.util.Collections$UnmodifiableRandomAccessList", "java.util.UUID",
+                            "java.util.concurrent.CancellationException", "java.util.concurrent.CompletionException",
+                            "java.util.concurrent.ExecutionException", "java.util.concurrent.RejectedExecutionException",
+                            "java.util.concurrent.TimeoutException", "java.io.IOException", "java.io.EOFException",
+                            "java.io.UncheckedIOException");
+            ClassFilter refused = new ClassFilter().addPrefixes("com.hazelcast.shaded.");
+            config.getSerializationConfig().setJavaSerializationFilterConfig(new JavaSerializationFilterConfig()
+                    .setDefaultsDisabled(true)
+                    .setWhitelist(allowed)
+                    .setBlacklist(refused));
         }
         return config;
     }
@@ -193,6 +260,19 @@ public final class ClusterMember implements AutoCloseable {
     /** The node id a member carries, or its UUID when it carries none. */
     public static String nodeIdOf(Member member) {
         return Objects.requireNonNullElse(member.getAttribute(NODE_ID_ATTRIBUTE), member.getUuid().toString());
+    }
+
+    /**
+     * The control topic {@code name} of this member: one per name, so that this sender numbers its messages on it in
+     * order. Its messages are sealed and checked by {@link #controlMessages()}.
+     */
+    public ControlTopic controlTopic(String name) {
+        return controlTopics.computeIfAbsent(name, n -> controls.topic(hazelcast, n));
+    }
+
+    /** What seals and checks this member's control messages, with the count of those it dropped. */
+    public ControlMessages controlMessages() {
+        return controls;
     }
 
     /** Calls {@code listener} with the node id of every member that leaves or is removed (on Hazelcast's event thread). */
@@ -287,8 +367,8 @@ public final class ClusterMember implements AutoCloseable {
         }
         try {
             hazelcast.getCluster().removeMembershipListener(membershipRegistration);
-            hazelcast.<String>getTopic(LEAVING_TOPIC).removeMessageListener(leavingRegistration);
-            hazelcast.<String>getTopic(LEAVING_TOPIC).publish(hazelcast.getCluster().getLocalMember().getUuid().toString());
+            leaving.unsubscribe(leavingRegistration);
+            leaving.publish(hazelcast.getCluster().getLocalMember().getUuid().toString());
         } catch (RuntimeException e) {
             log.debug("could not announce the departure of node {}", nodeId, e);
         }

@@ -6,10 +6,10 @@ import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.SerializationConfig;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
-import com.hazelcast.topic.ITopic;
 import dev.sluice.common.config.ClusterConfig;
 import dev.sluice.common.config.HubConfig;
 import dev.sluice.worker.cluster.ClusterMember;
+import dev.sluice.worker.cluster.ControlTopic;
 import io.github.bucket4j.BlockingStrategy;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.grid.hazelcast.Bucket4jHazelcast;
@@ -78,7 +78,9 @@ import java.util.concurrent.atomic.LongAdder;
  *       The token is the last thing taken, so the request leaves at its token's time.</li>
  *   <li><b>429.</b> {@link #pauseFor} sets a pause end in the permit table (owner's clock) and tells every member
  *       (topic {@value #PAUSE_TOPIC}); no permit is granted before it, and a holder whose token falls in a pause
- *       gives the token up and waits.</li>
+ *       gives the token up and waits. Pauses and wake-ups are control messages ({@link ControlTopic}), sealed under
+ *       {@code cluster.secret}: a member that is not a Sluice node with the secret cannot pause the fleet that way.
+ *       </li>
  *   <li><b>Store failures.</b> The maps are guarded by Hazelcast split-brain protection
  *       ({@link ClusterMember#MAJORITY}: a majority of the last known fleet). Without a majority, or when a store
  *       call fails or does not answer within {@code store_timeout}, the limiter is <em>degraded</em> and applies
@@ -112,6 +114,8 @@ public final class FleetHubLimiter implements HubLimiter {
     static final String KEY = "hub";
     private static final int BUCKET4J_TYPE_ID_BASE = 10_000;
     private static final Permit OPEN = () -> { };
+    /** The longest pause a message from another node can ask for: hub.max_retry_after_secs at most. */
+    private static final long MAX_HEARD_PAUSE_MS = TimeUnit.DAYS.toMillis(1);
     /** Most waiter requests one store call carries. */
     private static final int MAX_BATCH = 1_024;
 
@@ -179,9 +183,9 @@ public final class FleetHubLimiter implements HubLimiter {
     private final Bucket bucket;
     private final long sendBudgetNanos;
     private final long graceNanos;
-    private final ITopic<String> wakeTopic;
+    private final ControlTopic wakeTopic;
     private final UUID wakeRegistration;
-    private final ITopic<Long> pauseTopic;
+    private final ControlTopic pauseTopic;
     private final UUID pauseRegistration;
     private final Semaphore gate;
     private final long nanosPerToken;
@@ -203,11 +207,13 @@ public final class FleetHubLimiter implements HubLimiter {
 
     /**
      * Adds what the limiter keeps in the cluster to a member's {@link Config}: the guarded maps (two synchronous
-     * backups), the majority protection, the permit processors' factory and Bucket4j's serializers. Every member
-     * needs it.
+     * backups), the majority protection, the permit processors' factory and Bucket4j's serializers, and the Java
+     * serialization allow-list ({@link ClusterMember#restrictJavaSerialization}) if the config has no filter yet.
+     * Every member needs it.
      */
     public static Config configure(Config config) {
         ClusterMember.addMajorityProtection(config);
+        ClusterMember.restrictJavaSerialization(config);
         config.addMapConfig(new MapConfig("sluice-limits-*")
                 .setBackupCount(2)
                 .setAsyncBackupCount(0)
@@ -246,17 +252,18 @@ public final class FleetHubLimiter implements HubLimiter {
         this.nanosPerToken = shape.refillPeriod().toNanos() / shape.refillTokens();
         this.tableCalls = new Combiner<>("sluice-limiter-permits", MAX_BATCH, this::sendSteps);
         this.bucketCalls = new Combiner<>("sluice-limiter-tokens", MAX_BATCH, this::reserveTokens);
-        this.wakeTopic = hz.getTopic(WAKE_TOPIC);
-        this.wakeRegistration = wakeTopic.addMessageListener(m -> {
-            for (String id : m.getMessageObject().split(",")) {
+        // Both topics carry control messages, sealed under cluster.secret and checked on receipt (ControlMessages).
+        this.wakeTopic = member.controlTopic(WAKE_TOPIC);
+        this.wakeRegistration = wakeTopic.subscribe(ids -> {
+            for (String id : ids.split(",")) {
                 Semaphore waiter = waiters.get(id);
                 if (waiter != null) {
                     waiter.release();
                 }
             }
         });
-        this.pauseTopic = hz.getTopic(PAUSE_TOPIC);
-        this.pauseRegistration = pauseTopic.addMessageListener(m -> pauseLocally(m.getMessageObject()));
+        this.pauseTopic = member.controlTopic(PAUSE_TOPIC);
+        this.pauseRegistration = pauseTopic.subscribe(pauseMs -> pauseLocally(heardPause(pauseMs)));
         this.watcher = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-limiter-watch")
                 .daemon().unstarted(r));
         watcher.scheduleWithFixedDelay(this::watch, settings.probeEvery().toMillis(), settings.probeEvery().toMillis(),
@@ -473,7 +480,7 @@ public final class FleetHubLimiter implements HubLimiter {
         Object answer = call(PermitProcessor.batch(steps, nodeId, settings.maxInFlight(), settings.ticketTtl().toMillis()));
         PermitProcessor.BatchReply reply = (PermitProcessor.BatchReply) answer;
         if (reply.wake().length > 0) {
-            wakeTopic.publishAsync(String.join(",", reply.wake()));
+            wakeTopic.publish(String.join(",", reply.wake()));
         }
         List<long[]> out = new ArrayList<>(steps.size());
         for (int i = 0; i < steps.size(); i++) {
@@ -675,13 +682,28 @@ public final class FleetHubLimiter implements HubLimiter {
         pauseLocally(pauseMs);
         try {
             call(PermitProcessor.pause(pauseMs));
-            pauseTopic.publishAsync(pauseMs);
+            pauseTopic.publish(Long.toString(pauseMs));
             log.info("Hub asked for a pause of {} ms; the whole fleet pauses", pauseMs);
         } catch (StoreFailure e) {
             degrade(e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** A pause another node announced, in ms; an IllegalArgumentException drops the message as malformed. */
+    private static long heardPause(String payload) {
+        long pauseMs = Long.parseLong(payload);
+        if (pauseMs < 1 || pauseMs > MAX_HEARD_PAUSE_MS) {
+            throw new IllegalArgumentException("a pause must be between 1 and " + MAX_HEARD_PAUSE_MS + " ms, but was "
+                    + pauseMs);
+        }
+        return pauseMs;
+    }
+
+    /** How much longer this node holds its requests back for a pause it heard of or caused; zero when none. */
+    Duration localPause() {
+        return Duration.ofNanos(Math.max(0, localPauseUntil - System.nanoTime()));
     }
 
     /** Holders between their token and their request hear of a pause at once, without asking the store. */
@@ -861,8 +883,8 @@ public final class FleetHubLimiter implements HubLimiter {
         tableCalls.close();
         bucketCalls.close();
         try {
-            wakeTopic.removeMessageListener(wakeRegistration);
-            pauseTopic.removeMessageListener(pauseRegistration);
+            wakeTopic.unsubscribe(wakeRegistration);
+            pauseTopic.unsubscribe(pauseRegistration);
         } catch (RuntimeException e) {
             log.debug("could not remove the limiter's topic listeners", e);
         }
