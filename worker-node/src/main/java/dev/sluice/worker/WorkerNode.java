@@ -9,6 +9,7 @@ import dev.sluice.worker.events.NodeEvents;
 import dev.sluice.worker.exec.Worker;
 import dev.sluice.worker.handler.HandlerRegistry;
 import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.worker.identity.MemberVetting;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
@@ -69,6 +70,7 @@ public final class WorkerNode implements AutoCloseable {
     private final RedisConnections redis;
     private final PoolMonitor poolMonitor;
     private final NodeRecord record;
+    private final MemberVetting vetting;
     private final JobQueue queue;
     private final HubLimiter limiter;
     private final HubClient hub;
@@ -126,6 +128,11 @@ public final class WorkerNode implements AutoCloseable {
         redis.onBorrowWait(nanos -> borrowWait.record(nanos, TimeUnit.NANOSECONDS));
         this.poolMonitor = new PoolMonitor(redis::sample, config.redis().pressureThreshold());
         this.record = new NodeRecord(redis, nodeId, Duration.ofMillis(config.node().leaseMs()));
+        this.vetting = cluster != null && limiter instanceof FleetHubLimiter fleet
+                ? new MemberVetting(redis, () -> cluster.hazelcast().getCluster().getMembers(),
+                        () -> cluster.hazelcast().getCluster().getLocalMember().getUuid(), nodeId,
+                        Duration.ofMillis(3L * config.node().leaseMs()), System::nanoTime, fleet::distrust, fleet::trust)
+                : null;
         this.queue = config.queue().mode().equals("list")
                 ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC())
                 : new StreamJobQueue(config.queue(), nodeId, redis, Clock.systemUTC());
@@ -301,6 +308,7 @@ public final class WorkerNode implements AutoCloseable {
     }
 
     public void start() {
+        registerMember();
         startQueue();
         poolMonitor.addListener((pressure, sample) -> worker.setPaused("pool-pressure", pressure));
         redis.refusals().addListener(refusing -> worker.setPaused(REDIS_REFUSING, refusing));
@@ -317,6 +325,14 @@ public final class WorkerNode implements AutoCloseable {
             } catch (RuntimeException e) {
                 log.debug("renewing the node record failed", e);
             }
+            registerMember();
+            if (vetting != null) {
+                try {
+                    vetting.check();
+                } catch (RuntimeException e) {
+                    log.debug("vetting the cluster's members failed", e);
+                }
+            }
         }, renewMs, renewMs, TimeUnit.MILLISECONDS);
         long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
         maintenance.start(Duration.ofMillis(keepAliveMs));
@@ -331,6 +347,18 @@ public final class WorkerNode implements AutoCloseable {
         log.info("node {} started: {} mode on {} ({}), concurrency {}, Redis pool {}", config.node().id(),
                 queue.mode(), config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream(),
                 config.redis().redactedUrl(), config.node().concurrency(), config.redis().poolSize());
+    }
+
+    /** Registers this node's Hazelcast member in Redis, so that the other nodes know it for a Sluice node. */
+    private void registerMember() {
+        if (vetting == null) {
+            return;
+        }
+        try {
+            vetting.register(Duration.ofMillis(10L * config.node().leaseMs()));
+        } catch (RuntimeException e) {
+            log.debug("registering the cluster member failed; tried again at the next renewal", e);
+        }
     }
 
     /**

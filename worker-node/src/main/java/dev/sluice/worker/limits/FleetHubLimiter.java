@@ -202,6 +202,7 @@ public final class FleetHubLimiter implements HubLimiter {
     private final LongAdder skippedRenewals = new LongAdder();
     private final java.util.concurrent.atomic.AtomicInteger heldHere = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Degraded degraded;
+    private volatile String distrust;
     private volatile long localPauseUntil = System.nanoTime();
     private volatile boolean closed;
 
@@ -714,11 +715,30 @@ public final class FleetHubLimiter implements HubLimiter {
         }
     }
 
+    /**
+     * Treats the store as untrusted, for {@code reason} (a member joined that is not a registered Sluice node):
+     * {@code cluster.on_store_failure} applies, as when the store fails, until {@link #trust()}.
+     */
+    public void distrust(String reason) {
+        distrust = reason;
+        degrade(reason);
+    }
+
+    /** Ends {@link #distrust}: the limiter recovers at its next watch once the store answers under a majority. */
+    public void trust() {
+        distrust = null;
+    }
+
     private void watch() {
         if (closed) {
             return;
         }
         try {
+            String untrusted = distrust;
+            if (untrusted != null) {
+                degrade(untrusted);
+                return;
+            }
             if (degraded == null) {
                 if (!member.hasMajority()) {
                     degrade("no majority: this member sees " + member.memberCount() + " of the last known "
