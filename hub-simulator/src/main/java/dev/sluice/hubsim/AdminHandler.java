@@ -18,13 +18,14 @@ import java.util.Map;
  *   <li>{@code GET /admin/stats}: the {@link HubStats} document</li>
  *   <li>{@code POST /admin/reset}: starts a new observation period (204)</li>
  *   <li>{@code GET /admin/settings}: the current settings</li>
- *   <li>{@code POST /admin/settings?latencyMs=&jitterMs=&errorRate=&failFirst=}: changes those given, answers the
- *       settings</li>
+ *   <li>{@code POST /admin/settings?latencyMs=&jitterMs=&errorRate=&failFirst=&bodyBytes=&chunked=&bodyTrickleMs=}:
+ *       changes those given, answers the settings</li>
  *   <li>{@code POST /admin/outage?on=true|false&status=503}: starts or ends an outage, answers the settings</li>
  * </ul>
  */
 final class AdminHandler implements HttpHandler {
-    private static final List<String> BEHAVIOUR_PARAMETERS = List.of("latencyMs", "jitterMs", "errorRate", "failFirst");
+    private static final List<String> BEHAVIOUR_PARAMETERS = List.of("latencyMs", "jitterMs", "errorRate", "failFirst",
+            "bodyBytes", "chunked", "bodyTrickleMs");
     private static final List<String> OUTAGE_PARAMETERS = List.of("on", "status");
 
     private final HubSimulator hub;
@@ -82,6 +83,9 @@ final class AdminHandler implements HttpHandler {
         var jitterMs = parameters.containsKey("jitterMs") ? wholeNumber(parameters, "jitterMs") : null;
         var errorRate = parameters.containsKey("errorRate") ? decimal(parameters, "errorRate") : null;
         var failFirst = parameters.containsKey("failFirst") ? wholeNumber(parameters, "failFirst") : null;
+        var bodyBytes = parameters.containsKey("bodyBytes") ? wholeNumber(parameters, "bodyBytes") : null;
+        var chunked = parameters.containsKey("chunked") ? bool(parameters, "chunked") : null;
+        var bodyTrickleMs = parameters.containsKey("bodyTrickleMs") ? wholeNumber(parameters, "bodyTrickleMs") : null;
         if (failFirst != null) {
             InvalidSettingException.requireBetween("failFirst", failFirst, 0, Behaviour.MAX_FAIL_FIRST);
         }
@@ -89,7 +93,11 @@ final class AdminHandler implements HttpHandler {
                 latencyMs != null ? latencyMs : current.latencyMs(),
                 jitterMs != null ? jitterMs : current.jitterMs(),
                 errorRate != null ? errorRate : current.errorRate(),
-                failFirst != null ? failFirst.intValue() : current.failFirst()));
+                failFirst != null ? failFirst.intValue() : current.failFirst(),
+                new BodyShape(
+                        bodyBytes != null ? bodyBytes : current.body().bytes(),
+                        chunked != null ? chunked : current.body().chunked(),
+                        bodyTrickleMs != null ? bodyTrickleMs : current.body().trickleMs())));
     }
 
     private void changeOutage(Map<String, String> parameters) {
@@ -136,6 +144,14 @@ final class AdminHandler implements HttpHandler {
         } catch (NumberFormatException e) {
             throw new InvalidSettingException(name, "must be a whole number", "'" + value + "'");
         }
+    }
+
+    private static boolean bool(Map<String, String> parameters, String name) {
+        var value = parameters.get(name);
+        if (!"true".equals(value) && !"false".equals(value)) {
+            throw new InvalidSettingException(name, "must be true or false", "'" + value + "'");
+        }
+        return Boolean.parseBoolean(value);
     }
 
     private static double decimal(Map<String, String> parameters, String name) {

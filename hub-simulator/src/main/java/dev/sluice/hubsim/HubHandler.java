@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
@@ -15,7 +16,9 @@ import java.util.function.Supplier;
  * Answers {@code GET {prefix}{key}}. Each request is first admitted by the {@link TrafficMonitor} (refused ones are
  * answered 429 at once), then, in order: a method other than GET is answered 405 and an empty key 404; during an
  * outage the outage status is answered at once; otherwise the Hub waits for the latency and answers 500 for the
- * first fail-first attempts of the key, 500 at the error rate, and 200 with the key's document.
+ * first fail-first attempts of the key, 500 at the error rate, and 200 with the key's document in the configured
+ * {@link BodyShape}. A request is in flight until the last piece of its answer is about to be written, or until
+ * the client hangs up mid-body.
  */
 final class HubHandler implements HttpHandler {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HubHandler.class);
@@ -55,11 +58,29 @@ final class HubHandler implements HttpHandler {
                 Thread.currentThread().interrupt();
                 answer = Answer.error(503, "hub simulator is stopping");
             } finally {
-                // Recorded before sending: a client holding the answer never finds its request still in flight.
-                var status = answer == null ? 500 : answer.status();
-                monitor.complete(admission, status, status == 200 ? key : null);
+                if (answer == null) {
+                    monitor.complete(admission, 500, null);
+                }
             }
-            answer.sendTo(exchange);
+            var status = answer.status();
+            // Recorded right before the last piece of the body is written: a client holding the answer never finds
+            // its request still in flight, and a long or trickled body keeps its request in flight while it goes out.
+            var recorded = new AtomicBoolean();
+            try {
+                answer.sendTo(exchange, () -> {
+                    if (recorded.compareAndSet(false, true)) {
+                        monitor.complete(admission, status, status == 200 ? key : null);
+                    }
+                });
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                if (recorded.compareAndSet(false, true)) {
+                    // The client hung up (or the simulator stopped) mid-body: the request ended here, unserved.
+                    monitor.complete(admission, status, null);
+                    log.debug("answer for key {} cut short after its headers", key);
+                }
+            }
         }
     }
 
@@ -102,7 +123,7 @@ final class HubHandler implements HttpHandler {
         if (now.errorRate() > 0 && random.nextDouble() < now.errorRate()) {
             return Answer.error(500, "injected error");
         }
-        return Answer.json(200, document(key));
+        return Answer.json(200, document(key)).shaped(now.body());
     }
 
     private static String sha256Hex(String key) {

@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
  *   <li>During an outage it is answered the outage status (503 unless set otherwise) at once.</li>
  *   <li>Otherwise the Hub waits {@code latencyMs} plus a uniform {@code [0, jitterMs]}, then answers 500 if the
  *       request is among the first {@code failFirst} for its key, else 500 with probability {@code errorRate},
- *       else 200 with the key's document.</li>
+ *       else 200 with the key's document, in the body shape set ({@link #setBody}): padded to a size, chunked
+ *       without a {@code Content-Length}, trickled out over a time after the headers.</li>
  * </ol>
  *
  * <h2>Limits: what is enforced and what is observed</h2>
@@ -60,7 +61,9 @@ import org.slf4j.LoggerFactory;
  * arrival that breaks a limit counts as a violation, enforced or not. The observed maxima ({@code maxInFlight},
  * {@code maxWindowRequests}) count every arrival, accepted or refused, so a client that overruns the Hub cannot
  * look compliant. Both maxima are exact: the sliding window is evaluated at each arrival, where its maximum lies. A
- * request counts as in flight from its arrival until the Hub starts sending its answer.
+ * request counts as in flight from its arrival until the Hub is about to write the last piece of its answer (at
+ * once for a small answer; a large or trickled body keeps it in flight while it goes out), or until the client
+ * hangs up mid-body (noticed at the next piece written).
  *
  * <h2>Observation periods</h2>
  * {@link #resetStats()} starts a new observation period: stats then describe only requests that arrived after it.
@@ -304,6 +307,19 @@ public final class HubSimulator implements AutoCloseable {
         changeBehaviour(current -> current.withFailFirst(failFirst));
     }
 
+    /**
+     * Sets how the bodies of 200 answers to requests that arrive from now on go out (see {@link BodyShape}).
+     *
+     * @param bytes     the body's size: the key's document padded to exactly this many bytes, 0 to 1073741824;
+     *                  0 for the plain document
+     * @param chunked   chunked transfer encoding, without a {@code Content-Length}
+     * @param trickleMs spread the body over this many ms after the headers, 0 to 600000; 0 sends it at once
+     */
+    public void setBody(long bytes, boolean chunked, long trickleMs) {
+        var body = new BodyShape(bytes, chunked, trickleMs);
+        changeBehaviour(current -> current.withBody(body));
+    }
+
     /** Starts an outage: every Hub request is answered {@code status} (400 to 599) until {@link #endOutage()}. */
     public void startOutage(int status) {
         outage.set(new Outage(true, status));
@@ -345,6 +361,9 @@ public final class HubSimulator implements AutoCloseable {
                 + ",\"jitterMs\":" + now.jitterMs()
                 + ",\"errorRate\":" + now.errorRate()
                 + ",\"failFirst\":" + now.failFirst()
+                + ",\"bodyBytes\":" + now.body().bytes()
+                + ",\"chunked\":" + now.body().chunked()
+                + ",\"bodyTrickleMs\":" + now.body().trickleMs()
                 + ",\"outage\":{\"on\":" + down.on() + ",\"status\":" + down.status() + "}"
                 + ",\"limits\":" + limits.toJson()
                 + "}";
@@ -434,6 +453,30 @@ public final class HubSimulator implements AutoCloseable {
         /** The first this many requests for each distinct key are answered 500, 0 to 1000000; default 0. */
         public Builder failFirst(int failFirst) {
             behaviour = behaviour.withFailFirst(failFirst);
+            return this;
+        }
+
+        /**
+         * The size of 200 answers' bodies: the key's document padded to exactly this many bytes, 0 to 1073741824;
+         * default 0, the plain document.
+         */
+        public Builder bodyBytes(long bodyBytes) {
+            behaviour = behaviour.withBody(new BodyShape(bodyBytes, behaviour.body().chunked(), behaviour.body().trickleMs()));
+            return this;
+        }
+
+        /** Whether 200 answers go out chunked, without a {@code Content-Length}; default false. */
+        public Builder chunkedBodies(boolean chunked) {
+            behaviour = behaviour.withBody(new BodyShape(behaviour.body().bytes(), chunked, behaviour.body().trickleMs()));
+            return this;
+        }
+
+        /**
+         * Spreads each 200 answer's body over this many ms after its headers, 0 to 600000; default 0 (at once). A
+         * client that hangs up mid-body is noticed at the next piece.
+         */
+        public Builder bodyTrickleMs(long trickleMs) {
+            behaviour = behaviour.withBody(new BodyShape(behaviour.body().bytes(), behaviour.body().chunked(), trickleMs));
             return this;
         }
 

@@ -37,6 +37,7 @@ import picocli.CommandLine.Spec;
             "  POST /admin/reset      start a new observation period",
             "  GET  /admin/settings   current settings",
             "  POST /admin/settings?latencyMs=&jitterMs=&errorRate=&failFirst=",
+            "                         &bodyBytes=&chunked=&bodyTrickleMs=",
             "  POST /admin/outage?on=true|false&status=503"})
 public final class Main implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(Main.class);
@@ -73,6 +74,20 @@ public final class Main implements Callable<Integer> {
             description = "Answer 500 to the first <n> requests for each distinct key, then succeed (to test "
                     + "retries); 0 to 1000000. Default: ${DEFAULT-VALUE}.")
     private int failFirst;
+
+    @Option(names = "--body-bytes", defaultValue = "0", paramLabel = "<n>",
+            description = "Size of 200 answers' bodies: the key's document padded to exactly <n> bytes, 0 to "
+                    + "1073741824; 0 is the plain document. Default: ${DEFAULT-VALUE}.")
+    private long bodyBytes;
+
+    @Option(names = "--chunked", defaultValue = "false",
+            description = "Send 200 answers chunked, without a Content-Length. Default: ${DEFAULT-VALUE}.")
+    private boolean chunked;
+
+    @Option(names = "--body-trickle-ms", defaultValue = "0", paramLabel = "<ms>",
+            description = "Spread each 200 answer's body over <ms> after its headers, 0 to 600000; 0 sends it at "
+                    + "once. Default: ${DEFAULT-VALUE}.")
+    private long bodyTrickleMs;
 
     @Option(names = "--max-rps", defaultValue = "0", paramLabel = "<n>",
             description = "Most requests in any sliding 1 s window, at least 0; 0 means unlimited. "
@@ -140,6 +155,9 @@ public final class Main implements Callable<Integer> {
         apply("--jitter-ms", jitterMs, builder::jitterMs);
         apply("--error-rate", errorRate, builder::errorRate);
         apply("--fail-first", failFirst, builder::failFirst);
+        apply("--body-bytes", bodyBytes, builder::bodyBytes);
+        apply("--body-trickle-ms", bodyTrickleMs, builder::bodyTrickleMs);
+        builder.chunkedBodies(chunked);
         apply("--max-rps", maxRps, builder::maxRequestsPerSecond);
         apply("--max-in-flight", maxInFlight, builder::maxInFlight);
         apply("--retry-after-secs", retryAfterSecs, builder::retryAfterSecs);

@@ -27,8 +27,9 @@ import java.util.function.LongSupplier;
  *   <li>Observation (the stats) counts every arrival of the current period, accepted or refused, in both maxima,
  *       so a client cannot look compliant because the Hub refused its excess.</li>
  * </ul>
- * A request is in flight from its arrival until the Hub starts sending its answer, so a client that has its answer
- * in hand never sees its request still counted.
+ * A request is in flight from its arrival until the Hub is about to write the last piece of its answer (or the
+ * client hung up mid-body), so a client that has its answer in hand never sees its request still counted, and a
+ * body that takes long to go out keeps its request counted meanwhile.
  *
  * <p>{@link #reset()} starts a new observation period: the stats then describe only requests that arrived after
  * it. Arrivals of the previous period still count for enforcement while they are in the window or in flight.
@@ -119,7 +120,7 @@ final class TrafficMonitor {
     }
 
     /**
-     * Records the answer to an admitted request; call it before the answer is sent.
+     * Records the answer to an admitted request; call it before the last piece of the answer is written.
      *
      * @param admission what {@link #admit()} returned for this request
      * @param status    the HTTP status of the answer

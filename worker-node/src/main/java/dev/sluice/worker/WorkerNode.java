@@ -11,6 +11,7 @@ import dev.sluice.worker.handler.HandlerRegistry;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.identity.MemberVetting;
 import dev.sluice.worker.identity.NodeRecord;
+import dev.sluice.worker.hub.BodyBudget;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
 import dev.sluice.worker.limits.FleetHubLimiter;
@@ -260,6 +261,16 @@ public final class WorkerNode implements AutoCloseable {
                 .description("Hub answers 429 Too Many Requests, since start").register(meters);
         Gauge.builder("sluice.hub.retry_after_capped", hub, HubClient::retryAfterCapped)
                 .description("Hub Retry-After values longer than hub.max_retry_after_secs, cut to it, since start").register(meters);
+        Gauge.builder("sluice.hub.body_budget.capacity", hub.bodyBudget(), BodyBudget::capacityBytes).baseUnit("bytes")
+                .description("Heap this node lets Hub answer bodies take at once (each charged twice its size)").register(meters);
+        Gauge.builder("sluice.hub.body_budget.reserved", hub.bodyBudget(), BodyBudget::reservedBytes).baseUnit("bytes")
+                .description("Hub body budget taken by answers being read or held").register(meters);
+        Gauge.builder("sluice.hub.body_budget.waiting", hub.bodyBudget(), BodyBudget::waiting)
+                .description("Hub calls waiting for room in the body budget").register(meters);
+        Gauge.builder("sluice.hub.bodies_too_large", hub, HubClient::bodiesTooLarge)
+                .description("Hub answers over hub.max_response_bytes, since start").register(meters);
+        Gauge.builder("sluice.hub.body_timeouts", hub, HubClient::bodyTimeouts)
+                .description("Hub answers whose body was not in full by hub.request_timeout_ms, since start").register(meters);
         Gauge.builder("sluice.hub.breaker.state", hub, h -> switch (h.breakerState()) {
             case CLOSED -> 0;
             case OPEN -> 1;

@@ -15,9 +15,16 @@ import java.util.List;
  * @param permitGraceMs             added to the request timeout to form a concurrency permit's lease
  * @param maxRetryAfterSecs         the longest pause a 429's {@code Retry-After} may impose; longer ones are cut
  *                                  to this, so one bad header cannot park the fleet for years
+ * @param maxResponseBytes          the largest Hub answer body a node reads; a larger one fails its job for good
+ *                                  (it never enters the heap whole), and each Hub call reserves this much of the
+ *                                  node's body budget before it takes a permit
  */
 public record HubConfig(URI baseUrl, String path, int maxConcurrentConnections, int maxRequestsPerSecond,
-                        int connectTimeoutMs, int requestTimeoutMs, int permitGraceMs, int maxRetryAfterSecs) {
+                        int connectTimeoutMs, int requestTimeoutMs, int permitGraceMs, int maxRetryAfterSecs,
+                        int maxResponseBytes) {
+
+    /** The default of {@code hub.max_response_bytes}: 1 MiB. */
+    public static final int DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
     static HubConfig read(ConfigReader r) {
         URI baseUrl = r.url("hub.base_url", "http://127.0.0.1:8080", List.of("http", "https"));
@@ -37,7 +44,8 @@ public record HubConfig(URI baseUrl, String path, int maxConcurrentConnections, 
                 connectTimeout,
                 requestTimeout,
                 r.intIn("hub.permit_grace_ms", 1_000, 0, 600_000),
-                r.intIn("hub.max_retry_after_secs", 300, 1, 86_400));
+                r.intIn("hub.max_retry_after_secs", 300, 1, 86_400),
+                r.intIn("hub.max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES, 1024, 64 * 1024 * 1024));
     }
 
     /** How long a concurrency permit may be held before it is presumed ended at the Hub. */

@@ -24,7 +24,7 @@ public enum ErrorKind {
     HUB_UNAVAILABLE(true, true, false, Duration.ofSeconds(2)),
     /** Connecting to the Hub or waiting for its answer timed out. */
     HUB_TIMEOUT(true, true, true, Duration.ofSeconds(2)),
-    /** The Hub answered another 4xx: this job will not succeed by retrying. */
+    /** The Hub answered another 4xx, or an answer larger than hub.max_response_bytes: retrying will not help. */
     HUB_REJECTED(false, false, false, Duration.ZERO),
     /** The job cannot be parsed or is invalid. */
     BAD_JOB(false, false, false, Duration.ZERO),

@@ -58,6 +58,7 @@ class ConfigKeysTest {
                 new Row("node.concurrency", c -> c.node().concurrency(), 250, "500", 500, "64", 64, "0", "between 1 and 10000"),
                 new Row("node.drain_timeout_secs", c -> c.node().drainTimeoutSecs(), 20, "5", 5, "7", 7, "-1", "between 0 and 3600"),
                 new Row("node.heartbeat_interval_secs", c -> c.node().heartbeatIntervalSecs(), 5, "2", 2, "10", 10, "0", "between 1 and 300"),
+                new Row("node.lease_ms", c -> c.node().leaseMs(), 6000, "3000", 3000, "9000", 9000, "100", "between 300 and 600000"),
                 new Row("node.id", c -> c.node().id(), NodeConfig.defaultId(), "\"worker-a\"", "worker-a", "worker-b", "worker-b", "\"a b\"", "letters, digits"),
                 new Row("redis.url", c -> c.redis().url().toString(), "redis://127.0.0.1:6379", "\"rediss://user:pw@redis:6380/1\"", "rediss://user:pw@redis:6380/1", "redis://r:6379", "redis://r:6379", "\"http://r:6379\"", "scheme redis or rediss"),
                 new Row("redis.pool_size", c -> c.redis().poolSize(), 20, "50", 50, "5", 5, "0", "between 1 and 1000"),
@@ -86,6 +87,7 @@ class ConfigKeysTest {
                 new Row("hub.request_timeout_ms", c -> c.hub().requestTimeoutMs(), 5000, "8000", 8000, "3000", 3000, "0", "between 1 and 600000"),
                 new Row("hub.permit_grace_ms", c -> c.hub().permitGraceMs(), 1000, "500", 500, "0", 0, "-1", "between 0 and 600000"),
                 new Row("hub.max_retry_after_secs", c -> c.hub().maxRetryAfterSecs(), 300, "60", 60, "3600", 3600, "0", "between 1 and 86400"),
+                new Row("hub.max_response_bytes", c -> c.hub().maxResponseBytes(), 1048576, "4096", 4096, "2097152", 2097152, "1000", "between 1024 and 67108864"),
                 new Row("breaker.failure_threshold", c -> c.breaker().failureThreshold(), 5, "3", 3, "10", 10, "0", "between 1 and 1000"),
                 new Row("breaker.open_secs", c -> c.breaker().openSecs(), 30, "10", 10, "60", 60, "0", "between 1 and 86400"),
                 new Row("breaker.half_open_calls", c -> c.breaker().halfOpenCalls(), 1, "2", 2, "3", 3, "0", "between 1 and 100"),
@@ -105,6 +107,7 @@ class ConfigKeysTest {
                 new Row("cluster.kubernetes_service", c -> c.cluster().kubernetesService(), "sluice-worker", "\"w\"", "w", "w2", "w2", "1", "must be a string"),
                 new Row("cluster.member_timeout_secs", c -> c.cluster().memberTimeoutSecs(), 5, "10", 10, "3", 3, "0", "between 1 and 600"),
                 new Row("cluster.on_store_failure", c -> c.cluster().onStoreFailure(), "fail-closed", "\"local-share\"", "local-share", "fail-open", "fail-open", "\"ignore\"", "one of \"fail-closed\", \"local-share\", \"fail-open\""),
+                new Row("cluster.secret", c -> c.cluster().secret(), "", "\"0123456789abcdef-file\"", "0123456789abcdef-file", "0123456789abcdef-env", "0123456789abcdef-env", "\"too-short\"", "at least 16 characters"),
                 new Row("kafka.enabled", c -> c.kafka().enabled(), true, "false", false, "FALSE", false, "\"yes\"", "must be true or false"),
                 new Row("kafka.bootstrap_servers", c -> c.kafka().bootstrapServers(), "127.0.0.1:9092", "\"k1:9092,k2:9092\"", "k1:9092,k2:9092", "k:9092", "k:9092", "\"\"", "must not be empty"),
                 new Row("kafka.events_topic", c -> c.kafka().eventsTopic(), "sluice.events", "\"ev\"", "ev", "ev2", "ev2", "\"\"", "must not be empty"),
@@ -210,6 +213,29 @@ class ConfigKeysTest {
                 .satisfies(e -> assertThat(((ConfigException) e).key()).isEqualTo(row.key()));
     }
 
+
+    @Test
+    void aShortClusterSecretIsRefusedWithoutShowingIt() {
+        assertThatThrownBy(() -> ConfigLoader.parse("", Map.of("SLUICE_CLUSTER_SECRET", "hunter2-hunter2")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("cluster.secret must be at least 16 characters")
+                .hasMessageContaining("15 characters")
+                .hasMessageNotContaining("hunter2")
+                .satisfies(e -> assertThat(((ConfigException) e).value()).doesNotContain("hunter2"));
+        assertThatThrownBy(() -> ConfigLoader.parse("[cluster]\nsecret = \"                \"\n", Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("not blank");
+    }
+
+    @Test
+    void theClusterSecretNeverShows() {
+        SluiceConfig c = ConfigLoader.parse("[cluster]\nsecret = \"0123456789abcdef-file\"\n", Map.of());
+        assertThat(c.cluster().authenticatesControlMessages()).isTrue();
+        assertThat(c.cluster().toString()).doesNotContain("0123456789abcdef").contains("secret=***");
+        assertThat(ConfigView.redacted(c).get("cluster")).containsEntry("secret", ConfigView.HIDDEN);
+        assertThat(ConfigView.redacted(SluiceConfig.ofDefaults()).get("cluster")).containsEntry("secret", "");
+        assertThat(SluiceConfig.ofDefaults().cluster().authenticatesControlMessages()).isFalse();
+    }
 
     @Test
     void urisAreParsedIntoTheirParts() {

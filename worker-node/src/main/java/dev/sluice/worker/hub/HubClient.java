@@ -37,6 +37,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -72,6 +76,18 @@ import java.util.regex.Pattern;
  * ends ({@link HubLimiter.Permit#keepUntilLeaseEnd()}). The HTTP client's own re-send of a request whose pooled
  * connection failed is refused ({@link SingleSendBody}), so nothing reaches the Hub without its own token and
  * permit.
+ *
+ * <h2>Bodies: bounded in size, in time and in number</h2>
+ * An answer's body is read by a {@link BoundedBody}: one larger than {@code hub.max_response_bytes} (by its
+ * {@code Content-Length}, or counted as it arrives) fails the job for good ({@code HUB_REJECTED}) with nothing of
+ * it kept. The whole exchange, headers and body, ends by {@code hub.request_timeout_ms} after it was sent: the JDK
+ * client's request timeout only covers the wait for the headers, so a timer ends the body's read at that deadline
+ * and closes the connection ({@code HUB_TIMEOUT}, counted against the breaker like any timeout). The deadline lies
+ * inside the permit's lease (request timeout plus grace), so a Hub trickling a body never sees more requests in
+ * flight than the fleet limit. Both kinds of cut answer keep their permit until its lease ends: the Hub may still be
+ * sending. Before it waits for a permit, each call takes room for an answer of {@code hub.max_response_bytes} in the
+ * node's {@link BodyBudget} (a quarter of the heap by default), which bounds the bodies being read or waiting to be
+ * written, whatever the node's concurrency.
  */
 public final class HubClient implements AutoCloseable {
 
@@ -83,6 +99,8 @@ public final class HubClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HubClient.class);
     private static final Pattern DIGITS = Pattern.compile("\\d+");
     private static final long CAP_WARNING_INTERVAL_MS = 60_000;
+    /** Where {@link #closeAbortedConnectionsNow()} sends: nowhere, refused at once. */
+    private static final URI SELECTOR_WAKE_UP = URI.create("http://127.0.0.1:0/");
 
     private final HubConfig config;
     private final HubLimiter limiter;
@@ -101,6 +119,11 @@ public final class HubClient implements AutoCloseable {
     private final LongAdder retryAfterCapped = new LongAdder();
     private final Duration maxRetryAfter;
     private final AtomicLong nextCapWarningMillis = new AtomicLong(Long.MIN_VALUE);
+    private final BodyBudget budget;
+    private final ScheduledExecutorService deadlines;
+    private final LongAdder bodyBytesRead = new LongAdder();
+    private final LongAdder bodiesTooLarge = new LongAdder();
+    private final LongAdder bodyTimeouts = new LongAdder();
     private volatile long openUntilMillis;
 
     /** A client with the default breaker ({@code [breaker]} defaults). */
@@ -108,10 +131,23 @@ public final class HubClient implements AutoCloseable {
         this(config, SluiceConfig.ofDefaults().breaker(), limiter, Clock.systemUTC());
     }
 
+    /** A client whose body budget is a quarter of this JVM's heap (see {@link BodyBudget#forHeap}). */
     public HubClient(HubConfig config, BreakerConfig breakerConfig, HubLimiter limiter, Clock clock) {
+        this(config, breakerConfig, limiter, clock,
+                BodyBudget.forHeap(config.maxResponseBytes(), Runtime.getRuntime().maxMemory()));
+    }
+
+    /** @param budget the node's room for Hub bodies; it must hold one answer of {@code hub.max_response_bytes} (charged twice its size) */
+    public HubClient(HubConfig config, BreakerConfig breakerConfig, HubLimiter limiter, Clock clock, BodyBudget budget) {
+        long largest = BodyBudget.heapCost(config.maxResponseBytes());
+        if (budget.capacityBytes() < largest) {
+            throw new IllegalArgumentException("a Hub body budget of " + budget.capacityBytes() + " bytes cannot hold "
+                    + "one answer of hub.max_response_bytes (" + config.maxResponseBytes() + ", charged " + largest + ")");
+        }
         this.config = config;
         this.limiter = limiter;
         this.clock = clock;
+        this.budget = budget;
         this.http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofMillis(config.connectTimeoutMs()))
@@ -155,6 +191,21 @@ public final class HubClient implements AutoCloseable {
                 }
             }
         });
+        ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(1,
+                Thread.ofPlatform().name("sluice-hub-deadlines").daemon().factory());
+        timers.setRemoveOnCancelPolicy(true); // one timer per request, nearly all cancelled when the answer is in
+        this.deadlines = timers;
+        // A handler that never released its body gives the room back when its job's thread ends.
+        deadlines.scheduleWithFixedDelay(() -> {
+            int released = budget.releaseAbandoned();
+            if (released > 0) {
+                log.debug("{} Hub bodies were held by jobs that ended without releasing them; their room is back",
+                        released);
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+        log.info("Hub answers: at most {} bytes each (hub.max_response_bytes), {} bytes of heap for all being read "
+                        + "or held at once on this node, each charged twice its size ({} answers of the largest size)",
+                config.maxResponseBytes(), budget.capacityBytes(), budget.capacityBytes() / largest);
     }
 
     private static BreakerListener.State state(CircuitBreaker.State s) {
@@ -175,15 +226,56 @@ public final class HubClient implements AutoCloseable {
         return state(breaker.getState());
     }
 
-    /** The body of the Hub's answer for {@code key}. */
+    /**
+     * The body of the Hub's answer for {@code key}. Its room in the {@link BodyBudget} stays taken until this thread
+     * calls {@link BodyBudget#releaseHeldByCurrentThread()}, fetches again, or ends.
+     */
     public byte[] fetch(String key, StartSignal signal) {
         if (breakerRefuses()) {
             throw breakerOpen(key);
         }
         long deadline = System.nanoTime() + maxWait.toNanos();
+        // A thread asking for its next body is done with its last one, which must not stand in the way of its room.
+        BodyBudget.releaseHeldByCurrentThread();
+        BodyBudget.Reservation room = reserveRoom(key);
+        boolean handedOver = false;
+        try {
+            byte[] body = call(key, signal, deadline, room);
+            room.shrinkTo(body.length);
+            room.keepForCurrentThread();
+            handedOver = true;
+            return body;
+        } finally {
+            if (!handedOver) {
+                room.close();
+            }
+        }
+    }
+
+    /** Room for one answer of the largest size; waited for before the permit, so no permit is held meanwhile. */
+    private BodyBudget.Reservation reserveRoom(String key) {
+        BodyBudget.Reservation room;
+        try {
+            room = budget.reserve(config.maxResponseBytes(), maxWait);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw SluiceException.notAttempted(ErrorKind.BACKPRESSURE,
+                    "interrupted while waiting for room for the Hub answer for " + key, null);
+        }
+        if (room == null) {
+            throw SluiceException.notAttempted(ErrorKind.BACKPRESSURE, "no room for the Hub answer for " + key
+                    + " within " + maxWait.toMillis() + " ms: " + budget.reservedBytes() + " of "
+                    + budget.capacityBytes() + " bytes of this node's Hub body budget taken by " + budget.bodies()
+                    + " answers, " + budget.waiting() + " calls waiting (each is charged twice hub.max_response_bytes = "
+                    + config.maxResponseBytes() + " until its size is known)", null);
+        }
+        return room;
+    }
+
+    private byte[] call(String key, StartSignal signal, long deadline, BodyBudget.Reservation room) {
         HubLimiter.Permit permit;
         try {
-            permit = limiter.acquire(maxWait);
+            permit = limiter.acquire(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw SluiceException.notAttempted(ErrorKind.BACKPRESSURE, "interrupted while waiting for a Hub permit", null);
@@ -200,9 +292,9 @@ public final class HubClient implements AutoCloseable {
         }
         signal.started();
         long start = System.nanoTime();
-        HttpResponse<byte[]> response;
+        HttpResponse<BoundedBody.Handover> response;
         try {
-            response = sendOnTime(key, permit, deadline);
+            response = sendOnTime(key, permit, deadline, room);
         } catch (IOException e) {
             if (e instanceof TokenNotRenewed) {
                 permit.close(); // nothing was sent
@@ -210,6 +302,14 @@ public final class HubClient implements AutoCloseable {
                 throw SluiceException.notAttempted(ErrorKind.BACKPRESSURE, e.getMessage(), null);
             }
             failures.increment();
+            if (e instanceof BoundedBody.TooLarge) {
+                // The Hub answered: not its failure for the breaker. Cut mid-answer, so the Hub may still be sending.
+                bodiesTooLarge.increment();
+                SluiceException failure = new SluiceException(ErrorKind.HUB_REJECTED, e.getMessage(), e);
+                breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, failure);
+                permit.keepUntilLeaseEnd();
+                throw failure;
+            }
             if (SingleSendBody.refusedResend(e)) {
                 resendsRefused.increment();
             }
@@ -217,7 +317,11 @@ public final class HubClient implements AutoCloseable {
             if (kind.timeout()) {
                 timeouts.increment();
             }
-            SluiceException failure = new SluiceException(kind, "Hub request for " + key + " failed: " + e, e);
+            if (e instanceof BoundedBody.TimedOut) {
+                bodyTimeouts.increment();
+            }
+            SluiceException failure = new SluiceException(kind, e instanceof BoundedBody.TimedOut ? e.getMessage()
+                    : "Hub request for " + key + " failed: " + e, e);
             breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, failure);
             if (neverSent(e)) {
                 permit.close();
@@ -242,7 +346,7 @@ public final class HubClient implements AutoCloseable {
             int status = response.statusCode();
             if (status >= 200 && status < 300) {
                 breaker.onSuccess(elapsed, TimeUnit.NANOSECONDS);
-                return response.body();
+                return response.body().take();
             }
             ErrorKind kind = ErrorKind.ofHubStatus(status);
             Duration retryAfter = response.headers().firstValue("Retry-After").map(this::retryAfter).orElse(null);
@@ -268,16 +372,28 @@ public final class HubClient implements AutoCloseable {
     /**
      * Sends the request while its permit's token is good. An attempt that would leave too late is held back before
      * its first byte ({@link SingleSendBody}) and goes again on a new token, the permit kept; when no new token
-     * comes before {@code deadline} the job is rescheduled (backpressure) with nothing sent.
+     * comes before {@code deadline} the job is rescheduled (backpressure) with nothing sent. Each attempt's answer
+     * is read by a {@link BoundedBody} that a timer expires {@code hub.request_timeout_ms} after the send.
+     *
+     * @throws BoundedBody.TooLarge when the answer's body is over {@code hub.max_response_bytes}
+     * @throws BoundedBody.TimedOut when the answer was not in full by the deadline
      */
-    private HttpResponse<byte[]> sendOnTime(String key, HubLimiter.Permit permit, long deadline)
-            throws IOException, InterruptedException {
+    private HttpResponse<BoundedBody.Handover> sendOnTime(String key, HubLimiter.Permit permit, long deadline,
+                                            BodyBudget.Reservation room) throws IOException, InterruptedException {
         URI uri = uriFor(key);
         while (true) {
+            requests.increment();
+            BoundedBody body = new BoundedBody(key, config.maxResponseBytes(), room, bodyBytesRead,
+                    config.requestTimeoutMs());
+            ScheduledFuture<?> cut = deadlines.schedule(body::expire, config.requestTimeoutMs(), TimeUnit.MILLISECONDS);
             try {
-                requests.increment();
-                return http.send(request(uri, new SingleSendBody(permit::onTime)), HttpResponse.BodyHandlers.ofByteArray());
+                return http.send(request(uri, new SingleSendBody(permit::onTime)), body);
             } catch (IOException e) {
+                IOException why = body.failure();
+                if (why != null) {
+                    closeAbortedConnectionsNow();
+                    throw why; // the JDK client's wrapper says less
+                }
                 if (!SingleSendBody.tokenMissed(e)) {
                     throw e;
                 }
@@ -287,8 +403,37 @@ public final class HubClient implements AutoCloseable {
                 if (left <= 0 || !permit.renewToken(Duration.ofNanos(left))) {
                     throw new TokenNotRenewed(key, e);
                 }
+            } catch (InterruptedException e) {
+                body.abandon();
+                closeAbortedConnectionsNow();
+                throw e;
+            } finally {
+                cut.cancel(false);
             }
         }
+    }
+
+    /**
+     * Makes the JDK client finish closing the connections it was told to close. A connection closed while it is
+     * registered with the client's selector is only half-closed (the Hub reads end-of-file, but its writes still
+     * succeed) until the selector thread next wakes, which an idle client does only every 3 s (seen on JDK 25 in
+     * about a third of fresh clients' first aborted answers): past the permit's lease with the default grace. A
+     * request with a timeout wakes it; this one goes to port 0 of the loopback interface, where a connection is
+     * refused at once, so nothing reaches any server, and it is not a Hub request. Once now and once a little later,
+     * should the client finish its close after the sender heard of the abort.
+     */
+    private void closeAbortedConnectionsNow() {
+        wakeSelector();
+        try {
+            deadlines.schedule(this::wakeSelector, 50, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // closing: the connections go with the client
+        }
+    }
+
+    private void wakeSelector() {
+        http.sendAsync(HttpRequest.newBuilder(SELECTOR_WAKE_UP).timeout(Duration.ofMillis(20)).build(),
+                HttpResponse.BodyHandlers.discarding());
     }
 
     /** A Hub request as it goes out (the warm-up sends the same to loopback). */
@@ -500,8 +645,29 @@ public final class HubClient implements AutoCloseable {
         return tokensMissed.sum();
     }
 
+    /** The node's room for Hub bodies. */
+    public BodyBudget bodyBudget() {
+        return budget;
+    }
+
+    /** Body bytes received from the Hub (kept or not). */
+    public long bodyBytesRead() {
+        return bodyBytesRead.sum();
+    }
+
+    /** Answers refused for a body over {@code hub.max_response_bytes}. */
+    public long bodiesTooLarge() {
+        return bodiesTooLarge.sum();
+    }
+
+    /** Answers whose body was not in full by the request timeout (also counted in {@link #timeouts()}). */
+    public long bodyTimeouts() {
+        return bodyTimeouts.sum();
+    }
+
     @Override
     public void close() {
+        deadlines.shutdownNow();
         http.close();
     }
 }
