@@ -49,7 +49,7 @@ for c in "${cases[@]}"; do
   IFS=: read -r rps inflight secs latency jitter <<<"$c"
   redis-cli -p "$redis_port" flushall >/dev/null
   hub_port=$(free_port)
-  "$java" -Xmx512m -jar "$hub_jar" --port "$hub_port" --max-rps "$rps" --max-in-flight "$inflight" --no-enforce-limits \
+  "$java" -Xmx512m -XX:+ExitOnOutOfMemoryError -jar "$hub_jar" --port "$hub_port" --max-rps "$rps" --max-in-flight "$inflight" --no-enforce-limits \
     --latency-ms "$latency" --jitter-ms "$jitter" >"$dir/hub-$rps.log" 2>&1 &
   hub_pid=$!
   pids+=($hub_pid)
@@ -67,7 +67,7 @@ for c in "${cases[@]}"; do
     SLUICE_NODE_ID="bench-$((i + 1))" SLUICE_NODE_CONCURRENCY=$concurrency SLUICE_KAFKA_ENABLED=false \
     SLUICE_CLUSTER_NAME="bench-$$-$rps" SLUICE_CLUSTER_MEMBERS=$members SLUICE_CLUSTER_PORT=${ports[$i]} \
     SLUICE_METRICS_PORT=$admin SLUICE_METRICS_BIND=127.0.0.1 \
-      "$java" -Xmx256m -jar "$worker_jar" worker >"$dir/worker-$rps-$i.log" 2>&1 &
+      "$java" -Xmx256m -XX:+ExitOnOutOfMemoryError -jar "$worker_jar" worker >"$dir/worker-$rps-$i.log" 2>&1 &
     worker_pids+=($!)
     pids+=($!)
   done

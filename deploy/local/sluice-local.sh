@@ -190,7 +190,7 @@ EOF
   "$java" -Xmx256m "$logback" -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
     -t 5L6g3nShT-eMCtK--X86sw -c "$dir/server.properties" >>"$run/logs/kafka.log" 2>&1 \
     || die "formatting $dir/data failed; see $run/logs/kafka.log"
-  start kafka "$java" -Xmx512m -Xms512m "$logback" -Dsluice.local="$run" -cp "$cp" kafka.Kafka "$dir/server.properties"
+  start kafka "$java" -Xmx512m -Xms512m -XX:+ExitOnOutOfMemoryError "$logback" -Dsluice.local="$run" -cp "$cp" kafka.Kafka "$dir/server.properties"
 }
 
 # deploy/prometheus/prometheus-local.yml reads this (file_sd): the admin endpoints that `up` started.
@@ -236,7 +236,7 @@ cmd_up() {
   say "redis    127.0.0.1:$redis_port (AOF in $run/redis)"
 
   start_kafka
-  start hub "$java" -Xmx128m -Dsluice.local="$run" -jar "$hub_jar" --host 127.0.0.1 --port "$hub_port" \
+  start hub "$java" -Xmx128m -XX:+ExitOnOutOfMemoryError -Dsluice.local="$run" -jar "$hub_jar" --host 127.0.0.1 --port "$hub_port" \
     --max-rps "$hub_rps" --max-in-flight "$hub_in_flight" --latency-ms "$hub_latency" --jitter-ms 10
   wait_for "the Hub simulator" 60 hub curl -fsS "http://127.0.0.1:$hub_port/admin/stats"
   say "hub      http://127.0.0.1:$hub_port (limits $hub_rps req/s, $hub_in_flight in flight)"
