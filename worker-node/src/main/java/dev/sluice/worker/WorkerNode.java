@@ -382,6 +382,7 @@ public final class WorkerNode implements AutoCloseable {
             try {
                 record.claim();
                 queue.start();
+                queue.recoverOwnLeftovers();
                 redis.refusals().accepted();
                 return;
             } catch (InterruptedException e) {

@@ -1,6 +1,7 @@
 package dev.sluice.worker;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.common.job.Job;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.testkit.RedisExtension;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -119,14 +120,15 @@ class UntrustedEntriesTest {
     @Test
     void listModeDeadLettersAnElementTooLargeToReadWhereItLies() {
         HubSimulator hub = hub();
-        WorkerNode node = node(hub, "queue.mode", "list");
         char[] big = new char[8 * 1024 * 1024];
         Arrays.fill(big, 'y');
         try (Jedis j = redis.server().newJedis()) {
+            // Waiting before the node starts, so one fetch moves all three and the big one lies between the others.
             j.lpush("sluice:queue", "first");
             j.lpush("sluice:queue", new String(big));
             j.lpush("sluice:queue", "last");
         }
+        WorkerNode node = node(hub, "queue.mode", "list");
         await().atMost(Duration.ofSeconds(20)).until(() -> results() == 2 && node.queue().stats().dead() == 1);
         await().atMost(Duration.ofSeconds(5)).until(() -> node.queue().stats().pending() == 0);
         assertThat(node.queue().buriedUnread()).isEqualTo(1);
@@ -137,5 +139,48 @@ class UntrustedEntriesTest {
             assertThat(dead.get("element")).hasSize(1024);
             assertThat(j.exists("sluice:result:hub-fetch:first", "sluice:result:hub-fetch:last")).isEqualTo(2);
         }
+    }
+
+    @Test
+    void aLargeButValidJobThatDiesKeepsItsWholeJobAndCanBeReplayed() {
+        HubSimulator hub = hub();
+        WorkerNode node = node(hub, "hub.path", "/no-such-api/{key}");
+        String payload = "{\"blob\":\"" + "z".repeat(40_000) + "\"}";
+        node.queue().enqueue(List.of(new Job("big-1", "hub-fetch", "k-big", payload, 0)));
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.queue().stats().dead() == 1);
+        try (Jedis j = redis.server().newJedis()) {
+            Map<String, String> dead = j.xrange("sluice:dead", "-", "+").getFirst().getFields();
+            assertThat(dead).doesNotContainKey("dead.truncated").containsEntry("payload", payload);
+        }
+        assertThat(node.queue().replayDeadLetters(List.of(node.queue().deadLetters(1).getFirst().id()))).isEqualTo(1);
+    }
+
+    @Test
+    void listModeRunsTheSameElementTwiceAndLeavesNothingBehind() {
+        HubSimulator hub = hub();
+        WorkerNode node = node(hub, "queue.mode", "list");
+        try (Jedis j = redis.server().newJedis()) {
+            j.lpush("sluice:queue", "twice", "twice", "once");
+        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> hub.stats().totalRequests() == 3);
+        await().atMost(Duration.ofSeconds(10)).until(() -> node.queue().stats().backlog() == 0);
+        try (Jedis j = redis.server().newJedis()) {
+            assertThat(j.llen("sluice:queue:processing:" + node.config().node().id())).isZero();
+        }
+    }
+
+    @Test
+    void listModeTakesBackWhatAnEarlierProcessOfItsIdLeftInFlight() {
+        HubSimulator hub = hub();
+        try (Jedis j = redis.server().newJedis()) {
+            // As a SIGKILLed process of node "again" left them.
+            j.lpush("sluice:queue:processing:again", "left-1", "left-2");
+        }
+        WorkerNode node = node(hub, "queue.mode", "list", "node.id", "again");
+        await().atMost(Duration.ofSeconds(20)).until(() -> results() == 2);
+        try (Jedis j = redis.server().newJedis()) {
+            assertThat(j.llen("sluice:queue:processing:again")).isZero();
+        }
+        assertThat(node.queue().stats().backlog()).isZero();
     }
 }

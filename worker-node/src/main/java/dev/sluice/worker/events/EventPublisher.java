@@ -84,8 +84,16 @@ public final class EventPublisher implements AutoCloseable {
         this.loop = watch.register("event-sender", Duration.ofSeconds(5), () -> !buffer.isEmpty());
         this.sender = Thread.ofPlatform().name("sluice-events").daemon()
                 .uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
-                    Loops.restarting("event-sender", this::run);
-                    loop.stopped();
+                    boolean ended = false;
+                    try {
+                        Loops.restarting("event-sender", this::run);
+                        ended = true;
+                        loop.stopped();
+                    } finally {
+                        if (!ended) {
+                            loop.died();
+                        }
+                    }
                 });
     }
 

@@ -46,14 +46,28 @@ final class Completer implements AutoCloseable {
         this.loop = watch.register("completer", Duration.ofSeconds(5), () -> held > 0 || !items.isEmpty());
         this.thread = Thread.ofPlatform().name("sluice-completer").daemon()
                 .uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
-                    Loops.restarting("completer", this::run);
-                    loop.stopped();
+                    boolean ended = false;
+                    try {
+                        Loops.restarting("completer", this::run);
+                        ended = true;
+                        loop.stopped();
+                    } finally {
+                        if (!ended) {
+                            // Ended by an error: nobody waits for an answer that cannot come (their jobs stay pending).
+                            loop.died();
+                            running = false;
+                            failAll(new IllegalStateException("the completer ended by an error; the entries stay pending"));
+                        }
+                    }
                 });
     }
 
     CompletableFuture<Void> submit(Completion completion) {
         Item item = new Item(completion, new CompletableFuture<>());
         items.add(item);
+        if (!thread.isAlive()) {
+            failAll(new IllegalStateException("the completer is not running; the entry stays pending"));
+        }
         return item.done();
     }
 
@@ -110,10 +124,16 @@ final class Completer implements AutoCloseable {
                 backoffMs = Math.min(backoffMs * 2, 2_000);
             }
         }
-        RuntimeException closed = new IllegalStateException("completer closed; the entries stay pending in Redis");
-        batch.forEach(i -> i.done().completeExceptionally(closed));
+        failAll(new IllegalStateException("completer closed; the entries stay pending in Redis"));
+    }
+
+    private void failAll(RuntimeException why) {
+        batch.forEach(i -> i.done().completeExceptionally(why));
         batch.clear();
-        items.forEach(i -> i.done().completeExceptionally(closed));
+        Item i;
+        while ((i = items.poll()) != null) {
+            i.done().completeExceptionally(why);
+        }
     }
 
     @Override

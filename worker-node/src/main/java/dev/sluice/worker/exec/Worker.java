@@ -63,13 +63,14 @@ public final class Worker implements AutoCloseable {
     }
 
     private final class Running implements JobContext {
+        final long seq;
         final Delivery delivery;
-        final Thread thread;
+        volatile Thread thread;
         volatile boolean started;
 
-        Running(Delivery delivery, Thread thread) {
+        Running(long seq, Delivery delivery) {
+            this.seq = seq;
             this.delivery = delivery;
-            this.thread = thread;
         }
 
         @Override
@@ -96,7 +97,9 @@ public final class Worker implements AutoCloseable {
     private final BooleanSupplier underPressure;
     private final Completer completer;
     private final Semaphore slots;
-    private final Map<String, Running> running = new ConcurrentHashMap<>();
+    // Keyed by a sequence, not the delivery's handle: a list may hold the same element twice.
+    private final Map<Long, Running> running = new ConcurrentHashMap<>();
+    private final AtomicLong dispatched = new AtomicLong();
     private final Set<String> pausedBy = ConcurrentHashMap.newKeySet();
     private final CountDownLatch fetcherDone = new CountDownLatch(1);
     private final AtomicLong reclaimRequested = new AtomicLong();
@@ -150,10 +153,15 @@ public final class Worker implements AutoCloseable {
     public void start() {
         fetcher = Thread.ofPlatform().name("sluice-fetcher").uncaughtExceptionHandler(watch.uncaughtHandler())
                 .start(() -> {
+                    boolean ended = false;
                     try {
                         Loops.restarting("fetcher", this::fetchLoop);
+                        ended = true;
                         fetcherLoop.stopped();
                     } finally {
+                        if (!ended) {
+                            fetcherLoop.died();
+                        }
                         fetcherDone.countDown();
                     }
                 });
@@ -287,20 +295,22 @@ public final class Worker implements AutoCloseable {
     }
 
     private void dispatch(Delivery d) {
+        Running r = new Running(dispatched.incrementAndGet(), d);
+        r.thread = Thread.ofVirtual().name("sluice-job").uncaughtExceptionHandler(watch.uncaughtHandler())
+                .unstarted(() -> run(r));
         // Registered before it runs, so a drain can find and interrupt it.
-        Thread job = Thread.ofVirtual().name("sluice-job").uncaughtExceptionHandler(watch.uncaughtHandler())
-                .unstarted(() -> run(d));
-        running.put(d.handle(), new Running(d, job));
-        job.start();
+        running.put(r.seq, r);
+        r.thread.start();
     }
 
     /** A completion and the kind of failure behind it (null on success). */
     private record Outcome(Completion completion, ErrorKind kind) {
     }
 
-    private void run(Delivery d) {
+    private void run(Running r) {
+        Delivery d = r.delivery;
         try {
-            Outcome result = decide(running.get(d.handle()));
+            Outcome result = decide(r);
             String outcome = switch (result.completion()) {
                 case Completion.Ack a -> "done";
                 case Completion.Retry rt -> "retried";
@@ -317,9 +327,8 @@ public final class Worker implements AutoCloseable {
                 log.warn("completion of {} not applied ({}); it stays pending and will be delivered again", d.describe(), e.toString());
             }
         } finally {
-            // Also after an Error in a handler: the slot comes back, and the job, no longer kept alive, stays
-            // pending and is delivered again after the visibility timeout (poison after queue.max_deliveries).
-            running.remove(d.handle());
+            // Also after a fatal error: the slot comes back (the process is on its way out; the job stays pending).
+            running.remove(r.seq);
             slots.release();
         }
     }
@@ -390,7 +399,13 @@ public final class Worker implements AutoCloseable {
         try {
             handler.handle(job, r);
             return new Outcome(new Completion.Ack(r.delivery), null);
-        } catch (Exception e) {
+        } catch (VirtualMachineError fatal) {
+            throw fatal;
+        } catch (Exception | Error caught) {
+            // An Error from a handler (an assertion, a class that failed to load) is the job's failure, not the
+            // node's: it is retried and, if it keeps failing, dead-lettered, rather than left pending unseen.
+            Exception e = caught instanceof Exception ex ? ex
+                    : new SluiceException(ErrorKind.INTERNAL, "handler threw " + caught, caught);
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }

@@ -83,6 +83,10 @@ public final class LoopWatch {
         }
         long now = nanoTime.getAsLong();
         for (Loop loop : loops) {
+            if (loop.died) {
+                out.add(loop.name + " ended by an error");
+                continue;
+            }
             long still = now - loop.lastTick.get();
             if (!loop.stopped && still >= loop.stallNanos && loop.hasWork.getAsBoolean()) {
                 out.add(loop.name + " has work and has not come round for " + Duration.ofNanos(still).toSeconds()
@@ -100,6 +104,7 @@ public final class LoopWatch {
         private final AtomicLong lastTick;
         private final AtomicLong rounds = new AtomicLong();
         private volatile boolean stopped;
+        private volatile boolean died;
 
         private Loop(String name, long stallNanos, BooleanSupplier hasWork) {
             this.name = name;
@@ -117,6 +122,11 @@ public final class LoopWatch {
         /** The loop ended on purpose (the node is stopping): no longer watched. */
         public void stopped() {
             stopped = true;
+        }
+
+        /** The loop's thread ended by an error: the node is not live from now on. */
+        public void died() {
+            died = true;
         }
 
         /** Rounds completed since start. */

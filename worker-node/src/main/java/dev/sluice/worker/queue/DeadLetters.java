@@ -37,10 +37,11 @@ final class DeadLetters {
      * Field/value pairs as exact bytes, flattened for a script's ARGV, bounded whatever the producer wrote:
      * <ul>
      *   <li>bytes that are not UTF-8 are kept as they are ({@link Delivery#exact()});</li>
-     *   <li>an entry not read whole ({@link Delivery#unread()}), or one with more than {@link #MAX_FIELDS} fields or
-     *       {@link #MAX_KEPT_BYTES} bytes, keeps a prefix of each field, its size, its field count and a SHA-256
-     *       (of each unread field, or of the whole), and is marked {@code dead.truncated}: it cannot be replayed;</li>
-     *   <li>anything else is copied whole.</li>
+     *   <li>an entry not read whole ({@link Delivery#unread()}), or one with more than {@link #MAX_FIELDS} fields,
+     *       keeps a prefix of each field (at most {@link #MAX_KEPT_BYTES} in all), its size, its field count and a
+     *       SHA-256 (of each unread field, or of the whole), and is marked {@code dead.truncated}: it cannot be
+     *       replayed;</li>
+     *   <li>anything else (a job read whole, at most {@code queue.max_job_bytes}) is copied whole.</li>
      * </ul>
      */
     static List<byte[]> fields(DeadLetter dead, String nodeId, String mode, Clock clock) {
@@ -61,7 +62,9 @@ final class DeadLetters {
             for (Map.Entry<String, String> e : raw.entrySet()) {
                 rawBytes += utf8Length(e.getKey()) + utf8Length(e.getValue());
             }
-            boolean truncated = d.unread() != null || raw.size() > MAX_FIELDS || rawBytes > MAX_KEPT_BYTES;
+            // A job read whole is at most queue.max_job_bytes and is kept whole, so it can be replayed; only what
+            // could not be a job (unread, or wider than a job may be) is cut.
+            boolean truncated = d.unread() != null || raw.size() > MAX_FIELDS;
             Map<String, String> kept = new LinkedHashMap<>();
             if (!truncated) {
                 kept.putAll(raw);

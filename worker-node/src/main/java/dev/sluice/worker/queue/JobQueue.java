@@ -72,6 +72,15 @@ public interface JobQueue extends AutoCloseable {
     QueueStats stats();
 
     /**
+     * Puts back on the queue what an earlier process under this node id left in flight and no mechanism of the
+     * adapter would reclaim while this node lives (list mode's processing list); returns how many. Called once the
+     * node holds its id. Stream mode needs nothing: a crashed consumer's entries go idle and are claimed.
+     */
+    default int recoverOwnLeftovers() {
+        return 0;
+    }
+
+    /**
      * Entries dead-lettered inside Redis, unread, by the scripts that hand entries to this node (too large, too
      * many fields, not UTF-8), since start.
      */

@@ -7,6 +7,7 @@ import dev.sluice.common.job.JobCodec;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.worker.pool.BoundedReplyConnection;
 import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.pool.RedisRefusal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Jedis;
@@ -115,11 +116,25 @@ public final class ListJobQueue implements JobQueue {
                 replies.add(p.sendCommand(Protocol.Command.LMOVE, config.list(), processing, "RIGHT", "LEFT"));
             }
             p.sync();
+            // Every reply is read: an element moved before a refusal (Redis filled up mid-pipeline) is still ours
+            // to run, and must not be left on the processing list unseen.
+            JedisDataException refused = null;
             for (Response<Object> r : replies) {
-                Object e = r.get();
-                if (e != null) {
-                    moved.add(e);
+                try {
+                    Object e = r.get();
+                    if (e != null) {
+                        moved.add(e);
+                    }
+                } catch (JedisDataException e) {
+                    refused = refused == null ? e : refused;
                 }
+            }
+            if (refused != null) {
+                RedisRefusal refusal = redis.refusals().refused("fetch", refused);
+                if (moved.isEmpty()) {
+                    throw refusal;
+                }
+                return deliveries(j, moved);
             }
             if (moved.isEmpty()) {
                 Object e = j.sendBlockingCommand(Protocol.Command.BLMOVE, config.list(), processing, "RIGHT", "LEFT",
@@ -158,13 +173,41 @@ public final class ListJobQueue implements JobQueue {
         for (int i = 0; i < readable.size(); i++) {
             hashes[i] = sha1((byte[]) readable.get(i));
         }
-        List<String> redelivered = j.hmget(deliveries, hashes);
+        List<String> redelivered;
+        try {
+            redelivered = j.hmget(deliveries, hashes);
+        } catch (RuntimeException e) {
+            // The elements are on this node's processing list already: run them, counted as first deliveries.
+            log.warn("reading the redelivery counts of {} element(s) failed ({}); counting them as first deliveries",
+                    readable.size(), e.toString());
+            redelivered = java.util.Collections.nCopies(readable.size(), null);
+        }
         for (int i = 0; i < readable.size(); i++) {
             String n = redelivered.get(i);
             out.add(RawEntries.listElement(readable.get(i), 1 + (n == null ? 0 : Long.parseLong(n)), codec,
                     config.maxJobBytes()));
         }
         return out;
+    }
+
+    /**
+     * Moves what this node id left on its processing list back to the queue, counting a redelivery for each: called
+     * once the node holds its id (see {@link dev.sluice.worker.identity.NodeRecord}), so no other live process works
+     * on it, and what is there was left by a crashed incarnation.
+     */
+    @Override
+    public int recoverOwnLeftovers() {
+        Object moved = redis.withJedis(j -> j.eval(Scripts.LIST_RECOVER_NOW,
+                List.of(processing, config.list(), deliveries, registry, heartbeat(nodeId)), List.of(nodeId)));
+        int n = ((Long) moved).intValue();
+        if (n > 0) {
+            log.info("moved {} job(s) an earlier process of node {} left in flight back to the queue", n, nodeId);
+        }
+        redis.withJedis(j -> {
+            beat(j);
+            return null;
+        });
+        return n;
     }
 
     private void bury(Jedis j, Delivery d, int index) {

@@ -156,13 +156,20 @@ public final class StreamJobQueue implements JobQueue {
             if (claimed.isEmpty()) {
                 return List.of();
             }
-            String first = ascii(((List<?>) claimed.getFirst()).get(0));
-            String last = ascii(((List<?>) claimed.getLast()).get(0));
-            List<?> pending = (List<?>) j.sendCommand(Protocol.Command.XPENDING, config.stream(), config.group(), first, last,
-                    Integer.toString(claimed.size() * 2), nodeId);
-            for (Object p : pending) {
-                List<?> row = (List<?>) p;
-                deliveries.put(ascii(row.get(0)), (Long) row.get(3));
+            // Each claimed entry's own delivery count (raised by the claim), one XPENDING per id in one pipeline.
+            Pipeline p = j.pipelined();
+            List<Response<Object>> counts = new ArrayList<>(claimed.size());
+            for (Object entry : claimed) {
+                String id = ascii(((List<?>) entry).get(0));
+                counts.add(p.sendCommand(Protocol.Command.XPENDING, config.stream(), config.group(), id, id, "1"));
+            }
+            p.sync();
+            for (Response<Object> c : counts) {
+                List<?> rows = (List<?>) c.get();
+                if (!rows.isEmpty()) {
+                    List<?> row = (List<?>) rows.getFirst();
+                    deliveries.put(ascii(row.get(0)), (Long) row.get(3));
+                }
             }
         } catch (JedisDataException e) {
             if (e.getMessage() != null && e.getMessage().startsWith("NOGROUP")) {

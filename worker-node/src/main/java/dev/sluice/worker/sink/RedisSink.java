@@ -52,8 +52,17 @@ public final class RedisSink implements ResultSink {
         this.loop = watch.register("sink-writer", Duration.ofSeconds(5), () -> !pending.isEmpty());
         this.writer = Thread.ofPlatform().name("sluice-redis-sink").daemon()
                 .uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
-                    Loops.restarting("sink-writer", this::run);
-                    loop.stopped();
+                    boolean ended = false;
+                    try {
+                        Loops.restarting("sink-writer", this::run);
+                        ended = true;
+                        loop.stopped();
+                    } finally {
+                        if (!ended) {
+                            loop.died();
+                            failPending();
+                        }
+                    }
                 });
     }
 
@@ -61,6 +70,9 @@ public final class RedisSink implements ResultSink {
     public void write(Job job, byte[] result) throws InterruptedException {
         Write w = new Write(job, result, new CompletableFuture<>());
         pending.add(w);
+        if (!writer.isAlive()) {
+            failPending();
+        }
         try {
             w.done().get();
         } catch (ExecutionException e) {
@@ -71,6 +83,15 @@ public final class RedisSink implements ResultSink {
             }
             throw new SluiceException(ErrorKind.SINK_FAILURE, "writing the result of " + job.id() + " failed: " + e.getCause(),
                     e.getCause());
+        }
+    }
+
+    /** Fails every write waiting for the writer (it ended by an error): their jobs are retried, not left waiting. */
+    private void failPending() {
+        RuntimeException dead = new IllegalStateException("the sink writer ended by an error");
+        Write w;
+        while ((w = pending.poll()) != null) {
+            w.done().completeExceptionally(dead);
         }
     }
 

@@ -103,7 +103,7 @@ class OversizedEntriesProcessTest {
             assertThat(j.xpending("sluice:jobs", "sluice").getTotal()).isZero();
 
             List<String> slowScripts = new ArrayList<>();
-            for (Slowlog s : j.slowlogGet()) {
+            for (Slowlog s : j.slowlogGet(1024)) {
                 String command = s.getArgs().isEmpty() ? "" : s.getArgs().getFirst().toUpperCase(java.util.Locale.ROOT);
                 if (command.startsWith("EVAL")) {
                     slowScripts.add(s.getExecutionTime() + " us");

@@ -12,9 +12,6 @@ import redis.clients.jedis.Jedis;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -26,7 +23,7 @@ class NodeRecordTest {
     @RegisterExtension
     static final RedisExtension redis = RedisExtension.builder().build();
 
-    private static final Duration LEASE = Duration.ofMillis(900);
+    private static final Duration LEASE = Duration.ofSeconds(2);
     private final List<AutoCloseable> closing = new ArrayList<>();
 
     @AfterEach
@@ -111,36 +108,6 @@ class NodeRecordTest {
     }
 
     @Test
-    void twoRestartsRacingForAStaleRecordEndWithOneHolder() throws Exception {
-        NodeRecord crashed = record("race");
-        crashed.claim();
-        NodeRecord a = record("race");
-        NodeRecord b = record("race");
-        CompletableFuture<Void> fa = CompletableFuture.runAsync(() -> claimQuietly(a));
-        CompletableFuture<Void> fb = CompletableFuture.runAsync(() -> claimQuietly(b));
-        int refused = 0;
-        for (CompletableFuture<Void> f : List.of(fa, fb)) {
-            try {
-                f.get(10, TimeUnit.SECONDS);
-            } catch (ExecutionException e) {
-                assertThat(e.getCause()).isInstanceOf(NodeRecord.NodeIdInUse.class);
-                refused++;
-            }
-        }
-        try (Jedis j = redis.server().newJedis()) {
-            String holder = j.hget("sluice:node:race", "incarnation");
-            assertThat(holder).isIn(a.incarnation(), b.incarnation());
-            // The winner renews; whichever lost either was refused or, having claimed first, finds it lost now.
-            NodeRecord winner = holder.equals(a.incarnation()) ? a : b;
-            NodeRecord loser = winner == a ? b : a;
-            winner.renew();
-            loser.renew();
-            assertThat(winner.lost()).isFalse();
-            assertThat(refused == 1 || loser.lost()).isTrue();
-        }
-    }
-
-    @Test
     void aRecordRedisLostIsWrittenAgainNotTakenForATakeOver() throws Exception {
         NodeRecord node = record("amnesia");
         node.claim();
@@ -154,11 +121,4 @@ class NodeRecordTest {
         }
     }
 
-    private static void claimQuietly(NodeRecord r) {
-        try {
-            r.claim();
-        } catch (InterruptedException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }
