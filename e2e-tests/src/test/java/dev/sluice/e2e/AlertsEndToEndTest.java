@@ -50,6 +50,7 @@ class AlertsEndToEndTest {
     private static final String POOL = "SluicePoolUsageHigh";
     private static final String NODE_DOWN = "SluiceNodeDown";
     private static final String BREAKER = "SluiceBreakerNotClosed";
+    private static final String REDIS_ERRORS = "SluiceRedisErrorRateHigh";
 
     @TempDir
     Path dir;
@@ -71,7 +72,7 @@ class AlertsEndToEndTest {
         alertsTopic = "alerts-e2e." + name + ".alerts";
         alertmanager = closeLater(Alertmanager.start(dir.resolve("alertmanager")));
         coordinator = closeLater(Coordinators.config(kafka.bootstrapServers(), events, alertsTopic)
-                .webhook(alertmanager).startInProcess());
+                .alerts("rate_window_secs", 10).webhook(alertmanager).startInProcess());
         api = coordinator.uri();
         stream = closeLater(new Http.SseReader(api, "/api/alerts/stream"));
         awaitUntil(Duration.ofSeconds(10), stream::connected);
@@ -162,6 +163,37 @@ class AlertsEndToEndTest {
                 hub.endOutage();
             }
             awaitResolvedEverywhere(BREAKER, "breaker-1", firing);
+        }
+    }
+
+    @Test
+    void redisRefusingWritesRaisesTheRedisErrorAlertEverywhereAndItResolvesWhenRedisTakesWritesAgain() {
+        // Redis full under noeviction: the node's writes are refused (it counts them, stops taking work and keeps
+        // its jobs pending); its heartbeats carry the failures, a cluster-wide rate over a 10 s window here.
+        HubSimulator hub = closeLater(HubSimulator.builder().latencyMs(20).build().start());
+        try (Jedis j = redis.server().newJedis()) {
+            enqueue(j, "full", 2_000);
+            NodeProcess node = closeLater(Workers.startAndAwait(worker("full-1", hub), "full-1"));
+            awaitUntil(Duration.ofSeconds(30), () -> Http.clusterNode(api, "full-1").path("alive").asBoolean()
+                    && hub.stats().count(200) >= 20);
+            assertThat(Http.alerts(api, "firing", REDIS_ERRORS, null)).as("no Redis alert before the fault").isEmpty();
+
+            Instant injected = Instant.now();
+            j.configSet("maxmemory-policy", "noeviction");
+            j.configSet("maxmemory", "1");
+            JsonNode firing;
+            try {
+                firing = awaitFiringEverywhere(REDIS_ERRORS, null);
+                System.out.printf("Redis error alert firing in the feed %d ms after Redis filled up%n",
+                        Duration.between(injected, Instant.now()).toMillis());
+            } finally {
+                j.configSet("maxmemory", "0");
+            }
+            awaitResolvedEverywhere(REDIS_ERRORS, null, firing);
+            // Nothing lost meanwhile: every job ends with its result.
+            awaitUntil(Duration.ofSeconds(120), () -> j.keys("sluice:result:*").size() == 2_000);
+            assertThat(j.xlen("sluice:dead")).isZero();
+            assertThat(node.isAlive()).isTrue();
         }
     }
 
