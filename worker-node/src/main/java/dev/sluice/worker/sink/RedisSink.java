@@ -43,13 +43,15 @@ public final class RedisSink implements ResultSink {
     private volatile boolean running = true;
 
     private final LoopWatch.Loop loop;
+    /** Writes in the batch being flushed: a writer stuck inside Redis has work though nothing waits in the queue. */
+    private volatile int flushing;
 
     /** @param watch watches the writer thread, and takes its errors */
     public RedisSink(RedisConnections redis, String prefix, int retentionDays, LoopWatch watch) {
         this.redis = redis;
         this.prefix = prefix;
         this.retentionSecs = Duration.ofDays(retentionDays).toSeconds();
-        this.loop = watch.register("sink-writer", Duration.ofSeconds(5), () -> !pending.isEmpty());
+        this.loop = watch.register("sink-writer", Duration.ofSeconds(5), () -> flushing > 0 || !pending.isEmpty());
         this.writer = Thread.ofPlatform().name("sluice-redis-sink").daemon()
                 .uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
                     boolean ended = false;
@@ -111,6 +113,7 @@ public final class RedisSink implements ResultSink {
                 }
                 batch.add(first);
                 pending.drainTo(batch, MAX_BATCH - 1);
+                flushing = batch.size();
                 flush(batch);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -120,6 +123,7 @@ public final class RedisSink implements ResultSink {
                 RuntimeException lost = new IllegalStateException("the sink writer failed before writing this result");
                 batch.forEach(w -> w.done().completeExceptionally(lost));
                 batch.clear();
+                flushing = 0;
             }
         }
     }

@@ -17,10 +17,13 @@ import dev.sluice.worker.queue.QueueStats;
 import dev.sluice.worker.queue.DeadLetterEntry;
 import dev.sluice.worker.queue.Refused;
 import dev.sluice.worker.queue.StreamJobQueue;
+import dev.sluice.worker.sink.RedisSink;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.args.ClientPauseMode;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -73,6 +76,7 @@ class LoopFaultsTest {
         final AtomicBoolean freezeFetch = new AtomicBoolean();
         final AtomicBoolean freezeComplete = new AtomicBoolean();
         final AtomicBoolean keepAliveError = new AtomicBoolean();
+        final AtomicBoolean freezeStats = new AtomicBoolean();
 
         FaultyQueue(JobQueue real) {
             this.real = real;
@@ -148,6 +152,7 @@ class LoopFaultsTest {
 
         @Override
         public QueueStats stats() {
+            freezeIf(freezeStats);
             return real.stats();
         }
 
@@ -318,5 +323,53 @@ class LoopFaultsTest {
                         q -> assertThat(q).startsWith("fatal error: java.lang.StackOverflowError"),
                         q -> assertThat(q).startsWith("keep-alive has work")))
                 .hasSize(2));
+    }
+
+    @Test
+    void aFrozenStatisticsTaskFailsLiveness() {
+        FaultyQueue queue = queue();
+        Worker worker = worker(queue, 10, () -> false);
+        Maintenance maintenance = new Maintenance(queue, worker, Clock.systemUTC(), watch);
+        closing.add(maintenance);
+        queue.freezeStats.set(true);
+        maintenance.start(Duration.ofMillis(100));
+        await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+        standStillForAMinute();
+        // Keep-alive shares the thread and stands still behind it: both are reported, the fetcher is not.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(watch.problems())
+                .anySatisfy(p -> assertThat(p).startsWith("stats has work"))
+                .noneSatisfy(p -> assertThat(p).startsWith("fetcher")));
+    }
+
+    @Test
+    void aSinkWriterHeldByRedisFailsLivenessAndComesBackWhenRedisAnswers() throws Exception {
+        SluiceConfig config = TestConfigs.config(redis.url(), "redis.pool_size", "4", "redis.connection_timeout_ms", "60000");
+        RedisConnections connections = new RedisConnections(config.redis(), "node-a");
+        closing.add(connections);
+        RedisSink sink = new RedisSink(connections, "loop-faults:result:", 1, watch);
+        closing.add(sink);
+        try (Jedis j = redis.server().newJedis()) {
+            // Redis holds every write (a real fault: CLIENT PAUSE); the writer waits inside its SET.
+            j.clientPause(20_000, ClientPauseMode.WRITE);
+            try {
+                Thread writer = Thread.ofVirtual().start(() -> {
+                    try {
+                        sink.write(Job.of("noop", "held"), new byte[] {1});
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+                await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+                standStillForAMinute();
+                assertThat(watch.problems()).singleElement().satisfies(p -> assertThat(p).startsWith("sink-writer has work"));
+                j.clientUnpause();
+                writer.join(Duration.ofSeconds(10));
+                assertThat(writer.isAlive()).isFalse();
+            } finally {
+                j.clientUnpause();
+            }
+            assertThat(j.exists("loop-faults:result:noop:held")).isTrue();
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> watch.problems().isEmpty());
     }
 }
