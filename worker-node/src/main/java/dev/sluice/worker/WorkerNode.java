@@ -79,6 +79,7 @@ public final class WorkerNode implements AutoCloseable {
     private final Worker worker;
     private final Maintenance maintenance;
     private final ScheduledExecutorService sampler;
+    private final ScheduledExecutorService liveness;
     private final EventPublisher publisher;
     private final NodeEvents events;
     private volatile boolean running;
@@ -156,6 +157,8 @@ public final class WorkerNode implements AutoCloseable {
                 new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure,
                 () -> redis.refusals().refusing(), meters, watch);
         this.maintenance = new Maintenance(queue, worker, Clock.systemUTC(), watch);
+        this.liveness = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-node-record")
+                .daemon().uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(r));
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-pool-monitor")
                 .daemon().uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(r));
         if (config.kafka().enabled()) {
@@ -327,10 +330,12 @@ public final class WorkerNode implements AutoCloseable {
             worker.setPaused(REDIS_REFUSING, true);
         }
         sampler.scheduleAtFixedRate(poolMonitor::sample, 0, 250, TimeUnit.MILLISECONDS);
-        sampler.scheduleWithFixedDelay(this::probeWritesWhileRefused, 1, 1, TimeUnit.SECONDS);
+        // Redis calls that may block (a paused or slow Redis) never run on the sampler, which must keep sampling the
+        // pool and sending heartbeats whatever Redis does.
+        liveness.scheduleWithFixedDelay(this::probeWritesWhileRefused, 1, 1, TimeUnit.SECONDS);
         record.onLost(() -> worker.setPaused(NODE_ID_TAKEN_OVER, true));
         long renewMs = record.renewEvery().toMillis();
-        sampler.scheduleWithFixedDelay(() -> {
+        liveness.scheduleWithFixedDelay(() -> {
             try {
                 record.renew();
             } catch (RuntimeException e) {
@@ -432,7 +437,14 @@ public final class WorkerNode implements AutoCloseable {
             events.stopping("shutdown");
         }
         int handedBack = worker.drain();
-        // After the drain the node holds nothing: its id is free for a restart at once.
+        // After the drain the node holds nothing: its id is free for a restart at once (renewals stopped first, or
+        // one would write the record again).
+        liveness.shutdownNow();
+        try {
+            liveness.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         record.release();
         close();
         log.info("node {} stopped; {} job(s) handed back to the queue", config.node().id(), handedBack);
@@ -445,6 +457,7 @@ public final class WorkerNode implements AutoCloseable {
         worker.close();
         maintenance.close();
         sampler.shutdownNow();
+        liveness.shutdownNow();
         sink.close();
         if (publisher != null) {
             publisher.close();
