@@ -102,7 +102,6 @@ public final class LoopWatch {
         private final long stallNanos;
         private final BooleanSupplier hasWork;
         private final AtomicLong lastTick;
-        private final AtomicLong rounds = new AtomicLong();
         private volatile boolean stopped;
         private volatile boolean died;
 
@@ -116,7 +115,6 @@ public final class LoopWatch {
         /** The loop finished a round of work, successful or not. */
         public void tick() {
             lastTick.set(nanoTime.getAsLong());
-            rounds.incrementAndGet();
         }
 
         /** The loop ended on purpose (the node is stopping): no longer watched. */
@@ -127,11 +125,6 @@ public final class LoopWatch {
         /** The loop's thread ended by an error: the node is not live from now on. */
         public void died() {
             died = true;
-        }
-
-        /** Rounds completed since start. */
-        public long rounds() {
-            return rounds.get();
         }
 
         public String name() {

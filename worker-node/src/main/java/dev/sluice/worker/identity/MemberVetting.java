@@ -109,9 +109,4 @@ public final class MemberVetting {
             trust.run();
         }
     }
-
-    /** Why the store is untrusted now, or null. */
-    public synchronized String distrusted() {
-        return distrusted;
-    }
 }

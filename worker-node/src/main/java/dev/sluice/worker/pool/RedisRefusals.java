@@ -9,7 +9,6 @@ import redis.clients.jedis.exceptions.JedisDataException;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -129,12 +128,5 @@ public final class RedisRefusals {
     /** Hears {@code true} when Redis starts refusing writes, {@code false} when it accepts them again. */
     public void addListener(Consumer<Boolean> listener) {
         listeners.add(listener);
-    }
-
-    /** Refusals since start, by "command reason" (for status pages). */
-    public Map<String, Long> byCommandAndReason() {
-        Map<String, Long> out = new java.util.TreeMap<>();
-        counters.forEach((k, c) -> out.put(k.replace('\u0000', ' ').toLowerCase(Locale.ROOT), (long) c.count()));
-        return out;
     }
 }
