@@ -79,7 +79,6 @@ public final class WorkerNode implements AutoCloseable {
     private final Worker worker;
     private final Maintenance maintenance;
     private final ScheduledExecutorService sampler;
-    private final ScheduledExecutorService liveness;
     private final EventPublisher publisher;
     private final NodeEvents events;
     private volatile boolean running;
@@ -157,8 +156,6 @@ public final class WorkerNode implements AutoCloseable {
                 new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure,
                 () -> redis.refusals().refusing(), meters, watch);
         this.maintenance = new Maintenance(queue, worker, Clock.systemUTC(), watch);
-        this.liveness = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-node-record")
-                .daemon().uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(r));
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-pool-monitor")
                 .daemon().uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(r));
         if (config.kafka().enabled()) {
@@ -331,11 +328,11 @@ public final class WorkerNode implements AutoCloseable {
         }
         sampler.scheduleAtFixedRate(poolMonitor::sample, 0, 250, TimeUnit.MILLISECONDS);
         // Redis calls that may block (a paused or slow Redis) never run on the sampler, which must keep sampling the
-        // pool and sending heartbeats whatever Redis does.
-        liveness.scheduleWithFixedDelay(this::probeWritesWhileRefused, 1, 1, TimeUnit.SECONDS);
+        // pool and sending heartbeats whatever Redis does. They run on the maintenance thread, which holds one pooled
+        // connection at a time: with the fetcher, the completer and the sink writer that keeps the node at 4.
+        maintenance.schedule(Duration.ofSeconds(1), "write-probe", this::probeWritesWhileRefused);
         record.onLost(() -> worker.setPaused(NODE_ID_TAKEN_OVER, true));
-        long renewMs = record.renewEvery().toMillis();
-        liveness.scheduleWithFixedDelay(() -> {
+        maintenance.schedule(record.renewEvery(), "node-record", () -> {
             try {
                 record.renew();
             } catch (RuntimeException e) {
@@ -349,7 +346,7 @@ public final class WorkerNode implements AutoCloseable {
                     log.debug("vetting the cluster's members failed", e);
                 }
             }
-        }, renewMs, renewMs, TimeUnit.MILLISECONDS);
+        });
         long keepAliveMs = Math.max(200, config.queue().visibilityTimeoutSecs() * 1000L / 3);
         maintenance.start(Duration.ofMillis(keepAliveMs));
         hub.warmUp(WARM_UP_REQUESTS, 4);
@@ -439,12 +436,7 @@ public final class WorkerNode implements AutoCloseable {
         int handedBack = worker.drain();
         // After the drain the node holds nothing: its id is free for a restart at once (renewals stopped first, or
         // one would write the record again).
-        liveness.shutdownNow();
-        try {
-            liveness.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        maintenance.close();
         record.release();
         close();
         log.info("node {} stopped; {} job(s) handed back to the queue", config.node().id(), handedBack);
@@ -457,7 +449,6 @@ public final class WorkerNode implements AutoCloseable {
         worker.close();
         maintenance.close();
         sampler.shutdownNow();
-        liveness.shutdownNow();
         sink.close();
         if (publisher != null) {
             publisher.close();
