@@ -15,6 +15,9 @@ import dev.sluice.worker.hub.BodyBudget;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
 import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.RateShape;
+import dev.sluice.worker.limits.grant.GrantorLease;
+import dev.sluice.worker.limits.grant.RedisArbitrationStore;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LimiterListener;
 import dev.sluice.worker.pool.PoolMonitor;
@@ -54,7 +57,6 @@ import java.util.concurrent.TimeUnit;
  */
 public final class WorkerNode implements AutoCloseable {
     /** How long after a member leaves the majority is judged, before its jobs are taken over. */
-    static final java.time.Duration RECLAIM_SETTLE = java.time.Duration.ofMillis(1_500);
 
     private static final Logger log = LoggerFactory.getLogger(WorkerNode.class);
     /** The fetcher's pause while Redis refuses writes. */
@@ -78,6 +80,8 @@ public final class WorkerNode implements AutoCloseable {
     private final ResultSink sink;
     private final Worker worker;
     private final Maintenance maintenance;
+    /** The fleet's grantor lease in Redis, or null without a fleet limiter. */
+    private final GrantorLease grantor;
     private final ScheduledExecutorService sampler;
     private final EventPublisher publisher;
     private final NodeEvents events;
@@ -104,6 +108,28 @@ public final class WorkerNode implements AutoCloseable {
     /** A node without a cluster whose loops {@code watch} watches (tests pass their own clock and exit). */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter, LoopWatch watch) {
         this(config, meters, null, limiter, watch);
+    }
+
+    /**
+     * The grantor lease that decides which side of the cluster may grant Hub capacity: its lease is the node's
+     * ({@code node.lease_ms}), its margin a quarter of that, and its quiet time the longest a grant made before a
+     * change can still count at the Hub (a sliding second plus the lateness tolerance, or a permit's lease).
+     */
+    private static GrantorLease grantorLease(SluiceConfig config, ClusterMember cluster, RedisConnections redis,
+                                             NodeRecord record, FleetHubLimiter fleet) {
+        Duration lease = Duration.ofMillis(config.node().leaseMs());
+        int rps = config.hub().maxRequestsPerSecond();
+        Duration rateQuiet = Duration.ofSeconds(1).plus(RateShape.of(rps).latenessTolerance(rps));
+        Duration permitQuiet = Duration.ofMillis(config.hub().permitLeaseMs());
+        Duration quiet = rateQuiet.compareTo(permitQuiet) > 0 ? rateQuiet : permitQuiet;
+        com.hazelcast.cluster.Cluster hz = cluster.hazelcast().getCluster();
+        GrantorLease lease1 = new GrantorLease(new RedisArbitrationStore(redis, cluster.clusterName()),
+                record.incarnation(), config.node().id(), () -> hz.getLocalMember().getUuid().toString(),
+                member -> hz.getMembers().stream().anyMatch(m -> m.getUuid().toString().equals(member)),
+                GrantorLease.Timing.of(lease, lease.dividedBy(4), quiet), System::nanoTime);
+        fleet.decideGrantsBy(lease1);
+        cluster.onRejoin(() -> lease1.quiet(System.nanoTime()));
+        return lease1;
     }
 
     private static FleetHubLimiter fleetLimiter(SluiceConfig config, ClusterMember cluster) {
@@ -134,6 +160,8 @@ public final class WorkerNode implements AutoCloseable {
                         () -> cluster.hazelcast().getCluster().getLocalMember().getUuid(), nodeId,
                         Duration.ofMillis(3L * config.node().leaseMs()), System::nanoTime, fleet::distrust, fleet::trust)
                 : null;
+        this.grantor = cluster != null && limiter instanceof FleetHubLimiter fleet
+                ? grantorLease(config, cluster, redis, record, fleet) : null;
         this.queue = config.queue().mode().equals("list")
                 ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC())
                 : new StreamJobQueue(config.queue(), nodeId, redis, Clock.systemUTC());
@@ -190,7 +218,7 @@ public final class WorkerNode implements AutoCloseable {
             }
         }
         if (cluster != null) {
-            cluster.onMemberGone(this::reclaimWithMajority);
+            cluster.onMemberGone(this::reclaimWhenRecordStandsStill);
         }
         if (limiter instanceof FleetHubLimiter fleet
                 && fleet.settings().onStoreFailure() == FleetHubLimiter.OnStoreFailure.FAIL_CLOSED) {
@@ -209,23 +237,24 @@ public final class WorkerNode implements AutoCloseable {
     }
 
     /**
-     * Takes a departed node's in-flight jobs over, unless this side of the cluster has no majority: then the
-     * departed are most likely the majority, alive and working, and this node is the one cut off. Members lost in
-     * one split leave one by one, so the majority is judged after a short settling time.
+     * Takes a departed node's in-flight jobs over once its liveness record in Redis stood still for a lease: jobs move
+     * on suspicion (at least once is the promise), and a node only cut off from Hazelcast keeps renewing its record
+     * and keeps its jobs. Its Hub capacity moves by the grantor lease's rules, not here.
      */
-    private void reclaimWithMajority(String goneNodeId) {
+    private void reclaimWhenRecordStandsStill(String goneNodeId) {
         Thread.ofVirtual().name("sluice-reclaim-" + goneNodeId).start(() -> {
             try {
-                Thread.sleep(RECLAIM_SETTLE.toMillis());
+                if (record.standsStill(goneNodeId)) {
+                    worker.reclaimFrom(goneNodeId);
+                } else {
+                    log.warn("node {} left this member's view but keeps renewing its record in Redis (a cut between "
+                            + "the two, not a crash): its jobs stay with it", goneNodeId);
+                }
             } catch (InterruptedException e) {
-                return;
-            }
-            if (cluster.hasMajority()) {
-                worker.reclaimFrom(goneNodeId);
-            } else {
-                log.warn("node {} left this member's view, but this side holds no majority ({} of the last known {} "
-                        + "members): its jobs are left to the majority", goneNodeId, cluster.memberCount(),
-                        cluster.lastKnownSize());
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                log.warn("could not judge whether departed node {} is alive; its jobs are reclaimed after the "
+                        + "visibility timeout", goneNodeId, e);
             }
         });
     }
@@ -332,6 +361,9 @@ public final class WorkerNode implements AutoCloseable {
         // connection at a time: with the fetcher, the completer and the sink writer that keeps the node at 4.
         maintenance.schedule(Duration.ofSeconds(1), "write-probe", this::probeWritesWhileRefused);
         record.onLost(() -> worker.setPaused(NODE_ID_TAKEN_OVER, true));
+        if (grantor != null) {
+            maintenance.schedule(record.renewEvery(), "grantor-lease", grantor::step);
+        }
         maintenance.schedule(record.renewEvery(), "node-record", () -> {
             try {
                 record.renew();
@@ -437,6 +469,9 @@ public final class WorkerNode implements AutoCloseable {
         // After the drain the node holds nothing: its id is free for a restart at once (renewals stopped first, or
         // one would write the record again).
         maintenance.close();
+        if (grantor != null) {
+            grantor.end();
+        }
         record.release();
         close();
         log.info("node {} stopped; {} job(s) handed back to the queue", config.node().id(), handedBack);

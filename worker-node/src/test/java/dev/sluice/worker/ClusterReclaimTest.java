@@ -90,7 +90,8 @@ class ClusterReclaimTest {
         SluiceConfig bystanderConfig = TestConfigs.config(redis.url(), concat(common, "node.id", "bystander",
                 "cluster.port", Integer.toString(bystanderPort),
                 "cluster.members", "127.0.0.1:" + victimPort + ",127.0.0.1:" + bystanderPort));
-        SluiceConfig survivorConfig = TestConfigs.config(redis.url(), concat(common, "node.id", "survivor",
+        // The survivor judges the victim dead once its liveness record stood still for a lease (2 s here).
+        SluiceConfig survivorConfig = TestConfigs.config(redis.url(), concat(common, "node.id", "survivor", "node.lease_ms", "2000",
                 "cluster.port", Integer.toString(survivorPort),
                 "cluster.members", "127.0.0.1:" + victimPort + ",127.0.0.1:" + bystanderPort + ",127.0.0.1:" + survivorPort));
 
@@ -111,7 +112,14 @@ class ClusterReclaimTest {
         });
 
         // A third member, so the two left after the kill keep their majority of three.
-        closing.add(ClusterMember.start(bystanderConfig.cluster(), "bystander", ClusterReclaimTest::joinAtOnce));
+        ClusterMember bystander = ClusterMember.start(bystanderConfig.cluster(), "bystander", ClusterReclaimTest::joinAtOnce);
+        closing.add(bystander);
+        // Both are Sluice nodes to the survivor's member vetting (a node registers its member when it starts).
+        try (Jedis j = redis.server().newJedis()) {
+            for (ClusterMember m : List.of(victim, bystander)) {
+                j.set("sluice:member:" + m.hazelcast().getCluster().getLocalMember().getUuid(), m.nodeId());
+            }
+        }
         ClusterMember survivorMember = ClusterMember.start(survivorConfig.cluster(), "survivor", ClusterReclaimTest::joinAtOnce);
         WorkerNode survivor = new WorkerNode(survivorConfig, new SimpleMeterRegistry(), survivorMember);
         closing.add(survivor);
@@ -120,6 +128,8 @@ class ClusterReclaimTest {
         assertThat(survivor.meters().get("sluice.cluster.members").gauge().value()).isEqualTo(3.0);
         assertThat(survivor.meters().get("sluice.cluster.majority").gauge().value()).isEqualTo(1.0);
 
+        // A survivor that works: past a fresh fleet's wait for its first grant (a lease plus the quiet time).
+        await().atMost(Duration.ofSeconds(30)).until(() -> ((FleetHubLimiter) survivor.limiter()).granting());
         long killedAt = System.nanoTime();
         victim.hazelcast().getLifecycleService().terminate(); // as SIGKILL would; its jobs stay in flight in Redis
         victimQueue.close();

@@ -81,6 +81,9 @@ public final class ClusterMember implements AutoCloseable {
     private final ControlTopic leaving;
     private final UUID leavingRegistration;
     private volatile boolean partitionsSafe;
+    private final java.util.Set<UUID> announced = ConcurrentHashMap.newKeySet();
+    private final java.util.Set<String> vanished = ConcurrentHashMap.newKeySet();
+    private final List<Runnable> rejoinListeners = new CopyOnWriteArrayList<>();
 
     private ClusterMember(HazelcastInstance hazelcast, ControlMessages controls) {
         this.hazelcast = hazelcast;
@@ -96,13 +99,22 @@ public final class ClusterMember implements AutoCloseable {
         this.membershipRegistration = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
             @Override
             public void memberAdded(MembershipEvent event) {
-                log.info("cluster member joined: node {} ({} members)", nodeIdOf(event.getMember()), event.getMembers().size());
+                String joined = nodeIdOf(event.getMember());
+                log.info("cluster member joined: node {} ({} members)", joined, event.getMembers().size());
+                if (vanished.remove(joined)) {
+                    log.info("node {} had vanished without notice and is back (a healed split, or a restart after a "
+                            + "crash)", joined);
+                    rejoined();
+                }
             }
 
             @Override
             public void memberRemoved(MembershipEvent event) {
                 String gone = nodeIdOf(event.getMember());
                 log.info("cluster member gone: node {} ({} members left)", gone, event.getMembers().size());
+                if (!announced.remove(event.getMember().getUuid())) {
+                    vanished.add(gone);
+                }
                 for (Consumer<String> listener : goneListeners) {
                     try {
                         listener.accept(gone);
@@ -113,7 +125,17 @@ public final class ClusterMember implements AutoCloseable {
             }
         });
         this.leaving = controlTopic(LEAVING_TOPIC);
-        this.leavingRegistration = leaving.subscribe(member -> majority.leaving(UUID.fromString(member)));
+        this.leavingRegistration = leaving.subscribe(member -> {
+            UUID uuid = UUID.fromString(member);
+            announced.add(uuid);
+            majority.leaving(uuid);
+        });
+        hazelcast.getLifecycleService().addLifecycleListener(event -> {
+            if (event.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED) {
+                log.info("this member merged into another cluster after a split");
+                rejoined();
+            }
+        });
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-cluster-sampler")
                 .daemon().unstarted(r));
         sampler.scheduleWithFixedDelay(this::sampleSafety, 0, SAFETY_SAMPLE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
@@ -273,6 +295,25 @@ public final class ClusterMember implements AutoCloseable {
     /** What seals and checks this member's control messages, with the count of those it dropped. */
     public ControlMessages controlMessages() {
         return controls;
+    }
+
+    /**
+     * Calls {@code listener} after a merge: when this member merged into another cluster, and when a node that
+     * vanished without notice joins again (a healed split looks like that from the larger side). One side's copy of
+     * the cluster's data replaced the other's then.
+     */
+    public void onRejoin(Runnable listener) {
+        rejoinListeners.add(listener);
+    }
+
+    private void rejoined() {
+        for (Runnable listener : rejoinListeners) {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                log.warn("a rejoin listener failed", e);
+            }
+        }
     }
 
     /** Calls {@code listener} with the node id of every member that leaves or is removed (on Hazelcast's event thread). */

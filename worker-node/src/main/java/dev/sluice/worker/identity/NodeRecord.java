@@ -173,6 +173,24 @@ public final class NodeRecord {
         }
     }
 
+    /**
+     * Watches another node's record for a full lease on this process's monotonic clock: true when it is absent or did
+     * not move (that node is dead, or cut off from Redis and so from its work), false as soon as it moves.
+     */
+    public boolean standsStill(String otherNodeId) throws InterruptedException {
+        String otherKey = "sluice:node:" + otherNodeId;
+        List<String> first = redis.withJedis(j -> j.hmget(otherKey, "incarnation", "seq"));
+        long deadline = nanoTime.getAsLong() + lease.toNanos();
+        while (nanoTime.getAsLong() - deadline < 0) {
+            Thread.sleep(Math.min(250, Math.max(1, (deadline - nanoTime.getAsLong()) / 1_000_000)));
+            List<String> now = redis.withJedis(j -> j.hmget(otherKey, "incarnation", "seq"));
+            if (now.get(0) != null && !now.equals(first)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** True once another incarnation took the record over. */
     public boolean lost() {
         return lost;

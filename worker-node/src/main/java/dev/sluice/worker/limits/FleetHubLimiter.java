@@ -10,6 +10,8 @@ import dev.sluice.common.config.ClusterConfig;
 import dev.sluice.common.config.HubConfig;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.cluster.ControlTopic;
+import dev.sluice.worker.limits.grant.GrantRight;
+import dev.sluice.worker.limits.grant.MajorityRule;
 import io.github.bucket4j.BlockingStrategy;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.grid.hazelcast.Bucket4jHazelcast;
@@ -202,6 +204,8 @@ public final class FleetHubLimiter implements HubLimiter {
     private final LongAdder skippedRenewals = new LongAdder();
     private final java.util.concurrent.atomic.AtomicInteger heldHere = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Degraded degraded;
+    private volatile GrantRight grants;
+    private final LongAdder fencedSends = new LongAdder();
     private volatile String distrust;
     private volatile long localPauseUntil = System.nanoTime();
     private volatile boolean closed;
@@ -218,8 +222,7 @@ public final class FleetHubLimiter implements HubLimiter {
         config.addMapConfig(new MapConfig("sluice-limits-*")
                 .setBackupCount(2)
                 .setAsyncBackupCount(0)
-                .setInMemoryFormat(InMemoryFormat.BINARY)
-                .setSplitBrainProtectionName(ClusterMember.MAJORITY));
+                .setInMemoryFormat(InMemoryFormat.BINARY));
         SerializationConfig serialization = config.getSerializationConfig();
         serialization.getDataSerializableFactories().putIfAbsent(PermitProcessor.FACTORY_ID, new PermitProcessor.Factory());
         boolean bucket4jRegistered = serialization.getSerializerConfigs().stream()
@@ -233,6 +236,7 @@ public final class FleetHubLimiter implements HubLimiter {
     public FleetHubLimiter(ClusterMember member, Settings settings) {
         this.member = member;
         this.settings = settings;
+        this.grants = new MajorityRule(member);
         this.nodeId = member.nodeId();
         HazelcastInstance hz = member.hazelcast();
         this.permits = hz.getMap(PERMITS_MAP);
@@ -272,6 +276,39 @@ public final class FleetHubLimiter implements HubLimiter {
         log.info("fleet Hub limits: {} in flight (leases of {} ms), {} per second as a bucket of {} refilled {} per {} ms; "
                         + "on store failure: {}", settings.maxInFlight(), settings.lease().toMillis(), settings.maxPerSecond(),
                 shape.capacity(), shape.refillTokens(), shape.refillPeriod().toMillis(), settings.onStoreFailure());
+    }
+
+    /**
+     * Decides from now on who may take new capacity and when held capacity may still be sent: a worker node passes
+     * its {@link dev.sluice.worker.limits.grant.GrantorLease}. Until then (and for a store used without Redis) the
+     * {@link MajorityRule} applies.
+     */
+    public void decideGrantsBy(GrantRight right) {
+        this.grants = right;
+    }
+
+    /** Throws when this node may not take new capacity now, saying why. */
+    private void mayGrantNow() throws StoreFailure {
+        long now = System.nanoTime();
+        if (!grants.mayGrant(now)) {
+            throw new StoreFailure(grants.whyNot(now), null);
+        }
+    }
+
+    /** Whether this node may take new capacity from the store now: it holds or sees the grant right and is not degraded. */
+    public boolean granting() {
+        return degraded == null && grants.mayGrant(System.nanoTime());
+    }
+
+    /** "yes" when this node may take new capacity now, else why not. */
+    private String whyNotGrant() {
+        String why = grants.whyNot(System.nanoTime());
+        return why.isEmpty() ? "yes" : why;
+    }
+
+    /** Requests held back right before their first byte because this node's side may no longer send, since start. */
+    public long fencedSends() {
+        return fencedSends.sum();
     }
 
     public void addListener(LimiterListener listener) {
@@ -321,10 +358,7 @@ public final class FleetHubLimiter implements HubLimiter {
     }
 
     private Permit fleetAcquire(long deadline) throws StoreFailure, InterruptedException {
-        if (!member.hasMajority()) {
-            throw new StoreFailure("no majority: this member sees " + member.memberCount() + " of the last known "
-                    + member.lastKnownSize() + " members", null);
-        }
+        mayGrantNow();
         if (!gate.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
             return null;
         }
@@ -581,6 +615,7 @@ public final class FleetHubLimiter implements HubLimiter {
                 if (deadline - System.nanoTime() <= 0) {
                     return false;
                 }
+                mayGrantNow();
                 TokenTime slot = answer(bucketCalls.submit(deadline));
                 if (slot == TokenTime.NONE_IN_TIME) {
                     return false;
@@ -638,7 +673,12 @@ public final class FleetHubLimiter implements HubLimiter {
 
         @Override
         public boolean onTime() {
-            if (System.nanoTime() - sendBy <= 0) {
+            long now = System.nanoTime();
+            if (!grants.maySend(now)) {
+                fencedSends.increment();
+                return false;
+            }
+            if (now - sendBy <= 0) {
                 return true;
             }
             lateTokens.increment();
@@ -739,14 +779,15 @@ public final class FleetHubLimiter implements HubLimiter {
                 degrade(untrusted);
                 return;
             }
+            long now = System.nanoTime();
+            String why = grants.whyNot(now);
             if (degraded == null) {
-                if (!member.hasMajority()) {
-                    degrade("no majority: this member sees " + member.memberCount() + " of the last known "
-                            + member.lastKnownSize() + " members");
+                if (!why.isEmpty()) {
+                    degrade(why);
                 }
                 return;
             }
-            if (member.hasMajority()) {
+            if (why.isEmpty()) {
                 call(PermitProcessor.probe());
                 recover();
             }
@@ -858,7 +899,7 @@ public final class FleetHubLimiter implements HubLimiter {
      */
     public record Snapshot(int maxInFlight, int maxPerSecond, int heldHere, String degraded, String onStoreFailure,
                            long fallbacks, long lateTokens, long releaseFailures, Map<String, Leases> fleetLeases,
-                           int fleetWaiting, long pausedUntil) {
+                           int fleetWaiting, long pausedUntil, String grantor, String mayGrant, long fencedSends) {
     }
 
     /** A holder's leases in the permit table. */
@@ -888,7 +929,7 @@ public final class FleetHubLimiter implements HubLimiter {
         }
         return new Snapshot(settings.maxInFlight(), settings.maxPerSecond(), heldHere.get(), degradedReason(),
                 settings.onStoreFailure().toString(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
-                pausedUntil);
+                pausedUntil, grants.describe(), whyNotGrant(), fencedSends());
     }
 
     /** The permit table as its owner has it now (for tests and diagnostics). */

@@ -37,6 +37,7 @@ class FleetProcessesTest {
                 "SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", Integer.toString(inFlight),
                 "SLUICE_HUB_REQUEST_TIMEOUT_MS", "2000",
                 "SLUICE_HUB_PERMIT_GRACE_MS", "1000",
+                "SLUICE_NODE_LEASE_MS", "3000",
                 "SLUICE_NODE_CONCURRENCY", "8");
     }
 
@@ -91,8 +92,8 @@ class FleetProcessesTest {
                 assertThat(pendingAtKill).as("the victim's jobs in flight at the kill").isPositive();
                 long lastEndsAt = leases.path("lastEndsAt").asLong();
 
-                // Its jobs are claimed by a survivor within 5 s.
-                await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50))
+                // Its jobs are claimed by a survivor once its liveness record stood still for a lease (3 s): within 8 s.
+                await().atMost(Duration.ofSeconds(8)).pollInterval(Duration.ofMillis(50))
                         .until(() -> pending(j, victim.id()) == 0);
                 double claimedAfter = (System.nanoTime() - killedAt) / 1e9;
 

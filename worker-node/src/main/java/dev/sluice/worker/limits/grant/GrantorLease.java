@@ -1,0 +1,330 @@
+package dev.sluice.worker.limits.grant;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.UUID;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+
+/**
+ * The fleet's one grantor, arbitrated in Redis. Hazelcast's community edition is AP: at a split both sides keep a
+ * full copy of the limiter's state, and each would grant what no node held at the cut. So only the side holding the
+ * grantor lease takes new capacity from the store; a side without it may send what it already holds, and nothing
+ * more. Redis decides who holds the lease, because a node must reach Redis to get work at all.
+ *
+ * <h2>Rules (every one a deadline on this process's monotonic clock)</h2>
+ * <ul>
+ *   <li><b>The holder</b> renews the lease every {@link #step()} (a third of the lease). It may send while
+ *       {@code nanoTime} is before the send time of its last acknowledged renewal plus the lease minus the margin,
+ *       and grant from {@code grantFrom} on, while it still may send.</li>
+ *   <li><b>Other nodes</b> read the record every step. They may send until the send time of the read before the one
+ *       that first showed the current renewal, plus the lease minus the margin (that earlier read executed before the
+ *       renewal was written, so the holder renewed after it); they may take grants from the store while they may
+ *       send, the holder is ready, and the holder's Hazelcast member is in their own view (the same side of any
+ *       split).</li>
+ *   <li><b>Takeover.</b> A record that stood still for a lease plus the margin, as this process saw it, is taken
+ *       by compare-and-set. Every send the old side could make ended by the time this node first saw that record plus
+ *       a lease minus the margin, so the new holder grants from the takeover plus {@code quiet}: the rate's sliding
+ *       second (1 s plus the lateness tolerance) and a permit's request timeout plus grace, whichever is longer.</li>
+ *   <li><b>A record that is absent</b> (a fresh fleet, or Redis lost data) is taken at once, but the holder grants
+ *       only after a lease plus {@code quiet}: a lost holder may have sent until a lease after this read. <b>An
+ *       ended record</b> (the holder stopped gracefully, after its drain) is taken at once and granted from at once
+ *       when its holder's member was in this node's view (the same store); otherwise as if absent.</li>
+ *   <li><b>Redis lost data.</b> A holder whose renewal shows another term, no record, or a renewal count no higher
+ *       than its last stops sending at once and competes for the lease again as a newcomer; it is never "first".
+ *       Terms are random ids, so an old term can never become current again.</li>
+ *   <li><b>Merges.</b> After a Hazelcast merge one side's copy of the limiter's state replaces the other's, and the
+ *       grants recorded only in the dropped copy are forgotten: {@link #quiet(long)} stops new grants on this node
+ *       for {@code quiet}, until everything granted before the merge has ended.</li>
+ * </ul>
+ *
+ * <p>The margin covers what the deadlines cannot see: a pause between the last check and a request's first byte,
+ * and two machines' clocks running at slightly different rates over one lease (docs/fleet-limits.md).
+ */
+public final class GrantorLease implements GrantRight {
+    private static final Logger log = LoggerFactory.getLogger(GrantorLease.class);
+
+    /** What the hot path reads: one immutable snapshot, replaced after each step. */
+    private record State(boolean holding, boolean mayEverSend, long sendUntil, long grantFrom, String grantorMember,
+                         boolean grantorReady, long quietUntil, String why) {
+    }
+
+    /** Times in nanoseconds; {@code quiet} is the longest any grant made before a change may still count. */
+    public record Timing(long leaseNanos, long marginNanos, long quietNanos) {
+        public static Timing of(Duration lease, Duration margin, Duration quiet) {
+            if (margin.compareTo(lease.dividedBy(2)) >= 0) {
+                throw new IllegalArgumentException("the margin (" + margin.toMillis() + " ms) must be less than half the lease ("
+                        + lease.toMillis() + " ms)");
+            }
+            return new Timing(lease.toNanos(), margin.toNanos(), quiet.toNanos());
+        }
+    }
+
+    private final ArbitrationStore store;
+    private final String incarnation;
+    private final String node;
+    private final Supplier<String> member;
+    private final Predicate<String> inView;
+    private final Timing timing;
+    private final NanoClock clock;
+    private final Supplier<String> terms;
+
+    // Changed by step() only (one thread at a time), published through `state`.
+    private Arbitration seen;
+    private long seenSince;
+    private boolean changeBounded;
+    private long changedAfter;
+    private boolean readBefore;
+    private long lastReadSent;
+    private String myTerm;
+    private long mySeq;
+    private long ownSendUntil;
+    private long grantFrom;
+    private volatile long quietUntil;
+    private volatile State state;
+
+    /** This process's monotonic clock, in nanoseconds; tests pass their own. */
+    @FunctionalInterface
+    public interface NanoClock {
+        long nanoTime();
+    }
+
+    /**
+     * @param incarnation this node process (a new one for every start)
+     * @param member      this node's Hazelcast member id now (it changes at a merge)
+     * @param inView      whether a Hazelcast member id is in this member's view now
+     */
+    public GrantorLease(ArbitrationStore store, String incarnation, String node, Supplier<String> member,
+                        Predicate<String> inView, Timing timing, NanoClock clock) {
+        this(store, incarnation, node, member, inView, timing, clock, () -> UUID.randomUUID().toString());
+    }
+
+    GrantorLease(ArbitrationStore store, String incarnation, String node, Supplier<String> member,
+                 Predicate<String> inView, Timing timing, NanoClock clock, Supplier<String> terms) {
+        this.store = store;
+        this.incarnation = incarnation;
+        this.node = node;
+        this.member = member;
+        this.inView = inView;
+        this.timing = timing;
+        this.clock = clock;
+        this.terms = terms;
+        long now = clock.nanoTime();
+        this.quietUntil = now;
+        this.state = new State(false, false, now, now, "", false, now, "the grantor lease was not read yet");
+    }
+
+    /**
+     * One round: renews the lease if this node holds it, reads it otherwise, and takes it when it is absent, ended
+     * or stood still for a lease. Call it every third of the lease, from one thread. A Redis failure is thrown after
+     * the deadlines were left to run out by themselves.
+     */
+    public synchronized void step() {
+        long sent = clock.nanoTime();
+        Arbitration a;
+        if (myTerm != null) {
+            a = store.renew(incarnation, myTerm, member.get(), sent - grantFrom >= 0);
+        } else {
+            a = store.read();
+        }
+        long answered = clock.nanoTime();
+        observe(sent, answered, a);
+        if (shouldTake(answered)) {
+            take();
+        }
+        publish(clock.nanoTime());
+    }
+
+    /** Gives the lease up after a graceful drain: the next holder may grant at once. */
+    public synchronized void end() {
+        if (myTerm == null) {
+            return;
+        }
+        try {
+            store.end(incarnation, myTerm);
+            log.info("grantor lease {} ended (graceful stop)", myTerm);
+        } catch (RuntimeException e) {
+            log.warn("could not end the grantor lease {}; the next holder takes it over after a lease", myTerm, e);
+        }
+        myTerm = null;
+        ownSendUntil = clock.nanoTime();
+        newcomer();
+        publish(ownSendUntil);
+    }
+
+    /** A Hazelcast merge (or the return of a member that vanished without notice): no new grants for {@code quiet}. */
+    public void quiet(long nowNanos) {
+        long until = nowNanos + timing.quietNanos();
+        synchronized (this) {
+            if (until - quietUntil > 0) {
+                quietUntil = until;
+            }
+            State s = state;
+            state = new State(s.holding(), s.mayEverSend(), s.sendUntil(), s.grantFrom(), s.grantorMember(),
+                    s.grantorReady(), quietUntil, s.why());
+        }
+        log.info("cluster merge: no new Hub capacity is granted on this node for {} ms, until everything granted before "
+                + "it has ended", timing.quietNanos() / 1_000_000);
+    }
+
+    private void observe(long sent, long answered, Arbitration a) {
+        if (myTerm != null) {
+            if (a.heldBy(incarnation, myTerm) && a.seq() > mySeq) {
+                mySeq = a.seq();
+                ownSendUntil = sent + timing.leaseNanos() - timing.marginNanos();
+            } else {
+                String why = a.heldBy(incarnation, myTerm)
+                        ? "its renewal count went back from " + mySeq + " to " + a.seq() + " (Redis lost writes)"
+                        : "Redis now shows " + a;
+                log.warn("lost the grantor lease {}: {}; no Hub calls until it is settled again", myTerm, why);
+                myTerm = null;
+                ownSendUntil = answered;
+                newcomer();
+            }
+        }
+        if (!a.sameAs(seen)) {
+            changeBounded = readBefore;
+            changedAfter = lastReadSent;
+            seen = a;
+            seenSince = answered;
+        }
+        readBefore = true;
+        lastReadSent = sent;
+    }
+
+    /** Trusts nothing it read before: the record must be seen to move again (two reads) before this node sends. */
+    private void newcomer() {
+        readBefore = false;
+        changeBounded = false;
+        seen = null;
+    }
+
+    private boolean shouldTake(long now) {
+        if (myTerm != null || seen == null) {
+            return false;
+        }
+        return seen.absent() || seen.ended() || now - seenSince - timing.leaseNanos() - timing.marginNanos() >= 0;
+    }
+
+    private void take() {
+        Arbitration before = seen;
+        boolean sameStore = before.ended() && inView.test(before.member());
+        String term = terms.get();
+        long sent = clock.nanoTime();
+        Arbitration after = store.take(before, incarnation, member.get(), node, term);
+        long answered = clock.nanoTime();
+        if (!after.heldBy(incarnation, term)) {
+            observe(sent, answered, after);
+            return;
+        }
+        myTerm = term;
+        mySeq = after.seq();
+        ownSendUntil = sent + timing.leaseNanos() - timing.marginNanos();
+        long wait;
+        String because;
+        if (sameStore) {
+            wait = 0;
+            because = "the last holder ended its lease on this side of the cluster";
+        } else if (before.absent() || before.ended()) {
+            wait = timing.leaseNanos() + timing.quietNanos();
+            because = before.absent() ? "no lease was recorded (a fresh fleet, or Redis lost data)"
+                    : "the last holder ended its lease on another side of the cluster";
+        } else {
+            wait = timing.quietNanos();
+            because = "the last holder (" + before + ") stopped renewing";
+        }
+        grantFrom = sent + wait;
+        log.info("this node holds the fleet's grantor lease {}: {}; it grants Hub capacity in {} ms", term, because,
+                wait / 1_000_000);
+        seen = after;
+        seenSince = answered;
+        lastReadSent = sent;
+    }
+
+    private void publish(long now) {
+        boolean holding = myTerm != null;
+        long sendUntil;
+        boolean mayEverSend;
+        String why;
+        if (holding) {
+            sendUntil = ownSendUntil;
+            mayEverSend = true;
+            why = "";
+        } else if (seen == null || seen.absent()) {
+            sendUntil = now;
+            mayEverSend = false;
+            why = "no grantor lease is recorded in Redis yet";
+        } else if (!changeBounded) {
+            sendUntil = now;
+            mayEverSend = false;
+            why = "the grantor lease (" + seen + ") has not been seen renewed yet";
+        } else {
+            sendUntil = changedAfter + timing.leaseNanos() - timing.marginNanos();
+            mayEverSend = true;
+            why = seen.ended() ? "the grantor (node " + seen.node() + ") ended its lease; waiting for the next holder"
+                    : "";
+        }
+        state = new State(holding, mayEverSend, sendUntil, grantFrom, seen == null ? "" : seen.member(),
+                holding || (seen != null && seen.ready() && !seen.ended()), quietUntil, why);
+    }
+
+    @Override
+    public boolean mayGrant(long nowNanos) {
+        return whyNot(nowNanos).isEmpty();
+    }
+
+    @Override
+    public boolean maySend(long nowNanos) {
+        State s = state;
+        return s.mayEverSend() && nowNanos - s.sendUntil() < 0;
+    }
+
+    @Override
+    public String whyNot(long nowNanos) {
+        State s = state;
+        if (!s.why().isEmpty()) {
+            return s.why();
+        }
+        if (!maySend(nowNanos)) {
+            return s.holding()
+                    ? "this node's grantor lease was not renewed in time (Redis unreachable or refusing writes, or this "
+                    + "process stalled)"
+                    : "the grantor lease was not seen renewed within the lease (Redis unreachable, or the grantor "
+                    + "stopped renewing)";
+        }
+        if (nowNanos - s.quietUntil() < 0) {
+            return "after a cluster merge, no new grants for " + (s.quietUntil() - nowNanos) / 1_000_000 + " ms";
+        }
+        if (s.holding()) {
+            return nowNanos - s.grantFrom() < 0
+                    ? "this node holds the grantor lease and waits " + (s.grantFrom() - nowNanos) / 1_000_000
+                    + " ms for what an earlier holder may have granted to end"
+                    : "";
+        }
+        if (!s.grantorReady()) {
+            return "the grantor is waiting for what an earlier holder may have granted to end";
+        }
+        if (!inView.test(s.grantorMember())) {
+            return "the grantor is not in this member's view of the cluster: the other side grants";
+        }
+        return "";
+    }
+
+    @Override
+    public String describe() {
+        Arbitration a = seen();
+        return (holding() ? "this node holds the " : "") + (a == null ? "grantor lease not read yet" : a.toString());
+    }
+
+    /** Whether this node holds the lease now (for status). */
+    public boolean holding() {
+        return state.holding();
+    }
+
+    /** The lease as last read (for status); null before the first read. */
+    public synchronized Arbitration seen() {
+        return seen;
+    }
+}

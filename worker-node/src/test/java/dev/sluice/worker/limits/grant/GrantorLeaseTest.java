@@ -1,0 +1,249 @@
+package dev.sluice.worker.limits.grant;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The grantor lease's rules on a fake clock: who may grant and until when, case by case. Each node has its own view
+ * of the cluster; the store is the record's compare-and-set semantics in memory.
+ */
+class GrantorLeaseTest {
+    private static final long MS = 1_000_000L;
+    private static final Duration LEASE = Duration.ofMillis(6_000);
+    private static final Duration MARGIN = Duration.ofMillis(1_500);
+    private static final Duration QUIET = Duration.ofMillis(6_000);
+    private static final long STEP = LEASE.toNanos() / 3;
+
+    private final MemoryArbitrationStore store = new MemoryArbitrationStore();
+    private final long[] now = {1_000_000_000_000L};
+    private final AtomicInteger terms = new AtomicInteger();
+
+    private final class Node {
+        final String id;
+        final Set<String> view = new HashSet<>();
+        final GrantorLease lease;
+
+        Node(String id) {
+            this.id = id;
+            this.view.add(id);
+            this.lease = new GrantorLease(store, id + "-inc", id, () -> id, view::contains,
+                    GrantorLease.Timing.of(LEASE, MARGIN, QUIET), () -> now[0], () -> "term-" + terms.incrementAndGet());
+        }
+
+        boolean mayGrant() {
+            return lease.mayGrant(now[0]);
+        }
+
+        boolean maySend() {
+            return lease.maySend(now[0]);
+        }
+
+        void step() {
+            lease.step();
+        }
+    }
+
+    private void sees(Node a, Node b) {
+        a.view.add(b.id);
+        b.view.add(a.id);
+    }
+
+    private void split(Node a, Node b) {
+        a.view.remove(b.id);
+        b.view.remove(a.id);
+    }
+
+    private void advance(long nanos) {
+        now[0] += nanos;
+    }
+
+    /** Advances in steps of a third of a lease, every listed node taking its step each time. */
+    private void run(long nanos, Node... nodes) {
+        for (long t = 0; t < nanos; t += STEP) {
+            advance(STEP);
+            for (Node n : nodes) {
+                try {
+                    n.step();
+                } catch (IllegalStateException unreachable) {
+                    // an unreachable store: the node's deadlines run out by themselves
+                }
+            }
+        }
+    }
+
+    /** Nodes that see each other, past a fresh fleet's wait: the first holds the lease and all may grant. */
+    private Node[] granting(String... ids) {
+        Node[] nodes = new Node[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            nodes[i] = new Node(ids[i]);
+            for (int k = 0; k < i; k++) {
+                sees(nodes[k], nodes[i]);
+            }
+        }
+        for (Node n : nodes) {
+            n.step();
+        }
+        run(LEASE.toNanos() + QUIET.toNanos() + 2 * STEP, nodes);
+        for (Node n : nodes) {
+            assertThat(n.mayGrant()).as("node %s after a fresh fleet's wait", n.id).isTrue();
+        }
+        return nodes;
+    }
+
+    @Test
+    void aFreshFleetGrantsNothingForALeasePlusQuietThenTheHolderAndItsSideGrant() {
+        Node a = new Node("a");
+        Node b = new Node("b");
+        sees(a, b);
+        assertThat(a.mayGrant()).as("before any read").isFalse();
+        a.step();
+        b.step();
+        assertThat(a.lease.holding()).isTrue();
+        assertThat(b.lease.holding()).isFalse();
+        assertThat(a.mayGrant()).as("the new holder waits: someone lost with the record may still be sending").isFalse();
+        assertThat(a.lease.whyNot(now[0])).contains("waits");
+        run(LEASE.toNanos() + QUIET.toNanos() - STEP, a, b);
+        assertThat(a.mayGrant()).as("just before a lease plus quiet").isFalse();
+        run(2 * STEP, a, b);
+        assertThat(a.mayGrant()).as("after a lease plus quiet").isTrue();
+        run(STEP, a, b);
+        assertThat(b.mayGrant()).as("a node of the holder's side, once it saw the holder ready and renewing").isTrue();
+    }
+
+    @Test
+    void anEndedLeaseIsTakenAndGrantedFromAtOnceOnTheSameSide() {
+        Node[] fleet = granting("a", "b");
+        Node a = fleet[0];
+        Node b = fleet[1];
+        a.lease.end();
+        assertThat(a.maySend()).as("a holder that ended its lease sends nothing more").isFalse();
+        b.step();
+        assertThat(b.lease.holding()).isTrue();
+        assertThat(b.mayGrant()).as("the last holder drained and was on this side: nothing of it still counts").isTrue();
+    }
+
+    @Test
+    void aCrashedHoldersLeaseMovesOnlyAfterItStoodStillAndEverythingItSideCouldSendHasEnded() {
+        Node[] fleet = granting("a", "b");
+        Node a = fleet[0];
+        Node b = fleet[1];
+        // a is cut off from Redis but alive and cut off from b too: the worst case of a crash that is not one.
+        split(a, b);
+        long aLastSend = now[0];
+        long bFirstGrant = -1;
+        for (int i = 0; i < 200; i++) {
+            advance(100 * MS);
+            if (i % 20 == 0) {
+                store.down = true;
+                try {
+                    a.step();
+                } catch (IllegalStateException unreachable) {
+                    // a's renewals fail
+                }
+                store.down = false;
+                b.step();
+            }
+            if (a.maySend()) {
+                aLastSend = now[0];
+            }
+            if (bFirstGrant < 0 && b.mayGrant()) {
+                bFirstGrant = now[0];
+            }
+        }
+        assertThat(b.lease.holding()).as("b took the lease over").isTrue();
+        assertThat(bFirstGrant).as("b grants in the end").isPositive();
+        assertThat(bFirstGrant - aLastSend).as("b's first grant comes the quiet time after a's last possible send")
+                .isGreaterThanOrEqualTo(QUIET.toNanos());
+        assertThat(bFirstGrant - aLastSend).as("and not much later")
+                .isLessThanOrEqualTo(QUIET.toNanos() + 2 * MARGIN.toNanos() + 2 * STEP);
+    }
+
+    @Test
+    void aSideWithoutTheGrantorSendsWhatItHoldsButTakesNothingNew() {
+        Node[] fleet = granting("a", "b");
+        Node a = fleet[0];
+        Node b = fleet[1];
+        split(a, b);
+        b.step();
+        assertThat(b.mayGrant()).as("the grantor is across the split").isFalse();
+        assertThat(b.lease.whyNot(now[0])).contains("other side grants");
+        assertThat(b.maySend()).as("what b holds may still go out").isTrue();
+        assertThat(a.mayGrant()).as("the grantor's side goes on").isTrue();
+        run(10 * LEASE.toNanos(), a, b);
+        assertThat(b.lease.holding()).as("a renews all along, so b never takes the lease").isFalse();
+        assertThat(a.mayGrant()).isTrue();
+        assertThat(b.mayGrant()).isFalse();
+    }
+
+    @Test
+    void aHolderThatStallsPastItsLeaseSendsNothingWhenItWakesUp() {
+        Node a = granting("a")[0];
+        advance(3 * LEASE.toNanos()); // a GC pause: no step ran
+        assertThat(a.maySend()).as("no flag says alive: the deadline passed during the pause").isFalse();
+        assertThat(a.mayGrant()).isFalse();
+    }
+
+    @Test
+    void aHolderWhoseRecordRedisLostStopsAtOnceAndComesBackAsANewcomer() {
+        Node a = granting("a")[0];
+        store.lose();
+        advance(STEP);
+        a.step();
+        assertThat(a.lease.holding()).as("it took a new term").isTrue();
+        assertThat(a.mayGrant()).as("but waits as any newcomer: a lease plus quiet").isFalse();
+        run(LEASE.toNanos() + QUIET.toNanos() + STEP, a);
+        assertThat(a.mayGrant()).isTrue();
+        assertThat(store.peek().term()).as("terms never repeat").isNotEqualTo("term-1");
+    }
+
+    @Test
+    void aHolderWhoseRecordWentBackToAnOlderRenewalFencesItself() {
+        Node a = new Node("a");
+        a.step();
+        Arbitration early = store.peek();
+        run(LEASE.toNanos() + QUIET.toNanos() + STEP, a);
+        assertThat(a.mayGrant()).isTrue();
+        store.restore(early); // Redis restarted from an old snapshot
+        advance(STEP);
+        a.step();
+        assertThat(a.maySend()).as("its renewal count went back: it stops at once").isFalse();
+    }
+
+    @Test
+    void afterAMergeNothingIsNewlyGrantedForTheQuietTime() {
+        Node a = granting("a")[0];
+        a.lease.quiet(now[0]);
+        assertThat(a.mayGrant()).isFalse();
+        assertThat(a.maySend()).as("what it holds still goes").isTrue();
+        run(QUIET.toNanos() - STEP, a);
+        assertThat(a.mayGrant()).isFalse();
+        run(2 * STEP, a);
+        assertThat(a.mayGrant()).isTrue();
+    }
+
+    @Test
+    void aNonHolderNeedsToSeeTheRecordMoveBeforeItTrustsIt() {
+        Node a = granting("a")[0];
+        Node late = new Node("late");
+        sees(a, late);
+        late.step();
+        assertThat(late.mayGrant()).as("one read cannot tell a live holder from a record left by a dead one").isFalse();
+        advance(STEP);
+        a.step();
+        late.step();
+        assertThat(late.mayGrant()).isTrue();
+    }
+
+    @Test
+    void aMarginOfHalfTheLeaseOrMoreIsRefused() {
+        assertThatThrownBy(() -> GrantorLease.Timing.of(LEASE, LEASE.dividedBy(2), QUIET))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("margin");
+    }
+}
