@@ -13,6 +13,7 @@ import dev.sluice.coordinator.alerting.Rules;
 import dev.sluice.coordinator.feed.AlertFeed;
 import dev.sluice.coordinator.feed.AlertStream;
 import dev.sluice.coordinator.feed.ClusterFeed;
+import dev.sluice.coordinator.health.LoopWatch;
 import dev.sluice.coordinator.ingest.EventConsumer;
 import dev.sluice.coordinator.ingest.IngestStats;
 import dev.sluice.coordinator.ingest.Topics;
@@ -66,6 +67,11 @@ import java.util.concurrent.TimeUnit;
  * {@link ClusterState#DEFAULT_MAX_NODES} nodes, the engine holds the alerts of a rule that throws and goes on with
  * the others, and an evaluation that fails as a whole is counted, logged at most once a minute and tried again at the
  * next interval.
+ *
+ * <p>No zombie: the events consumer, the evaluator and the webhook sender are watched by a {@link LoopWatch}.
+ * {@code /health/live} answers 503 with the problems when one of them has work and has not come round for three of
+ * its periods (at least 30 s) or ended by an error; a {@link VirtualMachineError} on one of them marks the
+ * coordinator dead and ends the process (status 70).
  */
 public final class Coordinator implements AutoCloseable {
 
@@ -85,6 +91,8 @@ public final class Coordinator implements AutoCloseable {
     private final AdminServer server;
     private final Map<String, Object> kafkaClient;
     private final ScheduledExecutorService evaluator;
+    private final LoopWatch watch;
+    private volatile LoopWatch.Loop evaluation;
     private final Counter evaluationFailures;
     private final LogThrottle logs = new LogThrottle(Duration.ofMinutes(1));
     private volatile AlertTopic alertTopic;
@@ -97,8 +105,14 @@ public final class Coordinator implements AutoCloseable {
     private volatile ClusterSnapshot lastSnapshot;
 
     public Coordinator(SluiceConfig config, Clock clock) {
+        this(config, clock, LoopWatch.forCoordinator());
+    }
+
+    /** A coordinator whose loops {@code watch} watches (tests pass their own clock and exit). */
+    public Coordinator(SluiceConfig config, Clock clock, LoopWatch watch) {
         this.config = config;
         this.clock = clock;
+        this.watch = watch;
         CoordinatorConfig c = config.coordinator();
         AlertsConfig alerts = config.alerts();
         Duration history = max(Duration.ofSeconds(c.replaySecs()), Rules.longestLookBack(alerts)).plusMinutes(1);
@@ -157,7 +171,14 @@ public final class Coordinator implements AutoCloseable {
         AlertFeed alertFeed = new AlertFeed(engine, clock);
         ClusterFeed clusterFeed = new ClusterFeed(this::snapshot, ingestStats,
                 Duration.ofSeconds(config.alerts().rateWindowSecs()));
-        server.route("/health/live", ex -> Responses.json(ex, 200, Map.of("status", "UP")))
+        server.route("/health/live", ex -> {
+                    List<String> problems = watch.problems();
+                    if (problems.isEmpty()) {
+                        Responses.json(ex, 200, Map.of("status", "UP"));
+                    } else {
+                        Responses.json(ex, 503, Map.of("status", "DOWN", "problems", problems));
+                    }
+                })
                 .route("/health/ready", ex -> {
                     if (evaluating) {
                         Responses.json(ex, 200, Map.of("status", "READY"));
@@ -178,7 +199,7 @@ public final class Coordinator implements AutoCloseable {
                     Duration.ofSeconds(config.coordinator().webhookResendSecs()),
                     config.coordinator().webhookMaxAttempts(),
                     Duration.ofMillis(config.coordinator().webhookBackoffMs()), external),
-                    engine::firing, meters);
+                    engine::firing, meters, watch);
             engine.addListener(webhook);
             log.info("sending alerts to {}", webhook.target());
         });
@@ -231,7 +252,7 @@ public final class Coordinator implements AutoCloseable {
         Map<String, Object> consumerConfig = new HashMap<>(kafkaClient);
         consumerConfig.put(ConsumerConfig.GROUP_ID_CONFIG, config.coordinator().groupId());
         consumer = new EventConsumer(consumerConfig, config.kafka().eventsTopic(),
-                Duration.ofSeconds(config.coordinator().replaySecs()), state, ingestStats, clock);
+                Duration.ofSeconds(config.coordinator().replaySecs()), state, ingestStats, clock, watch);
         consumer.start();
         while (!closed && !consumer.caughtUp()) {
             try {
@@ -244,7 +265,9 @@ public final class Coordinator implements AutoCloseable {
             return;
         }
         long every = config.coordinator().evaluationIntervalMs();
-        evaluator.scheduleAtFixedRate(this::evaluate, 0, every, TimeUnit.MILLISECONDS);
+        LoopWatch.Loop loop = watch.register("evaluator", Duration.ofMillis(every), () -> true);
+        evaluation = loop;
+        evaluator.scheduleAtFixedRate(() -> evaluateWatched(loop), 0, every, TimeUnit.MILLISECONDS);
         step("evaluating every " + every + " ms");
     }
 
@@ -280,23 +303,48 @@ public final class Coordinator implements AutoCloseable {
         return state.snapshot(now, current == null ? now : current.plus(EVENTS_GRACE), c == null ? null : c.lastGap());
     }
 
-    private void evaluate() {
+    /**
+     * One round of the evaluator: an exception is counted and tried again at the next interval, and reporting it
+     * never throws, since an exception escaping a scheduled task would cancel its schedule, unseen.
+     */
+    private void evaluateWatched(LoopWatch.Loop loop) {
         try {
-            ClusterSnapshot snapshot = snapshot();
-            lastSnapshot = snapshot;
-            engine.evaluate(snapshot);
-            if (!evaluating) {
-                evaluating = true;
-                log.info("coordinator ready: {} nodes known, {} alive, {} alerts firing", snapshot.nodes().size(),
-                        snapshot.aliveNodes().size(), engine.firing().size());
-            }
+            evaluate();
         } catch (RuntimeException e) {
-            evaluationFailures.increment();
-            long held = logs.permit("evaluation", clock.instant());
-            if (held >= 0) {
-                log.error("alert evaluation failed; trying again every {} ms ({} more failures in the last {})",
-                        config.coordinator().evaluationIntervalMs(), held, logs.period(), e);
-            }
+            evaluationFailed(e);
+        } catch (Error e) {
+            // A scheduled task's error would only cancel its schedule, unseen: hand it on as a thread's would be.
+            loop.died();
+            watch.uncaughtHandler().uncaughtException(Thread.currentThread(), e);
+            throw e;
+        }
+        loop.tick();
+    }
+
+    private void evaluate() {
+        ClusterSnapshot snapshot = snapshot();
+        lastSnapshot = snapshot;
+        engine.evaluate(snapshot);
+        if (!evaluating) {
+            evaluating = true;
+            log.info("coordinator ready: {} nodes known, {} alive, {} alerts firing", snapshot.nodes().size(),
+                    snapshot.aliveNodes().size(), engine.firing().size());
+        }
+    }
+
+    private void evaluationFailed(RuntimeException e) {
+        evaluationFailures.increment();
+        long held;
+        try {
+            held = logs.permit("evaluation", clock.instant());
+        } catch (RuntimeException clockFailed) {
+            // Without a time there is no throttling this line.
+            e.addSuppressed(clockFailed);
+            held = 0;
+        }
+        if (held >= 0) {
+            log.error("alert evaluation failed; trying again every {} ms ({} more failures in the last {})",
+                    config.coordinator().evaluationIntervalMs(), held, logs.period(), e);
         }
     }
 
@@ -365,6 +413,10 @@ public final class Coordinator implements AutoCloseable {
                 return;
             }
             closed = true;
+        }
+        LoopWatch.Loop loop = evaluation;
+        if (loop != null) {
+            loop.stopped();
         }
         evaluator.shutdown();
         try {

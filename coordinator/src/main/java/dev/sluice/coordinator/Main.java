@@ -25,6 +25,7 @@ import java.util.concurrent.CountDownLatch;
                 "Environment variables SLUICE_<SECTION>_<KEY> override the file."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:stopped", "1:could not start (port in use, ...)", "2:bad command line",
+                "70:fatal error in one of its loops (out of memory ...)",
                 "78:bad configuration"})
 public final class Main implements Callable<Integer> {
 

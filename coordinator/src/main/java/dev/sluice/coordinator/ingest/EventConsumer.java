@@ -1,6 +1,7 @@
 package dev.sluice.coordinator.ingest;
 
 import dev.sluice.common.event.EventCodec;
+import dev.sluice.coordinator.health.LoopWatch;
 import dev.sluice.coordinator.internal.LogThrottle;
 import dev.sluice.coordinator.state.ClusterState;
 import dev.sluice.coordinator.state.EventsGap;
@@ -60,7 +61,9 @@ import java.util.function.Function;
  * from {@code poll}, e.g. the classic consumer's heartbeat thread dying on an {@link IllegalStateException}) is
  * closed and replaced by a new one in the same group after a pause, {@link #ERROR_PAUSE} doubled for every further
  * failure in a row up to {@link #MAX_RESTART_PAUSE}; it resumes every partition where the failed one left it, so
- * nothing is applied twice and nothing is skipped. Counted in {@link IngestStats#consumerRestarts()}.
+ * nothing is applied twice and nothing is skipped. Counted in {@link IngestStats#consumerRestarts()}. An
+ * {@link Error} ends the consumer's thread: the {@link LoopWatch} reports it (and a {@link VirtualMachineError} ends
+ * the process), as it reports a consumer that has not come round for three of its rounds.
  */
 public final class EventConsumer implements AutoCloseable {
 
@@ -72,6 +75,12 @@ public final class EventConsumer implements AutoCloseable {
     private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
     /** A standstill of {@link #currentAsOf()} longer than this is a gap in the events; normal steps are 0.25-0.5 s. */
     static final Duration GAP = Duration.ofSeconds(2);
+    /**
+     * The longest a round of the loop may take when all is well: a Kafka call in it (the offsets looked up at
+     * assignment, a position) may wait {@code default.api.timeout.ms}, 60 s by default, and a replacement waits up
+     * to {@link #MAX_RESTART_PAUSE}.
+     */
+    static final Duration LONGEST_ROUND = Duration.ofSeconds(60);
 
     private final Map<String, Object> clientConfig;
     private final String topic;
@@ -94,6 +103,8 @@ public final class EventConsumer implements AutoCloseable {
     private boolean polled;
     private volatile boolean running;
     private final Function<Map<String, Object>, Consumer<String, byte[]>> clients;
+    private final LoopWatch watch;
+    private LoopWatch.Loop loop;
     private Map<String, Object> consumerConfig;
     private volatile Consumer<String, byte[]> consumer;
     private Thread thread;
@@ -102,16 +113,25 @@ public final class EventConsumer implements AutoCloseable {
      * @param clientConfig  bootstrap servers, group id and client properties ({@code [kafka] properties})
      * @param topic         the events topic
      * @param replay        how far back to read on first assignment
+     * @param watch         watches the consumer's thread, and takes its errors
      */
     public EventConsumer(Map<String, Object> clientConfig, String topic, Duration replay, ClusterState state,
-                         IngestStats stats, Clock clock) {
-        this(clientConfig, topic, replay, state, stats, clock, KafkaConsumer::new);
+                         IngestStats stats, Clock clock, LoopWatch watch) {
+        this(clientConfig, topic, replay, state, stats, clock, watch, KafkaConsumer::new);
     }
 
     /** As above, with the Kafka consumers made by {@code clients} (tests). */
     EventConsumer(Map<String, Object> clientConfig, String topic, Duration replay, ClusterState state,
                   IngestStats stats, Clock clock, Function<Map<String, Object>, Consumer<String, byte[]>> clients) {
+        this(clientConfig, topic, replay, state, stats, clock, LoopWatch.forCoordinator(), clients);
+    }
+
+    /** As above, watched by {@code watch}, with the Kafka consumers made by {@code clients} (tests). */
+    EventConsumer(Map<String, Object> clientConfig, String topic, Duration replay, ClusterState state,
+                  IngestStats stats, Clock clock, LoopWatch watch,
+                  Function<Map<String, Object>, Consumer<String, byte[]>> clients) {
         this.clients = clients;
+        this.watch = watch;
         this.clientConfig = Map.copyOf(clientConfig);
         this.topic = topic;
         this.replay = replay;
@@ -133,7 +153,9 @@ public final class EventConsumer implements AutoCloseable {
         consumerConfig = Map.copyOf(config);
         consumer = clients.apply(consumerConfig);
         running = true;
-        thread = Thread.ofPlatform().name("sluice-events-consumer").daemon().start(this::run);
+        loop = watch.register("events-consumer", LONGEST_ROUND, () -> true);
+        thread = Thread.ofPlatform().name("sluice-events-consumer").daemon()
+                .uncaughtExceptionHandler(watch.uncaughtHandler()).start(this::run);
     }
 
     /** True once every assigned partition has been read up to its end offset at assignment. */
@@ -143,8 +165,10 @@ public final class EventConsumer implements AutoCloseable {
 
     private void run() {
         int failuresInARow = 0;
+        boolean ended = false;
         try {
             while (running) {
+                loop.tick();
                 try {
                     polled = false;
                     consume();
@@ -169,8 +193,14 @@ public final class EventConsumer implements AutoCloseable {
                     }
                 }
             }
+            ended = true;
         } finally {
             closeQuietly(consumer, Duration.ofSeconds(5));
+            if (ended) {
+                loop.stopped();
+            } else {
+                loop.died();
+            }
         }
     }
 
@@ -192,6 +222,7 @@ public final class EventConsumer implements AutoCloseable {
     private void consume() {
         consumer.subscribe(List.of(topic), new Rebalance());
         while (running) {
+            loop.tick();
             ConsumerRecords<String, byte[]> records;
             try {
                 records = consumer.poll(POLL);

@@ -8,6 +8,8 @@ import dev.sluice.coordinator.alerting.Alert;
 import dev.sluice.coordinator.alerting.AlertListener;
 import dev.sluice.coordinator.alerting.AlertState;
 import dev.sluice.coordinator.alerting.AlertTransition;
+import dev.sluice.coordinator.health.LoopWatch;
+import dev.sluice.coordinator.health.Loops;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
@@ -49,7 +51,10 @@ import java.util.function.Supplier;
  * </ul>
  *
  * <p>Deliveries go out one at a time, in order, from one thread; {@link #onTransitions} only queues them. While a
- * resend is still queued, the next one is not added.
+ * resend is still queued, the next one is not added. An exception other than a failed post (say, from the source of
+ * the firing alerts) gives that delivery up, counted as failed, and the sender goes on after a backoff; an
+ * {@link Error} ends it, and the {@link LoopWatch} reports it, as it reports a sender that has deliveries waiting and
+ * has not come round for three of its rounds.
  */
 public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
 
@@ -94,6 +99,7 @@ public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
     private final AtomicBoolean resendQueued = new AtomicBoolean();
     private final ScheduledExecutorService ticker;
     private final Thread sender;
+    private final LoopWatch.Loop loop;
     private final Counter delivered;
     private final Counter failed;
     private final Counter retried;
@@ -105,6 +111,12 @@ public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
      * @param firing  the alerts firing now (the engine's), for the resends
      */
     public AlertmanagerWebhook(Settings settings, Supplier<List<Alert>> firing, MeterRegistry meters) {
+        this(settings, firing, meters, LoopWatch.forCoordinator());
+    }
+
+    /** @param watch watches the sender thread, and takes its errors */
+    public AlertmanagerWebhook(Settings settings, Supplier<List<Alert>> firing, MeterRegistry meters,
+                               LoopWatch watch) {
         this.settings = settings;
         this.firing = firing;
         this.target = withoutUserInfo(settings.url());
@@ -116,7 +128,20 @@ public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
         this.failed = Counter.builder("sluice.coordinator.webhook.deliveries").description(DELIVERIES_HELP).tag("outcome", "failed").register(meters);
         this.retried = Counter.builder("sluice.coordinator.webhook.retries")
                 .description("Webhook posts retried after a failure").register(meters);
-        this.sender = Thread.ofVirtual().name("sluice-webhook").start(this::deliverLoop);
+        this.loop = watch.register("webhook-sender", longestRound(settings), () -> outstanding.get() > 0);
+        this.sender = Thread.ofVirtual().name("sluice-webhook").uncaughtExceptionHandler(watch.uncaughtHandler())
+                .start(() -> {
+                    boolean ended = false;
+                    try {
+                        Loops.restarting("webhook-sender", this::deliverLoop);
+                        ended = true;
+                        loop.stopped();
+                    } finally {
+                        if (!ended) {
+                            loop.died();
+                        }
+                    }
+                });
         this.ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("sluice-webhook-resend")
                 .daemon().factory());
         long every = settings.resendInterval().toMillis();
@@ -165,23 +190,36 @@ public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
         return true;
     }
 
-    private void deliverLoop() {
+    /**
+     * The longest a round of the sender takes when all is well: one post (connecting, then waiting for the answer,
+     * each up to the timeout) or the longest pause between two attempts.
+     */
+    private static Duration longestRound(Settings settings) {
+        Duration pause = settings.backoff();
+        for (int attempt = 2; attempt < settings.maxAttempts() && pause.compareTo(settings.resendInterval()) < 0;
+             attempt++) {
+            pause = pause.multipliedBy(2);
+        }
+        Duration post = settings.timeout().multipliedBy(2);
+        pause = min(pause, settings.resendInterval());
+        return post.compareTo(pause) >= 0 ? post : pause;
+    }
+
+    /** Sends until closed; an exception (not a failed post: those are retried) gives the delivery up and escapes. */
+    private void deliverLoop() throws InterruptedException {
         while (!closed) {
-            Delivery delivery;
-            try {
-                delivery = queue.take();
-            } catch (InterruptedException e) {
-                return;
-            }
+            Delivery delivery = queue.take();
             try {
                 List<Alert> alerts = delivery.alerts().get();
                 if (!alerts.isEmpty()) {
                     deliver(delivery.kind(), body(alerts), alerts.size());
                 }
-            } catch (InterruptedException e) {
-                return;
+            } catch (RuntimeException e) {
+                failed.increment();
+                throw e;
             } finally {
                 outstanding.decrementAndGet();
+                loop.tick();
             }
         }
     }
@@ -212,6 +250,7 @@ public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
                 problem = e.toString();
                 retryable = true;
             }
+            loop.tick();
             if (!retryable || attempt >= settings.maxAttempts() || closed) {
                 failed.increment();
                 log.warn("webhook {} of {} alerts to {} failed after {} attempts: {}", kind, count, target, attempt,
@@ -222,6 +261,7 @@ public final class AlertmanagerWebhook implements AlertListener, AutoCloseable {
             log.info("webhook {} to {} failed (attempt {} of {}), retrying in {}: {}", kind, target, attempt,
                     settings.maxAttempts(), pause, problem);
             Thread.sleep(pause);
+            loop.tick();
             pause = min(pause.multipliedBy(2), settings.resendInterval());
         }
     }

@@ -26,6 +26,7 @@ import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 
 /**
  * Publishes this node's events to Kafka, keyed by node id, without ever blocking the caller.
@@ -50,6 +51,8 @@ public final class EventPublisher implements AutoCloseable {
     private final LongAdder sendFailures = new LongAdder();
     private final Thread sender;
     private final LoopWatch.Loop loop;
+    /** True while the sender holds an event taken from the buffer: work, though the buffer may be empty. */
+    private volatile boolean holding;
     private volatile boolean running = true;
 
     public EventPublisher(KafkaConfig kafka, String nodeId, Clock clock, MeterRegistry meters) {
@@ -58,6 +61,12 @@ public final class EventPublisher implements AutoCloseable {
 
     /** @param watch watches the sender thread, and takes its errors */
     public EventPublisher(KafkaConfig kafka, String nodeId, Clock clock, MeterRegistry meters, LoopWatch watch) {
+        this(kafka, nodeId, clock, meters, watch, KafkaProducer::new);
+    }
+
+    /** As above, with the producer made by {@code producers} from its configuration (tests wrap a real one). */
+    EventPublisher(KafkaConfig kafka, String nodeId, Clock clock, MeterRegistry meters, LoopWatch watch,
+                   Function<Map<String, Object>, Producer<String, byte[]>> producers) {
         this.nodeId = nodeId;
         this.topic = kafka.eventsTopic();
         this.clock = clock;
@@ -74,14 +83,14 @@ public final class EventPublisher implements AutoCloseable {
         props.put(ProducerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 2_000);
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-        this.producer = new KafkaProducer<>(props);
+        this.producer = producers.apply(props);
         Gauge.builder("sluice.events.dropped", dropped, LongAdder::sum)
                 .description("Events dropped because the buffer was full while Kafka was unreachable").register(meters);
         Gauge.builder("sluice.events.buffered", buffer, BlockingDeque::size)
                 .description("Events waiting to be sent to Kafka").register(meters);
         Gauge.builder("sluice.events.sent", sent, LongAdder::sum)
                 .description("Events sent to Kafka, since start").register(meters);
-        this.loop = watch.register("event-sender", Duration.ofSeconds(5), () -> !buffer.isEmpty());
+        this.loop = watch.register("event-sender", Duration.ofSeconds(5), () -> holding || !buffer.isEmpty());
         this.sender = Thread.ofPlatform().name("sluice-events").daemon()
                 .uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
                     boolean ended = false;
@@ -136,6 +145,7 @@ public final class EventPublisher implements AutoCloseable {
             if (event == null) {
                 continue;
             }
+            holding = true;
             try {
                 producer.send(new ProducerRecord<>(topic, nodeId, EventCodec.encode(event)), (metadata, error) -> {
                     if (error == null) {
@@ -161,6 +171,8 @@ public final class EventPublisher implements AutoCloseable {
                     return;
                 }
                 backoffMs = Math.min(backoffMs * 2, 5_000);
+            } finally {
+                holding = false;
             }
         }
     }

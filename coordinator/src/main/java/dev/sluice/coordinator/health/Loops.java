@@ -1,0 +1,73 @@
+package dev.sluice.coordinator.health;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+
+/**
+ * Runs a long-lived loop of the coordinator so that it never dies quietly (as the worker node's {@code Loops}): an
+ * {@link Exception} escaping its body is logged and the body runs again after a backoff (doubling up to 5 s, reset
+ * after a minute without failure); an {@link Error} is never caught, and reaches the thread's uncaught-exception
+ * handler ({@link LoopWatch#uncaughtHandler()}).
+ */
+public final class Loops {
+    private static final Logger log = LoggerFactory.getLogger(Loops.class);
+    private static final long MAX_BACKOFF_MS = 5_000;
+
+    private Loops() {
+    }
+
+    /** The body of a loop; it returns when the loop should end (its owner is closing). */
+    @FunctionalInterface
+    public interface Body {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code body} until it returns normally or the thread is interrupted, restarting it with backoff after
+     * an exception.
+     */
+    public static void restarting(String name, Body body) {
+        long backoffMs = 100;
+        long lastFailure = 0;
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                body.run();
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (Exception e) {
+                long now = System.nanoTime();
+                if (lastFailure != 0 && now - lastFailure > Duration.ofMinutes(1).toNanos()) {
+                    backoffMs = 100;
+                }
+                lastFailure = now;
+                log.error("loop {} failed; restarting it in {} ms", name, backoffMs, e);
+                try {
+                    Thread.sleep(backoffMs);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+            }
+        }
+    }
+
+    /** The production exit: ends the process with status 70, and halts it if shutting down takes over 30 s. */
+    public static void exitProcess(Throwable error) {
+        Thread.ofPlatform().name("sluice-fatal-exit").daemon().start(() -> {
+            Thread.ofPlatform().name("sluice-fatal-halt").daemon().start(() -> {
+                try {
+                    Thread.sleep(30_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                Runtime.getRuntime().halt(70);
+            });
+            System.exit(70);
+        });
+    }
+}
