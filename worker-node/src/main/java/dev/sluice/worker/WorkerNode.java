@@ -11,6 +11,7 @@ import dev.sluice.worker.handler.HandlerRegistry;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.identity.MemberVetting;
 import dev.sluice.worker.identity.NodeRecord;
+import dev.sluice.worker.identity.RecordWatch;
 import dev.sluice.worker.hub.BodyBudget;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
@@ -154,7 +155,8 @@ public final class WorkerNode implements AutoCloseable {
                 .publishPercentiles(0.5, 0.99).register(meters);
         redis.onBorrowWait(nanos -> borrowWait.record(nanos, TimeUnit.NANOSECONDS));
         this.poolMonitor = new PoolMonitor(redis::sample, config.redis().pressureThreshold());
-        this.record = new NodeRecord(redis, nodeId, Duration.ofMillis(config.node().leaseMs()));
+        Duration lease = Duration.ofMillis(config.node().leaseMs());
+        this.record = new NodeRecord(redis, nodeId, lease);
         this.vetting = cluster != null && limiter instanceof FleetHubLimiter fleet
                 ? new MemberVetting(redis, () -> cluster.hazelcast().getCluster().getMembers(),
                         () -> cluster.hazelcast().getCluster().getLocalMember().getUuid(), nodeId,
@@ -162,8 +164,10 @@ public final class WorkerNode implements AutoCloseable {
                 : null;
         this.grantor = cluster != null && limiter instanceof FleetHubLimiter fleet
                 ? grantorLease(config, cluster, redis, record, fleet) : null;
-        this.queue = config.queue().mode().equals("list")
-                ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC())
+        boolean listMode = config.queue().mode().equals("list");
+        this.queue = listMode
+                ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC(),
+                        new RecordWatch(lease, System::nanoTime))
                 : new StreamJobQueue(config.queue(), nodeId, redis, Clock.systemUTC());
         this.limiter = limiter;
         this.hub = new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC());
@@ -178,7 +182,9 @@ public final class WorkerNode implements AutoCloseable {
                 Duration.ofSeconds(config.node().drainTimeoutSecs()),
                 config.retry().maxAttempts(),
                 config.queue().maxDeliveries(),
-                Duration.ofMillis(Math.min(5_000, config.queue().visibilityTimeoutSecs() * 500L)),
+                // A few looks within what decides a node dead: its jobs' idle time (stream), its record (list).
+                listMode ? Duration.ofMillis(Math.min(5_000, lease.toMillis() / 3))
+                        : Duration.ofMillis(Math.min(5_000, config.queue().visibilityTimeoutSecs() * 500L)),
                 Duration.ofMillis(250));
         this.worker = new Worker(settings, queue, HandlerRegistry.load(WorkerNode.class.getClassLoader()), hub, sink,
                 new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure,

@@ -5,6 +5,8 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.cluster.ClusterMember;
+import dev.sluice.worker.identity.NodeRecord;
+import dev.sluice.worker.identity.RecordWatch;
 import dev.sluice.worker.limits.FleetHubLimiter;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.Delivery;
@@ -29,13 +31,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
  * A node whose cluster member dies with jobs in flight: a surviving node takes them over as soon as the cluster
- * reports the member gone, long before the visibility timeout (30 s here), and finishes them.
+ * reports the member gone, long before the visibility timeout (30 s here) or the node's record has stood still for a
+ * lease (20 s here), and finishes them.
  */
 class ClusterReclaimTest {
     private static final Logger log = LoggerFactory.getLogger(ClusterReclaimTest.class);
@@ -75,7 +79,7 @@ class ClusterReclaimTest {
 
     @ParameterizedTest(name = "{0} mode")
     @ValueSource(strings = {"stream", "list"})
-    void survivorTakesOverAKilledNodesInFlightJobsWithinFiveSeconds(String mode) {
+    void survivorTakesOverAKilledNodesInFlightJobsWithinFiveSeconds(String mode) throws InterruptedException {
         HubSimulator hub = HubSimulator.builder().latencyMs(5).build().start();
         closing.add(hub);
         String cluster = "reclaim-" + UUID.randomUUID().toString().substring(0, 8);
@@ -83,7 +87,7 @@ class ClusterReclaimTest {
         int bystanderPort = freePort();
         int survivorPort = freePort();
         String[] common = {"queue.mode", mode, "hub.base_url", hub.baseUrl(), "cluster.name", cluster,
-                "queue.visibility_timeout_secs", "30", "hub.max_requests_per_second", "1000",
+                "queue.visibility_timeout_secs", "30", "node.lease_ms", "20000", "hub.max_requests_per_second", "1000",
                 "hub.max_concurrent_connections", "20", "node.drain_timeout_secs", "2"};
         SluiceConfig victimConfig = TestConfigs.config(redis.url(), concat(common, "node.id", "victim",
                 "cluster.port", Integer.toString(victimPort), "cluster.members", "127.0.0.1:" + victimPort));
@@ -100,8 +104,24 @@ class ClusterReclaimTest {
         closing.add(victim);
         RedisConnections victimRedis = new RedisConnections(victimConfig.redis(), "victim");
         closing.add(victimRedis);
+        // Its liveness record, renewed until the kill as a live node's is.
+        Duration lease = Duration.ofMillis(victimConfig.node().leaseMs());
+        NodeRecord victimRecord = new NodeRecord(victimRedis, "victim", lease);
+        victimRecord.claim();
+        AtomicBoolean victimLives = new AtomicBoolean(true);
+        Thread renewals = Thread.ofVirtual().start(() -> {
+            while (victimLives.get()) {
+                victimRecord.renew();
+                try {
+                    Thread.sleep(victimRecord.renewEvery());
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
         JobQueue victimQueue = mode.equals("list")
-                ? new ListJobQueue(victimConfig.queue(), "victim", victimRedis, Clock.systemUTC())
+                ? new ListJobQueue(victimConfig.queue(), "victim", victimRedis, Clock.systemUTC(),
+                        new RecordWatch(lease, System::nanoTime))
                 : new StreamJobQueue(victimConfig.queue(), "victim", victimRedis, Clock.systemUTC());
         victimQueue.start();
         victimQueue.enqueue(WorkerNodeTest.jobs("hub-fetch", 10));
@@ -131,6 +151,9 @@ class ClusterReclaimTest {
         // A survivor that works: past a fresh fleet's wait for its first grant (a lease plus the quiet time).
         await().atMost(Duration.ofSeconds(30)).until(() -> ((FleetHubLimiter) survivor.limiter()).granting());
         long killedAt = System.nanoTime();
+        victimLives.set(false);
+        renewals.interrupt();
+        renewals.join();
         victim.hazelcast().getLifecycleService().terminate(); // as SIGKILL would; its jobs stay in flight in Redis
         victimQueue.close();
         victimRedis.close();

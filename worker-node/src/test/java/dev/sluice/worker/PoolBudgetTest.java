@@ -7,8 +7,9 @@ import dev.sluice.testkit.RedisExtension;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.distribution.ValueAtPercentile;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import redis.clients.jedis.Jedis;
 
 import java.time.Duration;
@@ -22,17 +23,20 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * The seed's failure, turned into a test: 500 concurrent jobs against a pool of 5. The node must not starve its
- * pool, and Redis must never see more than 4 connections from it.
+ * pool, and Redis must never see more than 4 connections from it, in either queue mode (list mode reads the other
+ * nodes' records on the fetcher's connection).
  */
 class PoolBudgetTest {
 
     @RegisterExtension
     static final RedisExtension redis = RedisExtension.builder().build();
 
-    @Test
-    void concurrency500WithPoolOf5NeverTimesOutAndUsesAtMostFourConnections() throws Exception {
+    @ParameterizedTest(name = "{0} mode")
+    @ValueSource(strings = {"stream", "list"})
+    void concurrency500WithPoolOf5NeverTimesOutAndUsesAtMostFourConnections(String mode) throws Exception {
         try (HubSimulator hub = HubSimulator.builder().latencyMs(20).jitterMs(10).build().start()) {
-            SluiceConfig config = TestConfigs.config(redis.url(), "node.id", "budget", "node.concurrency", "500",
+            SluiceConfig config = TestConfigs.config(redis.url(), "queue.mode", mode, "node.id", "budget",
+                    "node.concurrency", "500",
                     "redis.pool_size", "5", "hub.base_url", hub.baseUrl(), "hub.max_concurrent_connections", "500",
                     "hub.max_requests_per_second", "100000", "sink.kind", "redis");
             SimpleMeterRegistry meters = new SimpleMeterRegistry();

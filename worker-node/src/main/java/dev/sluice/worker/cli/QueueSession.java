@@ -2,12 +2,14 @@ package dev.sluice.worker.cli;
 
 import dev.sluice.common.config.NodeConfig;
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.worker.identity.RecordWatch;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.ListJobQueue;
 import dev.sluice.worker.queue.StreamJobQueue;
 
 import java.time.Clock;
+import java.time.Duration;
 
 /**
  * The queue of the configuration, opened for a command without starting a worker: its own connections and a
@@ -25,7 +27,8 @@ final class QueueSession implements AutoCloseable {
         String id = "cli-" + NodeConfig.defaultId();
         this.redis = new RedisConnections(config.redis(), id);
         this.queue = isList()
-                ? new ListJobQueue(config.queue(), id, redis, Clock.systemUTC())
+                ? new ListJobQueue(config.queue(), id, redis, Clock.systemUTC(),
+                        new RecordWatch(Duration.ofMillis(config.node().leaseMs()), System::nanoTime))
                 : new StreamJobQueue(config.queue(), id, redis, Clock.systemUTC());
     }
 

@@ -3,30 +3,35 @@ package dev.sluice.worker.identity;
 import dev.sluice.worker.pool.RedisConnections;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Response;
 
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * The node's liveness record in Redis: one per node id, held by one incarnation (one process) at a time, so two
  * live processes never work under one id (they would share a consumer name, a processing list and fleet leases).
  *
- * <p>The record ({@code sluice:node:<id>}, a hash of {@code incarnation} and {@code seq}) is renewed every third of
- * the lease by raising {@code seq}. Nothing compares clocks or trusts key expiry: a starting node that finds the
- * record held by another incarnation watches {@code seq} on its own monotonic clock for a full lease. If it moved,
- * another process is alive under this id and this one refuses to start; if it stood still, the holder is gone and
- * this one takes the record over, in one compare-and-set on the incarnation and {@code seq} it watched. A holder
- * that finds at a renewal that the record is no longer its own has been taken over (it stood still for a lease: a
- * pause, a partition) and stops taking work. A graceful stop deletes the record, so a restart need not wait. The
- * key's expiry (ten leases) only collects records of nodes that never come back.
+ * <p>The record ({@code sluice:node:<id>}, a hash of {@code incarnation}, {@code seq} and {@code lease_ms}) is
+ * renewed every third of the lease by raising {@code seq}. Nothing compares clocks or trusts key expiry: whoever
+ * judges a record watches {@code seq} on its own monotonic clock for a full lease ({@link RecordWatch}). A starting
+ * node that finds the record held by another incarnation does so: if it moved, another process is alive under this
+ * id and this one refuses to start; if it stood still, the holder is gone and this one takes the record over, in one
+ * compare-and-set on the incarnation and {@code seq} it watched. List mode judges the other nodes the same way
+ * before it moves their in-flight jobs back to the queue. A holder that finds at a renewal that the record is no
+ * longer its own has been taken over (it stood still for a lease: a pause, a partition) and stops taking work. A
+ * graceful stop deletes the record, so a restart need not wait. The key's expiry (ten leases) only collects records
+ * of nodes that never come back.
  */
 public final class NodeRecord {
     private static final Logger log = LoggerFactory.getLogger(NodeRecord.class);
 
-    /** KEYS: record. ARGV: incarnation, expected incarnation ('' for none), expected seq, ttl ms. */
+    /** KEYS: record. ARGV: incarnation, expected incarnation ('' for none), expected seq, ttl ms, lease ms. */
     private static final String CLAIM = """
             local cur = redis.call('HMGET', KEYS[1], 'incarnation', 'seq')
             if ARGV[2] == '' then
@@ -34,19 +39,19 @@ public final class NodeRecord {
             elseif cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3] then
               return 0
             end
-            redis.call('HSET', KEYS[1], 'incarnation', ARGV[1], 'seq', '0')
+            redis.call('HSET', KEYS[1], 'incarnation', ARGV[1], 'seq', '0', 'lease_ms', ARGV[5])
             redis.call('PEXPIRE', KEYS[1], ARGV[4])
             return 1
             """;
 
     /**
-     * KEYS: record. ARGV: incarnation, ttl ms. 1 renewed, 2 written again (Redis had lost it: a restart without
-     * persistence), 0 another incarnation holds it.
+     * KEYS: record. ARGV: incarnation, ttl ms, lease ms. 1 renewed, 2 written again (Redis had lost it: a restart
+     * without persistence), 0 another incarnation holds it.
      */
     private static final String RENEW = """
             local holder = redis.call('HGET', KEYS[1], 'incarnation')
             if not holder then
-              redis.call('HSET', KEYS[1], 'incarnation', ARGV[1], 'seq', '0')
+              redis.call('HSET', KEYS[1], 'incarnation', ARGV[1], 'seq', '0', 'lease_ms', ARGV[3])
               redis.call('PEXPIRE', KEYS[1], ARGV[2])
               return 2
             end
@@ -71,6 +76,8 @@ public final class NodeRecord {
         }
     }
 
+    private static final String[] FIELDS = {"incarnation", "seq", "lease_ms"};
+
     private final RedisConnections redis;
     private final String nodeId;
     private final String key;
@@ -88,9 +95,29 @@ public final class NodeRecord {
     NodeRecord(RedisConnections redis, String nodeId, Duration lease, LongSupplier nanoTime) {
         this.redis = redis;
         this.nodeId = nodeId;
-        this.key = "sluice:node:" + nodeId;
+        this.key = key(nodeId);
         this.lease = lease;
         this.nanoTime = nanoTime;
+    }
+
+    /** The Redis key of {@code nodeId}'s record. */
+    public static String key(String nodeId) {
+        return "sluice:node:" + nodeId;
+    }
+
+    /** Queues a read of {@code nodeId}'s record on {@code pipeline}; what it read, once the pipeline is synced. */
+    public static Supplier<RecordWatch.Reading> read(Pipeline pipeline, String nodeId) {
+        Response<List<String>> fields = pipeline.hmget(key(nodeId), FIELDS);
+        return () -> reading(fields.get());
+    }
+
+    private static RecordWatch.Reading reading(List<String> fields) {
+        return fields.getFirst() == null ? RecordWatch.Reading.NONE
+                : new RecordWatch.Reading(fields.get(0), fields.get(1), fields.get(2));
+    }
+
+    private RecordWatch.Reading read() {
+        return reading(redis.withJedis(j -> j.hmget(key, FIELDS)));
     }
 
     /** This process's incarnation: a random id, never repeated. */
@@ -112,39 +139,38 @@ public final class NodeRecord {
      */
     public void claim() throws InterruptedException {
         while (true) {
-            List<String> cur = redis.withJedis(j -> j.hmget(key, "incarnation", "seq"));
-            String other = cur.get(0);
-            String seq = cur.get(1);
-            if (other == null) {
+            RecordWatch.Reading holder = read();
+            if (holder.absent()) {
                 if (cas("", "")) {
                     held = true;
                     return;
                 }
                 continue;
             }
-            if (other.equals(incarnation)) {
+            if (holder.incarnation().equals(incarnation)) {
                 held = true;
                 return;
             }
+            RecordWatch watch = new RecordWatch(lease, nanoTime);
+            watch.observe(nodeId, holder);
             log.warn("node id {} is held by incarnation {} in Redis; watching it for {} ms (a live holder renews it, a "
-                    + "crashed one does not)", nodeId, other, lease.toMillis());
-            long deadline = nanoTime.getAsLong() + lease.toNanos();
-            while (nanoTime.getAsLong() - deadline < 0) {
-                Thread.sleep(Math.min(250, Math.max(1, (deadline - nanoTime.getAsLong()) / 1_000_000)));
-                List<String> now = redis.withJedis(j -> j.hmget(key, "incarnation", "seq"));
-                if (now.get(0) == null) {
-                    break;
-                }
-                if (!now.get(0).equals(other) || !String.valueOf(now.get(1)).equals(String.valueOf(seq))) {
+                    + "crashed one does not)", nodeId, holder.incarnation(), watch.leaseOf(nodeId).toMillis());
+            RecordWatch.Verdict verdict;
+            do {
+                Thread.sleep(Math.min(250, Math.max(1, watch.remaining(nodeId).toMillis())));
+                RecordWatch.Reading now = read();
+                verdict = watch.observe(nodeId, now);
+                if (verdict == RecordWatch.Verdict.MOVED) {
                     throw new NodeIdInUse("node id " + nodeId + " is in use by a live process (incarnation "
-                            + now.get(0) + " renewed its record " + key + " within " + lease.toMillis()
-                            + " ms); give every node its own node.id");
+                            + now.incarnation() + " renewed its record " + key + " within "
+                            + watch.leaseOf(nodeId).toMillis() + " ms); give every node its own node.id");
                 }
-            }
-            if (cas(other, seq == null ? "" : seq)) {
+            } while (verdict == RecordWatch.Verdict.STILL);
+            if (verdict == RecordWatch.Verdict.STOOD_STILL
+                    && cas(holder.incarnation(), holder.seq() == null ? "" : holder.seq())) {
                 held = true;
                 log.warn("node id {} taken over from incarnation {}, whose record stood still for {} ms (a crashed "
-                        + "process)", nodeId, other, lease.toMillis());
+                        + "process)", nodeId, holder.incarnation(), watch.leaseOf(nodeId).toMillis());
                 return;
             }
         }
@@ -152,7 +178,7 @@ public final class NodeRecord {
 
     private boolean cas(String expectedIncarnation, String expectedSeq) {
         Object ok = redis.withJedis(j -> j.eval(CLAIM, List.of(key), List.of(incarnation, expectedIncarnation,
-                expectedSeq, Long.toString(lease.toMillis() * 10))));
+                expectedSeq, Long.toString(lease.toMillis() * 10), Long.toString(lease.toMillis()))));
         return Long.valueOf(1).equals(ok);
     }
 
@@ -162,7 +188,7 @@ public final class NodeRecord {
             return;
         }
         Object ok = redis.withJedis(j -> j.eval(RENEW, List.of(key), List.of(incarnation,
-                Long.toString(lease.toMillis() * 10))));
+                Long.toString(lease.toMillis() * 10), Long.toString(lease.toMillis()))));
         if (Long.valueOf(2).equals(ok)) {
             log.warn("node {}'s record {} was missing from Redis (it lost its data?); written again", nodeId, key);
         } else if (!Long.valueOf(1).equals(ok)) {

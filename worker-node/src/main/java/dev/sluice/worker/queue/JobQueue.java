@@ -26,9 +26,11 @@ public interface JobQueue extends AutoCloseable {
     List<Delivery> fetch(int max, Duration block);
 
     /**
-     * Takes over up to {@code max} jobs left in flight by nodes that are gone (past the visibility timeout), for
-     * this node to run, with their delivery counts raised (the worker dead-letters those past
-     * {@code queue.max_deliveries} as poison). An adapter may instead put them back on the queue and return none.
+     * Takes over up to {@code max} jobs left in flight by nodes that are gone, for this node to run, with their
+     * delivery counts raised (the worker dead-letters those past {@code queue.max_deliveries} as poison). An adapter
+     * may instead put them back on the queue and return none. How it tells a node gone is its own: stream mode by
+     * entries idle past the visibility timeout (a live node keeps its own fresh), list mode by the node's liveness
+     * record standing still for a lease.
      */
     List<Delivery> reclaim(int max);
 
@@ -50,7 +52,10 @@ public interface JobQueue extends AutoCloseable {
      */
     List<Refused> complete(List<Completion> batch);
 
-    /** Tells the queue these deliveries are still being worked on, so no other node takes them. */
+    /**
+     * Tells the queue these deliveries are still being worked on, so no other node takes them (list mode goes by the
+     * node's liveness record instead, and only registers the node again here).
+     */
     void keepAlive(Collection<Delivery> inFlight);
 
     /**

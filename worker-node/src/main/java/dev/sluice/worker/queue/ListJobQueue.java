@@ -5,6 +5,8 @@ import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.Job;
 import dev.sluice.common.job.JobCodec;
 import dev.sluice.common.error.ErrorKind;
+import dev.sluice.worker.identity.NodeRecord;
+import dev.sluice.worker.identity.RecordWatch;
 import dev.sluice.worker.pool.BoundedReplyConnection;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.pool.RedisRefusal;
@@ -15,7 +17,6 @@ import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.exceptions.JedisDataException;
-import redis.clients.jedis.params.SetParams;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -30,16 +31,21 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 /**
  * List mode, for producers that {@code LPUSH} onto {@code queue.list} (a JSON job or a bare key per element).
  *
  * <p>Each fetch moves elements atomically from the right end of the list to this node's processing list
  * {@code <list>:processing:<node>} (LMOVE, or BLMOVE when blocking); acknowledgement removes them from it. A node
- * announces itself in {@code <list>:nodes} and keeps a heartbeat key {@code <list>:alive:<node>} that expires after
- * the visibility timeout; a node whose heartbeat is gone is dead, and any survivor moves its processing list back
- * to the queue, counting a redelivery per element in {@code <list>:deliveries}, so a delivery's count tells the
- * worker when a job keeps killing its workers.
+ * announces itself in {@code <list>:nodes}; whether it lives is told by its liveness record ({@link NodeRecord},
+ * {@code sluice:node:<id>}: one per node incarnation, kept in both queue modes, that a starting node's claim on its
+ * id goes by too), judged by a {@link RecordWatch} on this process's monotonic clock: a node whose record has not
+ * moved for a full lease, or is gone, is dead, never one whose key merely expired. Any survivor then moves its
+ * processing list back to the queue, in one script that first checks the record is still as it was judged (so a
+ * node that renewed meanwhile keeps its jobs), counting a redelivery per element in {@code <list>:deliveries}, so a
+ * delivery's count tells the worker when a job keeps killing its workers. How long a node holds a job has no part
+ * in it: a live node keeps its jobs however long they run.
  */
 public final class ListJobQueue implements JobQueue {
     private static final Logger log = LoggerFactory.getLogger(ListJobQueue.class);
@@ -53,12 +59,19 @@ public final class ListJobQueue implements JobQueue {
     private final String registry;
     private final String deliveries;
     private final FetcherConnection fetcher;
+    // Read and written on the fetcher thread only, by reclaim().
+    private final RecordWatch others;
     private final LongAdder buried = new LongAdder();
     private static final byte[] LIST_DEAD = Scripts.LIST_DEAD.getBytes(StandardCharsets.UTF_8);
     private static final byte[] LIST_BURY = Scripts.LIST_BURY.getBytes(StandardCharsets.UTF_8);
 
-    public ListJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock) {
+    /**
+     * @param others  judges the other nodes' records (this node's {@code node.lease_ms}, its monotonic clock); used
+     *                by {@link #reclaim} only
+     */
+    public ListJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock, RecordWatch others) {
         this.config = config;
+        this.others = others;
         this.nodeId = nodeId;
         this.redis = redis;
         this.codec = new JobCodec(config.maxJobBytes());
@@ -73,29 +86,19 @@ public final class ListJobQueue implements JobQueue {
         return config.list() + ":processing:" + node;
     }
 
-    private String heartbeat(String node) {
-        return config.list() + ":alive:" + node;
-    }
-
     @Override
     public String mode() {
         return "list";
     }
 
+    /** Registers this node in {@code <list>:nodes}, where survivors look for dead nodes' processing lists. */
     @Override
     public void start() {
-        redis.withJedis(j -> {
-            beat(j);
-            return null;
-        });
+        register();
     }
 
-    private void beat(Jedis j) {
-        Pipeline p = j.pipelined();
-        p.sadd(registry, nodeId);
-        p.set(heartbeat(nodeId), Long.toString(clock.millis()),
-                SetParams.setParams().px(config.visibilityTimeoutSecs() * 1000L));
-        p.sync();
+    private void register() {
+        redis.withJedis(j -> j.sadd(registry, nodeId));
     }
 
     /**
@@ -198,15 +201,12 @@ public final class ListJobQueue implements JobQueue {
     @Override
     public int recoverOwnLeftovers() {
         Object moved = redis.withJedis(j -> j.eval(Scripts.LIST_RECOVER_NOW,
-                List.of(processing, config.list(), deliveries, registry, heartbeat(nodeId)), List.of(nodeId)));
+                List.of(processing, config.list(), deliveries, registry), List.of(nodeId)));
         int n = ((Long) moved).intValue();
         if (n > 0) {
             log.info("moved {} job(s) an earlier process of node {} left in flight back to the queue", n, nodeId);
         }
-        redis.withJedis(j -> {
-            beat(j);
-            return null;
-        });
+        register();
         return n;
     }
 
@@ -226,27 +226,55 @@ public final class ListJobQueue implements JobQueue {
         return buried.sum();
     }
 
+    /**
+     * Reads the record of every other registered node (one pipeline) and moves back to the queue the processing
+     * list of each whose record stood still for a lease or is gone. Returns none: recovered jobs go back to the
+     * queue and are fetched like any other.
+     */
     @Override
     public List<Delivery> reclaim(int max) {
         Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
         try {
-            for (String node : j.smembers(registry)) {
-                if (node.equals(nodeId) || j.exists(heartbeat(node))) {
-                    continue;
-                }
-                Object moved = j.eval(Scripts.LIST_RECOVER,
-                        List.of(processingList(node), config.list(), deliveries, registry, heartbeat(node)),
-                        List.of(node));
-                if (((Long) moved) > 0) {
-                    log.info("moved {} job(s) left in flight by dead node {} back to the queue", moved, node);
+            List<String> nodes = new ArrayList<>(j.smembers(registry));
+            nodes.remove(nodeId);
+            others.retainOnly(nodes);
+            if (nodes.isEmpty()) {
+                return List.of();
+            }
+            Pipeline p = j.pipelined();
+            List<Supplier<RecordWatch.Reading>> readings = new ArrayList<>(nodes.size());
+            for (String node : nodes) {
+                readings.add(NodeRecord.read(p, node));
+            }
+            p.sync();
+            for (int i = 0; i < nodes.size(); i++) {
+                String node = nodes.get(i);
+                RecordWatch.Reading reading = readings.get(i).get();
+                RecordWatch.Verdict verdict = others.observe(node, reading);
+                if (verdict == RecordWatch.Verdict.STOOD_STILL || verdict == RecordWatch.Verdict.ABSENT) {
+                    recoverFromDead(j, node, reading);
                 }
             }
         } catch (RuntimeException e) {
             fetcher.failed(e);
             throw e;
         }
-        // Recovered jobs go back to the queue and are fetched like any other.
         return List.of();
+    }
+
+    private void recoverFromDead(Jedis j, String node, RecordWatch.Reading judged) {
+        String why = judged.absent() ? "its record " + NodeRecord.key(node) + " is gone"
+                : "its record " + NodeRecord.key(node) + " stood still for " + others.leaseOf(node).toMillis() + " ms";
+        long moved = (Long) j.eval(Scripts.LIST_RECOVER,
+                List.of(processingList(node), config.list(), deliveries, registry, NodeRecord.key(node)),
+                List.of(node, judged.absent() ? "" : judged.incarnation(),
+                        judged.absent() || judged.seq() == null ? "" : judged.seq()));
+        others.forget(node);
+        if (moved < 0) {
+            log.info("node {} was about to be judged dead ({}), but its record changed: it keeps its jobs", node, why);
+        } else if (moved > 0) {
+            log.info("moved {} job(s) left in flight by dead node {} back to the queue: {}", moved, node, why);
+        }
     }
 
     @Override
@@ -257,8 +285,7 @@ public final class ListJobQueue implements JobQueue {
         Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
         try {
             Object moved = j.eval(Scripts.LIST_RECOVER_NOW,
-                    List.of(processingList(deadNodeId), config.list(), deliveries, registry, heartbeat(deadNodeId)),
-                    List.of(deadNodeId));
+                    List.of(processingList(deadNodeId), config.list(), deliveries, registry), List.of(deadNodeId));
             if (((Long) moved) > 0) {
                 log.info("moved {} job(s) left in flight by node {}, which left the cluster, back to the queue", moved,
                         deadNodeId);
@@ -307,12 +334,14 @@ public final class ListJobQueue implements JobQueue {
         });
     }
 
+    /**
+     * Registers this node again: a node judged dead while it was only paused (its record stood still for a lease)
+     * was taken off {@code <list>:nodes}, and must be found there should it die for good later. Its liveness is its
+     * record's, renewed by the node; nothing here keeps a job.
+     */
     @Override
     public void keepAlive(Collection<Delivery> inFlight) {
-        redis.withJedis(j -> {
-            beat(j);
-            return null;
-        });
+        register();
     }
 
     @Override
@@ -402,10 +431,7 @@ public final class ListJobQueue implements JobQueue {
         try {
             redis.withJedis(j -> {
                 if (j.llen(processing) == 0) {
-                    Pipeline p = j.pipelined();
-                    p.srem(registry, nodeId);
-                    p.del(heartbeat(nodeId));
-                    p.sync();
+                    j.srem(registry, nodeId);
                 }
                 return null;
             });

@@ -132,12 +132,19 @@ final class Scripts {
             """;
 
     /**
-     * KEYS: processing of the dead node, list, deliveries, registry, heartbeat of the dead node. ARGV: node id.
-     * Moves a dead node's in-flight elements back to the consuming end, counting a redelivery for each, unless the
-     * node has come back (its heartbeat exists).
+     * KEYS: processing of the dead node, list, deliveries, registry, record of the dead node ({@code NodeRecord}).
+     * ARGV: node id, the incarnation and seq the caller saw stand still ('' and '' for a record found absent).
+     * Moves a dead node's in-flight elements back to the consuming end, counting a redelivery for each, unless its
+     * record has changed since the caller judged it (it renewed after all, or a new process took the id over):
+     * then -1, and nothing moves.
      */
     static final String LIST_RECOVER = """
-            if redis.call('EXISTS', KEYS[5]) == 1 then return -1 end
+            local cur = redis.call('HMGET', KEYS[5], 'incarnation', 'seq')
+            if ARGV[2] == '' then
+              if cur[1] then return -1 end
+            elseif cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3] then
+              return -1
+            end
             local n = 0
             while true do
               local e = redis.call('LINDEX', KEYS[1], -1)
@@ -174,8 +181,9 @@ final class Scripts {
             """;
 
     /**
-     * KEYS: processing of the gone node, list, deliveries, registry, heartbeat of the gone node. ARGV: node id.
-     * {@link #LIST_RECOVER} without waiting for the heartbeat to expire: the cluster already said the node is gone.
+     * KEYS: processing of the gone node, list, deliveries, registry. ARGV: node id. {@link #LIST_RECOVER} without
+     * looking at the node's record: the cluster already said the node is gone, or the node is this one, which holds
+     * its id and finds what an earlier process of it left.
      */
     static final String LIST_RECOVER_NOW = """
             local n = 0
@@ -187,7 +195,6 @@ final class Scripts {
               n = n + 1
             end
             redis.call('SREM', KEYS[4], ARGV[1])
-            redis.call('DEL', KEYS[5])
             return n
             """;
 

@@ -6,6 +6,7 @@ import dev.sluice.common.config.ConfigLoader;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.testkit.RedisExtension;
+import dev.sluice.worker.identity.RecordWatch;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.Completion;
 import dev.sluice.worker.queue.Delivery;
@@ -58,7 +59,8 @@ class QueueAndDlqCommandsTest {
         SluiceConfig c = ConfigLoader.load(Path.of(config(mode)), Map.of());
         RedisConnections connections = new RedisConnections(c.redis(), node);
         JobQueue q = mode.equals("list")
-                ? new ListJobQueue(c.queue(), node, connections, Clock.systemUTC())
+                ? new ListJobQueue(c.queue(), node, connections, Clock.systemUTC(),
+                        new RecordWatch(Duration.ofMillis(c.node().leaseMs()), System::nanoTime))
                 : new StreamJobQueue(c.queue(), node, connections, Clock.systemUTC());
         open.add(connections);
         open.add(q);
