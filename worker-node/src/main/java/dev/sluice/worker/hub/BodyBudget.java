@@ -135,7 +135,7 @@ public final class BodyBudget {
     public int releaseAbandoned() {
         int released = 0;
         for (Reservation r : open) {
-            if (!r.owner.isAlive() && r.release()) {
+            if (r.ownerEnded() && r.release()) {
                 released++;
             }
         }
@@ -175,7 +175,10 @@ public final class BodyBudget {
 
     /** Room taken for one Hub answer. Thread-safe; closing it twice is harmless. */
     final class Reservation implements AutoCloseable {
-        private final Thread owner;
+        // Dropped on release: the JDK client keeps a pooled connection's first exchange, and with it this
+        // reservation (through the answer's handler), for as long as the connection lives; a thread held here
+        // would keep its ended job, and the job's data, in the heap with it.
+        private Thread owner;
         private int held;
         private boolean closed;
 
@@ -203,6 +206,11 @@ public final class BodyBudget {
             kept.add(this);
         }
 
+        /** True when the thread that took it has ended without releasing it. */
+        synchronized boolean ownerEnded() {
+            return !closed && !owner.isAlive();
+        }
+
         /** Bytes charged. */
         synchronized long bytes() {
             return closed ? 0 : (long) held * UNIT;
@@ -223,6 +231,7 @@ public final class BodyBudget {
                 open.remove(this);
                 units.release(held);
                 held = 0;
+                owner = null;
             }
             return true;
         }

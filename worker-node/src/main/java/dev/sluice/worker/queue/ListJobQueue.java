@@ -132,6 +132,7 @@ public final class ListJobQueue implements JobQueue {
                     refused = refused == null ? e : refused;
                 }
             }
+            replies.clear(); // each element is held once, by moved, until it becomes a delivery
             if (refused != null) {
                 RedisRefusal refusal = redis.refusals().refused("fetch", refused);
                 if (moved.isEmpty()) {
@@ -169,6 +170,7 @@ public final class ListJobQueue implements JobQueue {
                 readable.add(e);
             }
         }
+        moved.clear();
         if (readable.isEmpty()) {
             return out;
         }
@@ -189,6 +191,7 @@ public final class ListJobQueue implements JobQueue {
             String n = redelivered.get(i);
             out.add(RawEntries.listElement(readable.get(i), 1 + (n == null ? 0 : Long.parseLong(n)), codec,
                     config.maxJobBytes()));
+            RawEntries.release(readable, i);
         }
         return out;
     }

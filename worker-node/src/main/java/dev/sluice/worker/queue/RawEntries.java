@@ -104,6 +104,14 @@ final class RawEntries {
         }
     }
 
+    /**
+     * Drops the reply's reference to element {@code i}, once it has become a delivery: a batch of n entries is then
+     * held once (as deliveries), never twice (as raw bytes and as deliveries) while the rest of it is converted.
+     */
+    static <T> void release(List<T> reply, int i) {
+        reply.set(i, null);
+    }
+
     /** SHA-256 of every name and value, each followed by a zero byte (as dead letters state it). */
     private static String sha256(List<?> flat) {
         try {

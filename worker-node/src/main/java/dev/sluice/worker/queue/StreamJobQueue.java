@@ -123,9 +123,10 @@ public final class StreamJobQueue implements JobQueue {
         }
         List<Delivery> out = new ArrayList<>();
         for (Object stream : (List<?>) reply) {
-            for (Object entry : (List<?>) ((List<?>) stream).get(1)) {
-                List<?> e = (List<?>) entry;
-                out.add(toDelivery(e, 1));
+            List<?> entries = (List<?>) ((List<?>) stream).get(1);
+            for (int i = 0; i < entries.size(); i++) {
+                out.add(toDelivery((List<?>) entries.get(i), 1));
+                RawEntries.release(entries, i);
             }
         }
         return out;
@@ -181,11 +182,12 @@ public final class StreamJobQueue implements JobQueue {
             throw e;
         }
         List<Delivery> out = new ArrayList<>();
-        for (Object entry : claimed) {
-            List<?> e = (List<?>) entry;
+        for (int i = 0; i < claimed.size(); i++) {
+            List<?> e = (List<?>) claimed.get(i);
             if (e != null && e.size() > 1 && e.get(1) != null) {
                 out.add(toDelivery(e, deliveries.getOrDefault(ascii(e.get(0)), 2L)));
             }
+            RawEntries.release(claimed, i);
         }
         if (!out.isEmpty()) {
             log.info("took over {} job(s) left in flight by a node gone for over {} s", out.size(), config.visibilityTimeoutSecs());
