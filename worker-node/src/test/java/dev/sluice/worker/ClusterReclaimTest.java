@@ -87,7 +87,7 @@ class ClusterReclaimTest {
         int bystanderPort = freePort();
         int survivorPort = freePort();
         String[] common = {"queue.mode", mode, "hub.base_url", hub.baseUrl(), "cluster.name", cluster,
-                "queue.visibility_timeout_secs", "30", "node.lease_ms", "20000", "hub.max_requests_per_second", "1000",
+                "queue.visibility_timeout_secs", "30", "node.lease_ms", "2000", "hub.max_requests_per_second", "1000",
                 "hub.max_concurrent_connections", "20", "node.drain_timeout_secs", "2"};
         SluiceConfig victimConfig = TestConfigs.config(redis.url(), concat(common, "node.id", "victim",
                 "cluster.port", Integer.toString(victimPort), "cluster.members", "127.0.0.1:" + victimPort));
@@ -95,7 +95,7 @@ class ClusterReclaimTest {
                 "cluster.port", Integer.toString(bystanderPort),
                 "cluster.members", "127.0.0.1:" + victimPort + ",127.0.0.1:" + bystanderPort));
         // The survivor judges the victim dead once its liveness record stood still for a lease (2 s here).
-        SluiceConfig survivorConfig = TestConfigs.config(redis.url(), concat(common, "node.id", "survivor", "node.lease_ms", "2000",
+        SluiceConfig survivorConfig = TestConfigs.config(redis.url(), concat(common, "node.id", "survivor",
                 "cluster.port", Integer.toString(survivorPort),
                 "cluster.members", "127.0.0.1:" + victimPort + ",127.0.0.1:" + bystanderPort + ",127.0.0.1:" + survivorPort));
 

@@ -200,21 +200,25 @@ public final class NodeRecord {
     }
 
     /**
-     * Watches another node's record for a full lease on this process's monotonic clock: true when it is absent or did
-     * not move (that node is dead, or cut off from Redis and so from its work), false as soon as it moves.
+     * Watches another node's record, by the {@link RecordWatch} rule: true when it is absent or stood still for a
+     * full lease (the longer of this node's and the one the record states) on this process's monotonic clock (that
+     * node is dead, or cut off from Redis and so from its work), false as soon as it moves.
      */
     public boolean standsStill(String otherNodeId) throws InterruptedException {
-        String otherKey = "sluice:node:" + otherNodeId;
-        List<String> first = redis.withJedis(j -> j.hmget(otherKey, "incarnation", "seq"));
-        long deadline = nanoTime.getAsLong() + lease.toNanos();
-        while (nanoTime.getAsLong() - deadline < 0) {
-            Thread.sleep(Math.min(250, Math.max(1, (deadline - nanoTime.getAsLong()) / 1_000_000)));
-            List<String> now = redis.withJedis(j -> j.hmget(otherKey, "incarnation", "seq"));
-            if (now.get(0) != null && !now.equals(first)) {
+        RecordWatch watch = new RecordWatch(lease, nanoTime);
+        String otherKey = key(otherNodeId);
+        RecordWatch.Verdict verdict = watch.observe(otherNodeId, reading(redis.withJedis(j -> j.hmget(otherKey, FIELDS))));
+        while (true) {
+            if (verdict == RecordWatch.Verdict.ABSENT || verdict == RecordWatch.Verdict.STOOD_STILL) {
+                return true;
+            }
+            Thread.sleep(Math.clamp(watch.remaining(otherNodeId).toMillis(), 1, 250));
+            RecordWatch.Verdict next = watch.observe(otherNodeId, reading(redis.withJedis(j -> j.hmget(otherKey, FIELDS))));
+            if (next == RecordWatch.Verdict.MOVED) {
                 return false;
             }
+            verdict = next;
         }
-        return true;
     }
 
     /** True once another incarnation took the record over. */
