@@ -25,9 +25,15 @@ public final class TestFleet implements AutoCloseable {
 
     /** Starts {@code n} members and waits until each holds a majority. */
     public static TestFleet start(int n) {
+        return start(n, config -> { });
+    }
+
+    /** Starts {@code n} members, each configuration also changed by {@code extra}, and waits for a majority. */
+    public static TestFleet start(int n, java.util.function.Consumer<Config> extra) {
         HazelcastMembers members = HazelcastMembers.builder().members(n)
                 .configure(FleetHubLimiter::configure)
                 .configure(TestFleet::nameNode)
+                .configure(extra)
                 .build().start();
         TestFleet fleet = new TestFleet(members);
         for (int i = 0; i < n; i++) {

@@ -66,6 +66,11 @@ public final class WorkerNodeStatus implements NodeStatusSource {
         if (!node.isRunning()) {
             return Readiness.notReady("the worker is not running (starting, draining or stopped)");
         }
+        if (node.limiter() instanceof FleetHubLimiter fleet && fleet.degraded()
+                && fleet.settings().onStoreFailure() == FleetHubLimiter.OnStoreFailure.FAIL_CLOSED) {
+            return Readiness.notReady("no new Hub calls (cluster.on_store_failure = fail-closed): "
+                    + fleet.degradedReason() + "; this node resumes by itself when that ends");
+        }
         Maintenance maintenance = node.maintenance();
         Instant at = maintenance.lastStatsAt();
         String failure = maintenance.lastStatsFailure();

@@ -104,8 +104,10 @@ public final class ClusterMember implements AutoCloseable {
                 if (vanished.remove(joined)) {
                     log.info("node {} had vanished without notice and is back (a healed split, or a restart after a "
                             + "crash)", joined);
-                    rejoined();
                 }
+                // A join moves partitions, and a member that comes back from a split brings a copy of the cluster's
+                // data that one side's replaced: either way the listeners hear of it.
+                rejoined();
             }
 
             @Override
@@ -298,9 +300,9 @@ public final class ClusterMember implements AutoCloseable {
     }
 
     /**
-     * Calls {@code listener} after a merge: when this member merged into another cluster, and when a node that
-     * vanished without notice joins again (a healed split looks like that from the larger side). One side's copy of
-     * the cluster's data replaced the other's then.
+     * Calls {@code listener} when a member joins (a new node, or one coming back from a split: a healed split looks
+     * like that from the larger side) and when this member merged into another cluster. Partitions move then, and
+     * after a split one side's copy of the cluster's data replaced the other's.
      */
     public void onRejoin(Runnable listener) {
         rejoinListeners.add(listener);

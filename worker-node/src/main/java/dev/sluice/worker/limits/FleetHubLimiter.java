@@ -110,6 +110,13 @@ public final class FleetHubLimiter implements HubLimiter {
     private static final Logger log = LoggerFactory.getLogger(FleetHubLimiter.class);
 
     public static final String PERMITS_MAP = "sluice-limits-permits";
+    /**
+     * The member attribute naming the limiter protocol a node speaks. Protocol 2 grants only on the side holding the
+     * grantor lease in Redis; protocol 1 (no attribute) went by the majority of the last known fleet. A fleet that
+     * mixes them would have two rules for who grants, so a node that sees a member of another protocol grants nothing.
+     */
+    public static final String PROTOCOL_ATTRIBUTE = "sluice.limiter.protocol";
+    public static final String PROTOCOL = "2";
     public static final String RATE_MAP = "sluice-limits-rate";
     static final String WAKE_TOPIC = "sluice-limits-wake";
     static final String PAUSE_TOPIC = "sluice-limits-pause";
@@ -205,6 +212,7 @@ public final class FleetHubLimiter implements HubLimiter {
     private final java.util.concurrent.atomic.AtomicInteger heldHere = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Degraded degraded;
     private volatile GrantRight grants;
+    private String reportedMismatch;
     private final LongAdder fencedSends = new LongAdder();
     private volatile String distrust;
     private volatile long localPauseUntil = System.nanoTime();
@@ -217,6 +225,7 @@ public final class FleetHubLimiter implements HubLimiter {
      * Every member needs it.
      */
     public static Config configure(Config config) {
+        config.getMemberAttributeConfig().setAttribute(PROTOCOL_ATTRIBUTE, PROTOCOL);
         ClusterMember.addMajorityProtection(config);
         ClusterMember.restrictJavaSerialization(config);
         config.addMapConfig(new MapConfig("sluice-limits-*")
@@ -285,6 +294,23 @@ public final class FleetHubLimiter implements HubLimiter {
      */
     public void decideGrantsBy(GrantRight right) {
         this.grants = right;
+    }
+
+    /** Why this fleet cannot be trusted for the protocol it speaks, or null when every member speaks this node's. */
+    private String protocolMismatch() {
+        try {
+            for (com.hazelcast.cluster.Member m : member.hazelcast().getCluster().getMembers()) {
+                String spoken = m.getAttribute(PROTOCOL_ATTRIBUTE);
+                if (!PROTOCOL.equals(spoken)) {
+                    return "cluster member " + m.getAddress() + " (node " + ClusterMember.nodeIdOf(m) + ") speaks limiter "
+                            + "protocol " + (spoken == null ? "1" : spoken) + ", this node " + PROTOCOL + ": old and new "
+                            + "limiter protocols cannot share a fleet (they disagree on who may grant); upgrade or stop it";
+                }
+            }
+        } catch (RuntimeException e) {
+            return null; // not running any more
+        }
+        return null;
     }
 
     /** Throws when this node may not take new capacity now, saying why. */
@@ -775,6 +801,13 @@ public final class FleetHubLimiter implements HubLimiter {
         }
         try {
             String untrusted = distrust;
+            if (untrusted == null) {
+                untrusted = protocolMismatch();
+                if (untrusted != null && !untrusted.equals(reportedMismatch)) {
+                    log.error("{}", untrusted);
+                }
+                reportedMismatch = untrusted;
+            }
             if (untrusted != null) {
                 degrade(untrusted);
                 return;

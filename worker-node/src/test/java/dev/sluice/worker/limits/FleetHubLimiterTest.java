@@ -149,6 +149,28 @@ class FleetHubLimiterTest extends HubLimiterContract {
     }
 
     @Test
+    void aMemberSpeakingTheOldLimiterProtocolIsRefusedWithAMessage() throws Exception {
+        // Member 2 is an old node: no protocol attribute, so it would still grant by the majority rule.
+        fleet = TestFleet.start(3, config -> {
+            if (config.getInstanceName().endsWith("-2")) {
+                config.getMemberAttributeConfig().removeAttribute(FleetHubLimiter.PROTOCOL_ATTRIBUTE);
+            }
+        });
+        FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(5, 10, Duration.ofSeconds(3),
+                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(limiter::degraded);
+        assertThat(limiter.degradedReason()).contains("node node-2").contains("speaks limiter protocol 1, this node 2")
+                .contains("cannot share a fleet");
+        assertThat(limiter.acquire(Duration.ofMillis(300))).as("a permit beside an old node").isNull();
+
+        fleet.terminate(2);
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> !limiter.degraded());
+        HubLimiter.Permit after = limiter.acquire(Duration.ofSeconds(5));
+        assertThat(after).as("a permit once the old node left").isNotNull();
+        after.close();
+    }
+
+    @Test
     void minorityUnderFailClosedRefusesPermitsAndReportsDegraded() throws Exception {
         fleet = TestFleet.start(3);
         FleetHubLimiter survivor = fleet.limiter(0, TestFleet.settings(5, 10, Duration.ofSeconds(3),

@@ -6,8 +6,11 @@ public interface ArbitrationStore {
     /** The record as it is. */
     Arbitration read();
 
-    /** Raises {@code seq} if {@code incarnation} holds the record under {@code term}; says whether it may grant. */
-    Arbitration renew(String incarnation, String term, String member, boolean ready);
+    /**
+     * Raises {@code seq} by one if {@code incarnation} holds the record under {@code term} at {@code expectedSeq}
+     * (its own last renewal: a record Redis restored to an older count is left alone); says whether it may grant.
+     */
+    Arbitration renew(String incarnation, String term, long expectedSeq, String member, boolean ready);
 
     /**
      * Takes the record for {@code incarnation} under {@code newTerm} if it still is exactly {@code expected} (absent,

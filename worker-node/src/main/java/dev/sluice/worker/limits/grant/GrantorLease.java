@@ -28,16 +28,20 @@ import java.util.function.Supplier;
  *       by compare-and-set. Every send the old side could make ended by the time this node first saw that record plus
  *       a lease minus the margin, so the new holder grants from the takeover plus {@code quiet}: the rate's sliding
  *       second (1 s plus the lateness tolerance) and a permit's request timeout plus grace, whichever is longer.</li>
- *   <li><b>A record that is absent</b> (a fresh fleet, or Redis lost data) is taken at once, but the holder grants
- *       only after a lease plus {@code quiet}: a lost holder may have sent until a lease after this read. <b>An
- *       ended record</b> (the holder stopped gracefully, after its drain) is taken at once and granted from at once
- *       when its holder's member was in this node's view (the same store); otherwise as if absent.</li>
- *   <li><b>Redis lost data.</b> A holder whose renewal shows another term, no record, or a renewal count no higher
- *       than its last stops sending at once and competes for the lease again as a newcomer; it is never "first".
- *       Terms are random ids, so an old term can never become current again.</li>
- *   <li><b>Merges.</b> After a Hazelcast merge one side's copy of the limiter's state replaces the other's, and the
- *       grants recorded only in the dropped copy are forgotten: {@link #quiet(long)} stops new grants on this node
- *       for {@code quiet}, until everything granted before the merge has ended.</li>
+ *   <li><b>A record that is absent</b> (a fresh fleet, or Redis lost data) or <b>ended</b> (the holder stopped
+ *       gracefully) is taken at once, but the holder grants only after a lease plus {@code quiet}: nodes that read
+ *       the last renewal may grant until a lease after it, in their own copy of the store if the cluster splits
+ *       meanwhile.</li>
+ *   <li><b>Confirmed before granting.</b> A new holder grants only once a renewal sent after its wait was
+ *       acknowledged: a takeover that Redis lost (a restart right after it) never grants.</li>
+ *   <li><b>Redis lost data.</b> A renewal moves the count only from the holder's own last value (compare-and-set), so
+ *       a record Redis restored to an older value is never written forward again to a value readers already saw. A
+ *       holder whose renewal shows another term, no record, or another count stops sending at once and competes
+ *       for the lease again as a newcomer; it is never "first". Terms are random ids.</li>
+ *   <li><b>Joins and merges.</b> After a Hazelcast merge one side's copy of the limiter's state replaces the other's,
+ *       and the grants recorded only in the dropped copy are forgotten; a join moves partitions. On every member that
+ *       sees a member join, on a member that merged, and on every node as it starts, {@link #quiet(long)} stops new
+ *       grants for {@code quiet}, until everything granted before has ended.</li>
  * </ul>
  *
  * <p>The margin covers what the deadlines cannot see: a pause between the last check and a request's first byte,
@@ -82,6 +86,7 @@ public final class GrantorLease implements GrantRight {
     private long mySeq;
     private long ownSendUntil;
     private long grantFrom;
+    private boolean readyConfirmed;
     private volatile long quietUntil;
     private volatile State state;
 
@@ -112,8 +117,10 @@ public final class GrantorLease implements GrantRight {
         this.clock = clock;
         this.terms = terms;
         long now = clock.nanoTime();
-        this.quietUntil = now;
-        this.state = new State(false, false, now, now, "", false, now, "the grantor lease was not read yet");
+        // A node that starts may be joining a cluster that is about to merge with another, or that another member
+        // just merged into: it takes nothing new until what either copy could have granted before has ended.
+        this.quietUntil = now + timing.quietNanos();
+        this.state = new State(false, false, now, now, "", false, quietUntil, "the grantor lease was not read yet");
     }
 
     /**
@@ -125,7 +132,7 @@ public final class GrantorLease implements GrantRight {
         long sent = clock.nanoTime();
         Arbitration a;
         if (myTerm != null) {
-            a = store.renew(incarnation, myTerm, member.get(), sent - grantFrom >= 0);
+            a = store.renew(incarnation, myTerm, mySeq, member.get(), sent - grantFrom >= 0);
         } else {
             a = store.read();
         }
@@ -154,7 +161,7 @@ public final class GrantorLease implements GrantRight {
         publish(ownSendUntil);
     }
 
-    /** A Hazelcast merge (or the return of a member that vanished without notice): no new grants for {@code quiet}. */
+    /** A member joined, or this member merged after a split: no new grants for {@code quiet}. */
     public void quiet(long nowNanos) {
         long until = nowNanos + timing.quietNanos();
         synchronized (this) {
@@ -165,18 +172,21 @@ public final class GrantorLease implements GrantRight {
             state = new State(s.holding(), s.mayEverSend(), s.sendUntil(), s.grantFrom(), s.grantorMember(),
                     s.grantorReady(), quietUntil, s.why());
         }
-        log.info("cluster merge: no new Hub capacity is granted on this node for {} ms, until everything granted before "
-                + "it has ended", timing.quietNanos() / 1_000_000);
+        log.info("cluster membership grew or merged: no new Hub capacity is granted on this node for {} ms, until "
+                + "everything granted before has ended", timing.quietNanos() / 1_000_000);
     }
 
     private void observe(long sent, long answered, Arbitration a) {
         if (myTerm != null) {
-            if (a.heldBy(incarnation, myTerm) && a.seq() > mySeq) {
+            if (a.heldBy(incarnation, myTerm) && a.seq() == mySeq + 1) {
                 mySeq = a.seq();
                 ownSendUntil = sent + timing.leaseNanos() - timing.marginNanos();
+                if (sent - grantFrom >= 0) {
+                    readyConfirmed = true;
+                }
             } else {
                 String why = a.heldBy(incarnation, myTerm)
-                        ? "its renewal count went back from " + mySeq + " to " + a.seq() + " (Redis lost writes)"
+                        ? "its renewal count is " + a.seq() + " where this node's last was " + mySeq + " (Redis lost writes)"
                         : "Redis now shows " + a;
                 log.warn("lost the grantor lease {}: {}; no Hub calls until it is settled again", myTerm, why);
                 myTerm = null;
@@ -210,7 +220,6 @@ public final class GrantorLease implements GrantRight {
 
     private void take() {
         Arbitration before = seen;
-        boolean sameStore = before.ended() && inView.test(before.member());
         String term = terms.get();
         long sent = clock.nanoTime();
         Arbitration after = store.take(before, incarnation, member.get(), node, term);
@@ -221,16 +230,16 @@ public final class GrantorLease implements GrantRight {
         }
         myTerm = term;
         mySeq = after.seq();
+        readyConfirmed = false;
         ownSendUntil = sent + timing.leaseNanos() - timing.marginNanos();
         long wait;
         String because;
-        if (sameStore) {
-            wait = 0;
-            because = "the last holder ended its lease on this side of the cluster";
-        } else if (before.absent() || before.ended()) {
+        if (before.absent() || before.ended()) {
+            // Nodes that read the last renewal before the record was lost or ended may grant until a lease after it;
+            // what they grant then is in their copy of the store only, if the cluster splits meanwhile.
             wait = timing.leaseNanos() + timing.quietNanos();
             because = before.absent() ? "no lease was recorded (a fresh fleet, or Redis lost data)"
-                    : "the last holder ended its lease on another side of the cluster";
+                    : "the last holder ended its lease";
         } else {
             wait = timing.quietNanos();
             because = "the last holder (" + before + ") stopped renewing";
@@ -267,7 +276,7 @@ public final class GrantorLease implements GrantRight {
                     : "";
         }
         state = new State(holding, mayEverSend, sendUntil, grantFrom, seen == null ? "" : seen.member(),
-                holding || (seen != null && seen.ready() && !seen.ended()), quietUntil, why);
+                holding ? readyConfirmed : seen != null && seen.ready() && !seen.ended(), quietUntil, why);
     }
 
     @Override
@@ -298,10 +307,12 @@ public final class GrantorLease implements GrantRight {
             return "after a cluster merge, no new grants for " + (s.quietUntil() - nowNanos) / 1_000_000 + " ms";
         }
         if (s.holding()) {
-            return nowNanos - s.grantFrom() < 0
-                    ? "this node holds the grantor lease and waits " + (s.grantFrom() - nowNanos) / 1_000_000
-                    + " ms for what an earlier holder may have granted to end"
-                    : "";
+            if (nowNanos - s.grantFrom() < 0) {
+                return "this node holds the grantor lease and waits " + (s.grantFrom() - nowNanos) / 1_000_000
+                        + " ms for what an earlier holder may have granted to end";
+            }
+            return s.grantorReady() ? "" : "this node holds the grantor lease and waits for a renewal sent after its wait "
+                    + "to be confirmed (a takeover Redis lost must not grant)";
         }
         if (!s.grantorReady()) {
             return "the grantor is waiting for what an earlier holder may have granted to end";

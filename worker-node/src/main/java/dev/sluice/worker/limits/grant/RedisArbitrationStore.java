@@ -13,7 +13,7 @@ import java.util.List;
  */
 public final class RedisArbitrationStore implements ArbitrationStore {
 
-    /** KEYS[1] the record; ARGV: action, incarnation, term, member, node, expected seq, new term, ready. */
+    /** KEYS[1] the record; ARGV: action, incarnation, term, member, node, expected seq (renew, take), new term, ready. */
     static final String SCRIPT = """
             local k = KEYS[1]
             local h = redis.call('HMGET', k, 'term', 'seq', 'holder', 'member', 'node', 'ready', 'ended')
@@ -23,7 +23,7 @@ public final class RedisArbitrationStore implements ArbitrationStore {
             local ended = h[7] or '0'
             local a = ARGV[1]
             if a == 'renew' then
-              if term ~= '' and term == ARGV[3] and holder == ARGV[2] and ended ~= '1' then
+              if term ~= '' and term == ARGV[3] and holder == ARGV[2] and ended ~= '1' and tostring(seq) == ARGV[6] then
                 seq = seq + 1
                 redis.call('HSET', k, 'seq', seq, 'member', ARGV[4], 'ready', ARGV[8])
               end
@@ -66,8 +66,8 @@ public final class RedisArbitrationStore implements ArbitrationStore {
     }
 
     @Override
-    public Arbitration renew(String incarnation, String term, String member, boolean ready) {
-        return run("renew", incarnation, term, member, "", "0", "", ready);
+    public Arbitration renew(String incarnation, String term, long expectedSeq, String member, boolean ready) {
+        return run("renew", incarnation, term, member, "", Long.toString(expectedSeq), "", ready);
     }
 
     @Override

@@ -16,9 +16,10 @@ final class MemoryArbitrationStore implements ArbitrationStore {
     }
 
     @Override
-    public synchronized Arbitration renew(String incarnation, String term, String member, boolean ready) {
+    public synchronized Arbitration renew(String incarnation, String term, long expectedSeq, String member, boolean ready) {
         check();
-        if (!record.absent() && record.term().equals(term) && record.holder().equals(incarnation) && !record.ended()) {
+        if (!record.absent() && record.term().equals(term) && record.holder().equals(incarnation) && !record.ended()
+                && record.seq() == expectedSeq) {
             record = new Arbitration(term, record.seq() + 1, incarnation, member, record.node(), ready, false);
         }
         return record;

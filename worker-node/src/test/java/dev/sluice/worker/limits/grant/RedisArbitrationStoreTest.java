@@ -25,8 +25,10 @@ class RedisArbitrationStoreTest {
             Arbitration b = store.take(Arbitration.ABSENT, "inc-b", "member-b", "b", "t2");
             assertThat(a.heldBy("inc-a", "t1")).isTrue();
             assertThat(b.heldBy("inc-a", "t1")).as("the second taker sees the first one's record").isTrue();
-            assertThat(store.renew("inc-b", "t1", "member-b", true).seq()).as("not the holder: nothing changes").isEqualTo(1);
-            Arbitration renewed = store.renew("inc-a", "t1", "member-a2", true);
+            assertThat(store.renew("inc-b", "t1", 1, "member-b", true).seq()).as("not the holder: nothing changes").isEqualTo(1);
+            assertThat(store.renew("inc-a", "t1", 7, "member-a", true).seq())
+                    .as("a renewal from another count than the holder's last (Redis went back) changes nothing").isEqualTo(1);
+            Arbitration renewed = store.renew("inc-a", "t1", 1, "member-a2", true);
             assertThat(renewed.seq()).isEqualTo(2);
             assertThat(renewed.member()).as("the holder's member id follows it across a merge").isEqualTo("member-a2");
             assertThat(renewed.ready()).isTrue();
