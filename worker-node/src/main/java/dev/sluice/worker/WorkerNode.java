@@ -368,7 +368,7 @@ public final class WorkerNode implements AutoCloseable {
         maintenance.schedule(Duration.ofSeconds(1), "write-probe", this::probeWritesWhileRefused);
         record.onLost(() -> worker.setPaused(NODE_ID_TAKEN_OVER, true));
         if (grantor != null) {
-            maintenance.schedule(record.renewEvery(), "grantor-lease", grantor::step);
+            maintenance.schedule(grantor.stepEvery(), "grantor-lease", grantor::step);
         }
         maintenance.schedule(record.renewEvery(), "node-record", () -> {
             try {

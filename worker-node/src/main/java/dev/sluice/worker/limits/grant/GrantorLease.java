@@ -16,14 +16,21 @@ import java.util.function.Supplier;
  *
  * <h2>Rules (every one a deadline on this process's monotonic clock)</h2>
  * <ul>
- *   <li><b>The holder</b> renews the lease every {@link #step()} (a third of the lease). It may send while
- *       {@code nanoTime} is before the send time of its last acknowledged renewal plus the lease minus the margin,
- *       and grant from {@code grantFrom} on, while it still may send.</li>
+ *   <li><b>The holder</b> renews the lease every {@link #step()} ({@link #stepEvery()}: a sixth of the lease). It
+ *       may send while {@code nanoTime} is before the send time of its last acknowledged renewal plus the lease minus
+ *       the margin, and grant from {@code grantFrom} on, while it still may send.</li>
  *   <li><b>Other nodes</b> read the record every step. They may send until the send time of the read before the one
  *       that first showed the current renewal, plus the lease minus the margin (that earlier read executed before the
  *       renewal was written, so the holder renewed after it); they may take grants from the store while they may
  *       send, the holder is ready, and the holder's Hazelcast member is in their own view (the same side of any
  *       split).</li>
+ *   <li><b>Cadence.</b> A reader's right runs out a lease minus the margin after the read before the one that
+ *       showed a renewal, and the next renewal shows in a read up to a renewal interval plus a read interval later:
+ *       the right lasts without a gap only while a renewal interval plus two read intervals stay under the lease minus
+ *       the margin. At a third of the lease each, with the node's margin of a quarter (a whole lease against three
+ *       quarters), a reader whose reads fell in step with the holder's renewals (scheduling jitter deciding which read
+ *       sees which renewal) lost its right for up to a quarter of a lease in every two steps while the holder was
+ *       healthy. At a sixth each ({@link #stepEvery()}), a quarter of the lease is left for jitter.</li>
  *   <li><b>Takeover.</b> A record that stood still for a lease plus the margin, as this process saw it, is taken
  *       by compare-and-set. Every send the old side could make ended by the time this node first saw that record plus
  *       a lease minus the margin, so the new holder grants from the takeover plus {@code quiet}: the rate's sliding
@@ -125,8 +132,8 @@ public final class GrantorLease implements GrantRight {
 
     /**
      * One round: renews the lease if this node holds it, reads it otherwise, and takes it when it is absent, ended
-     * or stood still for a lease. Call it every third of the lease, from one thread. A Redis failure is thrown after
-     * the deadlines were left to run out by themselves.
+     * or stood still for a lease. Call it every {@link #stepEvery()}, from one thread. A Redis failure is thrown
+     * after the deadlines were left to run out by themselves.
      */
     public synchronized void step() {
         long sent = clock.nanoTime();
@@ -142,6 +149,14 @@ public final class GrantorLease implements GrantRight {
             take();
         }
         publish(clock.nanoTime());
+    }
+
+    /**
+     * How often {@link #step()} should run: a sixth of the lease, so that a reader's right to send lasts from one
+     * renewal it sees to the next with a quarter of the lease to spare for scheduling jitter (see the class comment).
+     */
+    public Duration stepEvery() {
+        return Duration.ofNanos(timing.leaseNanos() / 6);
     }
 
     /** Gives the lease up after a graceful drain: the next holder may grant at once. */

@@ -291,6 +291,48 @@ class GrantorLeaseTest {
         assertThat(late.mayGrant()).isTrue();
     }
 
+    /**
+     * Readers in step with the holder: each read lands a little before or a little after a renewal, as scheduling
+     * jitter has it, so one read sees no renewal and the next sees two. At a third of the lease each, the reader lost
+     * its right to send for a quarter of a lease in every two steps while the holder renewed on time; at
+     * {@link GrantorLease#stepEvery()} it never does.
+     */
+    @Test
+    void aReaderWhoseReadsFallInStepWithTheRenewalsNeverLosesItsRightToSend() {
+        for (long jitterMs : new long[]{1, 50, 200}) {
+            Node a = new Node("a" + jitterMs);
+            Node b = new Node("b" + jitterMs);
+            sees(a, b);
+            store.lose();
+            long every = a.lease.stepEvery().toNanos();
+            assertThat(every).isEqualTo(LEASE.toNanos() / 6);
+            a.step();
+            long start = now[0];
+            long nextRenewal = start + every;
+            long nextRead = start + every + jitterMs * MS;
+            int reads = 1;
+            long lost = 0;
+            for (long t = start + MS; t - start < 30 * LEASE.toNanos() / 6; t += MS) {
+                now[0] = t;
+                if (t == nextRenewal) {
+                    a.step();
+                    nextRenewal += every;
+                }
+                if (t == nextRead) {
+                    b.step();
+                    reads++;
+                    nextRead = start + (long) reads * every + (reads % 2 == 0 ? -jitterMs : jitterMs) * MS;
+                }
+                if (t - start > 4 * every && !b.maySend()) {
+                    lost += MS;
+                }
+                assertThat(a.maySend()).isTrue();
+            }
+            assertThat(lost / MS).as("ms without the right to send, a reader %d ms either side of the renewals", jitterMs)
+                    .isZero();
+        }
+    }
+
     @Test
     void aMarginOfHalfTheLeaseOrMoreIsRefused() {
         assertThatThrownBy(() -> GrantorLease.Timing.of(LEASE, LEASE.dividedBy(2), QUIET))
