@@ -2,8 +2,9 @@ package dev.sluice.worker.limits.grant;
 
 /**
  * The fleet's grantor lease as Redis showed it at one read: who holds it ({@code holder}, a node incarnation, and
- * the Hazelcast member it runs as now), under which {@code term} (a random id, never reused, so a Redis that lost
- * data cannot make an old term current again), how often it was renewed ({@code seq}), whether the holder may grant
+ * the Hazelcast member it runs as now), under which {@code term} (a random id, never reused), how often it was
+ * written ({@code seq}: every renewal, take and end raises it by one, across terms, so it only grows unless Redis lost
+ * writes; a reader that sees it not grow while the record changed knows Redis went back), whether the holder may grant
  * yet ({@code ready}: false while a new holder waits out what an earlier one may have granted) and whether the
  * holder gave it up ({@code ended}: a graceful stop, after which nothing it granted is still running).
  * {@link #ABSENT} when there is no record.

@@ -4,6 +4,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.SequencedSet;
 import java.util.UUID;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -18,7 +21,8 @@ import java.util.function.Supplier;
  * <ul>
  *   <li><b>The holder</b> renews the lease every {@link #step()} ({@link #stepEvery()}: a sixth of the lease). It
  *       may send while {@code nanoTime} is before the send time of its last acknowledged renewal plus the lease minus
- *       the margin, and grant from {@code grantFrom} on, while it still may send.</li>
+ *       the margin, and grant from {@code grantFrom} on, while it still may send. A renewal whose answer was lost may
+ *       have run: the count the next answered one shows is then dated from the send of the first unanswered one.</li>
  *   <li><b>Other nodes</b> read the record every step. They may send until the send time of the read before the one
  *       that first showed the current renewal, plus the lease minus the margin (that earlier read executed before the
  *       renewal was written, so the holder renewed after it); they may take grants from the store while they may
@@ -44,7 +48,10 @@ import java.util.function.Supplier;
  *   <li><b>Redis lost data.</b> A renewal moves the count only from the holder's own last value (compare-and-set), so
  *       a record Redis restored to an older value is never written forward again to a value readers already saw. A
  *       holder whose renewal shows another term, no record, or another count stops sending at once and competes
- *       for the lease again as a newcomer; it is never "first". Terms are random ids.</li>
+ *       for the lease again as a newcomer; it is never "first". Terms are random ids. Every write raises the count,
+ *       across terms: a reader that sees it not grow while the record changed, or sees a term again that it saw
+ *       replaced (Redis went back), trusts nothing in that record until it moves again, since it was written before
+ *       the reader's last read, not after.</li>
  *   <li><b>Joins and merges.</b> After a Hazelcast merge one side's copy of the limiter's state replaces the other's,
  *       and the grants recorded only in the dropped copy are forgotten; a join moves partitions. On every member that
  *       sees a member join, on a member that merged, and on every node as it starts, {@link #quiet(long)} stops new
@@ -94,6 +101,10 @@ public final class GrantorLease implements GrantRight {
     private long ownSendUntil;
     private long grantFrom;
     private boolean readyConfirmed;
+    private boolean renewalUnanswered;
+    private long unansweredSince;
+    /** Terms this node saw replaced (by another term, or by no record): one that shows again is Redis going back. */
+    private final SequencedSet<String> replaced = new LinkedHashSet<>();
     private volatile long quietUntil;
     private volatile State state;
 
@@ -139,7 +150,17 @@ public final class GrantorLease implements GrantRight {
         long sent = clock.nanoTime();
         Arbitration a;
         if (myTerm != null) {
-            a = store.renew(incarnation, myTerm, mySeq, member.get(), sent - grantFrom >= 0);
+            try {
+                a = store.renew(incarnation, myTerm, mySeq, member.get(), sent - grantFrom >= 0);
+            } catch (RuntimeException e) {
+                // It may have run in Redis all the same and moved the count: a later renewal that finds the count
+                // moved (its own compare-and-set then changes nothing) must not date the move from its own send.
+                if (!renewalUnanswered) {
+                    renewalUnanswered = true;
+                    unansweredSince = sent;
+                }
+                throw e;
+            }
         } else {
             a = store.read();
         }
@@ -171,6 +192,7 @@ public final class GrantorLease implements GrantRight {
             log.warn("could not end the grantor lease {}; the next holder takes it over after a lease", myTerm, e);
         }
         myTerm = null;
+        renewalUnanswered = false;
         ownSendUntil = clock.nanoTime();
         newcomer();
         publish(ownSendUntil);
@@ -194,9 +216,15 @@ public final class GrantorLease implements GrantRight {
     private void observe(long sent, long answered, Arbitration a) {
         if (myTerm != null) {
             if (a.heldBy(incarnation, myTerm) && a.seq() == mySeq + 1) {
+                // The count moved once since this node's last acknowledged renewal: by this renewal, or by an earlier
+                // one whose answer was lost (this one then changed nothing). Readers may have seen it from the
+                // earliest of those on, so the deadline runs from that one's send; and the record says whether the
+                // renewal that wrote it was sent after the wait.
+                long writtenAfter = renewalUnanswered ? unansweredSince : sent;
+                renewalUnanswered = false;
                 mySeq = a.seq();
-                ownSendUntil = sent + timing.leaseNanos() - timing.marginNanos();
-                if (sent - grantFrom >= 0) {
+                ownSendUntil = writtenAfter + timing.leaseNanos() - timing.marginNanos();
+                if (a.ready()) {
                     readyConfirmed = true;
                 }
             } else {
@@ -204,19 +232,41 @@ public final class GrantorLease implements GrantRight {
                         ? "its renewal count is " + a.seq() + " where this node's last was " + mySeq + " (Redis lost writes)"
                         : "Redis now shows " + a;
                 log.warn("lost the grantor lease {}: {}; no Hub calls until it is settled again", myTerm, why);
+                if (!a.term().equals(myTerm)) {
+                    replaced(myTerm);
+                }
                 myTerm = null;
+                renewalUnanswered = false;
                 ownSendUntil = answered;
                 newcomer();
             }
         }
         if (!a.sameAs(seen)) {
-            changeBounded = readBefore;
+            if (seen != null && !seen.absent() && !seen.term().equals(a.term())) {
+                replaced(seen.term());
+            }
+            // A record whose count did not grow, or whose term was replaced before, is one Redis went back to (a
+            // restart from an older snapshot, a failover to a replica that lagged): it was written before the last
+            // read, not after, and nodes that saw it long ago may take it over soon. It is trusted once it is seen
+            // to move again.
+            boolean wentBack = !a.absent() && (seen != null && !seen.absent() && a.seq() - seen.seq() <= 0
+                    || replaced.contains(a.term()));
+            changeBounded = readBefore && !wentBack;
             changedAfter = lastReadSent;
             seen = a;
             seenSince = answered;
         }
         readBefore = true;
         lastReadSent = sent;
+    }
+
+    private void replaced(String term) {
+        replaced.addLast(term);
+        if (replaced.size() > 64) {
+            Iterator<String> oldest = replaced.iterator();
+            oldest.next();
+            oldest.remove();
+        }
     }
 
     /** Trusts nothing it read before: the record must be seen to move again (two reads) before this node sends. */
@@ -246,6 +296,7 @@ public final class GrantorLease implements GrantRight {
         myTerm = term;
         mySeq = after.seq();
         readyConfirmed = false;
+        renewalUnanswered = false;
         ownSendUntil = sent + timing.leaseNanos() - timing.marginNanos();
         long wait;
         String because;

@@ -35,7 +35,7 @@ public final class RedisArbitrationStore implements ArbitrationStore {
                 matches = term == ARGV[3] and tostring(seq) == ARGV[6]
               end
               if matches then
-                redis.call('HSET', k, 'term', ARGV[7], 'seq', 1, 'holder', ARGV[2], 'member', ARGV[4], 'node', ARGV[5],
+                redis.call('HSET', k, 'term', ARGV[7], 'seq', seq + 1, 'holder', ARGV[2], 'member', ARGV[4], 'node', ARGV[5],
                     'ready', ARGV[8], 'ended', '0')
               end
             elseif a == 'end' then

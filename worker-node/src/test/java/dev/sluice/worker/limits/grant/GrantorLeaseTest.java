@@ -179,6 +179,114 @@ class GrantorLeaseTest {
     }
 
     @Test
+    void aCountMovedByARenewalWhoseAnswerWasLostIsDatedFromThatRenewalNotFromTheNextOne() {
+        Node[] fleet = granting("a", "b");
+        Node a = fleet[0];
+        Node b = fleet[1];
+        split(a, b);
+        advance(STEP);
+        store.loseAnswers = true; // a's renewal runs in Redis and moves the count; a never hears of it
+        assertThatThrownBy(a::step).isInstanceOf(IllegalStateException.class);
+        store.loseAnswers = false;
+        long lostRenewalSent = now[0];
+        // a cannot reach Redis for a while; b watches the count the lost renewal wrote stand still. Just before b takes
+        // the lease over, a's renewal gets through: its compare-and-set changes nothing and shows that count.
+        for (int i = 1; i <= 5; i++) {
+            advance(STEP);
+            if (i == 5) {
+                assertThat(b.lease.holding()).isFalse();
+                a.step();
+                assertThat(a.lease.holding()).as("the count is a's own, one past its last").isTrue();
+                assertThat(a.maySend()).as("dated from the lost renewal: its deadline passed long ago").isFalse();
+            } else {
+                store.down = true;
+                assertThatThrownBy(a::step).isInstanceOf(IllegalStateException.class);
+                store.down = false;
+            }
+            b.step();
+        }
+        assertThat(b.lease.holding()).as("b took the lease over").isTrue();
+        long aLastSend = lostRenewalSent;
+        long bFirstGrant = -1;
+        for (int i = 0; i < 200; i++) {
+            advance(100 * MS);
+            if (i % 20 == 0) {
+                a.step();
+                b.step();
+            }
+            if (a.lease.holding() && a.maySend()) { // later a may send as a reader of b's lease, on b's side
+                aLastSend = now[0];
+            }
+            if (bFirstGrant < 0 && b.mayGrant()) {
+                bFirstGrant = now[0];
+            }
+        }
+        assertThat(a.lease.holding()).isFalse();
+        assertThat(bFirstGrant).as("b grants in the end").isPositive();
+        assertThat(bFirstGrant - aLastSend).as("b's first grant comes the quiet time after a's last possible send")
+                .isGreaterThanOrEqualTo(QUIET.toNanos());
+        assertThat(lostRenewalSent + LEASE.toNanos() - MARGIN.toNanos() - aLastSend).isNotNegative();
+    }
+
+    @Test
+    void aReaderThatSeesTheRecordGoBackToAnOlderTermTrustsItOnlyOnceItMovesAgain() {
+        Node[] fleet = granting("a", "b", "c");
+        Node a = fleet[0];
+        Node b = fleet[1];
+        Node c = fleet[2];
+        split(a, b);
+        split(b, c); // b alone; c still sees a
+        Arbitration aHeld = store.peek();
+        // a stalls (no step) while b takes the lease over, waits, confirms and grants; c reads every step.
+        for (int i = 0; i < 40 && !b.mayGrant(); i++) {
+            advance(STEP);
+            b.step();
+            c.step();
+        }
+        assertThat(b.mayGrant()).isTrue();
+        store.restore(aHeld); // Redis restarts from a snapshot taken before b's takeover; b cannot reach it now
+        for (int i = 0; i < 40; i++) {
+            advance(STEP / 2);
+            c.step();
+            assertThat(c.maySend() && !c.lease.holding()).as("c trusts the term Redis went back to, step %d", i)
+                    .isFalse();
+            assertThat(b.mayGrant() && c.mayGrant()).as("both sides granting at step %d", i).isFalse();
+        }
+        assertThat(c.lease.holding()).as("a's old term stood still: c took it over").isTrue();
+        assertThat(c.mayGrant()).as("and grants after its wait").isTrue();
+    }
+
+    @Test
+    void aTermSeenReplacedThatComesBackIsNotTrustedEvenWhenALostRecordRestartedTheCount() {
+        Node[] fleet = granting("a", "b", "c");
+        Node a = fleet[0];
+        Node b = fleet[1];
+        Node c = fleet[2];
+        run(10 * STEP, a, b, c);
+        Arbitration aHeld = store.peek(); // a snapshot with a's term at a high count
+        store.lose(); // then Redis loses everything: the next take counts from 1 again
+        split(a, b);
+        split(b, c); // b alone; a and c together
+        for (int i = 0; i < 40 && !b.mayGrant(); i++) {
+            advance(STEP);
+            b.step(); // b takes the absent record, waits, confirms and grants
+            a.step();
+            c.step();
+        }
+        assertThat(b.mayGrant()).isTrue();
+        assertThat(aHeld.seq()).as("the old snapshot counts higher than b's term").isGreaterThan(store.peek().seq());
+        store.restore(aHeld); // Redis restarts from the old snapshot; b cannot reach it now
+        for (int i = 0; i < 6; i++) {
+            advance(STEP / 2);
+            a.step();
+            c.step();
+            assertThat(c.maySend() || a.maySend()).as("a term seen replaced is trusted at step %d", i).isFalse();
+            assertThat(b.mayGrant() && (a.mayGrant() || c.mayGrant())).as("both sides granting at step %d", i)
+                    .isFalse();
+        }
+    }
+
+    @Test
     void aCrashedHoldersLeaseMovesOnlyAfterItStoodStillAndEverythingItSideCouldSendHasEnded() {
         Node[] fleet = granting("a", "b");
         Node a = fleet[0];

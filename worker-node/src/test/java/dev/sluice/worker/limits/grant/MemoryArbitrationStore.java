@@ -3,16 +3,17 @@ package dev.sluice.worker.limits.grant;
 /**
  * The grantor record's compare-and-set semantics in memory, for the fake-clock tests of {@link GrantorLease}
  * (the Redis script itself is tested on a real server in {@link RedisArbitrationStoreTest}). A store can be made to
- * fail, as an unreachable Redis, and to lose its data.
+ * fail, as an unreachable Redis, to lose its answers (a call runs, its caller hears nothing), and to lose its data.
  */
 final class MemoryArbitrationStore implements ArbitrationStore {
     private Arbitration record = Arbitration.ABSENT;
     boolean down;
+    boolean loseAnswers;
 
     @Override
     public synchronized Arbitration read() {
         check();
-        return record;
+        return answer();
     }
 
     @Override
@@ -22,7 +23,7 @@ final class MemoryArbitrationStore implements ArbitrationStore {
                 && record.seq() == expectedSeq) {
             record = new Arbitration(term, record.seq() + 1, incarnation, member, record.node(), ready, false);
         }
-        return record;
+        return answer();
     }
 
     @Override
@@ -32,9 +33,9 @@ final class MemoryArbitrationStore implements ArbitrationStore {
         boolean matches = expected.absent() ? record.absent()
                 : record.term().equals(expected.term()) && record.seq() == expected.seq();
         if (matches) {
-            record = new Arbitration(newTerm, 1, incarnation, member, node, false, false);
+            record = new Arbitration(newTerm, record.seq() + 1, incarnation, member, node, false, false);
         }
-        return record;
+        return answer();
     }
 
     @Override
@@ -43,7 +44,7 @@ final class MemoryArbitrationStore implements ArbitrationStore {
         if (!record.absent() && record.term().equals(term) && record.holder().equals(incarnation) && !record.ended()) {
             record = new Arbitration(term, record.seq() + 1, incarnation, record.member(), record.node(), record.ready(), true);
         }
-        return record;
+        return answer();
     }
 
     synchronized void lose() {
@@ -55,6 +56,13 @@ final class MemoryArbitrationStore implements ArbitrationStore {
     }
 
     synchronized Arbitration peek() {
+        return record;
+    }
+
+    private Arbitration answer() {
+        if (loseAnswers) {
+            throw new IllegalStateException("the call ran in the store, its answer was lost");
+        }
         return record;
     }
 

@@ -37,10 +37,15 @@ class RedisArbitrationStoreTest {
             Arbitration taken = store.take(renewed, "inc-b", "member-b", "b", "t3");
             assertThat(taken.heldBy("inc-b", "t3")).isTrue();
             assertThat(taken.ready()).as("a new holder is not ready until it says so").isFalse();
+            assertThat(taken.seq()).as("a take goes on counting: the count only grows, across terms")
+                    .isEqualTo(renewed.seq() + 1);
             assertThat(store.end("inc-a", "t1").ended()).as("the old holder cannot end the new term").isFalse();
             Arbitration ended = store.end("inc-b", "t3");
             assertThat(ended.ended()).isTrue();
-            assertThat(store.take(ended, "inc-c", "member-c", "c", "t4").heldBy("inc-c", "t4")).isTrue();
+            assertThat(ended.seq()).isEqualTo(taken.seq() + 1);
+            Arbitration next = store.take(ended, "inc-c", "member-c", "c", "t4");
+            assertThat(next.heldBy("inc-c", "t4")).isTrue();
+            assertThat(next.seq()).isEqualTo(ended.seq() + 1);
         }
     }
 }
