@@ -101,6 +101,7 @@ public final class GrantorLease implements GrantRight {
     private long ownSendUntil;
     private long grantFrom;
     private boolean readyConfirmed;
+    private long lastWrittenAfter;
     private boolean renewalUnanswered;
     private long unansweredSince;
     /** Terms this node saw replaced (by another term, or by no record): one that shows again is Redis going back. */
@@ -150,6 +151,15 @@ public final class GrantorLease implements GrantRight {
         long sent = clock.nanoTime();
         Arbitration a;
         if (myTerm != null) {
+            if (sent - ownSendUntil >= 0 && sent - grantFrom >= 0) {
+                // Its own deadline passed (a stall, or Redis out of reach): while it could not renew, Redis may have
+                // lost its last renewal and another node may have taken the lease from the older record. It grants
+                // again only as a newcomer would, a lease plus the quiet time on.
+                grantFrom = sent + timing.leaseNanos() + timing.quietNanos();
+                readyConfirmed = false;
+                log.warn("this node's grantor lease {} lapsed before it was renewed; it grants again in {} ms",
+                        myTerm, (grantFrom - sent) / 1_000_000);
+            }
             try {
                 a = store.renew(incarnation, myTerm, mySeq, member.get(), sent - grantFrom >= 0);
             } catch (RuntimeException e) {
@@ -223,7 +233,11 @@ public final class GrantorLease implements GrantRight {
                 long writtenAfter = renewalUnanswered ? unansweredSince : sent;
                 renewalUnanswered = false;
                 mySeq = a.seq();
-                ownSendUntil = writtenAfter + timing.leaseNanos() - timing.marginNanos();
+                // Never later than the previous renewal's send plus the lease plus the margin: if Redis loses this
+                // renewal, a node that first saw the previous one takes over no earlier than that.
+                ownSendUntil = earlier(writtenAfter + timing.leaseNanos() - timing.marginNanos(),
+                        lastWrittenAfter + timing.leaseNanos() + timing.marginNanos());
+                lastWrittenAfter = writtenAfter;
                 if (a.ready()) {
                     readyConfirmed = true;
                 }
@@ -258,6 +272,11 @@ public final class GrantorLease implements GrantRight {
         }
         readBefore = true;
         lastReadSent = sent;
+    }
+
+    /** The earlier of two {@code nanoTime} instants (compared by difference, as the clock may wrap). */
+    private static long earlier(long a, long b) {
+        return a - b <= 0 ? a : b;
     }
 
     private void replaced(String term) {
@@ -298,6 +317,7 @@ public final class GrantorLease implements GrantRight {
         readyConfirmed = false;
         renewalUnanswered = false;
         ownSendUntil = sent + timing.leaseNanos() - timing.marginNanos();
+        lastWrittenAfter = sent;
         long wait;
         String because;
         if (before.absent() || before.ended()) {

@@ -374,6 +374,32 @@ class GrantorLeaseTest {
     }
 
     @Test
+    void aHolderWhoseOwnDeadlinePassedGrantsAgainOnlyAsANewcomer() {
+        Node a = granting("a")[0];
+        advance(LEASE.toNanos()); // stalled past its deadline, no step
+        a.step();
+        assertThat(a.lease.holding()).as("nobody took it meanwhile: the renewal matched").isTrue();
+        assertThat(a.maySend()).isTrue();
+        assertThat(a.mayGrant()).as("Redis may have lost its last renewal while it could not renew").isFalse();
+        run(LEASE.toNanos() + QUIET.toNanos() + STEP, a);
+        assertThat(a.mayGrant()).isTrue();
+    }
+
+    @Test
+    void aHoldersDeadlineNeverRunsPastItsPreviousRenewalPlusALeaseAndTheMargin() {
+        Node a = granting("a")[0];
+        advance(STEP);
+        long previous = now[0];
+        a.step(); // acknowledged, sent at `previous`
+        advance(3_600 * MS); // a stall of 3.6 s: more than half a lease, less than its deadline
+        a.step(); // acknowledged: alone it would carry the deadline to its send plus a lease minus the margin
+        now[0] = previous + LEASE.toNanos() + MARGIN.toNanos() - 1;
+        assertThat(a.maySend()).isTrue();
+        now[0] = previous + LEASE.toNanos() + MARGIN.toNanos();
+        assertThat(a.maySend()).as("a node that first saw the previous renewal may take over from here on").isFalse();
+    }
+
+    @Test
     void afterAMergeNothingIsNewlyGrantedForTheQuietTime() {
         Node a = granting("a")[0];
         a.lease.quiet(now[0]);
