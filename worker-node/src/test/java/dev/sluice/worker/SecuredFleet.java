@@ -79,6 +79,8 @@ public final class SecuredFleet implements AutoCloseable {
         config.setClusterName(clusterName);
         config.setInstanceName(clusterName + "-rogue-" + rogues.size());
         config.setLiteMember(true);
+        // It claims the limiter protocol the nodes speak: only the member vetting (registration in Redis) tells it apart.
+        config.getMemberAttributeConfig().setAttribute(FleetHubLimiter.PROTOCOL_ATTRIBUTE, FleetHubLimiter.PROTOCOL);
         config.setProperty("hazelcast.phone.home.enabled", "false");
         config.setProperty("hazelcast.logging.type", "slf4j");
         config.setProperty("hazelcast.shutdownhook.enabled", "false");

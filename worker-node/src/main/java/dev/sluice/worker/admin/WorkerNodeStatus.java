@@ -66,11 +66,6 @@ public final class WorkerNodeStatus implements NodeStatusSource {
         if (!node.isRunning()) {
             return Readiness.notReady("the worker is not running (starting, draining or stopped)");
         }
-        if (node.limiter() instanceof FleetHubLimiter fleet && fleet.degraded()
-                && fleet.settings().onStoreFailure() == FleetHubLimiter.OnStoreFailure.FAIL_CLOSED) {
-            return Readiness.notReady("no new Hub calls (cluster.on_store_failure = fail-closed): "
-                    + fleet.degradedReason() + "; this node resumes by itself when that ends");
-        }
         Maintenance maintenance = node.maintenance();
         Instant at = maintenance.lastStatsAt();
         String failure = maintenance.lastStatsFailure();
@@ -82,6 +77,11 @@ public final class WorkerNodeStatus implements NodeStatusSource {
         if (age.compareTo(maxStatsAge) > 0) {
             return Readiness.notReady("queue statistics are " + age.toMillis() + " ms old (limit "
                     + maxStatsAge.toMillis() + " ms): Redis is not answering" + because);
+        }
+        if (node.limiter() instanceof FleetHubLimiter fleet && fleet.degraded()
+                && fleet.settings().onStoreFailure() == FleetHubLimiter.OnStoreFailure.FAIL_CLOSED) {
+            return Readiness.notReady("no new Hub calls (cluster.on_store_failure = fail-closed): "
+                    + fleet.degradedReason() + "; this node resumes by itself when that ends");
         }
         return Readiness.readyNow();
     }

@@ -810,6 +810,7 @@ public final class FleetHubLimiter implements HubLimiter {
             }
             if (untrusted != null) {
                 degrade(untrusted);
+                retitle(untrusted);
                 return;
             }
             long now = System.nanoTime();
@@ -831,6 +832,22 @@ public final class FleetHubLimiter implements HubLimiter {
         } catch (RuntimeException e) {
             log.warn("fleet limiter watch failed", e);
         }
+    }
+
+    /**
+     * An untrusted store outranks whatever degraded the limiter first (a quiet time, a lease not yet seen): the reason
+     * reported becomes it, so status and readiness name the member to remove.
+     */
+    private void retitle(String reason) {
+        Degraded d;
+        synchronized (this) {
+            d = degraded;
+            if (d == null || d.reason().equals(reason) || closed) {
+                return;
+            }
+            degraded = new Degraded(reason, d.localShare());
+        }
+        log.warn("fleet Hub limits still degraded, now because: {}", reason);
     }
 
     private void degrade(String reason) {

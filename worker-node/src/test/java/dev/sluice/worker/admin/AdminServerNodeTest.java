@@ -110,7 +110,8 @@ class AdminServerNodeTest {
         node.queue().enqueue(IntStream.rangeClosed(1, 20).mapToObj(i -> Job.of("k" + i)).toList());
 
         assertThat(send("GET", "/health/live").statusCode()).isEqualTo(200);
-        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50))
+        // A fresh fleet grants nothing for a lease plus the quiet time (12 s with the defaults): not ready until then.
+        await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(50))
                 .untilAsserted(() -> assertThat(send("GET", "/health/ready").statusCode()).isEqualTo(200));
         await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50))
                 .until(() -> control.keys("sluice:result:*").size() == 20);
@@ -168,7 +169,8 @@ class AdminServerNodeTest {
     @Test
     void becomesUnreadyWhenRedisGoesAwayAndWhenTheNodeStops() throws Exception {
         startNode(redis.url(), Duration.ofMillis(2_500));
-        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50))
+        // A fresh fleet grants nothing for a lease plus the quiet time (12 s with the defaults): not ready until then.
+        await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(50))
                 .untilAsserted(() -> assertThat(send("GET", "/health/ready").statusCode()).isEqualTo(200));
 
         redis.server().stop();

@@ -390,7 +390,8 @@ public final class GrantorLease implements GrantRight {
                     + "stopped renewing)";
         }
         if (nowNanos - s.quietUntil() < 0) {
-            return "after a cluster merge, no new grants for " + (s.quietUntil() - nowNanos) / 1_000_000 + " ms";
+            return "no new grants for " + (s.quietUntil() - nowNanos) / 1_000_000 + " ms after this node started, a member "
+                    + "joined or this member merged (what was granted before must end first)";
         }
         if (s.holding()) {
             if (nowNanos - s.grantFrom() < 0) {
