@@ -238,6 +238,11 @@ public final class WorkerNode implements AutoCloseable {
                 public void recovered() {
                     worker.setPaused("limiter-degraded", false);
                 }
+
+                @Override
+                public void waiting(boolean waiting, String reason) {
+                    worker.setPaused("limiter-waiting", waiting);
+                }
             });
         }
     }

@@ -213,6 +213,7 @@ public final class FleetHubLimiter implements HubLimiter {
     private volatile Degraded degraded;
     private volatile GrantRight grants;
     private String reportedMismatch;
+    private boolean waitingReported;
     private final LongAdder fencedSends = new LongAdder();
     private volatile String distrust;
     private volatile long localPauseUntil = System.nanoTime();
@@ -313,11 +314,23 @@ public final class FleetHubLimiter implements HubLimiter {
         return null;
     }
 
-    /** Throws when this node may not take new capacity now, saying why. */
-    private void mayGrantNow() throws StoreFailure {
-        long now = System.nanoTime();
-        if (!grants.mayGrant(now)) {
-            throw new StoreFailure(grants.whyNot(now), null);
+    /**
+     * True once this node may take new capacity; false when the deadline came first while it waited for a wait that
+     * ends by itself (a start, a quiet time); a StoreFailure when it may not for another reason, saying why.
+     */
+    private boolean awaitGrantRight(long deadline) throws StoreFailure, InterruptedException {
+        while (true) {
+            long now = System.nanoTime();
+            if (grants.mayGrant(now)) {
+                return true;
+            }
+            if (!grants.waiting(now)) {
+                throw new StoreFailure(grants.whyNot(now), null);
+            }
+            if (deadline - now <= 0) {
+                return false;
+            }
+            TimeUnit.NANOSECONDS.sleep(Math.min(TimeUnit.MILLISECONDS.toNanos(50), deadline - now));
         }
     }
 
@@ -384,7 +397,9 @@ public final class FleetHubLimiter implements HubLimiter {
     }
 
     private Permit fleetAcquire(long deadline) throws StoreFailure, InterruptedException {
-        mayGrantNow();
+        if (!awaitGrantRight(deadline)) {
+            return null;
+        }
         if (!gate.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
             return null;
         }
@@ -641,7 +656,9 @@ public final class FleetHubLimiter implements HubLimiter {
                 if (deadline - System.nanoTime() <= 0) {
                     return false;
                 }
-                mayGrantNow();
+                if (!awaitGrantRight(deadline)) {
+                    return false;
+                }
                 TokenTime slot = answer(bucketCalls.submit(deadline));
                 if (slot == TokenTime.NONE_IN_TIME) {
                     return false;
@@ -815,13 +832,16 @@ public final class FleetHubLimiter implements HubLimiter {
             }
             long now = System.nanoTime();
             String why = grants.whyNot(now);
+            boolean waiting = !why.isEmpty() && grants.waiting(now);
+            tellWaiting(waiting, why);
+            boolean failing = !why.isEmpty() && !waiting;
             if (degraded == null) {
-                if (!why.isEmpty()) {
+                if (failing) {
                     degrade(why);
                 }
                 return;
             }
-            if (why.isEmpty()) {
+            if (!failing) {
                 call(PermitProcessor.probe());
                 recover();
             }
@@ -838,6 +858,25 @@ public final class FleetHubLimiter implements HubLimiter {
      * An untrusted store outranks whatever degraded the limiter first (a quiet time, a lease not yet seen): the reason
      * reported becomes it, so status and readiness name the member to remove.
      */
+    private void tellWaiting(boolean now, String reason) {
+        if (now == waitingReported) {
+            return;
+        }
+        waitingReported = now;
+        if (now) {
+            log.info("fleet Hub limits: no new grants for a while: {}", reason);
+        } else {
+            log.info("fleet Hub limits: grants again");
+        }
+        for (LimiterListener l : listeners) {
+            try {
+                l.waiting(now, reason);
+            } catch (RuntimeException e) {
+                log.warn("a limiter listener failed", e);
+            }
+        }
+    }
+
     private void retitle(String reason) {
         Degraded d;
         synchronized (this) {

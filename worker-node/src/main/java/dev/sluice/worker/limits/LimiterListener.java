@@ -12,4 +12,11 @@ public interface LimiterListener {
 
     /** The store answers again under a majority; fleet limits apply again. */
     void recovered();
+
+    /**
+     * The limiter grants nothing for a while that ends by itself (a node's start, a join's quiet time, a new grantor
+     * waiting out what the old one may have granted), or that while ended. Nothing is wrong: no alert is due.
+     */
+    default void waiting(boolean waiting, String reason) {
+    }
 }

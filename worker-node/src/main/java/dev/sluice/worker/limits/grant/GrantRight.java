@@ -20,6 +20,14 @@ public interface GrantRight {
     /** Why {@link #mayGrant} says no at {@code nowNanos}, for logs and readiness; empty when it says yes. */
     String whyNot(long nowNanos);
 
+    /**
+     * Whether {@link #mayGrant} says no at {@code nowNanos} only for a while that ends by itself (a start, a quiet
+     * time, a new grantor's wait), not because something failed: callers wait instead of degrading.
+     */
+    default boolean waiting(long nowNanos) {
+        return false;
+    }
+
     /** Who decides, for status pages. */
     default String describe() {
         return toString();

@@ -102,6 +102,8 @@ public final class GrantorLease implements GrantRight {
     private long grantFrom;
     private boolean readyConfirmed;
     private long lastWrittenAfter;
+    private final long createdAt;
+    private volatile long lastAnswered;
     private boolean renewalUnanswered;
     private long unansweredSince;
     /** Terms this node saw replaced (by another term, or by no record): one that shows again is Redis going back. */
@@ -136,6 +138,8 @@ public final class GrantorLease implements GrantRight {
         this.clock = clock;
         this.terms = terms;
         long now = clock.nanoTime();
+        this.createdAt = now;
+        this.lastAnswered = now;
         // A node that starts may be joining a cluster that is about to merge with another, or that another member
         // just merged into: it takes nothing new until what either copy could have granted before has ended.
         this.quietUntil = now + timing.quietNanos();
@@ -175,6 +179,7 @@ public final class GrantorLease implements GrantRight {
             a = store.read();
         }
         long answered = clock.nanoTime();
+        lastAnswered = answered;
         observe(sent, answered, a);
         if (shouldTake(answered)) {
             take();
@@ -368,6 +373,26 @@ public final class GrantorLease implements GrantRight {
     @Override
     public boolean mayGrant(long nowNanos) {
         return whyNot(nowNanos).isEmpty();
+    }
+
+    @Override
+    public boolean waiting(long nowNanos) {
+        State s = state;
+        if (!s.why().isEmpty()) {
+            // Not read yet, not seen renewed yet, absent or ended: settled within a step or two while Redis answers.
+            return nowNanos - createdAt - timing.leaseNanos() - timing.marginNanos() < 0
+                    || nowNanos - lastAnswered - 2 * stepEvery().toNanos() < 0;
+        }
+        if (!maySend(nowNanos)) {
+            return false;
+        }
+        if (nowNanos - s.quietUntil() < 0) {
+            return true;
+        }
+        if (s.holding()) {
+            return nowNanos - s.grantFrom() < 0 || !s.grantorReady();
+        }
+        return !s.grantorReady();
     }
 
     @Override
