@@ -4,6 +4,7 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Backoff;
 import dev.sluice.worker.exec.Maintenance;
+import dev.sluice.worker.exec.Periodic;
 import dev.sluice.worker.events.EventPublisher;
 import dev.sluice.worker.events.NodeEvents;
 import dev.sluice.worker.exec.Worker;
@@ -21,7 +22,9 @@ import dev.sluice.worker.limits.grant.GrantorLease;
 import dev.sluice.worker.limits.grant.RedisArbitrationStore;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LimiterListener;
+import dev.sluice.worker.pool.OwnConnection;
 import dev.sluice.worker.pool.PoolMonitor;
+import dev.sluice.worker.pool.RedisCalls;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.pool.RedisRefusal;
 import dev.sluice.worker.pool.RedisRefusals;
@@ -81,6 +84,12 @@ public final class WorkerNode implements AutoCloseable {
     private final ResultSink sink;
     private final Worker worker;
     private final Maintenance maintenance;
+    /**
+     * The node's leases, on their own thread and Redis connection so that a renewal never waits behind the pool or
+     * the maintenance thread: its liveness record and, in a fleet, the grantor lease.
+     */
+    private final OwnConnection leaseConnection;
+    private final Periodic leases;
     /** The fleet's grantor lease in Redis, or null without a fleet limiter. */
     private final GrantorLease grantor;
     private final ScheduledExecutorService sampler;
@@ -116,7 +125,7 @@ public final class WorkerNode implements AutoCloseable {
      * ({@code node.lease_ms}), its margin a quarter of that, and its quiet time the longest a grant made before a
      * change can still count at the Hub (a sliding second plus the lateness tolerance, or a permit's lease).
      */
-    private static GrantorLease grantorLease(SluiceConfig config, ClusterMember cluster, RedisConnections redis,
+    private static GrantorLease grantorLease(SluiceConfig config, ClusterMember cluster, RedisCalls redis,
                                              NodeRecord record, FleetHubLimiter fleet) {
         Duration lease = Duration.ofMillis(config.node().leaseMs());
         int rps = config.hub().maxRequestsPerSecond();
@@ -156,14 +165,16 @@ public final class WorkerNode implements AutoCloseable {
         redis.onBorrowWait(nanos -> borrowWait.record(nanos, TimeUnit.NANOSECONDS));
         this.poolMonitor = new PoolMonitor(redis::sample, config.redis().pressureThreshold());
         Duration lease = Duration.ofMillis(config.node().leaseMs());
-        this.record = new NodeRecord(redis, nodeId, lease);
+        this.leaseConnection = new OwnConnection(redis, "leases");
+        this.leases = new Periodic("sluice-leases", watch);
+        this.record = new NodeRecord(redis, leaseConnection, nodeId, lease);
         this.vetting = cluster != null && limiter instanceof FleetHubLimiter fleet
                 ? new MemberVetting(redis, () -> cluster.hazelcast().getCluster().getMembers(),
                         () -> cluster.hazelcast().getCluster().getLocalMember().getUuid(), nodeId,
                         Duration.ofMillis(3L * config.node().leaseMs()), System::nanoTime, fleet::distrust, fleet::trust)
                 : null;
         this.grantor = cluster != null && limiter instanceof FleetHubLimiter fleet
-                ? grantorLease(config, cluster, redis, record, fleet) : null;
+                ? grantorLease(config, cluster, leaseConnection, record, fleet) : null;
         boolean listMode = config.queue().mode().equals("list");
         this.queue = listMode
                 ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC(),
@@ -368,19 +379,22 @@ public final class WorkerNode implements AutoCloseable {
         }
         sampler.scheduleAtFixedRate(poolMonitor::sample, 0, 250, TimeUnit.MILLISECONDS);
         // Redis calls that may block (a paused or slow Redis) never run on the sampler, which must keep sampling the
-        // pool and sending heartbeats whatever Redis does. They run on the maintenance thread, which holds one pooled
-        // connection at a time: with the fetcher, the completer and the sink writer that keeps the node at 4.
+        // pool and sending heartbeats whatever Redis does. The leases run on their own thread and connection; the rest
+        // on the maintenance thread, which holds one pooled connection at a time. With the fetcher's connection and
+        // the writers' lane (completer and sink writer) that keeps the node at 4.
         maintenance.schedule(Duration.ofSeconds(1), "write-probe", this::probeWritesWhileRefused);
         record.onLost(() -> worker.setPaused(NODE_ID_TAKEN_OVER, true));
         if (grantor != null) {
-            maintenance.schedule(grantor.stepEvery(), "grantor-lease", grantor::step);
+            leases.every(grantor.stepEvery(), "grantor-lease", grantor::step);
         }
-        maintenance.schedule(record.renewEvery(), "node-record", () -> {
+        leases.every(record.renewEvery(), "node-record", () -> {
             try {
                 record.renew();
             } catch (RuntimeException e) {
                 log.debug("renewing the node record failed", e);
             }
+        });
+        maintenance.schedule(record.renewEvery(), "member-registration", () -> {
             registerMember();
             if (vetting != null) {
                 try {
@@ -479,6 +493,7 @@ public final class WorkerNode implements AutoCloseable {
         int handedBack = worker.drain();
         // After the drain the node holds nothing: its id is free for a restart at once (renewals stopped first, or
         // one would write the record again).
+        leases.close();
         maintenance.close();
         if (grantor != null) {
             grantor.end();
@@ -493,6 +508,7 @@ public final class WorkerNode implements AutoCloseable {
     public void close() {
         running = false;
         worker.close();
+        leases.close();
         maintenance.close();
         sampler.shutdownNow();
         sink.close();
@@ -502,6 +518,7 @@ public final class WorkerNode implements AutoCloseable {
         hub.close();
         limiter.close();
         queue.close();
+        leaseConnection.close();
         redis.close();
         if (cluster != null) {
             cluster.close();

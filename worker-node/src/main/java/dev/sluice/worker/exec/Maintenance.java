@@ -4,17 +4,10 @@ import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.QueueStats;
 import dev.sluice.worker.queue.StreamJobQueue;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The node's periodic Redis work, all on one thread so it never holds more than one pooled connection: keeping
@@ -24,18 +17,13 @@ import java.util.concurrent.TimeUnit;
  * node's liveness.
  */
 public final class Maintenance implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(Maintenance.class);
-
     private final JobQueue queue;
     private final Worker worker;
-    private final ScheduledExecutorService scheduler;
+    private final Periodic tasks;
     private final Clock clock;
     private volatile QueueStats lastStats;
     private volatile Instant lastStatsAt;
     private volatile String lastStatsFailure;
-
-    private final LoopWatch watch;
-    private final List<LoopWatch.Loop> loops = new CopyOnWriteArrayList<>();
 
     /**
      * @param clock  stamps each statistics sample, for readiness checks
@@ -45,9 +33,7 @@ public final class Maintenance implements AutoCloseable {
         this.queue = queue;
         this.worker = worker;
         this.clock = clock;
-        this.watch = watch;
-        this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
-                .name("sluice-maintenance").daemon().unstarted(r));
+        this.tasks = new Periodic("sluice-maintenance", watch);
     }
 
     /** @param keepAliveEvery how often in-flight jobs are marked fresh (well inside the visibility timeout) */
@@ -92,30 +78,11 @@ public final class Maintenance implements AutoCloseable {
     }
 
     private void every(Duration period, String name, Runnable task) {
-        LoopWatch.Loop loop = watch.register(name, period, () -> true);
-        loops.add(loop);
-        scheduler.scheduleWithFixedDelay(() -> {
-            try {
-                task.run();
-            } catch (Exception e) {
-                log.warn("maintenance task {} failed: {}", name, e.toString());
-            } catch (Error e) {
-                // A scheduled task's error would only cancel its schedule, unseen: hand it on as a thread's would be.
-                watch.uncaughtHandler().uncaughtException(Thread.currentThread(), e);
-                throw e;
-            }
-            loop.tick();
-        }, 0, period.toMillis(), TimeUnit.MILLISECONDS);
+        tasks.every(period, name, task);
     }
 
     @Override
     public void close() {
-        loops.forEach(LoopWatch.Loop::stopped);
-        scheduler.shutdownNow();
-        try {
-            scheduler.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        tasks.close();
     }
 }

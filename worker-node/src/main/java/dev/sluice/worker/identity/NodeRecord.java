@@ -1,5 +1,6 @@
 package dev.sluice.worker.identity;
 
+import dev.sluice.worker.pool.RedisCalls;
 import dev.sluice.worker.pool.RedisConnections;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,6 +80,7 @@ public final class NodeRecord {
     private static final String[] FIELDS = {"incarnation", "seq", "lease_ms"};
 
     private final RedisConnections redis;
+    private final RedisCalls own;
     private final String nodeId;
     private final String key;
     private final String incarnation = UUID.randomUUID().toString();
@@ -89,11 +91,25 @@ public final class NodeRecord {
     private volatile boolean lost;
 
     public NodeRecord(RedisConnections redis, String nodeId, Duration lease) {
-        this(redis, nodeId, lease, System::nanoTime);
+        this(redis, redis, nodeId, lease, System::nanoTime);
+    }
+
+    /**
+     * @param own   where this node's own record is claimed, renewed and released (the leases' own connection, so a
+     *              renewal never waits behind the pool)
+     * @param redis where other nodes' records are watched
+     */
+    public NodeRecord(RedisConnections redis, RedisCalls own, String nodeId, Duration lease) {
+        this(redis, own, nodeId, lease, System::nanoTime);
     }
 
     NodeRecord(RedisConnections redis, String nodeId, Duration lease, LongSupplier nanoTime) {
+        this(redis, redis, nodeId, lease, nanoTime);
+    }
+
+    private NodeRecord(RedisConnections redis, RedisCalls own, String nodeId, Duration lease, LongSupplier nanoTime) {
         this.redis = redis;
+        this.own = own;
         this.nodeId = nodeId;
         this.key = key(nodeId);
         this.lease = lease;
@@ -117,7 +133,7 @@ public final class NodeRecord {
     }
 
     private RecordWatch.Reading read() {
-        return reading(redis.withJedis(j -> j.hmget(key, FIELDS)));
+        return reading(own.withJedis(j -> j.hmget(key, FIELDS)));
     }
 
     /** This process's incarnation: a random id, never repeated. */
@@ -177,7 +193,7 @@ public final class NodeRecord {
     }
 
     private boolean cas(String expectedIncarnation, String expectedSeq) {
-        Object ok = redis.withJedis(j -> j.eval(CLAIM, List.of(key), List.of(incarnation, expectedIncarnation,
+        Object ok = own.withJedis(j -> j.eval(CLAIM, List.of(key), List.of(incarnation, expectedIncarnation,
                 expectedSeq, Long.toString(lease.toMillis() * 10), Long.toString(lease.toMillis()))));
         return Long.valueOf(1).equals(ok);
     }
@@ -187,7 +203,7 @@ public final class NodeRecord {
         if (!held || lost) {
             return;
         }
-        Object ok = redis.withJedis(j -> j.eval(RENEW, List.of(key), List.of(incarnation,
+        Object ok = own.withJedis(j -> j.eval(RENEW, List.of(key), List.of(incarnation,
                 Long.toString(lease.toMillis() * 10), Long.toString(lease.toMillis()))));
         if (Long.valueOf(2).equals(ok)) {
             log.warn("node {}'s record {} was missing from Redis (it lost its data?); written again", nodeId, key);
@@ -238,7 +254,7 @@ public final class NodeRecord {
         }
         held = false;
         try {
-            redis.withJedis(j -> j.eval(RELEASE, List.of(key), List.of(incarnation)));
+            own.withJedis(j -> j.eval(RELEASE, List.of(key), List.of(incarnation)));
         } catch (RuntimeException e) {
             log.debug("could not delete the node record {}", key, e);
         }

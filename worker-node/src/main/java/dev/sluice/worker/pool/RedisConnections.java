@@ -21,6 +21,7 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
@@ -35,7 +36,7 @@ import java.util.function.LongConsumer;
  * evictor. Every connection carries a client name {@code sluice:<node>:<role>} so {@code CLIENT LIST} tells who
  * holds what.
  */
-public final class RedisConnections implements AutoCloseable {
+public final class RedisConnections implements RedisCalls, AutoCloseable {
 
     /**
      * The most bytes of bulk strings one array of a pooled connection's reply may bring into the heap (see
@@ -53,6 +54,8 @@ public final class RedisConnections implements AutoCloseable {
     private final LongAdder socketTimeouts = new LongAdder();
     private final RedisRefusals refusals;
     private volatile LongConsumer borrowWaitRecorder = nanos -> { };
+    /** The writers' lane: the completer and the sink writer hold one pooled connection between them. */
+    private final Semaphore writers = new Semaphore(1, true);
 
     public RedisConnections(RedisConfig config, String nodeId) {
         this(config, nodeId, RedisRefusals.unmetered());
@@ -78,6 +81,7 @@ public final class RedisConnections implements AutoCloseable {
      * {@code connection_timeout_ms} fails with {@link ErrorKind#POOL_EXHAUSTED}, with the pool's state in the
      * message.
      */
+    @Override
     public <T> T withJedis(Function<Jedis, T> work) {
         long start = System.nanoTime();
         Connection connection;
@@ -101,6 +105,21 @@ public final class RedisConnections implements AutoCloseable {
         } catch (RuntimeException e) {
             recordError(e);
             throw e;
+        }
+    }
+
+    /**
+     * Like {@link #withJedis}, in the writers' lane: the node's two batch writers (the completer's acks and the Redis
+     * sink's results) take turns on one pooled connection, which keeps the node at four connections in all (the
+     * fetcher's, the writers', the maintenance thread's and the leases' own; see {@link OwnConnection}). Each holds it
+     * for one pipelined round trip; the other's batch grows meanwhile.
+     */
+    public <T> T withWriterJedis(Function<Jedis, T> work) {
+        writers.acquireUninterruptibly();
+        try {
+            return withJedis(work);
+        } finally {
+            writers.release();
         }
     }
 
@@ -144,6 +163,7 @@ public final class RedisConnections implements AutoCloseable {
     }
 
     /** Error replies to this node's writes, and whether Redis refuses writes now. */
+    @Override
     public RedisRefusals refusals() {
         return refusals;
     }

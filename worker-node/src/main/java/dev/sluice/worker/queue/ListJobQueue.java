@@ -306,7 +306,7 @@ public final class ListJobQueue implements JobQueue {
         if (batch.isEmpty()) {
             return List.of();
         }
-        return redis.withJedis(j -> {
+        return redis.withWriterJedis(j -> {
             Pipeline p = j.pipelined();
             Replies replies = new Replies(redis.refusals());
             for (Completion c : batch) {

@@ -233,7 +233,7 @@ public final class StreamJobQueue implements JobQueue {
         if (batch.isEmpty()) {
             return List.of();
         }
-        return redis.withJedis(j -> {
+        return redis.withWriterJedis(j -> {
             Pipeline p = j.pipelined();
             Replies replies = new Replies(redis.refusals());
             List<StreamEntryID> acked = new ArrayList<>();

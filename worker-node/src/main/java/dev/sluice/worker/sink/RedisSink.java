@@ -130,7 +130,7 @@ public final class RedisSink implements ResultSink {
 
     private void flush(List<Write> batch) {
         try {
-            List<Response<String>> replies = redis.withJedis(j -> {
+            List<Response<String>> replies = redis.withWriterJedis(j -> {
                 Pipeline p = j.pipelined();
                 SetParams expiry = SetParams.setParams().ex(retentionSecs);
                 List<Response<String>> out = new ArrayList<>(batch.size());

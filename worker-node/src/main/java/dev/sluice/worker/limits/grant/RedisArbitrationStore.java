@@ -1,6 +1,6 @@
 package dev.sluice.worker.limits.grant;
 
-import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.pool.RedisCalls;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 import java.util.List;
@@ -48,10 +48,10 @@ public final class RedisArbitrationStore implements ArbitrationStore {
             return {h[1] or '', h[2] or '0', h[3] or '', h[4] or '', h[5] or '', h[6] or '0', h[7] or '0'}
             """;
 
-    private final RedisConnections redis;
+    private final RedisCalls redis;
     private final String key;
 
-    public RedisArbitrationStore(RedisConnections redis, String clusterName) {
+    public RedisArbitrationStore(RedisCalls redis, String clusterName) {
         this.redis = redis;
         this.key = "sluice:limits:grantor:" + clusterName;
     }
