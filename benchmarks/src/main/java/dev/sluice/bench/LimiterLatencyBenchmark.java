@@ -5,9 +5,9 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
 import dev.sluice.common.config.ClusterConfig;
 import dev.sluice.worker.cluster.ClusterMember;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.limits.HubLimiter;
-import dev.sluice.worker.limits.RateShape;
+import dev.sluice.worker.limits.fleet.RateShape;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.grid.hazelcast.Bucket4jHazelcast;
 

@@ -7,7 +7,7 @@ import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.identity.RecordWatch;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.Delivery;
 import dev.sluice.worker.queue.JobQueue;

@@ -3,7 +3,7 @@ package dev.sluice.worker;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.identity.NodeRecord;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;

@@ -7,7 +7,7 @@ import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import dev.sluice.common.config.ClusterConfig;
 import dev.sluice.worker.cluster.ClusterMember;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -3,7 +3,7 @@ package dev.sluice.worker;
 import com.hazelcast.config.Config;
 import dev.sluice.testkit.HazelcastMembers;
 import dev.sluice.worker.cluster.ClusterMember;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package dev.sluice.worker.admin;
 
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.pool.PoolHealth;
 import dev.sluice.worker.queue.QueueStats;
 

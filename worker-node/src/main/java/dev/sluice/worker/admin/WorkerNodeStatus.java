@@ -7,7 +7,7 @@ import dev.sluice.worker.WorkerNode;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Maintenance;
 import dev.sluice.worker.pool.RedisRefusals;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.queue.QueueStats;
 
 import java.time.Clock;

@@ -8,7 +8,7 @@ import com.hazelcast.instance.EndpointQualifier;
 import dev.sluice.common.config.ClusterConfig;
 import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.TestFleet;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;

@@ -10,7 +10,7 @@ import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.TestFleet;
 import dev.sluice.worker.handler.HubFetchHandler;
 import dev.sluice.worker.handler.JobContext;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LocalHubLimiter;
 import org.junit.jupiter.api.AfterEach;

@@ -6,7 +6,7 @@ import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.SecuredFleet;
 import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.WorkerNode;
-import dev.sluice.worker.limits.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;

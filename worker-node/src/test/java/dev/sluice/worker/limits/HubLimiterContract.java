@@ -23,12 +23,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * and a 429's pause honoured by every holder of the limits. Subclasses give several handles on one set of limits
  * (for the fleet, limiters on different members).
  */
-abstract class HubLimiterContract {
+public abstract class HubLimiterContract {
     /**
      * The sliding window the tests count grants in: a second less the scheduling slack between a grant and the
      * timestamp its thread takes after acquire returns (the Hub simulator tests count real arrivals instead).
      */
-    static final long WINDOW_NANOS = TimeUnit.MILLISECONDS.toNanos(970);
+    public static final long WINDOW_NANOS = TimeUnit.MILLISECONDS.toNanos(970);
 
     /** {@code handles} limiters sharing one limit of {@code maxInFlight} and {@code maxPerSecond}. */
     protected abstract List<HubLimiter> limiters(int handles, int maxInFlight, int maxPerSecond);

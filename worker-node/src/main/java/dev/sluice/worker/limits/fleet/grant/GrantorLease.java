@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits.grant;
+package dev.sluice.worker.limits.fleet.grant;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

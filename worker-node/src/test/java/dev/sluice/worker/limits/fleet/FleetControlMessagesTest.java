@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits;
+package dev.sluice.worker.limits.fleet;
 
 import com.hazelcast.client.HazelcastClient;
 import com.hazelcast.client.config.ClientConfig;
@@ -65,7 +65,7 @@ class FleetControlMessagesTest {
         assertThatThrownBy(() -> {
             HazelcastInstance connected = HazelcastClient.newHazelcastClient(client);
             try {
-                connected.<Long>getTopic(FleetHubLimiter.PAUSE_TOPIC).publish(TEN_MINUTES.toMillis());
+                connected.<Long>getTopic(FleetStore.PAUSE_TOPIC).publish(TEN_MINUTES.toMillis());
             } finally {
                 connected.shutdown();
             }
@@ -85,7 +85,7 @@ class FleetControlMessagesTest {
         ControlMessages receiving = fleet.member(1).controlMessages();
         HazelcastInstance rogue = fleet.startRogue();
         await().atMost(Duration.ofSeconds(20)).until(() -> fleet.member(1).memberCount() == 3);
-        ITopic<Object> pauseTopic = rogue.getTopic(FleetHubLimiter.PAUSE_TOPIC);
+        ITopic<Object> pauseTopic = rogue.getTopic(FleetStore.PAUSE_TOPIC);
         LinkedBlockingQueue<Object> captured = new LinkedBlockingQueue<>();
         pauseTopic.addMessageListener(m -> {
             if (!m.getPublishingMember().localMember()) {
@@ -98,10 +98,10 @@ class FleetControlMessagesTest {
         awaitRejected(receiving, Rejection.VERSION, 1);
 
         // A message in the current format, unsigned, and one signed under a guessed secret.
-        ControlMessages.of(fleet.clusterName(), "", Clock.systemUTC()).topic(rogue, FleetHubLimiter.PAUSE_TOPIC)
+        ControlMessages.of(fleet.clusterName(), "", Clock.systemUTC()).topic(rogue, FleetStore.PAUSE_TOPIC)
                 .publish(Long.toString(TEN_MINUTES.toMillis()));
         ControlMessages.of(fleet.clusterName(), "not-the-fleet's-secret", Clock.systemUTC())
-                .topic(rogue, FleetHubLimiter.PAUSE_TOPIC).publish(Long.toString(TEN_MINUTES.toMillis()));
+                .topic(rogue, FleetStore.PAUSE_TOPIC).publish(Long.toString(TEN_MINUTES.toMillis()));
         awaitRejected(receiving, Rejection.BAD_MAC, 2);
         awaitRejected(fleet.member(0).controlMessages(), Rejection.BAD_MAC, 2);
         assertThat(receiver.localPause()).isZero();
@@ -165,18 +165,18 @@ class FleetControlMessagesTest {
 
         senderAt(rogue, Duration.ZERO).publish("soon");
         senderAt(rogue, Duration.ZERO).publish(Long.toString(Long.MAX_VALUE));
-        rogue.getTopic(FleetHubLimiter.PAUSE_TOPIC).publish(new byte[] {ControlMessages.VERSION, 0, 5});
+        rogue.getTopic(FleetStore.PAUSE_TOPIC).publish(new byte[] {ControlMessages.VERSION, 0, 5});
         awaitRejected(receiving, Rejection.MALFORMED, 3);
-        rogue.getTopic(FleetHubLimiter.PAUSE_TOPIC).publish(versionTwo());
+        rogue.getTopic(FleetStore.PAUSE_TOPIC).publish(versionTwo());
         awaitRejected(receiving, Rejection.VERSION, 1);
 
         // A genuine message of another topic, moved to the pause topic.
         LinkedBlockingQueue<Object> wakes = new LinkedBlockingQueue<>();
-        rogue.<Object>getTopic(FleetHubLimiter.WAKE_TOPIC).addMessageListener(m -> wakes.add(m.getMessageObject()));
-        fleet.member(0).controlTopic(FleetHubLimiter.WAKE_TOPIC).publish("600000");
+        rogue.<Object>getTopic(FleetStore.WAKE_TOPIC).addMessageListener(m -> wakes.add(m.getMessageObject()));
+        fleet.member(0).controlTopic(FleetStore.WAKE_TOPIC).publish("600000");
         Object wake = wakes.poll(5, TimeUnit.SECONDS);
         assertThat(wake).isInstanceOf(byte[].class);
-        rogue.getTopic(FleetHubLimiter.PAUSE_TOPIC).publish(wake);
+        rogue.getTopic(FleetStore.PAUSE_TOPIC).publish(wake);
         awaitRejected(receiving, Rejection.MALFORMED, 4);
         assertThat(receiver.localPause()).isZero();
         assertThat(receiving.rejected(Rejection.BAD_MAC)).isZero();
@@ -191,12 +191,12 @@ class FleetControlMessagesTest {
         HazelcastInstance rogue = fleet.startRogue();
         await().atMost(Duration.ofSeconds(20)).until(() -> fleet.member(0).memberCount() == 2);
         LinkedBlockingQueue<Object> captured = new LinkedBlockingQueue<>();
-        ITopic<Object> pauseTopic = rogue.getTopic(FleetHubLimiter.PAUSE_TOPIC);
+        ITopic<Object> pauseTopic = rogue.getTopic(FleetStore.PAUSE_TOPIC);
         pauseTopic.addMessageListener(m -> captured.add(m.getMessageObject()));
 
         senderAt(rogue, Duration.ofSeconds(-31)).publish("800");
         awaitRejected(receiving, Rejection.STALE, 1);
-        ControlMessages.of(fleet.clusterName(), "", Clock.systemUTC()).topic(rogue, FleetHubLimiter.PAUSE_TOPIC)
+        ControlMessages.of(fleet.clusterName(), "", Clock.systemUTC()).topic(rogue, FleetStore.PAUSE_TOPIC)
                 .publish("800");
         await().atMost(Duration.ofSeconds(5)).until(() -> receiving.accepted() == 1);
         await().atMost(Duration.ofSeconds(5)).until(() -> receiver.localPause().isZero());
@@ -218,7 +218,7 @@ class FleetControlMessagesTest {
         await().atMost(Duration.ofSeconds(20)).until(() -> fleet.member(0).memberCount() == 2);
         Gadget.readBy.clear();
 
-        ITopic<Object> pauseTopic = rogue.getTopic(FleetHubLimiter.PAUSE_TOPIC);
+        ITopic<Object> pauseTopic = rogue.getTopic(FleetStore.PAUSE_TOPIC);
         pauseTopic.publish(new Gadget());
         awaitRejected(receiving, Rejection.MALFORMED, 1);
         assertThat(Gadget.readBy).isEmpty();
@@ -248,7 +248,7 @@ class FleetControlMessagesTest {
         fleet = SecuredFleet.start(2, SECRET);
         HazelcastInstance one = fleet.member(0).hazelcast();
         String key = ownedBy(fleet.member(1).hazelcast(), one);
-        IMap<String, byte[]> permits = one.getMap(FleetHubLimiter.PERMITS_MAP);
+        IMap<String, byte[]> permits = one.getMap(FleetStore.PERMITS_MAP);
         permits.put(key, new byte[] {99}); // a permit table of a schema version nobody reads
 
         assertThatThrownBy(() -> permits.submitToKey(key, PermitProcessor.inspect()).toCompletableFuture().get())
@@ -270,14 +270,14 @@ class FleetControlMessagesTest {
     private static dev.sluice.worker.cluster.ControlTopic senderAt(HazelcastInstance from, Duration clockOffset) {
         String cluster = from.getConfig().getClusterName();
         return ControlMessages.of(cluster, SECRET, Clock.offset(Clock.systemUTC(), clockOffset))
-                .topic(from, FleetHubLimiter.PAUSE_TOPIC);
+                .topic(from, FleetStore.PAUSE_TOPIC);
     }
 
     private static byte[] versionTwo() throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeByte(2);
-            out.writeUTF(FleetHubLimiter.PAUSE_TOPIC);
+            out.writeUTF(FleetStore.PAUSE_TOPIC);
             out.writeLong(System.currentTimeMillis());
         }
         return bytes.toByteArray();

@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits;
+package dev.sluice.worker.limits.fleet;
 
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.nio.ObjectDataInput;

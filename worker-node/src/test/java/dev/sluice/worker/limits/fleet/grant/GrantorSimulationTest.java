@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits.grant;
+package dev.sluice.worker.limits.fleet.grant;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;

@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits.grant;
+package dev.sluice.worker.limits.fleet.grant;
 
 /**
  * The grantor record's compare-and-set semantics in memory, for the fake-clock tests of {@link GrantorLease}

@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits.grant;
+package dev.sluice.worker.limits.fleet.grant;
 
 /**
  * Whether this node's side of the fleet may take new capacity (rate tokens, in-flight permits) from the limiter's

@@ -1,5 +1,6 @@
-package dev.sluice.worker.limits;
+package dev.sluice.worker.limits.fleet;
 
+import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;

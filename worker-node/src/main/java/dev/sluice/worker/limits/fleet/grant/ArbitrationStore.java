@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits.grant;
+package dev.sluice.worker.limits.fleet.grant;
 
 /** Where the grantor lease is kept: every call is one atomic step on the record, answered with what it shows after. */
 public interface ArbitrationStore {

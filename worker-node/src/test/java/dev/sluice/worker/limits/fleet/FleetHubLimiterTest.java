@@ -1,5 +1,8 @@
-package dev.sluice.worker.limits;
+package dev.sluice.worker.limits.fleet;
 
+import dev.sluice.worker.limits.HubLimiterContract;
+import dev.sluice.worker.limits.HubLimiter;
+import dev.sluice.worker.limits.LimiterListener;
 import com.hazelcast.core.HazelcastInstance;
 import dev.sluice.worker.TestFleet;
 import org.junit.jupiter.api.AfterEach;
@@ -56,7 +59,7 @@ class FleetHubLimiterTest extends HubLimiterContract {
     /** The member owning the permit table's entry. */
     private int tableOwner() {
         HazelcastInstance any = fleet.members().member(0);
-        UUID owner = any.getPartitionService().getPartition(FleetHubLimiter.KEY).getOwner().getUuid();
+        UUID owner = any.getPartitionService().getPartition(FleetStore.KEY).getOwner().getUuid();
         return IntStream.range(0, fleet.members().size())
                 .filter(i -> fleet.members().member(i).getCluster().getLocalMember().getUuid().equals(owner))
                 .findFirst().orElseThrow();

@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits.grant;
+package dev.sluice.worker.limits.fleet.grant;
 
 /**
  * The fleet's grantor lease as Redis showed it at one read: who holds it ({@code holder}, a node incarnation, and

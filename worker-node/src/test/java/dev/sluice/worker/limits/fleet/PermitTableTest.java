@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits;
+package dev.sluice.worker.limits.fleet;
 
 import org.junit.jupiter.api.Test;
 

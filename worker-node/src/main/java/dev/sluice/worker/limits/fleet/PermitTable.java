@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits;
+package dev.sluice.worker.limits.fleet;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits;
+package dev.sluice.worker.limits.fleet;
 
 import io.github.bucket4j.Bandwidth;
 import io.github.bucket4j.BucketConfiguration;

@@ -1,4 +1,4 @@
-package dev.sluice.worker.limits.grant;
+package dev.sluice.worker.limits.fleet.grant;
 
 import dev.sluice.worker.pool.RedisCalls;
 import redis.clients.jedis.exceptions.JedisDataException;

@@ -1,0 +1,302 @@
+package dev.sluice.worker.limits.fleet;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.InMemoryFormat;
+import com.hazelcast.config.MapConfig;
+import com.hazelcast.config.SerializationConfig;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import dev.sluice.worker.cluster.ClusterMember;
+import dev.sluice.worker.cluster.ControlTopic;
+import io.github.bucket4j.BlockingStrategy;
+import io.github.bucket4j.Bucket;
+import io.github.bucket4j.grid.hazelcast.Bucket4jHazelcast;
+import io.github.bucket4j.grid.hazelcast.HazelcastEntryProcessor;
+import io.github.bucket4j.grid.hazelcast.HazelcastProxyManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongConsumer;
+
+/**
+ * The fleet limiter's store port, on the embedded Hazelcast cluster: the permit table (one entry of
+ * {@value #PERMITS_MAP}, changed only by {@link PermitProcessor}s) and the rate bucket (Bucket4j in
+ * {@value #RATE_MAP}), each reached through a {@link Combiner} so that one node sends the requests of all its waiting
+ * threads as one call at a time; and the two control topics (wake-ups of permit waiters, 429 pauses). Every failure
+ * and every call slower than the store timeout is a {@link StoreFailure}. Who may use the store, and when, is not
+ * decided here (see {@link Fencing}).
+ */
+final class FleetStore implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(FleetStore.class);
+
+    static final String PERMITS_MAP = "sluice-limits-permits";
+    static final String RATE_MAP = "sluice-limits-rate";
+    static final String WAKE_TOPIC = "sluice-limits-wake";
+    static final String PAUSE_TOPIC = "sluice-limits-pause";
+    static final String KEY = "hub";
+    private static final int BUCKET4J_TYPE_ID_BASE = 10_000;
+    /** Most waiter requests one store call carries. */
+    private static final int MAX_BATCH = 1_024;
+
+    /**
+     * When a holder's reserved token is due: at {@code waitNanos} after a moment between {@code askedAt} and
+     * {@code answeredAt} (its store call's send and answer, by this node's clock).
+     */
+    record TokenTime(long askedAt, long answeredAt, long waitNanos) {
+        /** No token could be had before the holder's deadline. */
+        static final TokenTime NONE_IN_TIME = new TokenTime(0, 0, -1);
+        /** Tokens went to holders with earlier deadlines in this call: ask again. */
+        static final TokenTime RETRY = new TokenTime(0, 0, -2);
+    }
+
+    private final FleetHubLimiter.Settings settings;
+    private final String nodeId;
+    private final IMap<String, byte[]> permits;
+    private final Bucket bucket;
+    private final long nanosPerToken;
+    private final Combiner<PermitProcessor.Step, long[]> tableCalls;
+    private final Combiner<Long, TokenTime> bucketCalls;
+    private final Map<String, Semaphore> waiters = new ConcurrentHashMap<>();
+    private final ControlTopic wakeTopic;
+    private final UUID wakeRegistration;
+    private final ControlTopic pauseTopic;
+    private final UUID pauseRegistration;
+    private final LongAdder releaseFailures = new LongAdder();
+
+    /**
+     * Adds what the store keeps in the cluster to a member's {@link Config}: the maps (two synchronous backups), the
+     * permit processors' factory and Bucket4j's serializers. Every member needs it.
+     */
+    static Config configure(Config config) {
+        config.addMapConfig(new MapConfig("sluice-limits-*")
+                .setBackupCount(2)
+                .setAsyncBackupCount(0)
+                .setInMemoryFormat(InMemoryFormat.BINARY));
+        SerializationConfig serialization = config.getSerializationConfig();
+        serialization.getDataSerializableFactories().putIfAbsent(PermitProcessor.FACTORY_ID, new PermitProcessor.Factory());
+        boolean bucket4jRegistered = serialization.getSerializerConfigs().stream()
+                .anyMatch(s -> s.getTypeClass() == HazelcastEntryProcessor.class);
+        if (!bucket4jRegistered) {
+            HazelcastProxyManager.addCustomSerializers(serialization, BUCKET4J_TYPE_ID_BASE);
+        }
+        return config;
+    }
+
+    /** @param onPause told of every pause (ms) another node announced; malformed ones are dropped before */
+    FleetStore(ClusterMember member, FleetHubLimiter.Settings settings, RateShape shape, LongConsumer onPause) {
+        this.settings = settings;
+        this.nodeId = member.nodeId();
+        HazelcastInstance hz = member.hazelcast();
+        this.permits = hz.getMap(PERMITS_MAP);
+        IMap<String, byte[]> rate = hz.getMap(RATE_MAP);
+        HazelcastProxyManager<String> buckets = Bucket4jHazelcast.entryProcessorBasedBuilder(rate).build();
+        // One bucket per limit: a bucket keeps the configuration it was made with, so nodes restarted with a new
+        // limit must not inherit the old one. During a rolling change the old and new limits' buckets both run.
+        this.bucket = buckets.builder().build(KEY + "/" + settings.maxPerSecond() + "rps", shape::toBucketConfiguration);
+        // Rounded down, so a token's computed time is never before its real one.
+        this.nanosPerToken = shape.refillPeriod().toNanos() / shape.refillTokens();
+        this.tableCalls = new Combiner<>("sluice-limiter-permits", MAX_BATCH, this::sendSteps);
+        this.bucketCalls = new Combiner<>("sluice-limiter-tokens", MAX_BATCH, this::reserveTokens);
+        // Both topics carry control messages, sealed under cluster.secret and checked on receipt (ControlMessages).
+        this.wakeTopic = member.controlTopic(WAKE_TOPIC);
+        this.wakeRegistration = wakeTopic.subscribe(ids -> {
+            for (String id : ids.split(",")) {
+                Semaphore waiter = waiters.get(id);
+                if (waiter != null) {
+                    waiter.release();
+                }
+            }
+        });
+        this.pauseTopic = member.controlTopic(PAUSE_TOPIC);
+        this.pauseRegistration = pauseTopic.subscribe(pauseMs -> onPause.accept(FleetHubLimiter.heardPause(pauseMs)));
+    }
+
+    /** Queues one step of the permit table for this node's next combined call. */
+    CompletableFuture<long[]> step(PermitProcessor.Op op, String id, long millis) {
+        return tableCalls.submit(new PermitProcessor.Step(op, id, millis));
+    }
+
+    /** Queues a token reservation for a holder that must have it before {@code deadline} (this node's nanoTime). */
+    CompletableFuture<TokenTime> token(long deadline) {
+        return bucketCalls.submit(deadline);
+    }
+
+    /** A semaphore released whenever the permit table says waiter {@code id}'s turn came; until {@link #forget}. */
+    Semaphore wakeUpsOf(String id) {
+        Semaphore wake = new Semaphore(0);
+        waiters.put(id, wake);
+        return wake;
+    }
+
+    void forget(String id) {
+        waiters.remove(id);
+    }
+
+    /** Withdraws waiter {@code id}'s ticket, in the background; an unused ticket expires anyway. */
+    void cancelQuietly(String id) {
+        step(PermitProcessor.Op.CANCEL, id, 0).whenComplete((ignored, failure) -> {
+            if (failure != null) {
+                log.debug("could not withdraw permit ticket {}; it expires on its own", id, failure);
+            }
+        });
+    }
+
+    /** Gives permit {@code id} back, in the background; its lease ends it if that fails. */
+    void releaseAsync(String id) {
+        step(PermitProcessor.Op.RELEASE, id, 0).whenComplete((ignored, failure) -> {
+            if (failure != null) {
+                releaseFailures.increment();
+                log.debug("releasing permit {} failed; its lease ends it", id, failure);
+            }
+        });
+    }
+
+    /** Releases that did not reach the store (their leases ended those permits). */
+    long releaseFailures() {
+        return releaseFailures.sum();
+    }
+
+    /** Sets the fleet's 429 pause in the permit table and tells every member. */
+    void pause(long pauseMs) throws StoreFailure, InterruptedException {
+        call(PermitProcessor.pause(pauseMs));
+        pauseTopic.publish(Long.toString(pauseMs));
+    }
+
+    /** One store call that changes nothing: does the permit table answer? */
+    void probe() throws StoreFailure, InterruptedException {
+        call(PermitProcessor.probe());
+    }
+
+    /** The permit table as its owner has it now. */
+    PermitTable inspect() throws StoreFailure, InterruptedException {
+        return PermitTable.decode((byte[]) call(PermitProcessor.inspect()));
+    }
+
+    /**
+     * Reserves one token for each waiting holder in one bucket call (the Bucket4j blocking consume of them all,
+     * through a strategy that does not park). Token {@code i} of {@code k} is due {@code (k - 1 - i)} token
+     * periods before the last one (the refill is greedy and continuous), or at once; the holders with the nearest
+     * deadlines get the earliest tokens. When {@code k} tokens cannot all come before the latest deadline, fewer
+     * are reserved and the others ask again.
+     */
+    private List<TokenTime> reserveTokens(List<Long> deadlines) throws StoreFailure {
+        int n = deadlines.size();
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (x, y) -> Long.compare(deadlines.get(x), deadlines.get(y)));
+        TokenTime[] answers = new TokenTime[n];
+        Arrays.fill(answers, TokenTime.NONE_IN_TIME);
+        long maxWait = deadlines.get(order[n - 1]) - System.nanoTime();
+        for (int k = n; k >= 1 && maxWait > 0; k /= 2) {
+            long askedAt = System.nanoTime();
+            Slot slot = new Slot();
+            boolean reserved;
+            try {
+                reserved = bucket.asBlocking().tryConsume(k, maxWait, slot); // reserves; Slot does not park
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StoreFailure("interrupted while reserving rate tokens", e);
+            } catch (RuntimeException e) {
+                throw new StoreFailure("the fleet rate bucket failed: " + e, e);
+            }
+            if (!reserved) {
+                continue;
+            }
+            long answeredAt = slot.waitNanos > 0 ? slot.answeredAt : System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                long due = Math.max(0, slot.waitNanos - (long) (k - 1 - i) * nanosPerToken);
+                answers[order[i]] = i < k ? new TokenTime(askedAt, answeredAt, due) : TokenTime.RETRY;
+            }
+            break;
+        }
+        return Arrays.asList(answers);
+    }
+
+    /** Takes Bucket4j's reservation without parking: the holder renews its lease first, then waits. */
+    private static final class Slot implements BlockingStrategy {
+        long waitNanos;
+        long answeredAt;
+
+        @Override
+        public void park(long nanosToPark) {
+            answeredAt = System.nanoTime();
+            waitNanos = nanosToPark;
+        }
+    }
+
+    /** One permit-table call for the steps of this node's waiters; wakes the waiters whose turn came. */
+    private List<long[]> sendSteps(List<PermitProcessor.Step> steps) throws StoreFailure, InterruptedException {
+        Object answer = call(PermitProcessor.batch(steps, nodeId, settings.maxInFlight(), settings.ticketTtl().toMillis()));
+        PermitProcessor.BatchReply reply = (PermitProcessor.BatchReply) answer;
+        if (reply.wake().length > 0) {
+            wakeTopic.publish(String.join(",", reply.wake()));
+        }
+        List<long[]> out = new ArrayList<>(steps.size());
+        for (int i = 0; i < steps.size(); i++) {
+            out.add(reply.reply(i));
+        }
+        return out;
+    }
+
+    /** Waits for a combined call's answer: at most one call ahead of it and its own, each bounded by the store timeout. */
+    <A> A answer(CompletableFuture<A> answer) throws StoreFailure, InterruptedException {
+        try {
+            return answer.get(2 * settings.storeTimeout().toMillis() + 500, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            if (cause instanceof StoreFailure failure) {
+                throw failure;
+            }
+            throw new StoreFailure("the fleet limiter's store call failed: " + cause, cause);
+        } catch (TimeoutException e) {
+            throw new StoreFailure("the fleet limiter's store call did not answer within "
+                    + (2 * settings.storeTimeout().toMillis() + 500) + " ms", e);
+        }
+    }
+
+    private Object call(PermitProcessor processor) throws StoreFailure, InterruptedException {
+        CompletableFuture<Object> answer;
+        try {
+            answer = permits.submitToKey(KEY, processor).toCompletableFuture();
+        } catch (RuntimeException e) {
+            throw new StoreFailure("the fleet permit table failed: " + e, e);
+        }
+        try {
+            return answer.get(settings.storeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new StoreFailure("the fleet permit table failed: " + cause, cause);
+        } catch (TimeoutException e) {
+            throw new StoreFailure("the fleet permit table did not answer within " + settings.storeTimeout().toMillis()
+                    + " ms", e);
+        } catch (RuntimeException e) {
+            throw new StoreFailure("the fleet permit table failed: " + e, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        tableCalls.close();
+        bucketCalls.close();
+        try {
+            wakeTopic.unsubscribe(wakeRegistration);
+            pauseTopic.unsubscribe(pauseRegistration);
+        } catch (RuntimeException e) {
+            log.debug("could not remove the limiter's topic listeners", e);
+        }
+    }
+}
