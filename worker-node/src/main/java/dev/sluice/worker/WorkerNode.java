@@ -35,6 +35,7 @@ import dev.sluice.worker.sink.BoundedSink;
 import dev.sluice.worker.sink.KafkaSink;
 import dev.sluice.worker.sink.RedisSink;
 import dev.sluice.worker.sink.ResultSink;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -355,6 +356,12 @@ public final class WorkerNode implements AutoCloseable {
                     .description("Rate tokens left unused because their request would have left too late").register(meters);
             Gauge.builder("sluice.limiter.release_failures", fleet, FleetHubLimiter::releaseFailures)
                 .description("Fleet permits whose release failed (they come back when their lease ends), since start").register(meters);
+            FunctionCounter.builder("sluice.limiter.store.calls", fleet, FleetHubLimiter::storeCalls)
+                    .description("Calls to the fleet limiter's store (permit table and rate bucket)").register(meters);
+            FunctionCounter.builder("sluice.limiter.expired.tokens", fleet, FleetHubLimiter::expiredTokens)
+                    .description("Rate tokens reserved ahead of this node's requests that expired unused").register(meters);
+            Gauge.builder("sluice.limiter.permits.held", fleet, FleetHubLimiter::permitsHeld)
+                    .description("Fleet permits this node holds, in use or kept for its next requests").register(meters);
         }
         Gauge.builder("sluice.queue.waiting", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().waiting())
                 .description("Jobs waiting in the queue, as last sampled").register(meters);

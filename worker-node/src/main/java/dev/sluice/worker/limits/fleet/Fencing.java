@@ -16,11 +16,13 @@ import java.util.function.LongSupplier;
  */
 final class Fencing {
     /**
-     * The member attribute naming the limiter protocol a node speaks. Protocol 2 grants only on the side holding the
-     * grantor lease in Redis; protocol 1 (no attribute) went by the majority of the last known fleet.
+     * The member attribute naming the limiter protocol a node speaks. Protocol 3 keeps permits between requests and
+     * reserves tokens ahead (the permit table's batch reply carries its demand); protocol 2 granted only on the side
+     * holding the grantor lease in Redis, as 3 does; protocol 1 (no attribute) went by the majority of the last known
+     * fleet.
      */
     static final String PROTOCOL_ATTRIBUTE = "sluice.limiter.protocol";
-    static final String PROTOCOL = "2";
+    static final String PROTOCOL = "3";
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private final LongSupplier nanoTime;

@@ -107,6 +107,12 @@ public final class FleetHubLimiter implements HubLimiter {
     /** The maps the store keeps in the cluster (the permit table, the rate buckets). */
     public static final String PERMITS_MAP = FleetStore.PERMITS_MAP;
     public static final String RATE_MAP = FleetStore.RATE_MAP;
+    /** From this many requests a second per node on, permits are kept and tokens reserved ahead (the hot path). */
+    static final int HOT_PER_NODE = 20;
+    /** An idle kept permit goes back to the fleet after this long. */
+    private static final long IDLE_RELEASE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    /** Tokens are reserved for about this much of a node's recent use ahead. */
+    private static final long AHEAD_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     /** The longest pause a message from another node can ask for: hub.max_retry_after_secs at most. */
     private static final long MAX_HEARD_PAUSE_MS = TimeUnit.DAYS.toMillis(1);
 
@@ -170,6 +176,9 @@ public final class FleetHubLimiter implements HubLimiter {
     private final FleetStore store;
     private final Fencing fencing;
     private final FailurePolicy policy;
+    private final PermitShare share;
+    private final TokenBuffer ahead;
+    private final ScheduledExecutorService keeper;
     private final long sendBudgetNanos;
     private final Semaphore gate;
     private final AtomicLong sequence = new AtomicLong();
@@ -209,6 +218,15 @@ public final class FleetHubLimiter implements HubLimiter {
         this.store = new FleetStore(member, settings, shape, this::pauseLocally);
         this.fencing = new Fencing(new MajorityRule(member), nanoTime);
         this.policy = new FailurePolicy(settings, member::lastKnownSize);
+        // The hot path: from about 20 requests a second per node on, each node keeps its permits between requests
+        // and reserves rate tokens ahead of its requests, so that Hub calls do not each cost a store call.
+        java.util.function.BooleanSupplier hot = () -> settings.maxPerSecond() >= HOT_PER_NODE * Math.max(1, member.lastKnownSize());
+        this.share = new PermitShare(store, settings.maxInFlight(), settings.lease().toMillis(), IDLE_RELEASE_NANOS,
+                nanoTime, hot, this::pauseLocally);
+        store.listenDemand(share::demand);
+        this.ahead = new TokenBuffer(AHEAD_NANOS, Math.max(1, settings.maxPerSecond() / 10), hot,
+                settings.maxPerSecond(), share::nodes, nanoTime.getAsLong());
+        store.reserveAheadInto(ahead);
         // Half the tolerance for the holder (its send is checked again right before the first byte, after the
         // connection is made), half for the way from there to the Hub's count (network, the Hub's own scheduling,
         // which nothing here can check). A third for the holder was measured too: it gave up ten times the tokens
@@ -219,6 +237,10 @@ public final class FleetHubLimiter implements HubLimiter {
                 .daemon().unstarted(r));
         watcher.scheduleWithFixedDelay(this::watch, settings.probeEvery().toMillis(), settings.probeEvery().toMillis(),
                 TimeUnit.MILLISECONDS);
+        long keepEveryMs = Math.clamp(settings.grace().toMillis() / 4, 20, 250);
+        this.keeper = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-limiter-keeper")
+                .daemon().unstarted(r));
+        keeper.scheduleWithFixedDelay(this::keep, keepEveryMs, keepEveryMs, TimeUnit.MILLISECONDS);
         log.info("fleet Hub limits: {} in flight (leases of {} ms), {} per second as a bucket of {} refilled {} per {} ms; "
                         + "on store failure: {}", settings.maxInFlight(), settings.lease().toMillis(), settings.maxPerSecond(),
                 shape.capacity(), shape.refillTokens(), shape.refillPeriod().toMillis(), settings.onStoreFailure());
@@ -274,15 +296,19 @@ public final class FleetHubLimiter implements HubLimiter {
         if (!gate.tryAcquire(Math.max(0, deadline - nanoTime.getAsLong()), TimeUnit.NANOSECONDS)) {
             return null;
         }
-        String id = nodeId + "/" + sequence.incrementAndGet();
         boolean handedOut = false;
         try {
-            Long leaseFrom = takePermit(id, deadline);
-            if (leaseFrom == null) {
-                return null;
+            HeldPermit held = share.take();
+            if (held == null) {
+                String id = nodeId + "/" + sequence.incrementAndGet();
+                Long leaseFrom = takePermit(id, deadline);
+                if (leaseFrom == null) {
+                    return null;
+                }
+                held = share.granted(id, leaseFrom);
             }
             try {
-                FleetPermit permit = new FleetPermit(this, store, fencing, id, leaseFrom);
+                FleetPermit permit = new FleetPermit(this, store, fencing, share, ahead, held);
                 if (permit.takeToken(deadline)) {
                     handedOut = true;
                     heldHere.incrementAndGet();
@@ -291,13 +317,30 @@ public final class FleetHubLimiter implements HubLimiter {
                 return null;
             } finally {
                 if (!handedOut) {
-                    store.releaseAsync(id);
+                    share.giveBack(held);
                 }
             }
         } finally {
             if (!handedOut) {
                 gate.release();
             }
+        }
+    }
+
+    /** The keeper's round: this node's permit share renewed and fitted to demand, the rate of token use sampled. */
+    private void keep() {
+        if (closed) {
+            return;
+        }
+        try {
+            ahead.sample(nanoTime.getAsLong());
+            share.keep();
+        } catch (StoreFailure e) {
+            log.debug("renewing this node's permits failed: {}", e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.warn("the fleet limiter's keeper failed", e);
         }
     }
 
@@ -515,6 +558,21 @@ public final class FleetHubLimiter implements HubLimiter {
         return store.releaseFailures();
     }
 
+    /** Calls to the fleet's store (permit table and rate bucket) since start. */
+    public long storeCalls() {
+        return store.calls();
+    }
+
+    /** Rate tokens reserved ahead of this node's requests that expired unused, since start. */
+    public long expiredTokens() {
+        return ahead.expired();
+    }
+
+    /** Permits this node holds now, in use or kept idle for its next requests. */
+    public int permitsHeld() {
+        return share.held();
+    }
+
     public Settings settings() {
         return settings;
     }
@@ -534,10 +592,17 @@ public final class FleetHubLimiter implements HubLimiter {
      *                         the table owner's clock); null when the table could not be read
      * @param fleetWaiting     waiters queued in the table, or -1 when it could not be read
      * @param pausedUntil      the fleet-wide 429 pause end (epoch ms), 0 when none, or -1 when unread
+     * @param grantor          the grantor lease as last read
+     * @param mayGrant         "yes" when this node may take new capacity now, else why not
+     * @param fencedSends      requests held back before their first byte because this side may no longer send
+     * @param storeCalls       calls to the store since start (permit table and rate bucket)
+     * @param permitsKept      permits this node holds now, in use or kept for its next requests
+     * @param expiredTokens    rate tokens reserved ahead that expired unused, since start
      */
     public record Snapshot(int maxInFlight, int maxPerSecond, int heldHere, String degraded, String onStoreFailure,
                            long fallbacks, long lateTokens, long releaseFailures, Map<String, Leases> fleetLeases,
-                           int fleetWaiting, long pausedUntil, String grantor, String mayGrant, long fencedSends) {
+                           int fleetWaiting, long pausedUntil, String grantor, String mayGrant, long fencedSends,
+                           long storeCalls, int permitsKept, long expiredTokens) {
     }
 
     /** A holder's leases in the permit table. */
@@ -568,7 +633,8 @@ public final class FleetHubLimiter implements HubLimiter {
         String why = fencing.whyNot();
         return new Snapshot(settings.maxInFlight(), settings.maxPerSecond(), heldHere.get(), degradedReason(),
                 settings.onStoreFailure().toString(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
-                pausedUntil, fencing.describe(), why.isEmpty() ? "yes" : why, fencedSends());
+                pausedUntil, fencing.describe(), why.isEmpty() ? "yes" : why, fencedSends(), storeCalls(), permitsHeld(),
+                expiredTokens());
     }
 
     /** The permit table as its owner has it now (for tests and diagnostics). */
@@ -581,6 +647,8 @@ public final class FleetHubLimiter implements HubLimiter {
         closed = true;
         policy.close();
         watcher.shutdownNow();
+        keeper.shutdownNow();
+        share.releaseIdle();
         store.close();
     }
 }

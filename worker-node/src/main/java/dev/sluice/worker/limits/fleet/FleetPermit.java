@@ -21,19 +21,23 @@ final class FleetPermit implements Permit {
     private final FleetHubLimiter limiter;
     private final FleetStore store;
     private final Fencing fencing;
+    private final PermitShare share;
+    private final TokenBuffer ahead;
+    private final HeldPermit held;
     private final String id;
     private final AtomicBoolean done = new AtomicBoolean();
-    /** This node's nanoTime from which the permit's lease runs at the earliest (when its grant or renewal was asked). */
-    private long leaseFrom;
     /** The latest nanoTime at which the request may leave on its token. */
     private volatile long sendBy;
 
-    FleetPermit(FleetHubLimiter limiter, FleetStore store, Fencing fencing, String id, long leaseFrom) {
+    FleetPermit(FleetHubLimiter limiter, FleetStore store, Fencing fencing, PermitShare share, TokenBuffer ahead,
+                HeldPermit held) {
         this.limiter = limiter;
         this.store = store;
         this.fencing = fencing;
-        this.id = id;
-        this.leaseFrom = leaseFrom;
+        this.share = share;
+        this.ahead = ahead;
+        this.held = held;
+        this.id = held.id;
     }
 
     /**
@@ -51,12 +55,17 @@ final class FleetPermit implements Permit {
             if (!fencing.awaitGrantRight(deadline)) {
                 return false;
             }
-            FleetStore.TokenTime slot = store.answer(store.token(deadline));
-            if (slot == FleetStore.TokenTime.NONE_IN_TIME) {
-                return false;
-            }
-            if (slot == FleetStore.TokenTime.RETRY) {
-                continue;
+            // A token reserved ahead of this node's requests, if one is still usable; else one from the bucket.
+            FleetStore.TokenTime slot = ahead.take(System.nanoTime(), sendBudgetNanos, deadline);
+            if (slot == null) {
+                slot = store.answer(store.token(deadline));
+                if (slot == FleetStore.TokenTime.NONE_IN_TIME) {
+                    return false;
+                }
+                if (slot == FleetStore.TokenTime.RETRY) {
+                    continue;
+                }
+                ahead.tookFromBucket();
             }
             // The owner computed the token's time somewhere between asking and answering: sending at
             // answeredAt + wait is never early, and anything after askedAt + wait may be late.
@@ -67,7 +76,7 @@ final class FleetPermit implements Permit {
             // while the holder waits anyway.
             CompletableFuture<long[]> renewal = null;
             long renewalAsked = System.nanoTime();
-            if (latestSlot + sendBudgetNanos - leaseFrom > limiter.settings().grace().toNanos() / 2) {
+            if (latestSlot + sendBudgetNanos - held.leaseFrom() > limiter.settings().grace().toNanos() / 2) {
                 renewal = store.step(PermitProcessor.Op.RENEW, id,
                         leaseMs + TimeUnit.NANOSECONDS.toMillis(slot.waitNanos()));
             }
@@ -78,10 +87,11 @@ final class FleetPermit implements Permit {
             if (renewal != null) {
                 PermitTable.Reply renewed = PermitTable.Reply.fromWire(store.answer(renewal));
                 if (renewed.state() == PermitTable.State.LOST) {
+                    held.lose();
                     log.warn("permit {} ended while its holder waited for a rate token; giving the token up", id);
                     return false;
                 }
-                leaseFrom = renewalAsked + slot.waitNanos();
+                held.renewedFrom(renewalAsked + slot.waitNanos());
                 if (renewed.pauseMs() > 0) {
                     FleetHubLimiter.sleepOutPause(TimeUnit.MILLISECONDS.toNanos(renewed.pauseMs()), deadline);
                     continue; // the token goes unused
@@ -128,11 +138,12 @@ final class FleetPermit implements Permit {
         }
     }
 
+    /** The request ended: the permit is kept for this node's next request, or given back (see {@link PermitShare}). */
     @Override
     public void close() {
         if (done.compareAndSet(false, true)) {
             limiter.handedBack();
-            store.releaseAsync(id);
+            share.giveBack(held);
         }
     }
 
@@ -140,6 +151,7 @@ final class FleetPermit implements Permit {
     public void keepUntilLeaseEnd() {
         if (done.compareAndSet(false, true)) {
             limiter.handedBack();
+            share.leaveToLease(held);
         }
     }
 }

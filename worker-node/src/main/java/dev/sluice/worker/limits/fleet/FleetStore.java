@@ -74,6 +74,15 @@ final class FleetStore implements AutoCloseable {
     private final ControlTopic pauseTopic;
     private final UUID pauseRegistration;
     private final LongAdder releaseFailures = new LongAdder();
+    private final LongAdder calls = new LongAdder();
+    private volatile TokenBuffer ahead;
+    private volatile Demand demand = (holders, othersWaiting) -> { };
+
+    /** Told of the permit table's demand after each batch (see {@link PermitProcessor.BatchReply}). */
+    @FunctionalInterface
+    interface Demand {
+        void of(int holders, int othersWaiting);
+    }
 
     /**
      * Adds what the store keeps in the cluster to a member's {@link Config}: the maps (two synchronous backups), the
@@ -121,6 +130,37 @@ final class FleetStore implements AutoCloseable {
         });
         this.pauseTopic = member.controlTopic(PAUSE_TOPIC);
         this.pauseRegistration = pauseTopic.subscribe(pauseMs -> onPause.accept(FleetHubLimiter.heardPause(pauseMs)));
+    }
+
+    /** Where tokens reserved ahead of this node's requests go, and how many it wants; none until set. */
+    void reserveAheadInto(TokenBuffer buffer) {
+        this.ahead = buffer;
+    }
+
+    void listenDemand(Demand listener) {
+        this.demand = listener;
+    }
+
+    /** Calls to the store (the permit table and the rate bucket) since start. */
+    long calls() {
+        return calls.sum();
+    }
+
+    /**
+     * Starts the lease of each permit in {@code ids} again for {@code leaseMs}, in one store call; the replies in
+     * order (RENEWED, or LOST when the table no longer has it).
+     */
+    List<PermitTable.Reply> renewAll(List<String> ids, long leaseMs) throws StoreFailure, InterruptedException {
+        List<PermitProcessor.Step> steps = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            steps.add(new PermitProcessor.Step(PermitProcessor.Op.RENEW, id, leaseMs));
+        }
+        List<long[]> wire = sendSteps(steps);
+        List<PermitTable.Reply> out = new ArrayList<>(wire.size());
+        for (long[] w : wire) {
+            out.add(PermitTable.Reply.fromWire(w));
+        }
+        return out;
     }
 
     /** Queues one step of the permit table for this node's next combined call. */
@@ -200,11 +240,14 @@ final class FleetStore implements AutoCloseable {
         Arrays.sort(order, (x, y) -> Long.compare(deadlines.get(x), deadlines.get(y)));
         TokenTime[] answers = new TokenTime[n];
         Arrays.fill(answers, TokenTime.NONE_IN_TIME);
+        TokenBuffer buffer = ahead;
+        int extra = buffer == null ? 0 : buffer.wanted(n);
         long maxWait = deadlines.get(order[n - 1]) - System.nanoTime();
-        for (int k = n; k >= 1 && maxWait > 0; k /= 2) {
+        for (int k = n + extra; k >= 1 && maxWait > 0; k = k > n ? n : k / 2) {
             long askedAt = System.nanoTime();
             Slot slot = new Slot();
             boolean reserved;
+            calls.increment();
             try {
                 reserved = bucket.asBlocking().tryConsume(k, maxWait, slot); // reserves; Slot does not park
             } catch (InterruptedException e) {
@@ -217,9 +260,21 @@ final class FleetStore implements AutoCloseable {
                 continue;
             }
             long answeredAt = slot.waitNanos > 0 ? slot.answeredAt : System.nanoTime();
-            for (int i = 0; i < n; i++) {
+            List<TokenTime> spare = new ArrayList<>(Math.max(0, k - n));
+            for (int i = 0; i < k; i++) {
                 long due = Math.max(0, slot.waitNanos - (long) (k - 1 - i) * nanosPerToken);
-                answers[order[i]] = i < k ? new TokenTime(askedAt, answeredAt, due) : TokenTime.RETRY;
+                TokenTime t = new TokenTime(askedAt, answeredAt, due);
+                if (i < n) {
+                    answers[order[i]] = t;
+                } else {
+                    spare.add(t);
+                }
+            }
+            for (int i = k; i < n; i++) {
+                answers[order[i]] = TokenTime.RETRY;
+            }
+            if (!spare.isEmpty()) {
+                buffer.add(spare);
             }
             break;
         }
@@ -242,6 +297,7 @@ final class FleetStore implements AutoCloseable {
     private List<long[]> sendSteps(List<PermitProcessor.Step> steps) throws StoreFailure, InterruptedException {
         Object answer = call(PermitProcessor.batch(steps, nodeId, settings.maxInFlight(), settings.ticketTtl().toMillis()));
         PermitProcessor.BatchReply reply = (PermitProcessor.BatchReply) answer;
+        demand.of(reply.holders(), reply.othersWaiting());
         if (reply.wake().length > 0) {
             wakeTopic.publish(String.join(",", reply.wake()));
         }
@@ -269,6 +325,7 @@ final class FleetStore implements AutoCloseable {
     }
 
     private Object call(PermitProcessor processor) throws StoreFailure, InterruptedException {
+        calls.increment();
         CompletableFuture<Object> answer;
         try {
             answer = permits.submitToKey(KEY, processor).toCompletableFuture();

@@ -119,7 +119,9 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
                         System.arraycopy(reply.toWire(), 0, replies, 4 * i, 4);
                     }
                 }
-                result = new BatchReply(replies, released ? table.eligible(limit).toArray(String[]::new) : new String[0]);
+                int[] demand = table.demand(holder);
+                result = new BatchReply(replies, released ? table.eligible(limit).toArray(String[]::new) : new String[0],
+                        demand[0], demand[1]);
                 changed = true;
             }
             case INSPECT -> result = table.encode();
@@ -225,18 +227,31 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
 
     /**
      * What a {@link #batch} came to: four longs per step ({@link PermitTable.Reply#toWire()}, zeros for RELEASE and
-     * CANCEL) and, when a permit was released, the waiters that may now take one.
+     * CANCEL), when a permit was released the waiters that may now take one, and the table's demand after the batch:
+     * the distinct holders of leases or tickets, and the tickets of other holders than the batch's.
      */
     static final class BatchReply implements IdentifiedDataSerializable {
         private long[] replies;
         private String[] wake;
+        private int holders;
+        private int othersWaiting;
 
         BatchReply() {
         }
 
-        BatchReply(long[] replies, String[] wake) {
+        BatchReply(long[] replies, String[] wake, int holders, int othersWaiting) {
             this.replies = replies;
             this.wake = wake;
+            this.holders = holders;
+            this.othersWaiting = othersWaiting;
+        }
+
+        int holders() {
+            return holders;
+        }
+
+        int othersWaiting() {
+            return othersWaiting;
         }
 
         long[] reply(int step) {
@@ -261,12 +276,16 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
         public void writeData(ObjectDataOutput out) throws IOException {
             out.writeLongArray(replies);
             out.writeStringArray(wake);
+            out.writeInt(holders);
+            out.writeInt(othersWaiting);
         }
 
         @Override
         public void readData(ObjectDataInput in) throws IOException {
             replies = in.readLongArray();
             wake = in.readStringArray();
+            holders = in.readInt();
+            othersWaiting = in.readInt();
         }
     }
 

@@ -170,6 +170,23 @@ final class PermitTable {
         return -1;
     }
 
+    /**
+     * Who wants permits now, for a node deciding how many to keep: the distinct holders of leases or tickets, and the
+     * tickets of holders other than {@code holder}.
+     */
+    int[] demand(String holder) {
+        java.util.Set<String> holders = new java.util.HashSet<>();
+        leases.values().forEach(l -> holders.add(l.holder()));
+        int othersWaiting = 0;
+        for (Ticket t : tickets.values()) {
+            holders.add(t.holder());
+            if (!t.holder().equals(holder)) {
+                othersWaiting++;
+            }
+        }
+        return new int[] {holders.size(), othersWaiting};
+    }
+
     List<Lease> leases() {
         return List.copyOf(leases.values());
     }

@@ -7,6 +7,8 @@ import com.hazelcast.core.HazelcastInstance;
 import dev.sluice.worker.TestFleet;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -151,18 +153,24 @@ class FleetHubLimiterTest extends HubLimiterContract {
         assertThat(System.currentTimeMillis()).isGreaterThanOrEqualTo(leaseEnd);
     }
 
-    @Test
-    void aMemberSpeakingTheOldLimiterProtocolIsRefusedWithAMessage() throws Exception {
-        // Member 2 is an old node: no protocol attribute, so it would still grant by the majority rule.
+    @ParameterizedTest(name = "protocol {0}")
+    @ValueSource(strings = {"1", "2"})
+    void aMemberSpeakingAnOldLimiterProtocolIsRefusedWithAMessage(String old) throws Exception {
+        // Member 2 is an old node: protocol 1 (no attribute) would still grant by the majority rule; protocol 2 gives
+        // each permit back after its request and reads a batch reply without the table's demand.
         fleet = TestFleet.start(3, config -> {
             if (config.getInstanceName().endsWith("-2")) {
-                config.getMemberAttributeConfig().removeAttribute(FleetHubLimiter.PROTOCOL_ATTRIBUTE);
+                if (old.equals("1")) {
+                    config.getMemberAttributeConfig().removeAttribute(FleetHubLimiter.PROTOCOL_ATTRIBUTE);
+                } else {
+                    config.getMemberAttributeConfig().setAttribute(FleetHubLimiter.PROTOCOL_ATTRIBUTE, old);
+                }
             }
         });
         FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(5, 10, Duration.ofSeconds(3),
                 FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
         await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(limiter::degraded);
-        assertThat(limiter.degradedReason()).contains("node node-2").contains("speaks limiter protocol 1, this node 2")
+        assertThat(limiter.degradedReason()).contains("node node-2").contains("speaks limiter protocol " + old + ", this node " + FleetHubLimiter.PROTOCOL)
                 .contains("cannot share a fleet");
         assertThat(limiter.acquire(Duration.ofMillis(300))).as("a permit beside an old node").isNull();
 
