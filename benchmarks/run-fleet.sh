@@ -125,7 +125,7 @@ stop_fleet() {
 measure() {
   local secs=$1 first stats late_before late calls_before calls ticks_before=() ticks_after=() m_before m_after p
   late_before=$(limits_sum lateTokens)
-  calls_before=$(limits_sum storeCalls)
+  calls_before=$(limits_sum storeCalls); table_before=$(limits_sum tableCalls)
   for p in "${worker_pids[@]}" "$hub_pid" "$redis_pid"; do ticks_before+=("$(cpu_ticks "$p")"); done
   m_before=$(machine_ticks)
   first=$(curl -sf "http://127.0.0.1:$hub_port/admin/stats")
@@ -135,6 +135,7 @@ measure() {
   for p in "${worker_pids[@]}" "$hub_pid" "$redis_pid"; do ticks_after+=("$(cpu_ticks "$p")"); done
   late=$(( $(limits_sum lateTokens) - late_before ))
   calls=$(limits_sum storeCalls)
+  [ "$table_before" = "n/a" ] || echo "#   permit-table calls in the window: $(( $(limits_sum tableCalls) - table_before )) of $(( calls - calls_before )) store calls" >&2
   [ "$calls" = "n/a" ] || [ "$calls_before" = "n/a" ] && calls=n/a || calls=$((calls - calls_before))
   python3 -c 'import json,sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])

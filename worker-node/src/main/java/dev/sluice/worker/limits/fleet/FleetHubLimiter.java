@@ -111,6 +111,8 @@ public final class FleetHubLimiter implements HubLimiter {
     static final int HOT_PER_NODE = 20;
     /** An idle kept permit goes back to the fleet after this long. */
     private static final long IDLE_RELEASE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    /** A request waiting for one of its node's kept permits looks again whether it should ask the table this often. */
+    private static final long LOCAL_WAIT_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     /** Tokens are reserved for about this much of a node's recent use ahead. */
     private static final long AHEAD_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     /** The longest pause a message from another node can ask for: hub.max_retry_after_secs at most. */
@@ -299,13 +301,22 @@ public final class FleetHubLimiter implements HubLimiter {
         boolean handedOut = false;
         try {
             HeldPermit held = share.take();
-            if (held == null) {
-                String id = nodeId + "/" + sequence.incrementAndGet();
-                Long leaseFrom = takePermit(id, deadline);
-                if (leaseFrom == null) {
-                    return null;
+            while (held == null) {
+                if (share.mayAskTable()) {
+                    String id = nodeId + "/" + sequence.incrementAndGet();
+                    Long leaseFrom = takePermit(id, deadline);
+                    if (leaseFrom == null) {
+                        return null;
+                    }
+                    held = share.granted(id, leaseFrom);
+                } else {
+                    // This node holds its share: wait for one of its own permits to come back, without a store call.
+                    long left = deadline - nanoTime.getAsLong();
+                    if (left <= 0) {
+                        return null;
+                    }
+                    held = share.awaitKept(Math.min(left, LOCAL_WAIT_SLICE_NANOS));
                 }
-                held = share.granted(id, leaseFrom);
             }
             try {
                 FleetPermit permit = new FleetPermit(this, store, fencing, share, ahead, held);
@@ -596,13 +607,14 @@ public final class FleetHubLimiter implements HubLimiter {
      * @param mayGrant         "yes" when this node may take new capacity now, else why not
      * @param fencedSends      requests held back before their first byte because this side may no longer send
      * @param storeCalls       calls to the store since start (permit table and rate bucket)
+     * @param tableCalls       of those, calls to the permit table
      * @param permitsKept      permits this node holds now, in use or kept for its next requests
      * @param expiredTokens    rate tokens reserved ahead that expired unused, since start
      */
     public record Snapshot(int maxInFlight, int maxPerSecond, int heldHere, String degraded, String onStoreFailure,
                            long fallbacks, long lateTokens, long releaseFailures, Map<String, Leases> fleetLeases,
                            int fleetWaiting, long pausedUntil, String grantor, String mayGrant, long fencedSends,
-                           long storeCalls, int permitsKept, long expiredTokens) {
+                           long storeCalls, long tableCalls, int permitsKept, long expiredTokens) {
     }
 
     /** A holder's leases in the permit table. */
@@ -633,7 +645,7 @@ public final class FleetHubLimiter implements HubLimiter {
         String why = fencing.whyNot();
         return new Snapshot(settings.maxInFlight(), settings.maxPerSecond(), heldHere.get(), degradedReason(),
                 settings.onStoreFailure().toString(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
-                pausedUntil, fencing.describe(), why.isEmpty() ? "yes" : why, fencedSends(), storeCalls(), permitsHeld(),
+                pausedUntil, fencing.describe(), why.isEmpty() ? "yes" : why, fencedSends(), storeCalls(), store.tableCalls(), permitsHeld(),
                 expiredTokens());
     }
 

@@ -74,14 +74,15 @@ final class FleetStore implements AutoCloseable {
     private final ControlTopic pauseTopic;
     private final UUID pauseRegistration;
     private final LongAdder releaseFailures = new LongAdder();
-    private final LongAdder calls = new LongAdder();
+    private final LongAdder tableCallCount = new LongAdder();
+    private final LongAdder bucketCallCount = new LongAdder();
     private volatile TokenBuffer ahead;
-    private volatile Demand demand = (holders, othersWaiting) -> { };
+    private volatile Demand demand = (holders, othersWaiting, free) -> { };
 
     /** Told of the permit table's demand after each batch (see {@link PermitProcessor.BatchReply}). */
     @FunctionalInterface
     interface Demand {
-        void of(int holders, int othersWaiting);
+        void of(int holders, int othersWaiting, int free);
     }
 
     /**
@@ -143,7 +144,12 @@ final class FleetStore implements AutoCloseable {
 
     /** Calls to the store (the permit table and the rate bucket) since start. */
     long calls() {
-        return calls.sum();
+        return tableCallCount.sum() + bucketCallCount.sum();
+    }
+
+    /** Calls to the permit table since start. */
+    long tableCalls() {
+        return tableCallCount.sum();
     }
 
     /**
@@ -247,7 +253,7 @@ final class FleetStore implements AutoCloseable {
             long askedAt = System.nanoTime();
             Slot slot = new Slot();
             boolean reserved;
-            calls.increment();
+            bucketCallCount.increment();
             try {
                 reserved = bucket.asBlocking().tryConsume(k, maxWait, slot); // reserves; Slot does not park
             } catch (InterruptedException e) {
@@ -297,7 +303,7 @@ final class FleetStore implements AutoCloseable {
     private List<long[]> sendSteps(List<PermitProcessor.Step> steps) throws StoreFailure, InterruptedException {
         Object answer = call(PermitProcessor.batch(steps, nodeId, settings.maxInFlight(), settings.ticketTtl().toMillis()));
         PermitProcessor.BatchReply reply = (PermitProcessor.BatchReply) answer;
-        demand.of(reply.holders(), reply.othersWaiting());
+        demand.of(reply.holders(), reply.othersWaiting(), reply.free());
         if (reply.wake().length > 0) {
             wakeTopic.publish(String.join(",", reply.wake()));
         }
@@ -325,7 +331,7 @@ final class FleetStore implements AutoCloseable {
     }
 
     private Object call(PermitProcessor processor) throws StoreFailure, InterruptedException {
-        calls.increment();
+        tableCallCount.increment();
         CompletableFuture<Object> answer;
         try {
             answer = permits.submitToKey(KEY, processor).toCompletableFuture();

@@ -119,9 +119,9 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
                         System.arraycopy(reply.toWire(), 0, replies, 4 * i, 4);
                     }
                 }
-                int[] demand = table.demand(holder);
+                int[] demand = table.demand(holder, limit);
                 result = new BatchReply(replies, released ? table.eligible(limit).toArray(String[]::new) : new String[0],
-                        demand[0], demand[1]);
+                        demand[0], demand[1], demand[2]);
                 changed = true;
             }
             case INSPECT -> result = table.encode();
@@ -228,22 +228,28 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
     /**
      * What a {@link #batch} came to: four longs per step ({@link PermitTable.Reply#toWire()}, zeros for RELEASE and
      * CANCEL), when a permit was released the waiters that may now take one, and the table's demand after the batch:
-     * the distinct holders of leases or tickets, and the tickets of other holders than the batch's.
+     * the distinct holders of leases or tickets, the tickets of other holders than the batch's, and the permits free.
      */
     static final class BatchReply implements IdentifiedDataSerializable {
         private long[] replies;
         private String[] wake;
         private int holders;
         private int othersWaiting;
+        private int free;
 
         BatchReply() {
         }
 
-        BatchReply(long[] replies, String[] wake, int holders, int othersWaiting) {
+        BatchReply(long[] replies, String[] wake, int holders, int othersWaiting, int free) {
             this.replies = replies;
             this.wake = wake;
             this.holders = holders;
             this.othersWaiting = othersWaiting;
+            this.free = free;
+        }
+
+        int free() {
+            return free;
         }
 
         int holders() {
@@ -278,6 +284,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
             out.writeStringArray(wake);
             out.writeInt(holders);
             out.writeInt(othersWaiting);
+            out.writeInt(free);
         }
 
         @Override
@@ -286,6 +293,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
             wake = in.readStringArray();
             holders = in.readInt();
             othersWaiting = in.readInt();
+            free = in.readInt();
         }
     }
 

@@ -8,7 +8,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
@@ -37,9 +38,10 @@ final class PermitShare {
     private final BooleanSupplier keeping;
     private final LongConsumer onPause;
     private final Set<HeldPermit> held = ConcurrentHashMap.newKeySet();
-    private final ConcurrentLinkedDeque<HeldPermit> idle = new ConcurrentLinkedDeque<>();
+    private final LinkedBlockingDeque<HeldPermit> idle = new LinkedBlockingDeque<>();
     private volatile int holders = 1;
     private volatile int othersWaiting;
+    private volatile int free;
 
     /**
      * @param keeping whether permits are kept between requests now (the rate per node is high enough to matter)
@@ -57,15 +59,39 @@ final class PermitShare {
     }
 
     /** The table's demand as the latest batch reply gave it. */
-    void demand(int holders, int othersWaiting) {
+    void demand(int holders, int othersWaiting, int free) {
         this.holders = Math.max(1, holders);
         this.othersWaiting = othersWaiting;
+        this.free = free;
     }
 
     /** A kept idle permit for a request, the one used last first, or null when none is kept. */
     HeldPermit take() {
         HeldPermit p;
         while ((p = idle.pollFirst()) != null) {
+            if (!p.lost()) {
+                return p;
+            }
+            held.remove(p);
+        }
+        return null;
+    }
+
+    /**
+     * Whether a request that found no kept permit should ask the fleet's table for one: while this node keeps permits,
+     * only below the share every node is sure of (the limit over the nodes that hold or wait, rounded down) or while
+     * the table had permits free at the last look. Otherwise its requests wait for one of the node's own permits to
+     * come back, without a store call ({@link #awaitKept}), instead of queuing behind a table nobody gives back to.
+     */
+    boolean mayAskTable() {
+        return !keeping.getAsBoolean() || held.size() < Math.max(1, limit / holders) || free > 0;
+    }
+
+    /** Waits up to {@code nanos} for a kept permit to come back from a request; null when none did. */
+    HeldPermit awaitKept(long nanos) throws InterruptedException {
+        long end = System.nanoTime() + nanos;
+        HeldPermit p;
+        while ((p = idle.pollFirst(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS)) != null) {
             if (!p.lost()) {
                 return p;
             }

@@ -171,10 +171,11 @@ final class PermitTable {
     }
 
     /**
-     * Who wants permits now, for a node deciding how many to keep: the distinct holders of leases or tickets, and the
-     * tickets of holders other than {@code holder}.
+     * Who wants permits now, for a node deciding how many to keep: the distinct holders of leases or tickets, the
+     * tickets of holders other than {@code holder}, and the permits free for a newcomer (not held, not owed to a
+     * ticket) under {@code limit}.
      */
-    int[] demand(String holder) {
+    int[] demand(String holder, int limit) {
         java.util.Set<String> holders = new java.util.HashSet<>();
         leases.values().forEach(l -> holders.add(l.holder()));
         int othersWaiting = 0;
@@ -184,7 +185,7 @@ final class PermitTable {
                 othersWaiting++;
             }
         }
-        return new int[] {holders.size(), othersWaiting};
+        return new int[] {holders.size(), othersWaiting, Math.max(0, limit - leases.size() - tickets.size())};
     }
 
     List<Lease> leases() {
