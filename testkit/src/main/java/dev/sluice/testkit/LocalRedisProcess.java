@@ -79,12 +79,14 @@ final class LocalRedisProcess implements RedisServer.Backend {
                 "--logfile", ""));
         command.addAll(settings.extraArgs());
         try {
-            appendToLog("---- sluice-testkit: " + String.join(" ", command) + System.lineSeparator());
-            process = ChildProcesses.register(new ProcessBuilder(command)
+            appendToLog("---- sluice-testkit: " + (settings.processEnv().isEmpty() ? "" : settings.processEnv() + " ")
+                    + String.join(" ", command) + System.lineSeparator());
+            ProcessBuilder builder = new ProcessBuilder(command)
                     .directory(dir.toFile())
                     .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .start());
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+            builder.environment().putAll(settings.processEnv());
+            process = ChildProcesses.register(builder.start());
         } catch (IOException e) {
             throw new IllegalStateException("could not start " + String.join(" ", command), e);
         }

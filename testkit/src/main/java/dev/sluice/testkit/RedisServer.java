@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -257,7 +258,8 @@ public final class RedisServer implements AutoCloseable {
 
     /** What a server is built from; the extension keeps one and builds a fresh server from it per class or test. */
     record Settings(Mode mode, String externalUrl, String image, Path executable, boolean appendOnly,
-                    AppendFsync appendFsync, List<String> extraArgs, Duration startupTimeout) {
+                    AppendFsync appendFsync, List<String> extraArgs, Map<String, String> processEnv,
+                    Duration startupTimeout) {
     }
 
     /** Builds a {@link RedisServer}; {@link #build()} may be called more than once. */
@@ -269,6 +271,7 @@ public final class RedisServer implements AutoCloseable {
         private boolean appendOnly;
         private AppendFsync appendFsync = AppendFsync.EVERYSEC;
         private final List<String> extraArgs = new ArrayList<>();
+        private final Map<String, String> processEnv = new LinkedHashMap<>();
         private Duration startupTimeout = Duration.ofSeconds(20);
         private Map<String, String> environment = System.getenv();
 
@@ -319,6 +322,15 @@ public final class RedisServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * An environment variable of the {@code redis-server} process, for example {@code LD_PRELOAD} to run it under
+         * libfaketime; local mode only (another mode fails at {@link #build()}). It applies to every start.
+         */
+        public Builder env(String name, String value) {
+            processEnv.put(requireText(name, "environment variable name"), Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
         /** How long {@link RedisServer#start()} waits for PING; default 20 s. */
         public Builder startupTimeout(Duration startupTimeout) {
             if (startupTimeout.isNegative() || startupTimeout.isZero()) {
@@ -361,8 +373,12 @@ public final class RedisServer implements AutoCloseable {
                 String fromEnv = environment.getOrDefault(IMAGE_ENV, "").strip();
                 resolvedImage = fromEnv.isEmpty() ? DEFAULT_IMAGE : fromEnv;
             }
+            if (!processEnv.isEmpty() && resolvedMode != Mode.LOCAL) {
+                throw new IllegalArgumentException("environment variables for redis-server (" + processEnv.keySet()
+                        + ") apply to a local server only, but the mode is " + resolvedMode);
+            }
             return new Settings(resolvedMode, resolvedUrl, resolvedImage, executable, appendOnly, appendFsync,
-                    List.copyOf(extraArgs), startupTimeout);
+                    List.copyOf(extraArgs), Map.copyOf(processEnv), startupTimeout);
         }
 
         private static String checkRedisUrl(String url, String what) {

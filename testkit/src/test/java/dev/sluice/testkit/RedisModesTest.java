@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -103,5 +105,25 @@ class RedisModesTest {
 
         assertThat(dir).doesNotExist();
         assertThat(server.isRunning()).isFalse();
+    }
+
+    @Test
+    void environmentVariablesReachALocalServerAtEveryStartAndAnotherModeRefusesThem() throws Exception {
+        assertThatThrownBy(() -> RedisServer.builder().external("redis://10.1.2.3:6390").env("TZ", "UTC").build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("apply to a local server only");
+        // A process title written over the original environment would hide it from /proc.
+        try (RedisServer server = RedisServer.builder().local().env("SLUICE_TESTKIT_PROBE", "42")
+                .args("--set-proc-title", "no").build().start()) {
+            assertThat(environment(server.pid().orElseThrow())).contains("SLUICE_TESTKIT_PROBE=42");
+            server.kill();
+            server.start();
+            assertThat(environment(server.pid().orElseThrow())).contains("SLUICE_TESTKIT_PROBE=42");
+        }
+    }
+
+    /** A process's environment as Linux shows it. */
+    private static List<String> environment(long pid) throws Exception {
+        return List.of(Files.readString(Path.of("/proc", Long.toString(pid), "environ")).split("\0"));
     }
 }
