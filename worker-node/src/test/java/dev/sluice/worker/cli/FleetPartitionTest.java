@@ -10,14 +10,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.StreamEntryID;
 
-import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -31,7 +27,7 @@ import static org.awaitility.Awaitility.await;
  * merges and every job finishes.
  *
  * <p>Needs root (network namespaces, iptables), as on the project's CI machine; {@code .ci/run} installs iproute2
- * and iptables.
+ * and iptables ({@link NetNamespace}).
  */
 class FleetPartitionTest {
 
@@ -40,58 +36,17 @@ class FleetPartitionTest {
 
     private static final String STREAM = "sluice:jobs";
     private static final int JOBS = 900;
-    private static String namespace;
-    private static String hostIf;
-    private static String hostIp;
-    private static String nsIp;
+    private static NetNamespace ns;
 
     @BeforeAll
     static void namespace() throws Exception {
-        int n = ThreadLocalRandom.current().nextInt(1, 250);
-        int m = ThreadLocalRandom.current().nextInt(200, 250);
-        namespace = "sluice-part-" + ProcessHandle.current().pid();
-        hostIf = "slp" + ProcessHandle.current().pid() % 100_000 + "h";
-        String nsIf = "slp" + ProcessHandle.current().pid() % 100_000 + "n";
-        hostIp = "10." + m + "." + n + ".1";
-        nsIp = "10." + m + "." + n + ".2";
-        run("ip", "netns", "add", namespace);
-        run("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
-        run("ip", "link", "set", nsIf, "netns", namespace);
-        run("ip", "addr", "add", hostIp + "/30", "dev", hostIf);
-        run("ip", "link", "set", hostIf, "up");
-        inNamespace("ip", "addr", "add", nsIp + "/30", "dev", nsIf);
-        inNamespace("ip", "link", "set", nsIf, "up");
-        inNamespace("ip", "link", "set", "lo", "up");
+        ns = NetNamespace.create("slp");
     }
 
     @AfterAll
-    static void removeNamespace() throws Exception {
-        if (namespace != null) {
-            runQuietly("ip", "link", "del", hostIf);
-            runQuietly("ip", "netns", "del", namespace);
-        }
-    }
-
-    private static void inNamespace(String... command) throws Exception {
-        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
-        full.addAll(List.of(command));
-        run(full.toArray(String[]::new));
-    }
-
-    private static void run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed (this test needs root for network "
-                    + "namespaces and iptables): " + out);
-        }
-    }
-
-    private static void runQuietly(String... command) {
-        try {
-            run(command);
-        } catch (Exception e) {
-            System.err.println("cleanup: " + e.getMessage());
+    static void removeNamespace() {
+        if (ns != null) {
+            ns.close();
         }
     }
 
@@ -115,22 +70,19 @@ class FleetPartitionTest {
                     "SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS", "6",
                     "SLUICE_HUB_REQUEST_TIMEOUT_MS", "2000",
                     "SLUICE_NODE_CONCURRENCY", "8");
-            FleetNodes.Placement cutOff = new FleetNodes.Placement(nsIp, List.of("ip", "netns", "exec", namespace),
-                    Map.of("SLUICE_REDIS_URL", "redis://" + hostIp + ":" + port(redis.url()),
-                            "SLUICE_HUB_BASE_URL", "http://" + hostIp + ":" + hub.port()));
-            try (FleetNodes fleet = FleetNodes.start("part", List.of(FleetNodes.Placement.at(hostIp),
-                    FleetNodes.Placement.at(hostIp), cutOff), env, Duration.ofSeconds(90))) {
+            FleetNodes.Placement cutOff = new FleetNodes.Placement(ns.nsIp(), ns.wrapper(),
+                    Map.of("SLUICE_REDIS_URL", "redis://" + ns.hostIp() + ":" + port(redis.url()),
+                            "SLUICE_HUB_BASE_URL", "http://" + ns.hostIp() + ":" + hub.port()));
+            try (FleetNodes fleet = FleetNodes.start("part", List.of(FleetNodes.Placement.at(ns.hostIp()),
+                    FleetNodes.Placement.at(ns.hostIp()), cutOff), env, Duration.ofSeconds(90))) {
                 FleetNodes.Node a = fleet.node("part-1");
                 FleetNodes.Node c = fleet.node("part-3");
                 // The Hub is judged from the first request on, the nodes' cold starts included.
                 await().atMost(Duration.ofSeconds(60)).until(() -> j.keys("sluice:result:*").size() >= 100);
 
                 // Drop the cut-off node's Hazelcast traffic, both ways, and nothing else.
-                String ports = String.join(",", fleet.nodes().stream()
-                        .map(node -> node.member().substring(node.member().lastIndexOf(':') + 1)).toList());
                 System.out.printf("FleetPartitionTest: cutting %s off at %s%n", c.id(), java.time.LocalTime.now());
-                inNamespace("iptables", "-A", "INPUT", "-p", "tcp", "-m", "multiport", "--ports", ports, "-j", "DROP");
-                inNamespace("iptables", "-A", "OUTPUT", "-p", "tcp", "-m", "multiport", "--ports", ports, "-j", "DROP");
+                ns.dropTcpPorts(FleetJudge.memberPorts(fleet));
                 long cutAt = System.nanoTime();
 
                 await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() ->
@@ -152,7 +104,7 @@ class FleetPartitionTest {
 
                 // Heal: the cluster merges and every job finishes.
                 System.out.printf("FleetPartitionTest: healing at %s%n", java.time.LocalTime.now());
-                inNamespace("iptables", "-F");
+                ns.heal();
                 long healedAt = System.nanoTime();
                 await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500)).until(() ->
                         fleet.nodes().stream().allMatch(node -> node.clusterMembers() == 3)
