@@ -21,6 +21,25 @@ final class Scripts {
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
             """;
 
+    /**
+     * KEYS: stream. ARGV: group, consumer, entry ids... Acknowledges and deletes each entry still pending for this
+     * consumer, and leaves the others alone: an entry Redis no longer shows delivered to this node (Redis went back
+     * to a snapshot taken before the delivery, and lost the job's result with it) is delivered again, not deleted.
+     * The ids are one completer batch (bounded); none is unpacked.
+     */
+    static final String STREAM_ACK = """
+            local n = 0
+            for i = 3, #ARGV do
+              local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+              if #mine > 0 then
+                redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+                redis.call('XDEL', KEYS[1], ARGV[i])
+                n = n + 1
+              end
+            end
+            return n
+            """;
+
     /** KEYS: stream, delayed. ARGV: group, entry id, consumer, delay ms, job JSON. */
     static final String STREAM_RETRY = NOW + """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])

@@ -38,7 +38,9 @@ import java.util.TreeMap;
  *
  * <ul>
  *   <li>Acknowledged entries are deleted from the stream (XACK then XDEL), so the stream holds only unfinished
- *       work.</li>
+ *       work. Like every completion, an ack applies only to an entry still pending for this node: after Redis went
+ *       back to a snapshot taken before the delivery (and lost the job's result with it), the entry is delivered
+ *       again rather than deleted.</li>
  *   <li>A live node re-claims its own in-flight entries with {@code XCLAIM ... JUSTID} on a schedule: that resets
  *       their idle time without raising their delivery count, so only a dead node's entries ever pass the
  *       visibility timeout, and a healthy job waiting for a permit is never taken for poison.</li>
@@ -266,9 +268,11 @@ public final class StreamJobQueue implements JobQueue {
                 }
             }
             if (!acked.isEmpty()) {
-                StreamEntryID[] ids = acked.toArray(StreamEntryID[]::new);
-                List<Response<?>> ackReplies = List.of(p.xack(config.stream(), config.group(), ids),
-                        p.xdel(config.stream(), ids));
+                List<String> args = new ArrayList<>(acked.size() + 2);
+                args.add(config.group());
+                args.add(nodeId);
+                acked.forEach(id -> args.add(id.toString()));
+                List<Response<?>> ackReplies = List.of(p.eval(Scripts.STREAM_ACK, List.of(config.stream()), args));
                 acks.forEach(a -> replies.expect(a, Replies.command(a), ackReplies));
             }
             p.sync();

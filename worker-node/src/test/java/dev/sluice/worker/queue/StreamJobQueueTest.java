@@ -1,6 +1,7 @@
 package dev.sluice.worker.queue;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.testkit.RedisServer;
 import dev.sluice.worker.pool.RedisConnections;
 import org.junit.jupiter.api.Test;
 import redis.clients.jedis.Jedis;
@@ -12,6 +13,8 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class StreamJobQueueTest extends JobQueueContract {
 
@@ -85,5 +88,40 @@ class StreamJobQueueTest extends JobQueueContract {
         assertThat(q.stats().oldestWaitingAgeMs()).isBetween(4_500L, 60_000L);
         fetchAll(q, 1);
         assertThat(q.stats().oldestWaitingAgeMs()).isZero();
+    }
+
+    /**
+     * Redis restarted from a snapshot taken before an entry was delivered: the entry is back in the stream as never
+     * delivered, and whatever the node wrote after the snapshot (the job's result) is gone. The node that ran it then
+     * acknowledges it: the entry must stay, to be delivered again and run once more, not be deleted with no result.
+     */
+    @Test
+    void anAckAfterRedisWentBackToASnapshotFromBeforeTheDeliveryLeavesTheEntryToBeDeliveredAgain() {
+        assumeTrue(redis.server().mode() != RedisServer.Mode.EXTERNAL, "an external server cannot be restarted");
+        JobQueue a = queue("node-a");
+        a.enqueue(jobs(1));
+        try (Jedis j = redis.server().newJedis()) {
+            j.save();
+        }
+        Delivery d = fetchAll(a, 1).getFirst();
+        redis.server().kill();
+        redis.server().start();
+        try {
+            // The node's pooled connections died with the server: applied again until Redis takes it, as the
+            // completer does.
+            await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> {
+                completeAll(a, List.of(d));
+                return true;
+            });
+            JobQueue b = queue("node-b");
+            assertThat(b.fetch(10, Duration.ofMillis(200))).as("entries delivered again after the restart")
+                    .extracting(x -> x.job().key()).containsExactly(d.job().key());
+        } finally {
+            // No later restart of this server may bring the snapshot back.
+            try (Jedis j = redis.server().newJedis()) {
+                j.flushAll();
+                j.save();
+            }
+        }
     }
 }
