@@ -3,12 +3,16 @@ package dev.sluice.worker.cli;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.HubStats;
 import dev.sluice.testkit.RedisExtension;
+import dev.sluice.testkit.RedisServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,16 +47,27 @@ import static org.awaitility.Awaitility.await;
  * Faults of one node process or of Redis in a fleet of two real node processes sharing the Hub's limits (100
  * requests a second, 20 in flight) under the grantor lease (3 s lease, 2 s request timeout, 1 s permit grace): a node
  * frozen by SIGSTOP for three leases and resumed, a node cut from Redis only, a node cut from Redis and Hazelcast
- * but not the Hub (network namespace and iptables), and Redis refusing every write for 20 s. The Hub simulator
- * judges each: no sliding second over the rate, never more in flight than the limit, every job answered; and each
- * fault is ridden out the way docs/fleet-limits.md says.
+ * but not the Hub (network namespace and iptables), Redis refusing every write for 20 s, and Redis's clock stepped
+ * 10 s forward then Redis restarted from a 5 s old snapshot. The Hub simulator judges each: no sliding second over
+ * the rate, never more in flight than the limit, every job answered; and each fault is ridden out the way
+ * docs/fleet-limits.md says.
  *
- * <p>The cuts need root (network namespaces, iptables), as on the project's CI machine.
+ * <p>The cuts need root (network namespaces, iptables), as on the project's CI machine; the clock step needs
+ * Debian's faketime (libfaketime), which {@code .ci/run} installs.
  */
 class FleetFaultsTest {
 
     @RegisterExtension
     static RedisExtension redis = RedisExtension.builder().args("--bind", "0.0.0.0").build();
+
+    /** Debian's libfaketime (package libfaketime, pulled in by faketime). */
+    private static final Path LIBFAKETIME = Path.of("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
+    /**
+     * glibc's malloc as a preloadable library: Debian's redis-server uses jemalloc, whose initialisation calls
+     * clock_gettime, which libfaketime 0.9.10 intercepts before it has initialised itself (its own lookups allocate):
+     * redis-server hangs at start. With glibc's malloc preloaded first, libfaketime's allocations do not enter jemalloc.
+     */
+    private static final Path GLIBC_MALLOC = Path.of("/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0");
 
     /**
      * SIGSTOP freezes the grantor (every thread, its clock keeps running) for three leases. The other node must take
@@ -328,5 +343,137 @@ class FleetFaultsTest {
                 j.configSet("maxmemory", "0");
             }
         }
+    }
+
+
+    /**
+     * Redis's wall clock is stepped 10 s forward while the fleet runs at the limit; then, still at the limit, Redis
+     * writes a snapshot (BGSAVE, no AOF), runs on for 5 s, is SIGKILLed and restarted on its port from that snapshot:
+     * the grantor record's renewals, the acks and the results of the last 5 s are lost, and the record goes back.
+     * Redis runs under libfaketime, its wall clock (not its monotonic one) read from a file the test rewrites. No
+     * sliding second over the rate and never more in flight at the Hub, no node exits, every job ends up done (those
+     * whose acks were lost run again: the Hub counts distinct keys); the fleet is at 90% of the limit within 20 s of
+     * the step and within 20 s of the restart (the grantor rules make the nodes fence and take the lease anew when
+     * the record went back: a lease and its margin, then the quiet time).
+     */
+    @Test
+    void redisClockSteppedTenSecondsForwardThenRestartedFromAFiveSecondOldSnapshotLosesNoJobAndBreaksNoLimit()
+            throws Exception {
+        int jobs = 1_900;
+        assertThat(LIBFAKETIME).as("Debian's libfaketime (apt-get install faketime; .ci/run installs it)").exists();
+        assertThat(GLIBC_MALLOC).as("glibc's preloadable malloc").exists();
+        Path clock = Files.createTempFile("sluice-redis-clock-", ".faketime");
+        setClock(clock, "+0s");
+        try (RedisServer server = RedisServer.builder().local()
+                .env("LD_PRELOAD", GLIBC_MALLOC + " " + LIBFAKETIME)
+                .env("FAKETIME_TIMESTAMP_FILE", clock.toString())
+                .env("FAKETIME_NO_CACHE", "1")
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+                .build().start();
+             HubSimulator hub = hub("127.0.0.1")) {
+            try (Jedis j = server.newJedis()) {
+                enqueue(j, 0, jobs);
+            }
+            Map<String, String> env = env(server.url(), hub.baseUrl());
+            // Jobs whose acks the restart lost wait out the visibility timeout. 20 s rather than the default 30 s
+            // ends the test sooner; the entries in flight at the step look 10 s idler, and the nodes' keep-alive
+            // (every third of it) keeps them under it still.
+            env.put("SLUICE_QUEUE_VISIBILITY_TIMEOUT_SECS", "20");
+            try (FleetNodes fleet = FleetNodes.start("clock", List.of(FleetNodes.Placement.loopback(),
+                    FleetNodes.Placement.loopback()), env, Duration.ofSeconds(90))) {
+                await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100))
+                        .until(() -> hub.stats().count(200) >= 500);
+
+                double aheadBefore;
+                double aheadAfter;
+                long steppedAt;
+                String holderAtStep;
+                try (Jedis j = server.newJedis()) {
+                    holderAtStep = grantorNode(j);
+                    aheadBefore = redisClockAhead(j);
+                    setClock(clock, "+10s");
+                    steppedAt = System.nanoTime();
+                    aheadAfter = redisClockAhead(j);
+                }
+                assertThat(aheadAfter - aheadBefore).as("seconds Redis's clock stepped forward").isBetween(9.5, 10.5);
+                double atLimitAfterStep = awaitRecovery(hub, steppedAt, Duration.ofSeconds(20), () -> true);
+
+                long snapshotAt;
+                long resultsAtSnapshot;
+                String holderAtSnapshot;
+                try (Jedis j = server.newJedis()) {
+                    holderAtSnapshot = grantorNode(j);
+                    long saves = persistence(j, "rdb_saves");
+                    resultsAtSnapshot = j.keys("sluice:result:*").size();
+                    j.bgsave();
+                    snapshotAt = System.nanoTime();
+                    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                            .until(() -> persistence(j, "rdb_saves") > saves
+                                    && persistence(j, "rdb_bgsave_in_progress") == 0);
+                    assertThat(j.info("persistence")).contains("rdb_last_bgsave_status:ok");
+                }
+                // Runs on for 5 s from the snapshot: part of the scenario.
+                holdUntil(snapshotAt, 5, () -> allAlive(fleet));
+                long resultsAtKill;
+                try (Jedis j = server.newJedis()) {
+                    resultsAtKill = j.keys("sluice:result:*").size();
+                }
+                HubStats atKill = hub.stats();
+                server.kill();
+                double snapshotAge = seconds(snapshotAt);
+                server.start();
+                long restartedAt = System.nanoTime();
+                try (Jedis j = server.newJedis()) {
+                    long resultsAfterRestart = j.keys("sluice:result:*").size();
+                    assertThat(resultsAfterRestart).as("results in Redis after the restart: the snapshot's, not the kill's")
+                            .isLessThan(resultsAtKill);
+                    double recoveredAfter = awaitRecovery(hub, restartedAt, Duration.ofSeconds(20), () -> true);
+                    String holderAfter = grantorNode(j);
+                    HubStats all = awaitAllDoneWithinLimits(hub, j, jobs, fleet);
+                    double doneAfter = seconds(restartedAt);
+                    System.out.printf("FleetFaultsTest Redis clock and snapshot: stepped Redis's clock %.1f s forward "
+                                    + "(grantor %s), the fleet at 90%% of %d/s over 2 s %.1f s after the step; snapshot "
+                                    + "(grantor %s, %d results) restored %.1f s after it was taken (%d results at the kill, "
+                                    + "%d after the restart), back at 90%% of the limit %.1f s after the restart (grantor "
+                                    + "%s then), every job done %.1f s after it; fenced sends %s; Hub: %d requests (%d at the kill, %d for keys seen "
+                                    + "before), at most %d in a sliding second, at most %d in flight, violations %s, "
+                                    + "statuses %s%n",
+                            aheadAfter - aheadBefore, holderAtStep, RPS, atLimitAfterStep, holderAtSnapshot,
+                            resultsAtSnapshot, snapshotAge, resultsAtKill, resultsAfterRestart, recoveredAfter,
+                            holderAfter, doneAfter, fleet.nodes().stream().map(n -> n.id() + "=" + fencedSends(n)).toList(),
+                            all.totalRequests(), atKill.totalRequests(), all.count(200) - all.distinctKeys(),
+                            all.maxWindowRequests(), all.maxInFlight(), all.violations(), all.byStatus());
+                    assertThat(atLimitAfterStep).as("seconds from the step to 90%% of the limit").isBetween(0.0, 20.0);
+                    assertThat(recoveredAfter).as("seconds from the restart to 90%% of the limit").isBetween(0.0, 20.0);
+                    assertWithinLimits(all, jobs);
+                    assertThat(fleet.nodes()).as("node processes alive").allMatch(n -> n.process().isAlive());
+                }
+            }
+        } finally {
+            Files.deleteIfExists(clock);
+        }
+    }
+
+    /** Sets what libfaketime adds to Redis's wall clock (e.g. "+10s"), in one rename: it reads the file at every call. */
+    private static void setClock(Path file, String offset) throws Exception {
+        Path next = file.resolveSibling(file.getFileName() + ".next");
+        Files.writeString(next, offset + "\n");
+        Files.move(next, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** How many seconds Redis's clock (TIME) is ahead of this process's. */
+    private static double redisClockAhead(Jedis j) {
+        List<String> time = j.time();
+        return Long.parseLong(time.get(0)) + Long.parseLong(time.get(1)) / 1e6 - System.currentTimeMillis() / 1000.0;
+    }
+
+    /** A number from Redis's INFO persistence. */
+    private static long persistence(Jedis j, String field) {
+        for (String line : j.info("persistence").split("\r\n")) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.substring(field.length() + 1).strip());
+            }
+        }
+        throw new IllegalStateException("no " + field + " in INFO persistence");
     }
 }

@@ -2,6 +2,7 @@ package dev.sluice.worker.cli;
 
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.HubStats;
+import org.awaitility.core.ConditionTimeoutException;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.StreamEntryID;
 
@@ -16,6 +17,8 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -133,13 +136,26 @@ final class FleetJudge {
         return at[0];
     }
 
-    /** Every job answered at the Hub and done in Redis, the stream drained; the Hub never saw more than its limits. */
+    /**
+     * Every job (keys k0 to k{@code jobs - 1}) answered at the Hub and done in Redis, the stream drained; fails saying
+     * what is missing. The caller then judges the Hub's figures.
+     */
     static HubStats awaitAllDoneWithinLimits(HubSimulator hub, Jedis j, int jobs, FleetNodes fleet) {
-        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250))
-                .failFast("a node process exited", () -> !allAlive(fleet))
-                .until(() -> hub.stats().distinctKeys() >= jobs && j.keys("sluice:result:*").size() >= jobs);
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
-                .until(() -> j.xlen(STREAM) == 0 && j.xpending(STREAM, "sluice").getTotal() == 0);
+        try {
+            await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250))
+                    .failFast("a node process exited", () -> !allAlive(fleet))
+                    .until(() -> hub.stats().distinctKeys() >= jobs && j.keys("sluice:result:*").size() >= jobs);
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> j.xlen(STREAM) == 0 && j.xpending(STREAM, "sluice").getTotal() == 0);
+        } catch (ConditionTimeoutException e) {
+            Set<String> done = j.keys("sluice:result:*").stream().map(k -> k.substring(k.lastIndexOf(':') + 1))
+                    .collect(Collectors.toSet());
+            List<String> missing = IntStream.range(0, jobs).mapToObj(i -> "k" + i).filter(k -> !done.contains(k))
+                    .limit(20).toList();
+            throw new AssertionError(String.format("not every job done: %d of %d keys answered at the Hub, %d results "
+                            + "(none for %s), %d entries in the stream, %d pending", hub.stats().distinctKeys(), jobs,
+                    done.size(), missing, j.xlen(STREAM), j.xpending(STREAM, "sluice").getTotal()), e);
+        }
         return hub.stats();
     }
 
