@@ -125,6 +125,7 @@ stop_fleet() {
 measure() {
   local secs=$1 first stats late_before late calls_before calls ticks_before=() ticks_after=() m_before m_after p
   late_before=$(limits_sum lateTokens)
+  expired_before=$(limits_sum expiredTokens)
   calls_before=$(limits_sum storeCalls); table_before=$(limits_sum tableCalls)
   for p in "${worker_pids[@]}" "$hub_pid" "$redis_pid"; do ticks_before+=("$(cpu_ticks "$p")"); done
   m_before=$(machine_ticks)
@@ -134,22 +135,24 @@ measure() {
   m_after=$(machine_ticks)
   for p in "${worker_pids[@]}" "$hub_pid" "$redis_pid"; do ticks_after+=("$(cpu_ticks "$p")"); done
   late=$(( $(limits_sum lateTokens) - late_before ))
+  expired=$(limits_sum expiredTokens)
+  [ "$expired" = "n/a" ] || [ "$expired_before" = "n/a" ] && expired=n/a || expired=$((expired - expired_before))
   calls=$(limits_sum storeCalls)
   [ "$table_before" = "n/a" ] || echo "#   permit-table calls in the window: $(( $(limits_sum tableCalls) - table_before )) of $(( calls - calls_before )) store calls" >&2
   [ "$calls" = "n/a" ] || [ "$calls_before" = "n/a" ] && calls=n/a || calls=$((calls - calls_before))
   python3 -c 'import json,sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-limit, late, calls, hz = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+limit, late, calls, hz = int(sys.argv[3]), sys.argv[4].replace("/", " / "), sys.argv[5], int(sys.argv[6])
 before, after = sys.argv[7].split(","), sys.argv[8].split(",")
 mb, ma = [int(x) for x in sys.argv[9].split()], [int(x) for x in sys.argv[10].split()]
 n, secs = b["totalRequests"] - a["totalRequests"], b["periodSeconds"] - a["periodSeconds"]
 cpu = ["%.0f" % (100.0 * (int(y) - int(x)) / hz / secs) for x, y in zip(before, after)]
 idle = 100.0 * (ma[0] - mb[0]) / max(1, ma[1] - mb[1])
 per100 = "n/a" if calls == "n/a" else "%.1f" % (100.0 * int(calls) / max(1, n))
-print("%.1f s | %d | %.1f%% | %d | %d | %d | %d | %d | %s | %s | %.0f%%" % (secs, n, 100.0 * n / (limit * secs),
+print("%.1f s | %d | %.1f%% | %d | %d | %d | %d | %s | %s | %s | %.0f%%" % (secs, n, 100.0 * n / (limit * secs),
       b["maxWindowRequests"], b["maxInFlight"], b["violations"]["total"], b["byStatus"].get("429", 0), late, per100,
       " / ".join(cpu), idle))' \
-    "$first" "$stats" "$limit" "$late" "$calls" "$hz" "$(IFS=,; echo "${ticks_before[*]}")" \
+    "$first" "$stats" "$limit" "$late/$expired" "$calls" "$hz" "$(IFS=,; echo "${ticks_before[*]}")" \
     "$(IFS=,; echo "${ticks_after[*]}")" "$m_before" "$m_after"
 }
 
@@ -162,7 +165,7 @@ for c in "${cases[@]}"; do
   if [[ $c == scale:* ]]; then
     IFS=: read -r _ limit slots latency secs <<<"$c"
     echo
-    echo "| ${label:+code | }nodes | limits (rps / in flight) | node slots, Hub latency | window | requests in it | per second | share of the limit | max in a sliding 1 s* | max in flight* | violations* | 429* | tokens given up late | store calls / 100 Hub calls | CPU % (workers / Hub / Redis) | machine idle |"
+    echo "| ${label:+code | }nodes | limits (rps / in flight) | node slots, Hub latency | window | requests in it | per second | share of the limit | max in a sliding 1 s* | max in flight* | violations* | 429* | tokens given up late / expired ahead | store calls / 100 Hub calls | CPU % (workers / Hub / Redis) | machine idle |"
     echo "|${label:+---|}---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     redis-cli -p "$redis_port" flushall >/dev/null
     inflight=$(( slots * 3 * 2 ))
@@ -188,7 +191,7 @@ for c in "${cases[@]}"; do
     continue
   fi
   if [ -z "$printed_header" ]; then
-    echo "| ${label:+code | }limits (rps / in flight) | Hub latency | window | requests in it | share of the limit | max in a sliding 1 s* | max in flight* | violations* | 429* | tokens given up late | store calls / 100 Hub calls | CPU % (workers / Hub / Redis) | machine idle |"
+    echo "| ${label:+code | }limits (rps / in flight) | Hub latency | window | requests in it | share of the limit | max in a sliding 1 s* | max in flight* | violations* | 429* | tokens given up late / expired ahead | store calls / 100 Hub calls | CPU % (workers / Hub / Redis) | machine idle |"
     echo "|${label:+---|}---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printed_header=1
   fi

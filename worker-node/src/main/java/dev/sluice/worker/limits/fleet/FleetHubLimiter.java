@@ -226,15 +226,16 @@ public final class FleetHubLimiter implements HubLimiter {
         this.share = new PermitShare(store, settings.maxInFlight(), settings.lease().toMillis(), IDLE_RELEASE_NANOS,
                 nanoTime, hot, this::pauseLocally);
         store.listenDemand(share::demand);
-        this.ahead = new TokenBuffer(AHEAD_NANOS, Math.max(1, settings.maxPerSecond() / 10), hot,
-                settings.maxPerSecond(), share::nodes, nanoTime.getAsLong());
-        store.reserveAheadInto(ahead);
+
         // Half the tolerance for the holder (its send is checked again right before the first byte, after the
         // connection is made), half for the way from there to the Hub's count (network, the Hub's own scheduling,
         // which nothing here can check). A third for the holder was measured too: it gave up ten times the tokens
         // (94.0% of 100/s used instead of 95.4%) and the Hub's busiest second was no lower (docs/benchmarks.md).
         this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() / 2;
         this.gate = new Semaphore(settings.maxInFlight(), true);
+        this.ahead = new TokenBuffer(AHEAD_NANOS, Math.max(1, settings.maxPerSecond() / 10), hot,
+                settings.maxPerSecond(), shape.ratePerSecond(), sendBudgetNanos, share::nodes, nanoTime.getAsLong());
+        store.reserveAheadInto(ahead);
         this.watcher = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-limiter-watch")
                 .daemon().unstarted(r));
         watcher.scheduleWithFixedDelay(this::watch, settings.probeEvery().toMillis(), settings.probeEvery().toMillis(),

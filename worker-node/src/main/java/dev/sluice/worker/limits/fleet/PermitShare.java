@@ -171,7 +171,8 @@ final class PermitShare {
                 release(p);
             }
         }
-        List<HeldPermit> renewing = new ArrayList<>(held);
+        // Below the hot path each request renews its own permit when it needs to (FleetPermit): no background call.
+        List<HeldPermit> renewing = keep ? new ArrayList<>(held) : List.of();
         if (renewing.isEmpty()) {
             return;
         }

@@ -19,6 +19,8 @@ final class TokenBuffer {
     private final int maxAhead;
     private final BooleanSupplier prefetching;
     private final int perSecond;
+    private final double fleetRate;
+    private final double sendBudgetSeconds;
     private final java.util.function.IntSupplier nodes;
     private final LongAdder taken = new LongAdder();
     private final LongAdder expired = new LongAdder();
@@ -31,11 +33,15 @@ final class TokenBuffer {
      * @param horizonNanos how far ahead of this node's use tokens are reserved
      * @param maxAhead     the most tokens reserved ahead at once
      * @param perSecond    the fleet's rate limit
+     * @param fleetRate    the bucket's steady tokens per second
+     * @param sendBudgetNanos how late after its time a token may still be used
      * @param nodes        the nodes that hold or wait for permits now (this one included): a fair share of the rate
      *                     is the limit over them
      */
-    TokenBuffer(long horizonNanos, int maxAhead, BooleanSupplier prefetching, int perSecond,
-                java.util.function.IntSupplier nodes, long now) {
+    TokenBuffer(long horizonNanos, int maxAhead, BooleanSupplier prefetching, int perSecond, double fleetRate,
+                long sendBudgetNanos, java.util.function.IntSupplier nodes, long now) {
+        this.fleetRate = fleetRate;
+        this.sendBudgetSeconds = sendBudgetNanos / 1e9;
         this.horizonNanos = horizonNanos;
         this.maxAhead = maxAhead;
         this.prefetching = prefetching;
@@ -79,6 +85,15 @@ final class TokenBuffer {
         // node that kept more than the others would draw a growing share of the bucket.
         double fair = (double) perSecond / Math.max(1, nodes.getAsInt());
         int target = (int) Math.min(maxAhead, Math.ceil(Math.min(rate, fair) * horizonNanos / 1e9));
+        // The bucket times k tokens at the fleet's rate, not at this node's: they fall due within k / fleetRate, and
+        // each expires a send budget after its time. A node using them at its own (lower) rate r uses only about
+        // r * (k / fleetRate + budget) of them; reserve no more than that, or the rest expire unused (measured: a
+        // horizon alone left a third of three slot-bound nodes' tokens to expire, 61.5% of the limit used instead of
+        // 89.9%; docs/benchmarks.md).
+        double r = Math.min(rate, fleetRate);
+        double spread = Math.max(0.05, 1 - r / fleetRate);
+        int usable = (int) Math.floor(0.8 * sendBudgetSeconds * r / spread);
+        target = Math.min(target, usable);
         return Math.max(0, target - tokens.size());
     }
 
