@@ -59,6 +59,21 @@ final class Fencing {
         }
     }
 
+    /**
+     * After a store call that took new capacity: the right must still hold. A split that Hazelcast noticed while the
+     * call ran lets it complete on this side's copy of the store alone (its backups across the cut are no longer
+     * awaited); what it granted there is not used.
+     */
+    void stillMayGrant() throws StoreFailure {
+        long now = nanoTime.getAsLong();
+        GrantRight r = right;
+        if (!r.mayGrant(now)) {
+            String why = r.whyNot(now);
+            throw new StoreFailure("the right to grant ended while the store answered"
+                    + (why.isEmpty() ? "" : ": " + why), null);
+        }
+    }
+
     /** Right before a request's first byte: may it leave now? A request held back is counted. */
     boolean maySendNow() {
         if (right.maySend(nanoTime.getAsLong())) {

@@ -310,6 +310,12 @@ public final class FleetHubLimiter implements HubLimiter {
                         return null;
                     }
                     held = share.granted(id, leaseFrom);
+                    try {
+                        fencing.stillMayGrant();
+                    } catch (StoreFailure e) {
+                        share.release(held); // granted on this side's copy alone: given back, never used
+                        throw e;
+                    }
                 } else {
                     // This node holds its share: wait for one of its own permits to come back, without a store call.
                     long left = deadline - nanoTime.getAsLong();

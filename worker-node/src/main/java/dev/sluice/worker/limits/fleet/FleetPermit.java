@@ -65,6 +65,9 @@ final class FleetPermit implements Permit {
                 if (slot == FleetStore.TokenTime.RETRY) {
                     continue;
                 }
+                // The right was checked before the call; a split noticed while it ran (the call then completes on
+                // this side's copy of the bucket alone) leaves the token unused.
+                fencing.stillMayGrant();
                 ahead.tookFromBucket();
             }
             // The owner computed the token's time somewhere between asking and answering: sending at
