@@ -110,7 +110,7 @@ public final class FleetHubLimiter implements HubLimiter {
     /** From this many requests a second per node on, permits are kept and tokens reserved ahead (the hot path). */
     static final int HOT_PER_NODE = 20;
     /** An idle kept permit goes back to the fleet after this long. */
-    private static final long IDLE_RELEASE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    private static final long IDLE_RELEASE_NANOS = TimeUnit.MILLISECONDS.toNanos(300);
     /** A request waiting for one of its node's kept permits looks again whether it should ask the table this often. */
     private static final long LOCAL_WAIT_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     /** Tokens are reserved for about this much of a node's recent use ahead. */
@@ -181,6 +181,8 @@ public final class FleetHubLimiter implements HubLimiter {
     private final PermitShare share;
     private final TokenBuffer ahead;
     private final ScheduledExecutorService keeper;
+    private final long renewEveryNanos;
+    private long lastRenewal;
     private final long sendBudgetNanos;
     private final Semaphore gate;
     private final AtomicLong sequence = new AtomicLong();
@@ -240,7 +242,12 @@ public final class FleetHubLimiter implements HubLimiter {
                 .daemon().unstarted(r));
         watcher.scheduleWithFixedDelay(this::watch, settings.probeEvery().toMillis(), settings.probeEvery().toMillis(),
                 TimeUnit.MILLISECONDS);
-        long keepEveryMs = Math.clamp(settings.grace().toMillis() / 4, 20, 250);
+        // The keeper looks every 100 ms at most (idle permits go back 300 ms after their last use, well within a
+        // second), and renews the permits this node holds every quarter of the grace (at most every 250 ms).
+        long renewEveryMs = Math.clamp(settings.grace().toMillis() / 4, 20, 250);
+        this.renewEveryNanos = TimeUnit.MILLISECONDS.toNanos(renewEveryMs);
+        this.lastRenewal = nanoTime.getAsLong() - renewEveryNanos;
+        long keepEveryMs = Math.min(renewEveryMs, 100);
         this.keeper = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-limiter-keeper")
                 .daemon().unstarted(r));
         keeper.scheduleWithFixedDelay(this::keep, keepEveryMs, keepEveryMs, TimeUnit.MILLISECONDS);
@@ -351,8 +358,13 @@ public final class FleetHubLimiter implements HubLimiter {
             return;
         }
         try {
-            ahead.sample(nanoTime.getAsLong());
-            share.keep();
+            long now = nanoTime.getAsLong();
+            ahead.sample(now);
+            boolean renew = now - lastRenewal >= renewEveryNanos;
+            share.keep(renew);
+            if (renew) {
+                lastRenewal = now;
+            }
         } catch (StoreFailure e) {
             log.debug("renewing this node's permits failed: {}", e.getMessage());
         } catch (InterruptedException e) {

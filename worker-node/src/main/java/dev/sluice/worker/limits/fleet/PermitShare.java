@@ -160,9 +160,9 @@ final class PermitShare {
 
     /**
      * The keeper's round: gives back idle permits nobody took for a while (and those over the fair share while others
-     * wait), then starts the lease of every permit still held again, in one store call.
+     * wait), then, when {@code renew}, starts the lease of every permit still held again, in one store call.
      */
-    void keep() throws StoreFailure, InterruptedException {
+    void keep(boolean renew) throws StoreFailure, InterruptedException {
         long now = nanoTime.getAsLong();
         boolean keep = keeping.getAsBoolean();
         for (Iterator<HeldPermit> it = idle.descendingIterator(); it.hasNext(); ) {
@@ -172,7 +172,7 @@ final class PermitShare {
             }
         }
         // Below the hot path each request renews its own permit when it needs to (FleetPermit): no background call.
-        List<HeldPermit> renewing = keep ? new ArrayList<>(held) : List.of();
+        List<HeldPermit> renewing = keep && renew ? new ArrayList<>(held) : List.of();
         if (renewing.isEmpty()) {
             return;
         }
