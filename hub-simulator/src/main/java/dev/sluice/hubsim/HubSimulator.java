@@ -281,6 +281,14 @@ public final class HubSimulator implements AutoCloseable {
         return monitor.snapshot();
     }
 
+    /**
+     * Every request answered since the start (up to a million), with its arrival and answer times on this process's
+     * {@code System.nanoTime()}: for judging limits that change during a run, window by window.
+     */
+    public java.util.List<Served> served() {
+        return monitor.served();
+    }
+
     /** Starts a new observation period; see the class description. */
     public void resetStats() {
         monitor.reset();

@@ -45,8 +45,12 @@ final class TrafficMonitor {
      * @param overWindow   the arrival broke the requests-per-second limit
      * @param overInFlight the arrival broke the in-flight limit
      */
-    record Admission(long period, boolean accepted, boolean overWindow, boolean overInFlight) {
+    record Admission(long period, boolean accepted, boolean overWindow, boolean overInFlight, long arrivedAt) {
     }
+
+    /** Most answered requests the log keeps (the first ones; later ones are counted as dropped). */
+    static final int LOG_CAPACITY = 1_000_000;
+
 
     private final HubStats.Limits limits;
     private final LongSupplier nanoTime;
@@ -69,6 +73,10 @@ final class TrafficMonitor {
     private long inFlightViolations;
     private final Set<String> servedKeys = new HashSet<>();
     private long periodStart;
+    // The request log, across periods. Guarded by lock.
+    private long[] log = new long[0];
+    private int[] logStatus = new int[0];
+    private int logged;
 
     /**
      * @param limits   the limits to enforce and judge violations by
@@ -113,7 +121,7 @@ final class TrafficMonitor {
             if (accepted) {
                 acceptedInFlight++;
             }
-            return new Admission(period, accepted, overWindow, overInFlight);
+            return new Admission(period, accepted, overWindow, overInFlight, now);
         } finally {
             lock.unlock();
         }
@@ -131,6 +139,17 @@ final class TrafficMonitor {
         try {
             if (admission.accepted()) {
                 acceptedInFlight--;
+            }
+            if (logged < LOG_CAPACITY) {
+                if (2 * logged == log.length) {
+                    int size = Math.min(LOG_CAPACITY, Math.max(1024, 2 * logged));
+                    log = java.util.Arrays.copyOf(log, 2 * size);
+                    logStatus = java.util.Arrays.copyOf(logStatus, size);
+                }
+                log[2 * logged] = admission.arrivedAt();
+                log[2 * logged + 1] = nanoTime.getAsLong();
+                logStatus[logged] = status;
+                logged++;
             }
             if (admission.period() == period) {
                 inFlight--;
@@ -161,6 +180,20 @@ final class TrafficMonitor {
             windowViolations = 0;
             inFlightViolations = 0;
             servedKeys.clear();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The answered requests so far, in the order they were answered (at most {@link #LOG_CAPACITY}). */
+    java.util.List<Served> served() {
+        lock.lock();
+        try {
+            java.util.List<Served> out = new java.util.ArrayList<>(logged);
+            for (int i = 0; i < logged; i++) {
+                out.add(new Served(log[2 * i], log[2 * i + 1], logStatus[i]));
+            }
+            return out;
         } finally {
             lock.unlock();
         }

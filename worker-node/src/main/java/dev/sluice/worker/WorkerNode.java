@@ -17,6 +17,8 @@ import dev.sluice.worker.hub.BodyBudget;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
+import dev.sluice.worker.limits.live.LimitsFollower;
+import dev.sluice.worker.limits.live.LimitsRecord;
 import dev.sluice.worker.limits.fleet.RateShape;
 import dev.sluice.worker.limits.fleet.grant.GrantorLease;
 import dev.sluice.worker.limits.fleet.grant.RedisArbitrationStore;
@@ -96,6 +98,9 @@ public final class WorkerNode implements AutoCloseable {
     private final ScheduledExecutorService sampler;
     private final EventPublisher publisher;
     private final NodeEvents events;
+    /** Keeps the fleet limiter on the fleet's live limits in Redis, or null without a fleet limiter. */
+    private final LimitsFollower limitsFollower;
+    private final LimitsRecord limitsRecord;
     private volatile boolean running;
 
     /** A node of the fleet: starts its cluster member from {@code [cluster]} and keeps the Hub's limits fleet-wide. */
@@ -210,6 +215,19 @@ public final class WorkerNode implements AutoCloseable {
         } else {
             this.publisher = null;
             this.events = null;
+        }
+        if (cluster != null && limiter instanceof FleetHubLimiter fleet) {
+            this.limitsRecord = new LimitsRecord(cluster.clusterName());
+            EventPublisher p = publisher;
+            this.limitsFollower = new LimitsFollower(limitsRecord, fleet, config.hub().maxRequestsPerSecond(),
+                    config.hub().maxConcurrentConnections(), nodeId, e -> {
+                        if (p != null) {
+                            p.publish(e);
+                        }
+                    }, System::nanoTime);
+        } else {
+            this.limitsRecord = null;
+            this.limitsFollower = null;
         }
         wireResilience();
         registerGauges();
@@ -378,6 +396,22 @@ public final class WorkerNode implements AutoCloseable {
 
     public void start() {
         registerMember();
+        if (limitsFollower != null) {
+            // Before the first job: the node grants by the fleet's limits from its first request on. The lease thread
+            // then reads them five times a second, so a change is in force within 2 s.
+            try {
+                limitsFollower.step(leaseConnection);
+            } catch (RuntimeException e) {
+                log.warn("could not read the fleet's limits record yet ({}); reading it again every 200 ms", e.toString());
+            }
+            leases.every(Duration.ofMillis(200), "fleet-limits", () -> {
+                try {
+                    limitsFollower.step(leaseConnection);
+                } catch (RuntimeException e) {
+                    log.debug("reading the fleet's limits record failed", e); // the leases on the same Redis say so
+                }
+            });
+        }
         startQueue();
         poolMonitor.addListener((pressure, sample) -> worker.setPaused("pool-pressure", pressure));
         redis.refusals().addListener(refusing -> worker.setPaused(REDIS_REFUSING, refusing));
@@ -573,6 +607,26 @@ public final class WorkerNode implements AutoCloseable {
     /** The embedded cluster member, or null for a node without a cluster. */
     public ClusterMember cluster() {
         return cluster;
+    }
+
+    /** The follower of the fleet's live limits, or null for a node without a fleet limiter. */
+    public LimitsFollower limitsFollower() {
+        return limitsFollower;
+    }
+
+    /**
+     * Changes the fleet's limits (the record in Redis; every node follows it), if the record is still at
+     * {@code expectedVersion} (any when null).
+     *
+     * @throws IllegalStateException    for a node without a fleet limiter
+     * @throws IllegalArgumentException for limits out of bounds
+     */
+    public LimitsRecord.Change changeLimits(Long expectedVersion, int maxPerSecond, int maxInFlight, String by) {
+        if (limitsRecord == null) {
+            throw new IllegalStateException("this node keeps the Hub's limits alone (no fleet limiter): they change "
+                    + "with its configuration");
+        }
+        return redis.withJedis(j -> limitsRecord.set(j, expectedVersion, maxPerSecond, maxInFlight, by));
     }
 
     public HubLimiter limiter() {

@@ -29,7 +29,8 @@ public final class EventCodec {
             EventPayload.BreakerTransition.TYPE, EventPayload.BreakerTransition.class,
             EventPayload.PoolPressure.TYPE, EventPayload.PoolPressure.class,
             EventPayload.JobDeadLettered.TYPE, EventPayload.JobDeadLettered.class,
-            EventPayload.LimiterState.TYPE, EventPayload.LimiterState.class);
+            EventPayload.LimiterState.TYPE, EventPayload.LimiterState.class,
+            EventPayload.LimitsChanged.TYPE, EventPayload.LimitsChanged.class);
 
     /** The result of reading one record. */
     public sealed interface Decoded {

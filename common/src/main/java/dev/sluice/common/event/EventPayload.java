@@ -87,6 +87,27 @@ public sealed interface EventPayload {
     }
 
     /**
+     * The node took up a version of the fleet's live Hub limits (from the limits record in Redis): at start, and at
+     * every change an operator made. Every node publishes it, so the coordinator sees which nodes follow which.
+     *
+     * @param version              the version, increasing
+     * @param maxRequestsPerSecond the fleet's rate limit
+     * @param maxInFlight          the fleet's in-flight limit
+     * @param changedBy            who made the version ({@code config of <node>} when a node's file seeded it)
+     * @param changedAtMs          when (epoch ms, Redis's clock)
+     * @param previousVersion      the version this node followed before, 0 at its start
+     */
+    record LimitsChanged(long version, int maxRequestsPerSecond, int maxInFlight, String changedBy, long changedAtMs,
+                         long previousVersion) implements EventPayload {
+        public static final String TYPE = "limits-changed";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /**
      * Monotonic counters since the node started.
      *
      * @param jobsDone            jobs acknowledged

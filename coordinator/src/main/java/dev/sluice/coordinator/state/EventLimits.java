@@ -7,6 +7,7 @@ import dev.sluice.common.event.EventPayload.Counters;
 import dev.sluice.common.event.EventPayload.Heartbeat;
 import dev.sluice.common.event.EventPayload.JobDeadLettered;
 import dev.sluice.common.event.EventPayload.LimiterState;
+import dev.sluice.common.event.EventPayload.LimitsChanged;
 import dev.sluice.common.event.EventPayload.NodeStarted;
 import dev.sluice.common.event.EventPayload.NodeStopping;
 import dev.sluice.common.event.EventPayload.PoolPressure;
@@ -165,6 +166,11 @@ final class EventLimits {
             case PoolPressure p -> pool(p.pool());
             case JobDeadLettered d -> notNegative(Rejection.VALUE, "attempts", d.attempts());
             case LimiterState l -> name("limiter policy", l.policy());
+            case LimitsChanged c -> {
+                notNegative(Rejection.VALUE, "version", c.version());
+                notNegative(Rejection.VALUE, "maxRequestsPerSecond", c.maxRequestsPerSecond());
+                notNegative(Rejection.VALUE, "maxInFlight", c.maxInFlight());
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import dev.sluice.common.event.EventPayload.BreakerTransition;
 import dev.sluice.common.event.EventPayload.Heartbeat;
 import dev.sluice.common.event.EventPayload.JobDeadLettered;
 import dev.sluice.common.event.EventPayload.LimiterState;
+import dev.sluice.common.event.EventPayload.LimitsChanged;
 import dev.sluice.common.event.EventPayload.NodeStarted;
 import dev.sluice.common.event.EventPayload.NodeStopping;
 import dev.sluice.common.event.EventPayload.PoolPressure;
@@ -86,6 +87,10 @@ final class NodeState {
                     l.policy(), at);
             case JobDeadLettered d -> {
                 // Counted through the heartbeat's counters, which survive lost events.
+            }
+            case LimitsChanged c -> {
+                // The fleet's limits live in Redis (the limits record); nodes say which version they took up. Not
+                // kept per node yet.
             }
         }
         trim(at);

@@ -10,6 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -37,9 +38,15 @@ import java.util.function.LongSupplier;
  *       store, and requests, which need no token, must not multiply those reads.</li>
  * </ul>
  *
- * <p>Every endpoint is read-only and answers GET and HEAD only (405 otherwise). An endpoint that changes state
- * would be declared mutating and then requires {@code Authorization: Bearer <[metrics] token>}; with no token
- * configured it is refused (403).
+ * <p>Every endpoint above is read-only and answers GET and HEAD only (405 otherwise). An endpoint that changes state
+ * is declared mutating and requires {@code Authorization: Bearer <[metrics] token>}; with no token configured it is
+ * refused (403):
+ * <ul>
+ *   <li>{@code POST /api/limits} (with {@link #acceptLimitChanges}): sets the fleet's live Hub limits, body
+ *       {@code {"maxRequestsPerSecond": N, "maxInFlight": M, "expectedVersion": V, "by": "name"}}
+ *       ({@code expectedVersion} and {@code by} optional). 200 with the new record; 409 with the current one when
+ *       the record is no longer at {@code expectedVersion}; 400 naming the field for a bad body.</li>
+ * </ul>
  */
 public final class AdminServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
@@ -97,6 +104,77 @@ public final class AdminServer implements AutoCloseable {
         readOnly("/metrics", exchange -> new Response(200, PROMETHEUS_TEXT,
                 registry.scrape().getBytes(StandardCharsets.UTF_8)));
         readOnly("/api/status", exchange -> Response.json(200, status.get()));
+    }
+
+    /** Serves {@code POST /api/limits} through {@code control}. */
+    public AdminServer acceptLimitChanges(LimitsControl control) {
+        mutating("/api/limits", Set.of("POST"), exchange -> changeLimits(exchange, control));
+        return this;
+    }
+
+    private static final int MAX_BODY_BYTES = 4096;
+
+    private static Response changeLimits(HttpExchange exchange, LimitsControl control) throws IOException {
+        byte[] body;
+        try (InputStream in = exchange.getRequestBody()) {
+            body = in.readNBytes(MAX_BODY_BYTES + 1);
+        }
+        if (body.length > MAX_BODY_BYTES) {
+            return error(413, "the body must be at most " + MAX_BODY_BYTES + " bytes");
+        }
+        Map<?, ?> fields;
+        try {
+            fields = JSON.readValue(body, Map.class);
+        } catch (IOException | RuntimeException e) {
+            return error(400, "the body must be a JSON object like {\"maxRequestsPerSecond\": 100, \"maxInFlight\": 10}");
+        }
+        if (fields == null) {
+            return error(400, "the body must be a JSON object");
+        }
+        for (Object key : fields.keySet()) {
+            if (!Set.of("maxRequestsPerSecond", "maxInFlight", "expectedVersion", "by").contains(key)) {
+                return error(400, "unknown field '" + key + "'; the fields are maxRequestsPerSecond, maxInFlight, "
+                        + "expectedVersion and by");
+            }
+        }
+        try {
+            int rps = (int) whole(fields, "maxRequestsPerSecond", true, Integer.MAX_VALUE);
+            int inFlight = (int) whole(fields, "maxInFlight", true, Integer.MAX_VALUE);
+            long expected = whole(fields, "expectedVersion", false, Long.MAX_VALUE);
+            Object by = fields.get("by");
+            if (by != null && !(by instanceof String)) {
+                return error(400, "by must be a string, but was " + by);
+            }
+            LimitsControl.Result result = control.set(fields.containsKey("expectedVersion") ? expected : null, rps,
+                    inFlight, by == null ? "the admin token" : (String) by);
+            if (!result.applied()) {
+                Map<String, Object> answer = new LinkedHashMap<>();
+                answer.put("error", "the fleet's limits record is no longer at version " + expected
+                        + "; read it again and retry");
+                answer.put("limits", result.limits());
+                return Response.json(409, answer);
+            }
+            return Response.json(200, Map.of("applied", true, "limits", result.limits()));
+        } catch (IllegalArgumentException e) {
+            return error(400, e.getMessage());
+        }
+    }
+
+    /** A whole-number field between 1 and {@code max}; 0 when optional and absent. */
+    private static long whole(Map<?, ?> fields, String name, boolean required, long max) {
+        Object value = fields.get(name);
+        if (value == null) {
+            if (required) {
+                throw new IllegalArgumentException(name + " is required");
+            }
+            return 0;
+        }
+        if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() < 1
+                || ((Number) value).longValue() > max) {
+            throw new IllegalArgumentException(name + " must be a whole number between 1 and " + max + ", but was "
+                    + value);
+        }
+        return ((Number) value).longValue();
     }
 
     private void readOnly(String path, Handler handler) {

@@ -43,9 +43,12 @@ public record NodeStatus(String nodeId, boolean running, Queue queue, Pool pool,
      * @param lastKnownSize  the fleet size the majority is counted against
      * @param partitionsSafe whether every partition's backups were in sync at the last sample
      * @param limits         the fleet limiter's state, or null when the node keeps the limits alone
+     * @param fleetLimits    the fleet's live limits this node follows, where they come from (the fleet's record in
+     *                       Redis, its version and who set it) and this node's file's values; null without a fleet
+     *                       limiter
      */
     public record Cluster(String name, int members, List<String> nodes, boolean majority, int lastKnownSize,
-                          boolean partitionsSafe, FleetHubLimiter.Snapshot limits) {
+                          boolean partitionsSafe, FleetHubLimiter.Snapshot limits, Map<String, Object> fleetLimits) {
     }
 
     /** A {@link PoolHealth} sample with its availability spelled out. */

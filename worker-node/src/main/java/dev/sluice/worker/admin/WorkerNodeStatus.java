@@ -124,6 +124,7 @@ public final class WorkerNodeStatus implements NodeStatusSource {
         List<String> nodes = member.memberNodeIds();
         FleetHubLimiter.Snapshot limits = node.limiter() instanceof FleetHubLimiter fleet ? fleet.snapshot() : null;
         return new NodeStatus.Cluster(member.clusterName(), nodes.size(), nodes, member.hasMajority(),
-                member.lastKnownSize(), member.partitionsSafe(), limits);
+                member.lastKnownSize(), member.partitionsSafe(), limits,
+                node.limitsFollower() == null ? null : node.limitsFollower().status());
     }
 }

@@ -25,6 +25,9 @@ public final class Cli {
         top.addSubcommand(new CommandLine(new SluiceCommand.DlqGroup())
                 .addSubcommand(new CommandLine(new DlqListCommand(context)))
                 .addSubcommand(new CommandLine(new DlqReplayCommand(context))));
+        top.addSubcommand(new CommandLine(new SluiceCommand.LimitsGroup())
+                .addSubcommand(new CommandLine(new LimitsCommands.Show(context)))
+                .addSubcommand(new CommandLine(new LimitsCommands.Set(context))));
         top.addSubcommand(new CommandLine(new SluiceCommand.ConfigGroup())
                 .addSubcommand(new CommandLine(new ConfigCheckCommand(context))));
         top.setExecutionExceptionHandler(new FailureHandler());

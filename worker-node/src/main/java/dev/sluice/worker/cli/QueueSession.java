@@ -32,6 +32,10 @@ final class QueueSession implements AutoCloseable {
                 : new StreamJobQueue(config.queue(), id, redis, Clock.systemUTC());
     }
 
+    RedisConnections redis() {
+        return redis;
+    }
+
     JobQueue queue() {
         return queue;
     }

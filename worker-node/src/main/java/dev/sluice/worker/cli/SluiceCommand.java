@@ -49,6 +49,19 @@ public final class SluiceCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code sluice limits ...}. */
+    @Command(name = "limits", mixinStandardHelpOptions = true,
+            description = "Shows and changes the fleet's live Hub limits (every node follows them within 2 s).")
+    static final class LimitsGroup implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            throw new ParameterException(spec.commandLine(), "Missing required subcommand");
+        }
+    }
+
     /** {@code sluice config ...}. */
     @Command(name = "config", mixinStandardHelpOptions = true, description = "Checks the configuration.")
     static final class ConfigGroup implements Callable<Integer> {

@@ -3,6 +3,8 @@ package dev.sluice.worker.cli;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.WorkerNode;
 import dev.sluice.worker.admin.AdminServer;
+import dev.sluice.worker.admin.LimitsControl;
+import dev.sluice.worker.limits.live.LimitsRecord;
 import dev.sluice.worker.admin.WorkerNodeStatus;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.admin.NodeMeters;
@@ -43,13 +45,21 @@ final class WorkerCommand implements Callable<Integer> {
         PrometheusMeterRegistry registry = NodeMeters.registry();
         WorkerNode node = new WorkerNode(config, registry);
         AdminServer admin = new AdminServer(config.metrics(), registry, new WorkerNodeStatus(node));
+        if (node.limitsFollower() != null) {
+            admin.acceptLimitChanges((expected, rps, inFlight, by) -> {
+                LimitsRecord.Change change = node.changeLimits(expected, rps, inFlight,
+                        by + " (admin endpoint of node " + config.node().id() + ")");
+                return new LimitsControl.Result(change.applied(), change.record() == null ? null : change.record().toMap());
+            });
+        }
         try {
             admin.start();
         } catch (UncheckedIOException e) {
             node.close();
             throw new CliException(ExitCodes.FAILURE, e.getMessage(), e);
         }
-        log.info("admin endpoint on {} (GET /health/live, /health/ready, /metrics, /api/status)", admin.uri());
+        log.info("admin endpoint on {} (GET /health/live, /health/ready, /metrics, /api/status; POST /api/limits with "
+                + "the token)", admin.uri());
 
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = Thread.ofPlatform().name("sluice-shutdown").unstarted(() -> {

@@ -27,7 +27,7 @@ final class FailurePolicy {
     record Degraded(String reason, LocalHubLimiter localShare) {
     }
 
-    private final FleetHubLimiter.Settings settings;
+    private final java.util.function.Supplier<FleetHubLimiter.Settings> settings;
     private final IntSupplier lastKnownFleet;
     private final List<LimiterListener> listeners = new CopyOnWriteArrayList<>();
     private final LongAdder fallbacks = new LongAdder();
@@ -37,7 +37,8 @@ final class FailurePolicy {
     private boolean closed;
 
     /** @param lastKnownFleet the fleet's last known size, for {@code local-share} */
-    FailurePolicy(FleetHubLimiter.Settings settings, IntSupplier lastKnownFleet) {
+    /** @param settings the limiter's settings now (the limits change live) */
+    FailurePolicy(java.util.function.Supplier<FleetHubLimiter.Settings> settings, IntSupplier lastKnownFleet) {
         this.settings = settings;
         this.lastKnownFleet = lastKnownFleet;
     }
@@ -53,7 +54,7 @@ final class FailurePolicy {
 
     /** Decides an acquire during episode {@code d}: a permit, or null (fail-closed waits for the episode to end). */
     Permit fallback(Degraded d, long deadline) throws InterruptedException {
-        switch (settings.onStoreFailure()) {
+        switch (settings.get().onStoreFailure()) {
             case FAIL_OPEN -> {
                 fallbacks.increment();
                 return OPEN;
@@ -89,15 +90,16 @@ final class FailurePolicy {
                 return;
             }
             LocalHubLimiter localShare = null;
-            if (settings.onStoreFailure() == FleetHubLimiter.OnStoreFailure.LOCAL_SHARE) {
+            if (settings.get().onStoreFailure() == FleetHubLimiter.OnStoreFailure.LOCAL_SHARE) {
                 int fleet = lastKnownFleet.getAsInt();
-                localShare = new LocalHubLimiter(Math.max(1, settings.maxInFlight() / fleet),
-                        Math.max(1, settings.maxPerSecond() / fleet));
+                FleetHubLimiter.Settings now = settings.get();
+                localShare = new LocalHubLimiter(Math.max(1, now.maxInFlight() / fleet),
+                        Math.max(1, now.maxPerSecond() / fleet));
             }
             degraded = new Degraded(reason, localShare);
             degradations.increment();
         }
-        log.warn("fleet Hub limits degraded: {}; applying cluster.on_store_failure = {}", reason, settings.onStoreFailure());
+        log.warn("fleet Hub limits degraded: {}; applying cluster.on_store_failure = {}", reason, settings.get().onStoreFailure());
         tell(l -> l.degraded(reason));
     }
 

@@ -16,13 +16,15 @@ import java.util.function.LongSupplier;
  */
 final class Fencing {
     /**
-     * The member attribute naming the limiter protocol a node speaks. Protocol 3 keeps permits between requests and
+     * The member attribute naming the limiter protocol a node speaks. Protocol 4 follows the fleet's live limits
+     * (one rate bucket whose configuration carries the limits version; the permit table keeps the newest in-flight
+     * limit a batch told it of). Protocol 3 kept permits between requests and
      * reserves tokens ahead (the permit table's batch reply carries its demand); protocol 2 granted only on the side
      * holding the grantor lease in Redis, as 3 does; protocol 1 (no attribute) went by the majority of the last known
      * fleet.
      */
     static final String PROTOCOL_ATTRIBUTE = "sluice.limiter.protocol";
-    static final String PROTOCOL = "3";
+    static final String PROTOCOL = "4";
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private final LongSupplier nanoTime;

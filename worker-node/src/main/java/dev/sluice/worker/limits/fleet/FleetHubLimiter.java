@@ -166,13 +166,34 @@ public final class FleetHubLimiter implements HubLimiter {
                     Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(500));
         }
 
+        /** These settings with the fleet's limits {@code maxInFlight} and {@code maxPerSecond}. */
+        public Settings withLimits(int maxInFlight, int maxPerSecond) {
+            return new Settings(maxInFlight, maxPerSecond, lease, grace, onStoreFailure, poll, ticketTtl, storeTimeout,
+                    probeEvery);
+        }
+
         public Settings withOnStoreFailure(OnStoreFailure policy) {
             return new Settings(maxInFlight, maxPerSecond, lease, grace, policy, poll, ticketTtl, storeTimeout, probeEvery);
         }
     }
 
+    /**
+     * A view of the fleet's limits read at most this long ago is fresh: only then may a reservation time several
+     * tokens, since the bucket cannot have a faster configuration than the view knows (see {@link #followLimits}).
+     */
+    static final long LIMITS_FRESH_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** A raised rate reaches the bucket this long after the node heard of it: at least {@link #LIMITS_FRESH_NANOS}. */
+    static final long RAISE_DELAY_NANOS = LIMITS_FRESH_NANOS;
+
     private final ClusterMember member;
-    private final Settings settings;
+    /** The settings with the limits in force now (the configuration's, then the fleet's live ones). */
+    private volatile Settings settings;
+    private volatile RateShape shape;
+    /** The version of the fleet's limits this node follows; 0 while it follows none (the configuration's). */
+    private volatile long limitsVersion;
+    private volatile boolean followsFleet;
+    /** When the latest read of the fleet's limits was started (nanoTime), 0 before the first. */
+    private volatile long limitsReadAt;
     private final String nodeId;
     private final LongSupplier nanoTime;
     private final FleetStore store;
@@ -183,8 +204,8 @@ public final class FleetHubLimiter implements HubLimiter {
     private final ScheduledExecutorService keeper;
     private final long renewEveryNanos;
     private long lastRenewal;
-    private final long sendBudgetNanos;
-    private final Semaphore gate;
+    private volatile long sendBudgetNanos;
+    private final Gate gate;
     private final AtomicLong sequence = new AtomicLong();
     private final ScheduledExecutorService watcher;
     private final LongAdder lateTokens = new LongAdder();
@@ -219,12 +240,17 @@ public final class FleetHubLimiter implements HubLimiter {
         this.nanoTime = nanoTime;
         this.localPauseUntil = nanoTime.getAsLong();
         RateShape shape = RateShape.of(settings.maxPerSecond());
+        this.shape = shape;
         this.store = new FleetStore(member, settings, shape, this::pauseLocally);
+        store.judgeFreshnessBy(this::limitsFresh);
         this.fencing = new Fencing(new MajorityRule(member), nanoTime);
-        this.policy = new FailurePolicy(settings, member::lastKnownSize);
+        this.policy = new FailurePolicy(() -> this.settings, member::lastKnownSize);
         // The hot path: from about 20 requests a second per node on, each node keeps its permits between requests
         // and reserves rate tokens ahead of its requests, so that Hub calls do not each cost a store call.
-        java.util.function.BooleanSupplier hot = () -> settings.maxPerSecond() >= HOT_PER_NODE * Math.max(1, member.lastKnownSize());
+        // A node whose view of the fleet's limits is not fresh keeps no permits either: each request then takes its
+        // own from the table, which grants by the newest in-flight limit any node told it of.
+        java.util.function.BooleanSupplier hot = () -> this.settings.maxPerSecond() >= HOT_PER_NODE * Math.max(1, member.lastKnownSize())
+                && limitsFresh();
         this.share = new PermitShare(store, settings.maxInFlight(), settings.lease().toMillis(), IDLE_RELEASE_NANOS,
                 nanoTime, hot, this::pauseLocally);
         store.listenDemand(share::demand);
@@ -234,7 +260,7 @@ public final class FleetHubLimiter implements HubLimiter {
         // which nothing here can check). A third for the holder was measured too: it gave up ten times the tokens
         // (94.0% of 100/s used instead of 95.4%) and the Hub's busiest second was no lower (docs/benchmarks.md).
         this.sendBudgetNanos = shape.latenessTolerance(settings.maxPerSecond()).toNanos() / 2;
-        this.gate = new Semaphore(settings.maxInFlight(), true);
+        this.gate = new Gate(settings.maxInFlight());
         this.ahead = new TokenBuffer(AHEAD_NANOS, Math.max(1, settings.maxPerSecond() / 10), hot,
                 settings.maxPerSecond(), shape.ratePerSecond(), sendBudgetNanos, share::nodes, nanoTime.getAsLong());
         store.reserveAheadInto(ahead);
@@ -254,6 +280,97 @@ public final class FleetHubLimiter implements HubLimiter {
         log.info("fleet Hub limits: {} in flight (leases of {} ms), {} per second as a bucket of {} refilled {} per {} ms; "
                         + "on store failure: {}", settings.maxInFlight(), settings.lease().toMillis(), settings.maxPerSecond(),
                 shape.capacity(), shape.refillTokens(), shape.refillPeriod().toMillis(), settings.onStoreFailure());
+    }
+
+    /**
+     * This limiter follows the fleet's live limits from now on ({@link #followLimits}): until its first read of them,
+     * and whenever its latest read is older than {@link #LIMITS_FRESH_NANOS}, each rate reservation takes one token.
+     */
+    public void expectFleetLimits() {
+        followsFleet = true;
+    }
+
+    /** A read of the fleet's limits that was started at {@code startedAt} (this process's nanoTime) succeeded. */
+    public void limitsRead(long startedAt) {
+        limitsReadAt = startedAt;
+    }
+
+    boolean limitsFresh() {
+        long readAt = limitsReadAt;
+        return !followsFleet || (readAt != 0 && nanoTime.getAsLong() - readAt < LIMITS_FRESH_NANOS);
+    }
+
+    /** The version of the fleet's limits this limiter follows, 0 while it follows the configuration's. */
+    public long limitsVersion() {
+        return limitsVersion;
+    }
+
+    /**
+     * Follows version {@code version} of the fleet's live limits from now on (a newer one than it had).
+     *
+     * <ul>
+     *   <li><b>In flight.</b> The permit table keeps the in-flight limit of the newest version a batch told it of and
+     *       grants by it. Lowered, this node keeps none of its permits: idle ones go back at once, busy ones when
+     *       their requests end, so permits are granted only while fewer than the new limit run.</li>
+     *   <li><b>Rate.</b> The fleet has one bucket; a reservation carrying a newer version replaces its configuration
+     *       (tokens as they are), so the fleet never runs two buckets. Lowered, this node's next reservation carries
+     *       the new version. Raised, the new version reaches the bucket only {@link #RAISE_DELAY_NANOS} after this
+     *       node heard of it: by then every node whose view is fresh has heard of it too, and a node whose view is
+     *       older reserves one token at a time, so no node times the tokens of a batch by a slower rate than the
+     *       bucket's. Tokens already given keep their times: a second never holds more than the higher limit.</li>
+     * </ul>
+     */
+    public synchronized void followLimits(long version, int maxPerSecond, int maxInFlight) {
+        followsFleet = true;
+        if (version <= limitsVersion) {
+            return;
+        }
+        Settings old = settings;
+        RateShape before = shape;
+        RateShape next = RateShape.of(maxPerSecond);
+        long budget = next.latenessTolerance(maxPerSecond).toNanos() / 2;
+        settings = old.withLimits(maxInFlight, maxPerSecond);
+        shape = next;
+        limitsVersion = version;
+        sendBudgetNanos = budget;
+        gate.resize(old.maxInFlight(), maxInFlight);
+        share.limitChanged(maxInFlight);
+        ahead.retune(maxPerSecond, next.ratePerSecond(), budget);
+        store.tableLimits(version, maxInFlight);
+        if (next.ratePerSecond() > before.ratePerSecond()) {
+            store.spaceTokens(next); // a closer spacing times tokens later, never early, whatever the bucket has
+            try {
+                keeper.schedule(() -> {
+                    if (limitsVersion == version) {
+                        store.useBucket(version, next);
+                    }
+                }, RAISE_DELAY_NANOS, TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                log.debug("the limiter is closed; the raise is not pushed");
+            }
+        } else {
+            store.useBucket(version, next); // first: a reader that sees the new spacing then sees this bucket
+            store.spaceTokens(next);
+        }
+        if (old.maxInFlight() != maxInFlight || old.maxPerSecond() != maxPerSecond) {
+            log.info("fleet Hub limits now {} in flight and {} per second (version {}; were {} and {})", maxInFlight,
+                    maxPerSecond, version, old.maxInFlight(), old.maxPerSecond());
+        }
+    }
+
+    /** The node-local gate of threads that hold or wait for permits: as many as the in-flight limit. */
+    private static final class Gate extends Semaphore {
+        Gate(int permits) {
+            super(permits, true);
+        }
+
+        void resize(int from, int to) {
+            if (to > from) {
+                release(to - from);
+            } else if (to < from) {
+                reducePermits(from - to);
+            }
+        }
     }
 
     /**
@@ -629,11 +746,13 @@ public final class FleetHubLimiter implements HubLimiter {
      * @param tableCalls       of those, calls to the permit table
      * @param permitsKept      permits this node holds now, in use or kept for its next requests
      * @param expiredTokens    rate tokens reserved ahead that expired unused, since start
+     * @param limitsVersion    the version of the fleet's live limits followed, 0 when none (the configuration's)
      */
     public record Snapshot(int maxInFlight, int maxPerSecond, int heldHere, String degraded, String onStoreFailure,
                            long fallbacks, long lateTokens, long releaseFailures, Map<String, Leases> fleetLeases,
                            int fleetWaiting, long pausedUntil, String grantor, String mayGrant, long fencedSends,
-                           long storeCalls, long tableCalls, int permitsKept, long expiredTokens) {
+                           long storeCalls, long tableCalls, int permitsKept, long expiredTokens,
+                           long limitsVersion) {
     }
 
     /** A holder's leases in the permit table. */
@@ -662,10 +781,11 @@ public final class FleetHubLimiter implements HubLimiter {
             }
         }
         String why = fencing.whyNot();
-        return new Snapshot(settings.maxInFlight(), settings.maxPerSecond(), heldHere.get(), degradedReason(),
-                settings.onStoreFailure().toString(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
+        Settings now = settings;
+        return new Snapshot(now.maxInFlight(), now.maxPerSecond(), heldHere.get(), degradedReason(),
+                now.onStoreFailure().toString(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
                 pausedUntil, fencing.describe(), why.isEmpty() ? "yes" : why, fencedSends(), storeCalls(), store.tableCalls(), permitsHeld(),
-                expiredTokens());
+                expiredTokens(), limitsVersion);
     }
 
     /** The permit table as its owner has it now (for tests and diagnostics). */

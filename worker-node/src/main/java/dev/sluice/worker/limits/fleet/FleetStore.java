@@ -10,6 +10,7 @@ import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.cluster.ControlTopic;
 import io.github.bucket4j.BlockingStrategy;
 import io.github.bucket4j.Bucket;
+import io.github.bucket4j.TokensInheritanceStrategy;
 import io.github.bucket4j.grid.hazelcast.Bucket4jHazelcast;
 import io.github.bucket4j.grid.hazelcast.HazelcastEntryProcessor;
 import io.github.bucket4j.grid.hazelcast.HazelcastProxyManager;
@@ -28,6 +29,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
 
 /**
@@ -64,8 +66,16 @@ final class FleetStore implements AutoCloseable {
     private final FleetHubLimiter.Settings settings;
     private final String nodeId;
     private final IMap<String, byte[]> permits;
-    private final Bucket bucket;
-    private final long nanosPerToken;
+    private final HazelcastProxyManager<String> buckets;
+    /** The bucket as this node asks it: the fleet's one bucket, carrying the limits version this node pushes. */
+    private volatile Bucket bucket;
+    /** How far apart the tokens of one reservation are: the token period of the fastest rate the bucket may have. */
+    private volatile long nanosPerToken;
+    /** The limits version and in-flight limit this node's permit-table calls carry (the table keeps the newest). */
+    private volatile long limitsVersion;
+    private volatile int tableLimit;
+    /** Whether this node's view of the fleet's limits is recent enough to time several tokens of one reservation. */
+    private volatile BooleanSupplier limitsFresh = () -> true;
     private final Combiner<PermitProcessor.Step, long[]> tableCalls;
     private final Combiner<Long, TokenTime> bucketCalls;
     private final Map<String, Semaphore> waiters = new ConcurrentHashMap<>();
@@ -111,12 +121,10 @@ final class FleetStore implements AutoCloseable {
         HazelcastInstance hz = member.hazelcast();
         this.permits = hz.getMap(PERMITS_MAP);
         IMap<String, byte[]> rate = hz.getMap(RATE_MAP);
-        HazelcastProxyManager<String> buckets = Bucket4jHazelcast.entryProcessorBasedBuilder(rate).build();
-        // One bucket per limit: a bucket keeps the configuration it was made with, so nodes restarted with a new
-        // limit must not inherit the old one. During a rolling change the old and new limits' buckets both run.
-        this.bucket = buckets.builder().build(KEY + "/" + settings.maxPerSecond() + "rps", shape::toBucketConfiguration);
-        // Rounded down, so a token's computed time is never before its real one.
-        this.nanosPerToken = shape.refillPeriod().toNanos() / shape.refillTokens();
+        this.buckets = Bucket4jHazelcast.entryProcessorBasedBuilder(rate).build();
+        this.tableLimit = settings.maxInFlight();
+        useBucket(0, shape);
+        spaceTokens(shape);
         this.tableCalls = new Combiner<>("sluice-limiter-permits", MAX_BATCH, this::sendSteps);
         this.bucketCalls = new Combiner<>("sluice-limiter-tokens", MAX_BATCH, this::reserveTokens);
         // Both topics carry control messages, sealed under cluster.secret and checked on receipt (ControlMessages).
@@ -131,6 +139,39 @@ final class FleetStore implements AutoCloseable {
         });
         this.pauseTopic = member.controlTopic(PAUSE_TOPIC);
         this.pauseRegistration = pauseTopic.subscribe(pauseMs -> onPause.accept(FleetHubLimiter.heardPause(pauseMs)));
+    }
+
+    /**
+     * From now on this node's reservations carry limits {@code version} with {@code shape}: the fleet has one bucket,
+     * and Bucket4j replaces its configuration when a request carries a newer version than the one it was made with
+     * (tokens as they are); older versions are served by the newer configuration. Version 0 carries none: the bucket
+     * keeps whatever configuration it has (a limiter that follows no fleet record, in tests).
+     */
+    void useBucket(long version, RateShape shape) {
+        var builder = buckets.builder();
+        if (version > 0) {
+            builder = builder.withImplicitConfigurationReplacement(version, TokensInheritanceStrategy.AS_IS);
+        }
+        this.bucket = builder.build(KEY, shape::toBucketConfiguration);
+    }
+
+    /** Times the tokens of one reservation at {@code shape}'s token period, rounded down (never before their real time). */
+    void spaceTokens(RateShape shape) {
+        this.nanosPerToken = shape.refillPeriod().toNanos() / shape.refillTokens();
+    }
+
+    /** From now on this node's permit-table calls carry limits {@code version} and in-flight {@code limit}. */
+    void tableLimits(long version, int limit) {
+        this.tableLimit = limit;
+        this.limitsVersion = version;
+    }
+
+    /**
+     * How to tell whether this node's view of the fleet's limits is recent enough that the bucket cannot have a
+     * faster configuration than it knows: until it is, each reservation takes one token, whose time is exact.
+     */
+    void judgeFreshnessBy(BooleanSupplier fresh) {
+        this.limitsFresh = fresh;
     }
 
     /** Where tokens reserved ahead of this node's requests go, and how many it wants; none until set. */
@@ -247,9 +288,13 @@ final class FleetStore implements AutoCloseable {
         TokenTime[] answers = new TokenTime[n];
         Arrays.fill(answers, TokenTime.NONE_IN_TIME);
         TokenBuffer buffer = ahead;
-        int extra = buffer == null ? 0 : buffer.wanted(n);
+        // A node whose view of the limits may be behind the bucket's (a raise it has not heard of) could time the
+        // tokens of a batch too early: it takes one at a time, whose time Bucket4j gives exactly.
+        boolean fresh = limitsFresh.getAsBoolean();
+        int extra = buffer == null || !fresh ? 0 : buffer.wanted(n);
         long maxWait = deadlines.get(order[n - 1]) - System.nanoTime();
-        for (int k = n + extra; k >= 1 && maxWait > 0; k = k > n ? n : k / 2) {
+        long spacing = nanosPerToken;
+        for (int k = fresh ? n + extra : 1; k >= 1 && maxWait > 0; k = k > n ? n : k / 2) {
             long askedAt = System.nanoTime();
             Slot slot = new Slot();
             boolean reserved;
@@ -266,9 +311,17 @@ final class FleetStore implements AutoCloseable {
                 continue;
             }
             long answeredAt = slot.waitNanos > 0 ? slot.answeredAt : System.nanoTime();
+            if (k > 1 && !limitsFresh.getAsBoolean()) {
+                // The view aged during the call: only the last token's time is sure; the others stay unused.
+                answers[order[0]] = new TokenTime(askedAt, answeredAt, slot.waitNanos);
+                for (int i = 1; i < n; i++) {
+                    answers[order[i]] = TokenTime.RETRY;
+                }
+                break;
+            }
             List<TokenTime> spare = new ArrayList<>(Math.max(0, k - n));
             for (int i = 0; i < k; i++) {
-                long due = Math.max(0, slot.waitNanos - (long) (k - 1 - i) * nanosPerToken);
+                long due = Math.max(0, slot.waitNanos - (long) (k - 1 - i) * spacing);
                 TokenTime t = new TokenTime(askedAt, answeredAt, due);
                 if (i < n) {
                     answers[order[i]] = t;
@@ -301,7 +354,7 @@ final class FleetStore implements AutoCloseable {
 
     /** One permit-table call for the steps of this node's waiters; wakes the waiters whose turn came. */
     private List<long[]> sendSteps(List<PermitProcessor.Step> steps) throws StoreFailure, InterruptedException {
-        Object answer = call(PermitProcessor.batch(steps, nodeId, settings.maxInFlight(), settings.ticketTtl().toMillis()));
+        Object answer = call(PermitProcessor.batch(steps, nodeId, limitsVersion, tableLimit, settings.ticketTtl().toMillis()));
         PermitProcessor.BatchReply reply = (PermitProcessor.BatchReply) answer;
         demand.of(reply.holders(), reply.othersWaiting(), reply.free());
         if (reply.wake().length > 0) {

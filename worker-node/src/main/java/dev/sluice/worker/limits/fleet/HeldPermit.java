@@ -12,8 +12,12 @@ final class HeldPermit {
     /** When it was last put back idle (nanoTime). */
     volatile long idleSince;
 
-    HeldPermit(String id, long leaseFrom) {
+    /** The share's generation when it was granted (see {@link PermitShare#limitChanged}). */
+    final int generation;
+
+    HeldPermit(String id, long leaseFrom, int generation) {
         this.id = id;
+        this.generation = generation;
         this.leaseFrom = leaseFrom;
     }
 

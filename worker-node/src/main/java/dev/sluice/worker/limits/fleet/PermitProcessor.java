@@ -36,6 +36,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
     private String id = "";
     private String holder = "";
     private int limit;
+    private long limitsVersion;
     private long millis;
     private long ticketTtlMs;
     private Step[] steps = new Step[0];
@@ -65,10 +66,13 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
     /**
      * The operations of one node's waiters since its last store call, applied in order to one reading of the
      * table: {@code holder} asks for ACQUIRE steps (lease {@code millis}), RENEW steps start the lease again for
-     * {@code millis}. Answered with a {@link BatchReply}.
+     * {@code millis}. Answered with a {@link BatchReply}. The batch carries the holder's view of the in-flight
+     * limit ({@code limit} as of the fleet's limits {@code limitsVersion}); the table keeps the newest it was told of
+     * and grants by it, so a node that has not heard of a change yet never grants by the old limit for the others.
      */
-    static PermitProcessor batch(List<Step> steps, String holder, int limit, long ticketTtlMs) {
+    static PermitProcessor batch(List<Step> steps, String holder, long limitsVersion, int limit, long ticketTtlMs) {
         PermitProcessor p = new PermitProcessor(Op.BATCH, "", holder, limit, 0, ticketTtlMs);
+        p.limitsVersion = limitsVersion;
         p.steps = steps.toArray(Step[]::new);
         return p;
     }
@@ -98,6 +102,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
                 changed = true;
             }
             case BATCH -> {
+                int limit = table.limit(limitsVersion, this.limit);
                 long[] replies = new long[4 * steps.length];
                 boolean released = false;
                 for (int i = 0; i < steps.length; i++) {
@@ -156,6 +161,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
         out.writeString(id);
         out.writeString(holder);
         out.writeInt(limit);
+        out.writeLong(limitsVersion);
         out.writeLong(millis);
         out.writeLong(ticketTtlMs);
         if (op == Op.BATCH) {
@@ -174,6 +180,7 @@ final class PermitProcessor implements EntryProcessor<String, byte[], Object>, I
         id = in.readString();
         holder = in.readString();
         limit = in.readInt();
+        limitsVersion = in.readLong();
         millis = in.readLong();
         ticketTtlMs = in.readLong();
         if (op == Op.BATCH) {

@@ -31,7 +31,9 @@ final class PermitShare {
     private static final Logger log = LoggerFactory.getLogger(PermitShare.class);
 
     private final FleetStore store;
-    private final int limit;
+    private volatile int limit;
+    /** Bumped when the in-flight limit is lowered: permits of an earlier generation are not kept. */
+    private volatile int generation;
     private final long leaseMs;
     private final long idleReleaseNanos;
     private final LongSupplier nanoTime;
@@ -65,10 +67,28 @@ final class PermitShare {
         this.free = free;
     }
 
+    /**
+     * The fleet's in-flight limit changed to {@code limit}. When it went down, this node keeps none of the permits it
+     * holds: idle ones go back now, busy ones when their requests end, and new requests ask the table, which grants
+     * only while fewer than the new limit run.
+     */
+    void limitChanged(int limit) {
+        boolean lowered = limit < this.limit;
+        this.limit = limit;
+        if (lowered) {
+            generation++;
+            releaseIdle();
+        }
+    }
+
     /** A kept idle permit for a request, the one used last first, or null when none is kept. */
     HeldPermit take() {
         HeldPermit p;
         while ((p = idle.pollFirst()) != null) {
+            if (p.generation != generation) {
+                release(p);
+                continue;
+            }
             if (!p.lost()) {
                 return p;
             }
@@ -92,6 +112,10 @@ final class PermitShare {
         long end = System.nanoTime() + nanos;
         HeldPermit p;
         while ((p = idle.pollFirst(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS)) != null) {
+            if (p.generation != generation) {
+                release(p);
+                continue;
+            }
             if (!p.lost()) {
                 return p;
             }
@@ -102,7 +126,7 @@ final class PermitShare {
 
     /** A permit the store just granted to this node. */
     HeldPermit granted(String id, long leaseFrom) {
-        HeldPermit p = new HeldPermit(id, leaseFrom);
+        HeldPermit p = new HeldPermit(id, leaseFrom, generation);
         held.add(p);
         return p;
     }
@@ -113,7 +137,7 @@ final class PermitShare {
             held.remove(p);
             return;
         }
-        if (keeping.getAsBoolean() && !overShare()) {
+        if (keeping.getAsBoolean() && !overShare() && p.generation == generation) {
             p.idleSince = nanoTime.getAsLong();
             idle.addFirst(p);
             return;

@@ -28,7 +28,7 @@ import java.util.Map;
  * <p>Stored as bytes with a schema version the reader checks.
  */
 final class PermitTable {
-    static final byte VERSION = 1;
+    static final byte VERSION = 2;
 
     /** What an acquire or renew came to. */
     enum State { GRANTED, WAIT, PAUSED, LOST, RENEWED }
@@ -57,9 +57,29 @@ final class PermitTable {
     }
 
     private long pausedUntilMs;
+    /** The fleet's in-flight limit as of limits version {@link #limitsVersion} (0: no versioned limit told yet). */
+    private long limitsVersion;
+    private int limit;
     // Insertion-ordered: leases by grant, tickets by arrival (a renewed ticket keeps its place).
     private final Map<String, Lease> leases = new LinkedHashMap<>();
     private final Map<String, Ticket> tickets = new LinkedHashMap<>();
+
+    /**
+     * The in-flight limit to grant by: the one of the newest limits version a caller told of. A caller on version
+     * {@code version} with limit {@code callerLimit} updates it when its version is newer; a caller without a
+     * version (0, a limiter that follows no fleet record) sets it while no versioned one was told.
+     */
+    int limit(long version, int callerLimit) {
+        if (version > limitsVersion || (version == 0 && limitsVersion == 0)) {
+            limitsVersion = version;
+            limit = callerLimit;
+        }
+        return limit;
+    }
+
+    long limitsVersion() {
+        return limitsVersion;
+    }
 
     Reply acquire(String id, String holder, int limit, long leaseMs, long ticketTtlMs, long now) {
         expire(now);
@@ -207,11 +227,15 @@ final class PermitTable {
         }
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
             byte version = in.readByte();
-            if (version != VERSION) {
+            if (version != VERSION && version != 1) {
                 throw new IllegalStateException("the fleet permit table has schema version " + version
-                        + ", but this node reads version " + VERSION + "; upgrade the node");
+                        + ", but this node reads versions 1 and " + VERSION + "; upgrade the node");
             }
             table.pausedUntilMs = in.readLong();
+            if (version >= 2) {
+                table.limitsVersion = in.readLong();
+                table.limit = in.readInt();
+            }
             int n = in.readInt();
             for (int i = 0; i < n; i++) {
                 Lease l = new Lease(in.readUTF(), in.readUTF(), in.readLong());
@@ -233,6 +257,8 @@ final class PermitTable {
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeByte(VERSION);
             out.writeLong(pausedUntilMs);
+            out.writeLong(limitsVersion);
+            out.writeInt(limit);
             out.writeInt(leases.size());
             for (Lease l : leases.values()) {
                 out.writeUTF(l.id());

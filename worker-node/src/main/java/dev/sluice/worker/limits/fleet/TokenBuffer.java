@@ -16,11 +16,11 @@ import java.util.function.BooleanSupplier;
 final class TokenBuffer {
     private final ConcurrentLinkedDeque<FleetStore.TokenTime> tokens = new ConcurrentLinkedDeque<>();
     private final long horizonNanos;
-    private final int maxAhead;
+    private volatile int maxAhead;
     private final BooleanSupplier prefetching;
-    private final int perSecond;
-    private final double fleetRate;
-    private final double sendBudgetSeconds;
+    private volatile int perSecond;
+    private volatile double fleetRate;
+    private volatile double sendBudgetSeconds;
     private final java.util.function.IntSupplier nodes;
     private final LongAdder taken = new LongAdder();
     private final LongAdder expired = new LongAdder();
@@ -48,6 +48,14 @@ final class TokenBuffer {
         this.perSecond = perSecond;
         this.nodes = nodes;
         this.lastSampleAt = now;
+    }
+
+    /** The fleet's limits changed: what the reservations ahead are sized by from now on. */
+    void retune(int perSecond, double fleetRate, long sendBudgetNanos) {
+        this.maxAhead = Math.max(1, perSecond / 10);
+        this.perSecond = perSecond;
+        this.fleetRate = fleetRate;
+        this.sendBudgetSeconds = sendBudgetNanos / 1e9;
     }
 
     /**

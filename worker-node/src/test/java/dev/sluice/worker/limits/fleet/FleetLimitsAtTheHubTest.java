@@ -5,11 +5,12 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.hubsim.HubSimulator;
+import dev.sluice.testkit.Closer;
 import dev.sluice.hubsim.HubStats;
 import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.TestFleet;
 import dev.sluice.worker.hub.HubClient;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,18 +39,11 @@ class FleetLimitsAtTheHubTest {
 
     private static final AtomicLong SEQUENCE = new AtomicLong();
 
-    private final List<AutoCloseable> closing = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = closing.size() - 1; i >= 0; i--) {
-            closing.get(i).close();
-        }
-    }
+    @AutoClose
+    final Closer closer = new Closer();
 
     private <T extends AutoCloseable> T closed(T resource) {
-        closing.add(resource);
-        return resource;
+        return closer.add(resource);
     }
 
     private final List<FleetHubLimiter> limiters = new ArrayList<>();

@@ -5,10 +5,11 @@ import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.HubStats;
+import dev.sluice.testkit.Closer;
 import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.TestFleet;
 import dev.sluice.worker.hub.HubClient;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 import java.time.Clock;
@@ -39,19 +40,12 @@ class FleetSharesTest {
     private static final int RPS = 100;
     private static final int IN_FLIGHT = 20;
 
-    private final List<AutoCloseable> closing = new ArrayList<>();
+    @AutoClose
+    final Closer closer = new Closer();
     private final List<FleetHubLimiter> limiters = new ArrayList<>();
 
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = closing.size() - 1; i >= 0; i--) {
-            closing.get(i).close();
-        }
-    }
-
     private <T extends AutoCloseable> T closed(T resource) {
-        closing.add(resource);
-        return resource;
+        return closer.add(resource);
     }
 
     private List<HubClient> clients(TestFleet fleet, HubSimulator hub) {

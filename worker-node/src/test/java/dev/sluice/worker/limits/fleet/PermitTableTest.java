@@ -103,14 +103,59 @@ class PermitTableTest {
         acquire("b1", 1);
         acquire("c1", 2);
         table.pauseUntil(99);
+        table.limit(7, 3);
         PermitTable copy = PermitTable.decode(table.encode());
         assertThat(copy.leases()).isEqualTo(table.leases());
         assertThat(copy.tickets()).isEqualTo(table.tickets());
         assertThat(copy.pausedUntilMs()).isEqualTo(99);
+        assertThat(copy.limitsVersion()).isEqualTo(7);
+        assertThat(copy.limit(0, 50)).as("the versioned limit survives; an unversioned caller does not change it")
+                .isEqualTo(3);
 
         byte[] future = table.encode();
-        future[0] = 2;
-        assertThatThrownBy(() -> PermitTable.decode(future)).hasMessageContaining("schema version 2");
+        future[0] = 3;
+        assertThatThrownBy(() -> PermitTable.decode(future)).hasMessageContaining("schema version 3");
+    }
+
+    @Test
+    void keepsTheInFlightLimitOfTheNewestVersionItWasToldOf() {
+        assertThat(table.limit(0, 5)).as("no version yet: the caller's").isEqualTo(5);
+        assertThat(table.limit(0, 6)).isEqualTo(6);
+        assertThat(table.limit(10, 4)).as("a version outranks none").isEqualTo(4);
+        assertThat(table.limit(9, 40)).as("a node that has not heard of version 10 does not grant by its old limit")
+                .isEqualTo(4);
+        assertThat(table.limit(0, 40)).isEqualTo(4);
+        assertThat(table.limit(11, 1)).isEqualTo(1);
+        // Lowered below the permits held: nothing is granted until fewer than the new limit run.
+        PermitTable t = new PermitTable();
+        int limit = t.limit(1, 3);
+        for (int i = 0; i < 3; i++) {
+            assertThat(t.acquire("a" + i, "a", limit, LEASE, TTL, 0).state()).isEqualTo(PermitTable.State.GRANTED);
+        }
+        limit = t.limit(2, 2);
+        assertThat(t.acquire("b1", "b", limit, LEASE, TTL, 1).state()).isEqualTo(PermitTable.State.WAIT);
+        t.release("a0", limit, 2);
+        assertThat(t.acquire("b1", "b", limit, LEASE, TTL, 3).state()).as("still 2 run").isEqualTo(PermitTable.State.WAIT);
+        t.release("a1", limit, 4);
+        assertThat(t.acquire("b1", "b", limit, LEASE, TTL, 5).state()).isEqualTo(PermitTable.State.GRANTED);
+    }
+
+    @Test
+    void readsATableOfSchemaVersionOneAsUnversioned() throws Exception {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {
+            out.writeByte(1);
+            out.writeLong(42);
+            out.writeInt(1);
+            out.writeUTF("a1");
+            out.writeUTF("a");
+            out.writeLong(6_000);
+            out.writeInt(0);
+        }
+        PermitTable old = PermitTable.decode(bytes.toByteArray());
+        assertThat(old.pausedUntilMs()).isEqualTo(42);
+        assertThat(old.leases()).hasSize(1);
+        assertThat(old.limitsVersion()).isZero();
     }
 
     @Test

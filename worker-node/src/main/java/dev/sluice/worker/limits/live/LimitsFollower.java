@@ -1,0 +1,131 @@
+package dev.sluice.worker.limits.live;
+
+import dev.sluice.common.event.EventPayload;
+import dev.sluice.worker.limits.fleet.FleetHubLimiter;
+import dev.sluice.worker.pool.RedisCalls;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+
+/**
+ * Keeps a node's fleet limiter on the fleet's live limits: reads the limits record a few times a second (seeding it
+ * from this node's configuration when there is none), hands every newer version to the limiter, says when the file
+ * differs from what the fleet follows, and publishes each version it takes up on Kafka. Runs on the node's lease
+ * thread and connection, so a busy pool never delays a change.
+ */
+public final class LimitsFollower {
+    private static final Logger log = LoggerFactory.getLogger(LimitsFollower.class);
+
+    private final LimitsRecord record;
+    private final FleetHubLimiter limiter;
+    private final int fileRps;
+    private final int fileInFlight;
+    private final String nodeId;
+    private final Consumer<EventPayload> publish;
+    private final LongSupplier nanoTime;
+    private volatile FleetLimits current;
+    private volatile String problem;
+
+    /**
+     * @param fileRps      hub.max_requests_per_second in this node's configuration
+     * @param fileInFlight hub.max_concurrent_connections in this node's configuration
+     * @param publish      where the versions this node takes up go (Kafka)
+     */
+    public LimitsFollower(LimitsRecord record, FleetHubLimiter limiter, int fileRps, int fileInFlight, String nodeId,
+                          Consumer<EventPayload> publish, LongSupplier nanoTime) {
+        this.record = record;
+        this.limiter = limiter;
+        this.fileRps = fileRps;
+        this.fileInFlight = fileInFlight;
+        this.nodeId = nodeId;
+        this.publish = publish;
+        this.nanoTime = nanoTime;
+        limiter.expectFleetLimits();
+    }
+
+    /**
+     * One read of the record, and the limiter moved to a newer version. A failure to reach Redis is thrown; the
+     * limiter's view then ages, and it reserves one token at a time until the next read succeeds.
+     */
+    public void step(RedisCalls redis) {
+        long started = nanoTime.getAsLong();
+        FleetLimits fleet;
+        try {
+            fleet = record.readOrSeed(redis, fileRps, fileInFlight, nodeId);
+        } catch (LimitsRecord.BadRecord e) {
+            if (!e.getMessage().equals(problem)) {
+                log.error("{}; this node keeps following {}", e.getMessage(),
+                        current == null ? "its configuration" : current.describe());
+            }
+            problem = e.getMessage();
+            return;
+        }
+        problem = null;
+        FleetLimits before = current;
+        if (before != null && fleet.version() < before.version()) {
+            // Redis went back to an older copy (a restart from an older snapshot): the fleet's store knows the newer
+            // version and would keep it. The record's values are issued again as a newer version, which every node
+            // and the store then take up.
+            log.warn("the fleet's limits record went back from {} to {}: Redis lost a change; issuing its values again",
+                    before.describe(), fleet.describe());
+            FleetLimits older = fleet;
+            LimitsRecord.Change again = redis.withJedis(j -> record.set(j, older.version(), older.maxPerSecond(),
+                    older.maxInFlight(), "node " + nodeId + " (the record went back from version " + before.version()
+                            + ")"));
+            if (again.record() == null) {
+                return;
+            }
+            fleet = again.record();
+        }
+        if (before == null || fleet.version() > before.version()) {
+            limiter.followLimits(fleet.version(), fleet.maxPerSecond(), fleet.maxInFlight());
+            current = fleet;
+            if (fleet.maxPerSecond() != fileRps || fleet.maxInFlight() != fileInFlight) {
+                log.warn("this node's configuration says {} requests per second and {} in flight "
+                                + "(hub.max_requests_per_second, hub.max_concurrent_connections), but the fleet's limits are "
+                                + "{} and {} ({}, in {}); following the fleet's", fileRps, fileInFlight,
+                        fleet.maxPerSecond(), fleet.maxInFlight(), fleet.describe(), record.key());
+            } else {
+                log.info("fleet Hub limits: {} per second, {} in flight ({})", fleet.maxPerSecond(), fleet.maxInFlight(),
+                        fleet.describe());
+            }
+            publish.accept(new EventPayload.LimitsChanged(fleet.version(), fleet.maxPerSecond(), fleet.maxInFlight(),
+                    fleet.changedBy(), fleet.changedAtMs(), before == null ? 0 : before.version()));
+        }
+        limiter.limitsRead(started); // only after the limiter has the version this read saw
+    }
+
+    /** The fleet's limits this node follows, or null before its first read. */
+    public FleetLimits current() {
+        return current;
+    }
+
+    /** What {@code /api/status} shows of the limits: the value, where it comes from, and the file's. */
+    public Map<String, Object> status() {
+        FleetLimits now = current;
+        Map<String, Object> s = new LinkedHashMap<>();
+        if (now == null) {
+            s.put("maxRequestsPerSecond", fileRps);
+            s.put("maxInFlight", fileInFlight);
+            s.put("source", "configuration file (the fleet's record not read yet)");
+        } else {
+            s.put("maxRequestsPerSecond", now.maxPerSecond());
+            s.put("maxInFlight", now.maxInFlight());
+            s.put("version", now.version());
+            s.put("source", "fleet record " + record.key() + " (" + now.describe() + ")");
+            s.put("changedBy", now.changedBy());
+            s.put("changedAt", java.time.Instant.ofEpochMilli(now.changedAtMs()).toString());
+        }
+        s.put("configurationFile", Map.of("maxRequestsPerSecond", fileRps, "maxInFlight", fileInFlight));
+        s.put("followsConfigurationFile", now == null
+                || (now.maxPerSecond() == fileRps && now.maxInFlight() == fileInFlight));
+        if (problem != null) {
+            s.put("problem", problem);
+        }
+        return s;
+    }
+}
