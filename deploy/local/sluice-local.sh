@@ -234,6 +234,12 @@ cmd_up() {
     --appendfsync everysec --maxmemory-policy noeviction --save "" --set-proc-title no
   wait_for "Redis" 20 redis redis-cli -p "$redis_port" ping
   say "redis    127.0.0.1:$redis_port (AOF in $run/redis)"
+  # The fleet's live limits record stays in Redis's AOF across runs, and nodes follow it over their configuration: set
+  # it to this run's limits (the Hub simulator's), so an earlier run's (or a `sluice limits set`) does not linger.
+  env SLUICE_REDIS_URL="redis://127.0.0.1:$redis_port" "$java" -Xmx128m -jar "$worker_jar" limits set --config "$config" \
+    --rps "${SLUICE_HUB_MAX_REQUESTS_PER_SECOND:-$hub_rps}" \
+    --in-flight "${SLUICE_HUB_MAX_CONCURRENT_CONNECTIONS:-$hub_in_flight}" --by sluice-local >/dev/null \
+    || die "could not set the fleet's limits in Redis"
 
   start_kafka
   start hub "$java" -Xmx128m -XX:+ExitOnOutOfMemoryError -Dsluice.local="$run" -jar "$hub_jar" --host 127.0.0.1 --port "$hub_port" \
