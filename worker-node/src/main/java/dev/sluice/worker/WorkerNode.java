@@ -452,6 +452,9 @@ public final class WorkerNode implements AutoCloseable {
         if (events != null) {
             long heartbeatMs = config.node().heartbeatIntervalSecs() * 1000L;
             events.started(queue.mode(), config.node().concurrency(), config.redis().poolSize(), heartbeatMs);
+            if (limitsFollower != null) {
+                limitsFollower.startAnnouncing(); // after node-started, which opens the run for the coordinator
+            }
             sampler.scheduleAtFixedRate(() -> events.heartbeat(heartbeatMs), heartbeatMs, heartbeatMs, TimeUnit.MILLISECONDS);
         }
         running = true;

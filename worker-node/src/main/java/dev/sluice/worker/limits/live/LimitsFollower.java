@@ -29,6 +29,9 @@ public final class LimitsFollower {
     private final LongSupplier nanoTime;
     private volatile FleetLimits current;
     private volatile String problem;
+    /** Whether versions are published yet: not before the node announced its start (see {@link #startAnnouncing}). */
+    private boolean announcing;
+    private long announcedVersion;
 
     /**
      * @param fileRps      hub.max_requests_per_second in this node's configuration
@@ -51,7 +54,7 @@ public final class LimitsFollower {
      * One read of the record, and the limiter moved to a newer version. A failure to reach Redis is thrown; the
      * limiter's view then ages, and it reserves one token at a time until the next read succeeds.
      */
-    public void step(RedisCalls redis) {
+    public synchronized void step(RedisCalls redis) {
         long started = nanoTime.getAsLong();
         FleetLimits fleet;
         try {
@@ -93,10 +96,29 @@ public final class LimitsFollower {
                 log.info("fleet Hub limits: {} per second, {} in flight ({})", fleet.maxPerSecond(), fleet.maxInFlight(),
                         fleet.describe());
             }
-            publish.accept(new EventPayload.LimitsChanged(fleet.version(), fleet.maxPerSecond(), fleet.maxInFlight(),
-                    fleet.changedBy(), fleet.changedAtMs(), before == null ? 0 : before.version()));
+            announce(fleet);
         }
         limiter.limitsRead(started); // only after the limiter has the version this read saw
+    }
+
+    /**
+     * Publishes the version followed now and every later one. A node calls it after its node-started event: the
+     * coordinator takes an event of a new run that comes before that for a restart it did not see.
+     */
+    public synchronized void startAnnouncing() {
+        announcing = true;
+        if (current != null) {
+            announce(current);
+        }
+    }
+
+    private void announce(FleetLimits fleet) {
+        if (!announcing || fleet.version() <= announcedVersion) {
+            return;
+        }
+        publish.accept(new EventPayload.LimitsChanged(fleet.version(), fleet.maxPerSecond(), fleet.maxInFlight(),
+                fleet.changedBy(), fleet.changedAtMs(), announcedVersion));
+        announcedVersion = fleet.version();
     }
 
     /** The fleet's limits this node follows, or null before its first read. */

@@ -95,6 +95,8 @@ class LimitsRecordTest {
             List<Object> events = new ArrayList<>();
             LimitsFollower follower = new LimitsFollower(record, limiter, 100, 10, "node-0", events::add, System::nanoTime);
             follower.step(own);
+            assertThat(events).as("nothing published before the node announces its start").isEmpty();
+            follower.startAnnouncing();
             long seeded = follower.current().version();
             j.hset(record.key(), "rps", "lots");
             follower.step(own);

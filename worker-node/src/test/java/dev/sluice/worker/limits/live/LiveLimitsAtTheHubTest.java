@@ -102,6 +102,7 @@ class LiveLimitsAtTheHubTest {
             LimitsFollower follower = new LimitsFollower(record, limiter, files[i][0], files[i][1], "node-" + i,
                     published::add, System::nanoTime);
             follower.step(mine); // as a node does before its first job
+            follower.startAnnouncing();
             followers.add(follower);
             own.add(mine);
             reading.add(reads.scheduleWithFixedDelay(() -> follower.step(mine), 200, 200, TimeUnit.MILLISECONDS));
