@@ -139,6 +139,7 @@ measure() {
   [ "$expired" = "n/a" ] || [ "$expired_before" = "n/a" ] && expired=n/a || expired=$((expired - expired_before))
   calls=$(limits_sum storeCalls)
   [ "$table_before" = "n/a" ] || echo "#   permit-table calls in the window: $(( $(limits_sum tableCalls) - table_before )) of $(( calls - calls_before )) store calls" >&2
+  echo "#   reservations of one token for a stale view of the limits, since start: $(limits_sum staleReservations)" >&2
   [ "$calls" = "n/a" ] || [ "$calls_before" = "n/a" ] && calls=n/a || calls=$((calls - calls_before))
   python3 -c 'import json,sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])

@@ -747,12 +747,14 @@ public final class FleetHubLimiter implements HubLimiter {
      * @param permitsKept      permits this node holds now, in use or kept for its next requests
      * @param expiredTokens    rate tokens reserved ahead that expired unused, since start
      * @param limitsVersion    the version of the fleet's live limits followed, 0 when none (the configuration's)
+     * @param staleReservations rate reservations that took one token because this node's view of the limits was
+     *                         more than a second old, since start
      */
     public record Snapshot(int maxInFlight, int maxPerSecond, int heldHere, String degraded, String onStoreFailure,
                            long fallbacks, long lateTokens, long releaseFailures, Map<String, Leases> fleetLeases,
                            int fleetWaiting, long pausedUntil, String grantor, String mayGrant, long fencedSends,
                            long storeCalls, long tableCalls, int permitsKept, long expiredTokens,
-                           long limitsVersion) {
+                           long limitsVersion, long staleReservations) {
     }
 
     /** A holder's leases in the permit table. */
@@ -785,7 +787,7 @@ public final class FleetHubLimiter implements HubLimiter {
         return new Snapshot(now.maxInFlight(), now.maxPerSecond(), heldHere.get(), degradedReason(),
                 now.onStoreFailure().toString(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
                 pausedUntil, fencing.describe(), why.isEmpty() ? "yes" : why, fencedSends(), storeCalls(), store.tableCalls(), permitsHeld(),
-                expiredTokens(), limitsVersion);
+                expiredTokens(), limitsVersion, store.staleReservations());
     }
 
     /** The permit table as its owner has it now (for tests and diagnostics). */

@@ -86,6 +86,7 @@ final class FleetStore implements AutoCloseable {
     private final LongAdder releaseFailures = new LongAdder();
     private final LongAdder tableCallCount = new LongAdder();
     private final LongAdder bucketCallCount = new LongAdder();
+    private final LongAdder staleReservations = new LongAdder();
     private volatile TokenBuffer ahead;
     private volatile Demand demand = (holders, othersWaiting, free) -> { };
 
@@ -186,6 +187,11 @@ final class FleetStore implements AutoCloseable {
     /** Calls to the store (the permit table and the rate bucket) since start. */
     long calls() {
         return tableCallCount.sum() + bucketCallCount.sum();
+    }
+
+    /** Reservations that took one token because this node's view of the fleet's limits was not fresh, since start. */
+    long staleReservations() {
+        return staleReservations.sum();
     }
 
     /** Calls to the permit table since start. */
@@ -291,6 +297,9 @@ final class FleetStore implements AutoCloseable {
         // A node whose view of the limits may be behind the bucket's (a raise it has not heard of) could time the
         // tokens of a batch too early: it takes one at a time, whose time Bucket4j gives exactly.
         boolean fresh = limitsFresh.getAsBoolean();
+        if (!fresh) {
+            staleReservations.increment();
+        }
         int extra = buffer == null || !fresh ? 0 : buffer.wanted(n);
         long maxWait = deadlines.get(order[n - 1]) - System.nanoTime();
         long spacing = nanosPerToken;
