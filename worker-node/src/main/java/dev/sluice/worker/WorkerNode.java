@@ -18,7 +18,7 @@ import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.limits.live.LimitsFollower;
-import dev.sluice.worker.limits.live.LimitsRecord;
+import dev.sluice.control.FleetRecord;
 import dev.sluice.worker.limits.fleet.RateShape;
 import dev.sluice.worker.limits.fleet.grant.GrantorLease;
 import dev.sluice.worker.limits.fleet.grant.RedisArbitrationStore;
@@ -100,7 +100,9 @@ public final class WorkerNode implements AutoCloseable {
     private final NodeEvents events;
     /** Keeps the fleet limiter on the fleet's live limits in Redis, or null without a fleet limiter. */
     private final LimitsFollower limitsFollower;
-    private final LimitsRecord limitsRecord;
+    private final FleetRecord limitsRecord;
+    /** Whether the fleet's record says the fleet is paused (read five times a second). */
+    private volatile boolean fleetPaused;
     private volatile boolean running;
 
     /** A node of the fleet: starts its cluster member from {@code [cluster]} and keeps the Hub's limits fleet-wide. */
@@ -216,19 +218,19 @@ public final class WorkerNode implements AutoCloseable {
             this.publisher = null;
             this.events = null;
         }
-        if (cluster != null && limiter instanceof FleetHubLimiter fleet) {
-            this.limitsRecord = new LimitsRecord(cluster.clusterName());
-            EventPublisher p = publisher;
-            this.limitsFollower = new LimitsFollower(limitsRecord, fleet, config.hub().maxRequestsPerSecond(),
-                    config.hub().maxConcurrentConnections(), nodeId, e -> {
-                        if (p != null) {
-                            p.publish(e);
-                        }
-                    }, System::nanoTime);
-        } else {
-            this.limitsRecord = null;
-            this.limitsFollower = null;
-        }
+        // Every node follows the fleet's record: its pause, and its limits when the node has a fleet limiter.
+        this.limitsRecord = new FleetRecord(config.cluster().name());
+        EventPublisher p = publisher;
+        this.limitsFollower = new LimitsFollower(limitsRecord,
+                cluster != null && limiter instanceof FleetHubLimiter fleet ? fleet : null,
+                config.hub().maxRequestsPerSecond(), config.hub().maxConcurrentConnections(), nodeId, e -> {
+                    if (p != null) {
+                        p.publish(e);
+                    }
+                }, pause -> {
+                    fleetPaused = pause.paused();
+                    worker.setPaused(Worker.FLEET_PAUSED, pause.paused());
+                }, System::nanoTime);
         wireResilience();
         registerGauges();
     }
@@ -624,12 +626,22 @@ public final class WorkerNode implements AutoCloseable {
      * @throws IllegalStateException    for a node without a fleet limiter
      * @throws IllegalArgumentException for limits out of bounds
      */
-    public LimitsRecord.Change changeLimits(Long expectedVersion, int maxPerSecond, int maxInFlight, String by) {
-        if (limitsRecord == null) {
+    public FleetRecord.Change changeLimits(Long expectedVersion, int maxPerSecond, int maxInFlight, String by) {
+        if (!(limiter instanceof FleetHubLimiter)) {
             throw new IllegalStateException("this node keeps the Hub's limits alone (no fleet limiter): they change "
                     + "with its configuration");
         }
-        return redis.withJedis(j -> limitsRecord.set(j, expectedVersion, maxPerSecond, maxInFlight, by));
+        return redis.withJedis(j -> limitsRecord.setLimits(j, expectedVersion, maxPerSecond, maxInFlight, by));
+    }
+
+    /** Whether the node shares the Hub's limits with a fleet (and so follows the fleet's live limits). */
+    public boolean hasFleetLimiter() {
+        return limiter instanceof FleetHubLimiter;
+    }
+
+    /** Whether the fleet's record says the fleet is paused, as this node last read it. */
+    public boolean fleetPaused() {
+        return fleetPaused;
     }
 
     public HubLimiter limiter() {

@@ -30,7 +30,8 @@ public final class EventCodec {
             EventPayload.PoolPressure.TYPE, EventPayload.PoolPressure.class,
             EventPayload.JobDeadLettered.TYPE, EventPayload.JobDeadLettered.class,
             EventPayload.LimiterState.TYPE, EventPayload.LimiterState.class,
-            EventPayload.LimitsChanged.TYPE, EventPayload.LimitsChanged.class);
+            EventPayload.LimitsChanged.TYPE, EventPayload.LimitsChanged.class,
+            EventPayload.PauseChanged.TYPE, EventPayload.PauseChanged.class);
 
     /** The result of reading one record. */
     public sealed interface Decoded {

@@ -108,6 +108,24 @@ public sealed interface EventPayload {
     }
 
     /**
+     * The fleet was paused or resumed (the fleet record in Redis), as a node took it up. Every node publishes it; the
+     * same {@code atMs} from several nodes is one change.
+     *
+     * @param paused whether the fleet is paused now
+     * @param by     who paused or resumed it
+     * @param atMs   when, by Redis's clock (epoch ms)
+     * @param reason what they gave for it (may be empty)
+     */
+    record PauseChanged(boolean paused, String by, long atMs, String reason) implements EventPayload {
+        public static final String TYPE = "pause-changed";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /**
      * Monotonic counters since the node started.
      *
      * @param jobsDone            jobs acknowledged

@@ -8,6 +8,7 @@ import dev.sluice.common.event.EventPayload.Heartbeat;
 import dev.sluice.common.event.EventPayload.JobDeadLettered;
 import dev.sluice.common.event.EventPayload.LimiterState;
 import dev.sluice.common.event.EventPayload.LimitsChanged;
+import dev.sluice.common.event.EventPayload.PauseChanged;
 import dev.sluice.common.event.EventPayload.NodeStarted;
 import dev.sluice.common.event.EventPayload.NodeStopping;
 import dev.sluice.common.event.EventPayload.PoolPressure;
@@ -171,6 +172,7 @@ final class EventLimits {
                 notNegative(Rejection.VALUE, "maxRequestsPerSecond", c.maxRequestsPerSecond());
                 notNegative(Rejection.VALUE, "maxInFlight", c.maxInFlight());
             }
+            case PauseChanged c -> notNegative(Rejection.VALUE, "atMs", c.atMs());
         }
     }
 

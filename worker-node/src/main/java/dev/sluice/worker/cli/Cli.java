@@ -28,6 +28,8 @@ public final class Cli {
         top.addSubcommand(new CommandLine(new SluiceCommand.LimitsGroup())
                 .addSubcommand(new CommandLine(new LimitsCommands.Show(context)))
                 .addSubcommand(new CommandLine(new LimitsCommands.Set(context))));
+        top.addSubcommand(new CommandLine(new LimitsCommands.PauseFleet(context)));
+        top.addSubcommand(new CommandLine(new LimitsCommands.ResumeFleet(context)));
         top.addSubcommand(new CommandLine(new SluiceCommand.ConfigGroup())
                 .addSubcommand(new CommandLine(new ConfigCheckCommand(context))));
         top.setExecutionExceptionHandler(new FailureHandler());

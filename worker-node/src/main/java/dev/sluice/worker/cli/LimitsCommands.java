@@ -1,8 +1,10 @@
 package dev.sluice.worker.cli;
 
 import dev.sluice.common.config.SluiceConfig;
-import dev.sluice.worker.limits.live.FleetLimits;
-import dev.sluice.worker.limits.live.LimitsRecord;
+import dev.sluice.control.FleetLimits;
+import dev.sluice.control.FleetRecord;
+import dev.sluice.control.FleetState;
+import dev.sluice.control.Pause;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -28,17 +30,21 @@ final class LimitsCommands {
 
         @Override
         int run(SluiceConfig config, QueueSession session) {
-            LimitsRecord record = new LimitsRecord(config.cluster().name());
-            FleetLimits limits = session.redis().withJedis(record::read);
+            FleetRecord record = new FleetRecord(config.cluster().name());
+            FleetState state = session.redis().withJedis(record::read);
+            FleetLimits limits = state == null ? null : state.limits();
             PrintWriter out = out();
             if (json) {
                 out.println(limits == null ? "null" : Json.write(limits.toMap()));
             } else if (limits == null) {
-                out.println("no fleet limits record in " + record.key() + ": the first node to start seeds it from its "
+                out.println("no fleet limits in " + record.key() + ": the first node to start seeds them from its "
                         + "configuration (hub.max_requests_per_second = " + config.hub().maxRequestsPerSecond()
                         + ", hub.max_concurrent_connections = " + config.hub().maxConcurrentConnections() + " here)");
+                if (state != null) {
+                    out.printf(Locale.ROOT, "  %-20s %s%n", "pause", state.pause().describe());
+                }
             } else {
-                print(out, record, limits);
+                print(out, record, state);
             }
             out.flush();
             return ExitCodes.OK;
@@ -81,14 +87,14 @@ final class LimitsCommands {
 
         @Override
         int run(SluiceConfig config, QueueSession session) {
-            LimitsRecord record = new LimitsRecord(config.cluster().name());
+            FleetRecord record = new FleetRecord(config.cluster().name());
             String who = by != null ? by : defaultName();
-            LimitsRecord.Change change = session.redis().withJedis(
-                    j -> record.set(j, expectVersion, rps, inFlight, who + " (sluice limits set)"));
+            FleetRecord.Change change = session.redis().withJedis(
+                    j -> record.setLimits(j, expectVersion, rps, inFlight, who + " (sluice limits set)"));
             PrintWriter out = out();
             if (!change.applied()) {
                 err().println("not changed: the fleet's limits record is no longer at version " + expectVersion
-                        + (change.record() == null ? " (there is none)" : "; it is at " + change.record().describe()));
+                        + (change.limits() == null ? " (there is none)" : "; it is at " + change.limits().describe()));
                 err().flush();
                 return ExitCodes.FAILURE;
             }
@@ -98,7 +104,7 @@ final class LimitsCommands {
             return ExitCodes.OK;
         }
 
-        private static String defaultName() {
+        static String defaultName() {
             String user = System.getenv().getOrDefault("USER", System.getProperty("user.name", "unknown"));
             String host;
             try {
@@ -110,10 +116,83 @@ final class LimitsCommands {
         }
     }
 
-    private static void print(PrintWriter out, LimitsRecord record, FleetLimits limits) {
+    private static void print(PrintWriter out, FleetRecord record, FleetState state) {
+        FleetLimits limits = state.limits();
         out.printf(Locale.ROOT, "  %-20s %s%n", "record", record.key());
         out.printf(Locale.ROOT, "  %-20s %d%n", "requests per second", limits.maxPerSecond());
         out.printf(Locale.ROOT, "  %-20s %d%n", "in flight", limits.maxInFlight());
         out.printf(Locale.ROOT, "  %-20s %s%n", "version", limits.describe());
+        out.printf(Locale.ROOT, "  %-20s %s%n", "pause", state.pause().describe());
+    }
+
+    /** {@code sluice pause} and {@code sluice resume}. */
+    abstract static class PauseCommand extends RedisCommand {
+        @Option(names = "--by", paramLabel = "NAME",
+                description = "Who makes the change, for the record, the audit stream and the events (default: $USER "
+                        + "on this host).")
+        String by;
+
+        @Option(names = "--reason", paramLabel = "TEXT", description = "Why, for the record (at most 500 characters).")
+        String reason;
+
+        PauseCommand(CliContext context) {
+            super(context);
+        }
+
+        abstract boolean pause();
+
+        @Override
+        void validate() {
+            if (reason != null && reason.strip().length() > 500) {
+                throw new ParameterException(spec.commandLine(), "--reason must be at most 500 characters, but was "
+                        + reason.strip().length());
+            }
+        }
+
+        @Override
+        int run(SluiceConfig config, QueueSession session) {
+            FleetRecord record = new FleetRecord(config.cluster().name());
+            String who = (by != null ? by : Set.defaultName()) + " (sluice " + (pause() ? "pause" : "resume") + ")";
+            FleetRecord.Change change = session.redis().withJedis(j -> record.setPaused(j, pause(), who, reason));
+            Pause now = change.record().pause();
+            PrintWriter out = out();
+            if (change.applied()) {
+                out.println((pause() ? "paused: nothing new goes to the Hub within 2 s; requests on the wire finish, "
+                        + "jobs not sent go back to the queue unattempted" : "resumed: nodes fetch again within 2 s"));
+            } else {
+                out.println("unchanged: the fleet is already " + (pause() ? "paused" : "running"));
+            }
+            out.printf(Locale.ROOT, "  %-20s %s%n", "record", record.key());
+            out.printf(Locale.ROOT, "  %-20s %s%n", "pause", now.describe());
+            out.flush();
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+            description = "Pauses the whole fleet through its record in Redis: within 2 s no node sends anything new to "
+                    + "the Hub; jobs not yet sent go back to the queue unattempted; the pause survives restarts.")
+    static final class PauseFleet extends PauseCommand {
+        PauseFleet(CliContext context) {
+            super(context);
+        }
+
+        @Override
+        boolean pause() {
+            return true;
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+            description = "Resumes a paused fleet: nodes fetch and call the Hub again within 2 s.")
+    static final class ResumeFleet extends PauseCommand {
+        ResumeFleet(CliContext context) {
+            super(context);
+        }
+
+        @Override
+        boolean pause() {
+            return false;
+        }
     }
 }

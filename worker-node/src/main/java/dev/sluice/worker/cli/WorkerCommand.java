@@ -4,7 +4,7 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.WorkerNode;
 import dev.sluice.worker.admin.AdminServer;
 import dev.sluice.worker.admin.LimitsControl;
-import dev.sluice.worker.limits.live.LimitsRecord;
+import dev.sluice.control.FleetRecord;
 import dev.sluice.worker.admin.WorkerNodeStatus;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.admin.NodeMeters;
@@ -45,11 +45,11 @@ final class WorkerCommand implements Callable<Integer> {
         PrometheusMeterRegistry registry = NodeMeters.registry();
         WorkerNode node = new WorkerNode(config, registry);
         AdminServer admin = new AdminServer(config.metrics(), registry, new WorkerNodeStatus(node));
-        if (node.limitsFollower() != null) {
+        if (node.hasFleetLimiter()) {
             admin.acceptLimitChanges((expected, rps, inFlight, by) -> {
-                LimitsRecord.Change change = node.changeLimits(expected, rps, inFlight,
+                FleetRecord.Change change = node.changeLimits(expected, rps, inFlight,
                         by + " (admin endpoint of node " + config.node().id() + ")");
-                return new LimitsControl.Result(change.applied(), change.record() == null ? null : change.record().toMap());
+                return new LimitsControl.Result(change.applied(), change.limits() == null ? null : change.limits().toMap());
             });
         }
         try {

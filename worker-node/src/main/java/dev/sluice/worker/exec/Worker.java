@@ -78,7 +78,17 @@ public final class Worker implements AutoCloseable {
             if (hub == null) {
                 throw new SluiceException(ErrorKind.INTERNAL, "this node has no Hub client");
             }
-            return hub.fetch(key, () -> started = true);
+            return hub.fetch(key, new HubClient.StartSignal() {
+                @Override
+                public void started() {
+                    started = true;
+                }
+
+                @Override
+                public boolean mayStart() {
+                    return !pausedBy.contains(FLEET_PAUSED);
+                }
+            });
         }
 
         @Override
@@ -101,6 +111,8 @@ public final class Worker implements AutoCloseable {
     private final Map<Long, Running> running = new ConcurrentHashMap<>();
     private final AtomicLong dispatched = new AtomicLong();
     private final Set<String> pausedBy = ConcurrentHashMap.newKeySet();
+    /** The pause source of a paused fleet: besides stopping the fetcher, it keeps jobs not yet sent from the Hub. */
+    public static final String FLEET_PAUSED = "fleet-paused";
     private final CountDownLatch fetcherDone = new CountDownLatch(1);
     private final AtomicLong reclaimRequested = new AtomicLong();
     private final Set<String> goneNodes = ConcurrentHashMap.newKeySet();
@@ -409,7 +421,9 @@ public final class Worker implements AutoCloseable {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            if (stopping && !r.started) {
+            if ((stopping || pausedBy.contains(FLEET_PAUSED)) && !r.started) {
+                // Not sent: back to the queue unattempted (the node stops, or the fleet is paused).
+
                 return new Outcome(new Completion.HandBack(r.delivery), ErrorKind.BACKPRESSURE);
             }
             ErrorKind kind = ErrorClassifier.classify(e);

@@ -94,6 +94,14 @@ public final class HubClient implements AutoCloseable {
     /** Marks the moment a job's real work begins (it holds a permit); see the worker's drain. */
     public interface StartSignal {
         void started();
+
+        /**
+         * Asked right before the request goes out, with its permit held: false sends nothing (the fleet is paused),
+         * and the call fails not attempted.
+         */
+        default boolean mayStart() {
+            return true;
+        }
     }
 
     private static final Logger log = LoggerFactory.getLogger(HubClient.class);
@@ -289,6 +297,11 @@ public final class HubClient implements AutoCloseable {
         if (!breaker.tryAcquirePermission()) {
             permit.close(); // nothing was sent
             throw breakerOpen(key);
+        }
+        if (!signal.mayStart()) {
+            breaker.releasePermission();
+            permit.close(); // nothing was sent
+            throw SluiceException.notAttempted(ErrorKind.BACKPRESSURE, "the fleet is paused: " + key + " not sent", null);
         }
         signal.started();
         long start = System.nanoTime();

@@ -1,6 +1,10 @@
 package dev.sluice.worker.limits.live;
 
 import dev.sluice.common.event.EventPayload;
+import dev.sluice.control.FleetLimits;
+import dev.sluice.control.FleetRecord;
+import dev.sluice.control.FleetState;
+import dev.sluice.control.Pause;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.pool.RedisCalls;
 import org.slf4j.Logger;
@@ -12,54 +16,65 @@ import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
- * Keeps a node's fleet limiter on the fleet's live limits: reads the limits record a few times a second (seeding it
- * from this node's configuration when there is none), hands every newer version to the limiter, says when the file
- * differs from what the fleet follows, and publishes each version it takes up on Kafka. Runs on the node's lease
- * thread and connection, so a busy pool never delays a change.
+ * Keeps a node on the fleet's record ({@link FleetRecord}): reads it a few times a second (seeding the limits from
+ * this node's configuration when there are none), hands every newer limits version to the fleet limiter (when the
+ * node has one), says when the file differs from what the fleet follows, tells the node when the fleet is paused or
+ * resumed, and publishes each version it takes up on Kafka. Runs on the node's lease thread and connection, so a busy
+ * pool never delays a change.
  */
 public final class LimitsFollower {
     private static final Logger log = LoggerFactory.getLogger(LimitsFollower.class);
 
-    private final LimitsRecord record;
+    private final FleetRecord record;
     private final FleetHubLimiter limiter;
     private final int fileRps;
     private final int fileInFlight;
     private final String nodeId;
     private final Consumer<EventPayload> publish;
+    private final Consumer<Pause> onPause;
     private final LongSupplier nanoTime;
     private volatile FleetLimits current;
+    private volatile Pause pause = Pause.NEVER;
     private volatile String problem;
     /** Whether versions are published yet: not before the node announced its start (see {@link #startAnnouncing}). */
     private boolean announcing;
     private long announcedVersion;
+    private long announcedPauseAt = -1;
 
     /**
+     * @param limiter      the node's fleet limiter, or null for a node that keeps the Hub's limits alone (it follows
+     *                     the pause only)
      * @param fileRps      hub.max_requests_per_second in this node's configuration
      * @param fileInFlight hub.max_concurrent_connections in this node's configuration
      * @param publish      where the versions this node takes up go (Kafka)
+     * @param onPause      told of the fleet's pause at the first read and at every change
      */
-    public LimitsFollower(LimitsRecord record, FleetHubLimiter limiter, int fileRps, int fileInFlight, String nodeId,
-                          Consumer<EventPayload> publish, LongSupplier nanoTime) {
+    public LimitsFollower(FleetRecord record, FleetHubLimiter limiter, int fileRps, int fileInFlight, String nodeId,
+                          Consumer<EventPayload> publish, Consumer<Pause> onPause, LongSupplier nanoTime) {
         this.record = record;
         this.limiter = limiter;
         this.fileRps = fileRps;
         this.fileInFlight = fileInFlight;
         this.nodeId = nodeId;
         this.publish = publish;
+        this.onPause = onPause;
         this.nanoTime = nanoTime;
-        limiter.expectFleetLimits();
+        if (limiter != null) {
+            limiter.expectFleetLimits();
+        }
     }
 
     /**
-     * One read of the record, and the limiter moved to a newer version. A failure to reach Redis is thrown; the
-     * limiter's view then ages, and it reserves one token at a time until the next read succeeds.
+     * One read of the record: the limiter moved to a newer limits version, the node told of a pause. A failure to
+     * reach Redis is thrown; the limiter's view then ages, and it reserves one token at a time until the next read
+     * succeeds.
      */
     public synchronized void step(RedisCalls redis) {
         long started = nanoTime.getAsLong();
-        FleetLimits fleet;
+        FleetState state;
         try {
-            fleet = record.readOrSeed(redis, fileRps, fileInFlight, nodeId);
-        } catch (LimitsRecord.BadRecord e) {
+            state = redis.withJedis(j -> record.readOrSeed(j, fileRps, fileInFlight, nodeId));
+        } catch (FleetRecord.BadRecord e) {
             if (!e.getMessage().equals(problem)) {
                 log.error("{}; this node keeps following {}", e.getMessage(),
                         current == null ? "its configuration" : current.describe());
@@ -68,6 +83,7 @@ public final class LimitsFollower {
             return;
         }
         problem = null;
+        FleetLimits fleet = state.limits();
         FleetLimits before = current;
         if (before != null && fleet.version() < before.version()) {
             // Redis went back to an older copy (a restart from an older snapshot): the fleet's store knows the newer
@@ -76,16 +92,19 @@ public final class LimitsFollower {
             log.warn("the fleet's limits record went back from {} to {}: Redis lost a change; issuing its values again",
                     before.describe(), fleet.describe());
             FleetLimits older = fleet;
-            LimitsRecord.Change again = redis.withJedis(j -> record.set(j, older.version(), older.maxPerSecond(),
+            FleetRecord.Change again = redis.withJedis(j -> record.setLimits(j, older.version(), older.maxPerSecond(),
                     older.maxInFlight(), "node " + nodeId + " (the record went back from version " + before.version()
                             + ")"));
-            if (again.record() == null) {
+            if (again.limits() == null) {
                 return;
             }
-            fleet = again.record();
+            state = again.record();
+            fleet = again.limits();
         }
         if (before == null || fleet.version() > before.version()) {
-            limiter.followLimits(fleet.version(), fleet.maxPerSecond(), fleet.maxInFlight());
+            if (limiter != null) {
+                limiter.followLimits(fleet.version(), fleet.maxPerSecond(), fleet.maxInFlight());
+            }
             current = fleet;
             if (fleet.maxPerSecond() != fileRps || fleet.maxInFlight() != fileInFlight) {
                 log.warn("this node's configuration says {} requests per second and {} in flight "
@@ -98,7 +117,20 @@ public final class LimitsFollower {
             }
             announce(fleet);
         }
-        limiter.limitsRead(started); // only after the limiter has the version this read saw
+        Pause now = state.pause();
+        if (now.paused() != pause.paused() || before == null) {
+            if (now.paused() || pause.paused()) {
+                log.warn("the fleet is {}: {}", now.paused() ? "PAUSED (nothing new goes to the Hub)" : "resumed",
+                        now.describe());
+            }
+            pause = now;
+            onPause.accept(now);
+            announcePause(now);
+        }
+        pause = now;
+        if (limiter != null) {
+            limiter.limitsRead(started); // only after the limiter has the version this read saw
+        }
     }
 
     /**
@@ -110,6 +142,7 @@ public final class LimitsFollower {
         if (current != null) {
             announce(current);
         }
+        announcePause(pause);
     }
 
     private void announce(FleetLimits fleet) {
@@ -121,9 +154,22 @@ public final class LimitsFollower {
         announcedVersion = fleet.version();
     }
 
+    private void announcePause(Pause p) {
+        if (!announcing || p.atMs() == 0 || p.atMs() == announcedPauseAt) {
+            return;
+        }
+        publish.accept(new EventPayload.PauseChanged(p.paused(), p.by(), p.atMs(), p.reason()));
+        announcedPauseAt = p.atMs();
+    }
+
     /** The fleet's limits this node follows, or null before its first read. */
     public FleetLimits current() {
         return current;
+    }
+
+    /** The fleet's pause as this node last read it. */
+    public Pause pause() {
+        return pause;
     }
 
     /** What {@code /api/status} shows of the limits: the value, where it comes from, and the file's. */
@@ -145,6 +191,10 @@ public final class LimitsFollower {
         s.put("configurationFile", Map.of("maxRequestsPerSecond", fileRps, "maxInFlight", fileInFlight));
         s.put("followsConfigurationFile", now == null
                 || (now.maxPerSecond() == fileRps && now.maxInFlight() == fileInFlight));
+        if (limiter == null) {
+            s.put("enforcedBy", "this node alone (no fleet limiter): its configuration's limits");
+        }
+        s.put("pause", pause.toMap());
         if (problem != null) {
             s.put("problem", problem);
         }

@@ -1,5 +1,7 @@
 package dev.sluice.worker.limits.live;
 
+import dev.sluice.control.FleetLimits;
+import dev.sluice.control.FleetRecord;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
@@ -80,7 +82,7 @@ class LiveLimitsAtTheHubTest {
         // The Hub enforces and judges the highest limits of the run; the phases are judged from its request log.
         HubSimulator hub = closed(HubSimulator.builder().latencyMs(40).jitterMs(10).maxRequestsPerSecond(150)
                 .maxInFlight(12).build().start());
-        LimitsRecord record = new LimitsRecord("live-limits-test");
+        FleetRecord record = new FleetRecord("live-limits-test");
         List<EventPayload> published = new CopyOnWriteArrayList<>();
         List<FleetHubLimiter> limiters = new ArrayList<>();
         List<LimitsFollower> followers = new ArrayList<>();
@@ -100,7 +102,7 @@ class LiveLimitsAtTheHubTest {
             RedisConnections connections = closed(new RedisConnections(config.redis(), "node-" + i));
             OwnConnection mine = closed(new OwnConnection(connections, "leases"));
             LimitsFollower follower = new LimitsFollower(record, limiter, files[i][0], files[i][1], "node-" + i,
-                    published::add, System::nanoTime);
+                    published::add, pause -> { }, System::nanoTime);
             follower.step(mine); // as a node does before its first job
             follower.startAnnouncing();
             followers.add(follower);
@@ -148,7 +150,7 @@ class LiveLimitsAtTheHubTest {
                         reading.get(2).cancel(false);
                     }
                     long before = System.nanoTime();
-                    LimitsRecord.Change c = record.set(jedis, null, change[0], change[1], "test");
+                    FleetRecord.Change c = record.setLimits(jedis, null, change[0], change[1], "test");
                     assertThat(c.applied()).isTrue();
                     phases.add(new Phase(change[0], change[1], before));
                     Thread.sleep(PHASE.toMillis());

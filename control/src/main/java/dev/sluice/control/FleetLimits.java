@@ -1,9 +1,9 @@
-package dev.sluice.worker.limits.live;
+package dev.sluice.control;
 
 import java.time.Instant;
 
 /**
- * One version of the fleet's Hub limits, as the fleet's limits record in Redis holds it ({@link LimitsRecord}).
+ * One version of the fleet's Hub limits, as the fleet's limits record in Redis holds it ({@link FleetRecord}).
  *
  * @param version      increases with every change (Redis's time in ms when it was made, or one more than the last)
  * @param maxPerSecond hub.max_requests_per_second for the whole fleet
