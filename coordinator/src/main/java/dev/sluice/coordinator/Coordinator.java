@@ -10,6 +10,10 @@ import dev.sluice.coordinator.alerting.AlertEngine;
 import dev.sluice.coordinator.alerting.AlertRule;
 import dev.sluice.coordinator.alerting.AlertState;
 import dev.sluice.coordinator.alerting.Rules;
+import dev.sluice.coordinator.dashboard.DashboardFeed;
+import dev.sluice.coordinator.dashboard.DashboardStream;
+import dev.sluice.coordinator.dashboard.FleetControl;
+import dev.sluice.coordinator.dashboard.Operations;
 import dev.sluice.coordinator.feed.AlertFeed;
 import dev.sluice.coordinator.feed.AlertStream;
 import dev.sluice.coordinator.feed.ClusterFeed;
@@ -103,6 +107,10 @@ public final class Coordinator implements AutoCloseable {
     private volatile boolean evaluating;
     private volatile boolean closed;
     private volatile ClusterSnapshot lastSnapshot;
+    private final FleetControl fleet;
+    private volatile DashboardStream dashboardStream;
+    private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("sluice-dashboard-sampler").daemon().factory());
 
     public Coordinator(SluiceConfig config, Clock clock) {
         this(config, clock, LoopWatch.forCoordinator());
@@ -123,7 +131,8 @@ public final class Coordinator implements AutoCloseable {
         this.ingestStats = new IngestStats(meters);
         this.stream = new AlertStream(Duration.ofSeconds(15));
         this.engine.addListener(stream);
-        this.server = new AdminServer(config.metrics());
+        this.server = new AdminServer(config.metrics(), c.tokens(), hostnames(config));
+        this.fleet = new FleetControl(config);
         this.kafkaClient = new LinkedHashMap<>();
         kafkaClient.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.kafka().bootstrapServers());
         kafkaClient.putAll(config.kafka().properties());
@@ -190,8 +199,27 @@ public final class Coordinator implements AutoCloseable {
                         meters.scrape().getBytes(StandardCharsets.UTF_8)))
                 .route("/api/alerts", alertFeed::serve)
                 .route("/api/alerts/stream", stream)
-                .route("/api/cluster", clusterFeed::serve)
+                .route("/api/cluster", clusterFeed::serve);
+        DashboardFeed dashboard = new DashboardFeed(this::snapshot, clusterFeed, alertFeed, fleet,
+                Duration.ofSeconds(config.alerts().rateWindowSecs()), !config.coordinator().tokens().isEmpty(), clock);
+        dashboardStream = new DashboardStream(dashboard, Duration.ofSeconds(2));
+        Operations operations = new Operations(fleet);
+        server.file("/", "/dashboard/index.html", "text/html; charset=utf-8")
+                .file("/dashboard.js", "/dashboard/dashboard.js", "text/javascript; charset=utf-8")
+                .file("/dashboard.css", "/dashboard/dashboard.css", "text/css; charset=utf-8")
+                .route("/api/dashboard", dashboard::serve)
+                .route("/api/dashboard/stream", dashboardStream)
+                .action("/api/fleet/pause", operations::pause)
+                .action("/api/fleet/resume", operations::resume)
+                .action("/api/fleet/limits", operations::limits)
                 .start();
+        sampler.scheduleAtFixedRate(() -> {
+            try {
+                dashboard.sample();
+            } catch (RuntimeException e) {
+                log.debug("dashboard sample failed", e);
+            }
+        }, 0, 5, TimeUnit.SECONDS);
         config.coordinator().webhook().ifPresent(url -> {
             URI external = externalUrl();
             webhook = new AlertmanagerWebhook(new AlertmanagerWebhook.Settings(url,
@@ -205,6 +233,37 @@ public final class Coordinator implements AutoCloseable {
         });
         startup = Thread.ofPlatform().name("sluice-coordinator-startup").daemon().start(this::bringUp);
         return this;
+    }
+
+    /**
+     * The names a request's Host may carry: {@code coordinator.hostnames}, the loopback names, the bind address, this
+     * host's name and addresses, and {@code external_url}'s host.
+     */
+    static java.util.Set<String> hostnames(SluiceConfig config) {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        config.coordinator().hostnames().forEach(h -> names.add(h.toLowerCase(java.util.Locale.ROOT)));
+        names.addAll(List.of("localhost", "127.0.0.1", "[::1]"));
+        String bind = config.metrics().bind();
+        if (!bind.equals("0.0.0.0") && !bind.equals("::")) {
+            names.add(bind.contains(":") ? "[" + bind + "]" : bind);
+        }
+        try {
+            names.add(InetAddress.getLocalHost().getHostName().toLowerCase(java.util.Locale.ROOT));
+            for (var nic : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+                for (var a : java.util.Collections.list(nic.getInetAddresses())) {
+                    String h = a.getHostAddress();
+                    int scope = h.indexOf('%');
+                    h = scope >= 0 ? h.substring(0, scope) : h;
+                    names.add(h.contains(":") ? "[" + h + "]" : h);
+                }
+            }
+        } catch (java.io.IOException e) {
+            log.debug("could not list this host's names", e);
+        }
+        if (config.coordinator().externalUrl() != null && config.coordinator().externalUrl().getHost() != null) {
+            names.add(config.coordinator().externalUrl().getHost().toLowerCase(java.util.Locale.ROOT));
+        }
+        return names;
     }
 
     private URI externalUrl() {
@@ -432,6 +491,9 @@ public final class Coordinator implements AutoCloseable {
         closeQuietly("alerts topic", alertTopic);
         closeQuietly("events consumer", consumer);
         closeQuietly("alert stream", stream);
+        closeQuietly("dashboard stream", dashboardStream);
+        sampler.shutdownNow();
+        closeQuietly("Redis connections", fleet);
         closeQuietly("HTTP server", server);
         meters.close();
         log.info("coordinator stopped");

@@ -59,7 +59,7 @@ public final class AlertFeed {
     }
 
     /** The JSON answer; {@code only} limits it to one list (null: all). */
-    ObjectNode view(String only) {
+    public ObjectNode view(String only) {
         ObjectNode root = JSON.createObjectNode();
         root.put("at", clock.instant().toString());
         var last = engine.lastEvaluation();

@@ -46,7 +46,7 @@ public final class ClusterFeed {
         Responses.json(exchange, 200, view(snapshots.get()));
     }
 
-    ObjectNode view(ClusterSnapshot cluster) {
+    public ObjectNode view(ClusterSnapshot cluster) {
         ObjectNode root = JSON.createObjectNode();
         root.put("at", cluster.at().toString());
         root.put("asOf", cluster.asOf().toString());

@@ -10,15 +10,11 @@ import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.ConnectionPool;
 import redis.clients.jedis.DefaultJedisClientConfig;
+import dev.sluice.control.RedisClients;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
-import redis.clients.jedis.SslOptions;
-import redis.clients.jedis.SslVerifyMode;
 
-import java.net.URI;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.Semaphore;
@@ -190,41 +186,7 @@ public final class RedisConnections implements RedisCalls, AutoCloseable {
     }
 
     private JedisClientConfig clientConfig(String role, int timeoutMs) {
-        URI url = config.url();
-        DefaultJedisClientConfig.Builder b = DefaultJedisClientConfig.builder()
-                .connectionTimeoutMillis(timeoutMs)
-                .socketTimeoutMillis(timeoutMs)
-                .clientName(clientName(role))
-                .resp2();
-        if (config.tls()) {
-            if (config.tlsCaFile().isEmpty()) {
-                b.sslOptions(SslOptions.builder().sslVerifyMode(SslVerifyMode.FULL).build());
-            } else {
-                b.sslOptions(TlsTrust.trusting(java.nio.file.Path.of(config.tlsCaFile())));
-            }
-        }
-        String userInfo = url.getRawUserInfo();
-        if (userInfo != null && !userInfo.isEmpty()) {
-            int colon = userInfo.indexOf(':');
-            if (colon < 0) {
-                b.password(decode(userInfo));
-            } else {
-                String user = decode(userInfo.substring(0, colon));
-                if (!user.isEmpty()) {
-                    b.user(user);
-                }
-                b.password(decode(userInfo.substring(colon + 1)));
-            }
-        }
-        String path = url.getPath();
-        if (path != null && path.length() > 1) {
-            b.database(Integer.parseInt(path.substring(1)));
-        }
-        return b.build();
-    }
-
-    private static String decode(String s) {
-        return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        return RedisClients.clientConfig(config, clientName(role), timeoutMs);
     }
 
     private static GenericObjectPoolConfig<Connection> poolConfig(RedisConfig config) {

@@ -1,0 +1,64 @@
+package dev.sluice.coordinator.dashboard;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import dev.sluice.coordinator.admin.Endpoint;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/**
+ * {@code GET /api/dashboard/stream}: the dashboard's snapshot as a server-sent event ({@code event: snapshot}) every
+ * {@code every}, for as long as the client stays; the page paints its first view from {@code /api/dashboard} and
+ * only updates it from here.
+ */
+public final class DashboardStream implements Endpoint, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(DashboardStream.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final DashboardFeed feed;
+    private final Duration every;
+    private volatile boolean closed;
+
+    public DashboardStream(DashboardFeed feed, Duration every) {
+        this.feed = feed;
+        this.every = every;
+    }
+
+    @Override
+    public void serve(HttpExchange exchange) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        exchange.getResponseHeaders().set("Cache-Control", "no-store");
+        if (exchange.getRequestMethod().equals("HEAD")) {
+            exchange.sendResponseHeaders(200, -1);
+            return;
+        }
+        exchange.sendResponseHeaders(200, 0);
+        long id = 0;
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write("retry: 2000\n: sluice dashboard stream\n\n".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            while (!closed) {
+                Thread.sleep(every);
+                byte[] data = JSON.writeValueAsBytes(feed.view());
+                out.write(("id: " + ++id + "\nevent: snapshot\ndata: ").getBytes(StandardCharsets.UTF_8));
+                out.write(data);
+                out.write("\n\n".getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            log.debug("dashboard stream client gone: {}", e.toString());
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+}

@@ -1,0 +1,105 @@
+package dev.sluice.coordinator.dashboard;
+
+import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.control.FleetRecord;
+import dev.sluice.control.FleetState;
+import dev.sluice.control.RedisClients;
+import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisPool;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * The coordinator's way to the fleet's record in Redis ({@code [redis]}): reads the live limits, the pause and the
+ * audit stream for the dashboard, and makes the operators' changes. Changes go through the record only, never to a
+ * node: every node follows it within 2 s, with Kafka up or down. A Redis that cannot be reached is said once when it
+ * starts and once when it ends.
+ */
+public final class FleetControl implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(FleetControl.class);
+
+    private final JedisPool pool;
+    private final FleetRecord record;
+    private final String where;
+    private volatile String problem;
+
+    public FleetControl(SluiceConfig config) {
+        GenericObjectPoolConfig<Jedis> pc = new GenericObjectPoolConfig<>();
+        pc.setMaxTotal(4);
+        pc.setMaxIdle(4);
+        pc.setMaxWait(Duration.ofMillis(config.redis().connectionTimeoutMs()));
+        pc.setJmxEnabled(false);
+        this.pool = new JedisPool(pc, RedisClients.address(config.redis()),
+                RedisClients.clientConfig(config.redis(), "sluice-coordinator", config.redis().connectionTimeoutMs()));
+        this.record = new FleetRecord(config.cluster().name());
+        this.where = config.redis().redactedUrl();
+    }
+
+    /** The fleet's record and its newest audit entries, as read now. */
+    public record Read(FleetState state, List<FleetRecord.AuditEntry> audit) {
+    }
+
+    /** Reads the record and the newest {@code auditEntries} audit entries. */
+    public Read read(int auditEntries) {
+        return call(j -> new Read(record.read(j), record.recentAudit(j, auditEntries)));
+    }
+
+    public FleetRecord.Change pause(String by, String reason) {
+        return call(j -> record.setPaused(j, true, by, reason));
+    }
+
+    public FleetRecord.Change resume(String by, String reason) {
+        return call(j -> record.setPaused(j, false, by, reason));
+    }
+
+    public FleetRecord.Change setLimits(Long expectedVersion, int rps, int inFlight, String by) {
+        return call(j -> record.setLimits(j, expectedVersion, rps, inFlight, by));
+    }
+
+    /** What reaching Redis last failed with, or null while it answers. */
+    public String problem() {
+        return problem;
+    }
+
+    public String key() {
+        return record.key();
+    }
+
+    private <T> T call(Function<Jedis, T> work) {
+        try (Jedis j = pool.getResource()) {
+            T result = work.apply(j);
+            if (problem != null) {
+                log.info("Redis at {} answers again", where);
+                problem = null;
+            }
+            return result;
+        } catch (FleetRecord.BadRecord | IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            String message = "Redis at " + where + " cannot be reached: " + e.getMessage();
+            if (problem == null) {
+                log.warn("{}; the dashboard shows no limits or pause and operations are refused until it answers",
+                        message);
+            }
+            problem = message;
+            throw new Unreachable(message, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    /** Redis could not be reached. */
+    public static final class Unreachable extends RuntimeException {
+        Unreachable(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

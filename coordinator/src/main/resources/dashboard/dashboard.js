@@ -1,0 +1,253 @@
+// Sluice dashboard: paints from /api/dashboard, then updates from the server-sent events of
+// /api/dashboard/stream. Every text that comes from the fleet (node ids, alert labels, reasons, names) is set with
+// textContent, never parsed as HTML; the page runs under a Content-Security-Policy without inline script.
+'use strict';
+
+const COLORS = ['#1570ef', '#f79009', '#12b76a', '#d92d20', '#7a5af8', '#0e9384', '#c11574', '#667085'];
+const SVG = 'http://www.w3.org/2000/svg';
+
+function $(id) { return document.getElementById(id); }
+
+function text(id, value) {
+  const el = $(id);
+  if (el) el.textContent = value === undefined || value === null ? '–' : String(value);
+}
+
+function num(value, digits) {
+  if (value === undefined || value === null || Number.isNaN(value)) return '–';
+  return Number(value).toLocaleString('en-US', { maximumFractionDigits: digits === undefined ? 0 : digits });
+}
+
+function age(ms) {
+  if (ms === undefined || ms === null || ms < 0) return '–';
+  const s = Math.round(ms / 1000);
+  if (s < 90) return s + ' s';
+  if (s < 5400) return Math.round(s / 60) + ' min';
+  return (s / 3600).toFixed(1) + ' h';
+}
+
+function since(iso) {
+  if (!iso) return '–';
+  return age(Date.now() - Date.parse(iso)) + ' ago';
+}
+
+function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+}
+
+function cell(row, value, cls) {
+  const td = document.createElement('td');
+  td.textContent = value;
+  if (cls) td.className = cls;
+  row.appendChild(td);
+  return td;
+}
+
+function chart(svgId, series) {
+  // series: [{name, color, points: [[t, v], ...]}]
+  const svg = $(svgId);
+  clear(svg);
+  let tMin = Infinity, tMax = -Infinity, vMax = 0;
+  for (const s of series) {
+    for (const [t, v] of s.points) {
+      tMin = Math.min(tMin, t); tMax = Math.max(tMax, t); vMax = Math.max(vMax, v);
+    }
+  }
+  if (!Number.isFinite(tMin) || tMax === tMin) return;
+  vMax = vMax === 0 ? 1 : vMax * 1.1;
+  for (const s of series) {
+    const line = document.createElementNS(SVG, 'polyline');
+    line.setAttribute('stroke', s.color);
+    line.setAttribute('points', s.points.map(([t, v]) =>
+      ((t - tMin) / (tMax - tMin) * 600).toFixed(1) + ',' + (120 - v / vMax * 115).toFixed(1)).join(' '));
+    const title = document.createElementNS(SVG, 'title');
+    title.textContent = s.name;
+    line.appendChild(title);
+    svg.appendChild(line);
+  }
+  const label = document.createElementNS(SVG, 'text');
+  label.setAttribute('x', '4'); label.setAttribute('y', '12'); label.setAttribute('font-size', '11');
+  label.setAttribute('fill', '#667085');
+  label.textContent = 'max ' + num(vMax / 1.1, 1);
+  svg.appendChild(label);
+}
+
+function breakerOf(node) {
+  const states = Object.values(node.breakers || {}).map(b => b.state);
+  if (states.length === 0) return '–';
+  return states.includes('OPEN') ? 'OPEN' : states.includes('HALF_OPEN') ? 'HALF_OPEN' : 'CLOSED';
+}
+
+function render(d) {
+  text('updated', 'updated ' + new Date(d.at).toLocaleTimeString());
+  const why = $('why');
+  why.dataset.kind = d.why.kind;
+  text('why-text', d.why.text);
+
+  const b = d.backfill || {};
+  text('bf-waiting', num(b.waiting));
+  text('bf-running', num(b.running));
+  text('bf-delayed', num(b.delayed));
+  text('bf-done', num(b.doneInWindow));
+  text('bf-dead', num(b.deadLettered));
+  text('bf-oldest', age(b.oldestWaitingAgeMs));
+  text('bf-rate', num(b.jobsPerSec, 1));
+  text('bf-eta', b.drainEstimate);
+
+  const c = d.cluster;
+  text('nodes-alive', c.nodesAlive);
+  text('nodes-known', c.nodesKnown);
+  const body = $('nodes-body');
+  clear(body);
+  for (const n of c.nodes) {
+    const tr = document.createElement('tr');
+    tr.className = 'node ' + (n.alive ? 'alive' : 'down');
+    tr.dataset.node = n.id;
+    cell(tr, n.id);
+    cell(tr, n.alive ? 'alive' : n.stopped ? 'stopped' : 'down');
+    cell(tr, n.pool ? num(n.pool.usage * 100) + '% of ' + n.pool.max + (n.pool.underPressure ? ' (pressure)' : '') : '–');
+    cell(tr, breakerOf(n), 'breaker');
+    cell(tr, n.limiter ? n.limiter.state : '–');
+    cell(tr, num(n.rates.jobsDonePerSec, 1));
+    cell(tr, num(n.rates.hubRequestsPerSec, 1));
+    cell(tr, since(n.lastSeen));
+    body.appendChild(tr);
+  }
+
+  const f = d.fleet || {};
+  const limits = f.limits;
+  text('limits-rps', limits ? num(limits.maxRequestsPerSecond) : '–');
+  text('limits-inflight', limits ? num(limits.maxInFlight) : '–');
+  text('limits-use', num(b.hubRequestsPerSec, 1) + (b.limitUse !== undefined ? ' (' + num(b.limitUse * 100) + '%)' : ''));
+  const pause = f.pause || {};
+  text('pause-state', pause.paused ? 'paused by ' + pause.by : 'running');
+  text('limits-source', limits ? 'version ' + limits.version + ', set by ' + limits.changedBy + ' at ' + limits.changedAt
+    + ' (' + f.record + ')' : 'no limits in ' + f.record + ' yet');
+  const problem = $('fleet-problem');
+  problem.hidden = !f.problem;
+  problem.textContent = f.problem || '';
+
+  $('operations-off').hidden = d.operations;
+  $('operations-on').hidden = !d.operations;
+
+  for (const state of ['firing', 'pending', 'resolved']) {
+    const ul = $('alerts-' + state);
+    clear(ul);
+    const list = (d.alerts && d.alerts[state]) || [];
+    if (list.length === 0) {
+      const li = document.createElement('li');
+      li.className = 'none muted';
+      li.textContent = 'none';
+      ul.appendChild(li);
+    }
+    for (const a of list) {
+      const li = document.createElement('li');
+      li.className = 'alert ' + state;
+      li.dataset.rule = a.rule;
+      const labels = Object.entries(a.labels || {}).filter(([k]) => k !== 'alertname' && k !== 'severity')
+        .map(([k, v]) => k + '=' + v).join(', ');
+      const summary = (a.annotations && a.annotations.summary) || '';
+      li.textContent = a.rule + (labels ? ' {' + labels + '}' : '') + (summary ? ': ' + summary : '')
+        + ' (since ' + (a.activeAt || a.startsAt || '?') + (a.endsAt && state === 'resolved' ? ', ended ' + a.endsAt : '') + ')';
+      ul.appendChild(li);
+    }
+  }
+
+  const audit = $('audit-list');
+  clear(audit);
+  for (const e of f.audit || []) {
+    const li = document.createElement('li');
+    li.textContent = e.at + ' ' + e.by + ': ' + e.action + (e.detail ? ' (' + e.detail + ')' : '');
+    audit.appendChild(li);
+  }
+
+  const h = d.history || [];
+  chart('chart-rate', [{ name: 'jobs/s', color: COLORS[0], points: h.map(s => [s.at, s.jobsPerSec]) }]);
+  chart('chart-left', [{ name: 'jobs left', color: COLORS[1], points: h.map(s => [s.at, s.waiting + s.running + s.delayed]) }]);
+  const ids = [...new Set(h.flatMap(s => Object.keys(s.jobsPerSecByNode || {})))].sort();
+  chart('chart-nodes', ids.map((id, i) => ({
+    name: id, color: COLORS[i % COLORS.length],
+    points: h.filter(s => s.jobsPerSecByNode && id in s.jobsPerSecByNode).map(s => [s.at, s.jobsPerSecByNode[id]]),
+  })));
+  const legend = $('chart-nodes-legend');
+  clear(legend);
+  ids.forEach((id, i) => {
+    const span = document.createElement('span');
+    span.style.color = COLORS[i % COLORS.length];
+    span.textContent = '■ ' + id;
+    legend.appendChild(span);
+  });
+}
+
+function showError(message) {
+  const why = $('why');
+  why.dataset.kind = 'error';
+  text('why-text', message);
+}
+
+async function operate(path, body) {
+  const result = $('op-result');
+  const token = $('token').value.trim();
+  if (!token) {
+    result.className = 'error';
+    result.textContent = 'Enter your coordinator token first.';
+    return;
+  }
+  sessionStorage.setItem('sluice-token', token);
+  try {
+    const response = await fetch(path, {
+      method: 'POST',
+      headers: { 'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      credentials: 'omit',
+    });
+    const answer = await response.json();
+    result.className = response.ok ? '' : 'error';
+    result.textContent = response.ok ? describe(path, answer) : 'Refused (' + response.status + '): ' + (answer.error || '');
+    refresh();
+  } catch (e) {
+    result.className = 'error';
+    result.textContent = 'Failed: ' + e;
+  }
+}
+
+function describe(path, answer) {
+  if (path.endsWith('/limits')) {
+    return 'Limits set: ' + answer.limits.maxRequestsPerSecond + '/s, ' + answer.limits.maxInFlight + ' in flight; nodes follow within 2 s.';
+  }
+  if (!answer.applied) return 'Unchanged: the fleet already was ' + (answer.pause.paused ? 'paused.' : 'running.');
+  return answer.pause.paused ? 'Paused: nothing new goes to the Hub within 2 s.' : 'Resumed: nodes fetch again within 2 s.';
+}
+
+async function refresh() {
+  try {
+    const response = await fetch('/api/dashboard', { credentials: 'omit' });
+    if (!response.ok) throw new Error('the coordinator answered ' + response.status);
+    render(await response.json());
+  } catch (e) {
+    showError('Cannot read the coordinator: ' + e.message);
+  }
+}
+
+function connect() {
+  const source = new EventSource('/api/dashboard/stream');
+  source.addEventListener('open', () => text('connection', 'live'));
+  source.addEventListener('error', () => text('connection', 'reconnecting…'));
+  source.addEventListener('snapshot', event => {
+    try {
+      render(JSON.parse(event.data));
+    } catch (e) {
+      showError('A bad update from the coordinator: ' + e);
+    }
+  });
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('token').value = sessionStorage.getItem('sluice-token') || '';
+  $('pause-button').addEventListener('click', () => operate('/api/fleet/pause', { reason: $('pause-reason').value }));
+  $('resume-button').addEventListener('click', () => operate('/api/fleet/resume', { reason: $('pause-reason').value }));
+  $('limits-button').addEventListener('click', () => operate('/api/fleet/limits', {
+    maxRequestsPerSecond: Number($('set-rps').value), maxInFlight: Number($('set-inflight').value),
+  }));
+  refresh().then(connect);
+});
