@@ -29,6 +29,8 @@ final class Coordinators {
     private final Map<String, Object> coordinator = new LinkedHashMap<>();
     private final Map<String, Object> alerts = new LinkedHashMap<>();
     private final Map<String, String> kafkaProperties = new LinkedHashMap<>();
+    private final Map<String, Map<String, Object>> sections = new LinkedHashMap<>();
+    private final Map<String, Object> tokens = new LinkedHashMap<>();
     private final String bootstrapServers;
     private final String eventsTopic;
     private final String alertsTopic;
@@ -64,6 +66,18 @@ final class Coordinators {
         return this;
     }
 
+    /** Sets a key of another section ({@code [redis]}, {@code [cluster]}). */
+    Coordinators section(String name, String key, Object value) {
+        sections.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(key, value);
+        return this;
+    }
+
+    /** Adds an operator's token ({@code [coordinator.tokens]}). */
+    Coordinators token(String name, String token) {
+        tokens.put(name, token);
+        return this;
+    }
+
     /** Sets a Kafka client property ({@code [kafka] properties}). */
     Coordinators kafkaProperty(String key, String value) {
         kafkaProperties.put(key, value);
@@ -91,7 +105,11 @@ final class Coordinators {
         }
         b.append("[metrics]\nport = 0\nbind = \"127.0.0.1\"\n");
         section(b, "coordinator", coordinator);
+        if (!tokens.isEmpty()) {
+            section(b, "coordinator.tokens", tokens);
+        }
         section(b, "alerts", alerts);
+        sections.forEach((name, keys) -> section(b, name, keys));
         return b.toString();
     }
 

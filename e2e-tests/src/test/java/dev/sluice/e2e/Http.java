@@ -12,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Flow;
 import java.util.stream.StreamSupport;
@@ -156,6 +157,56 @@ final class Http {
             if (s != null) {
                 s.cancel();
             }
+        }
+    }
+
+    /** A raw answer: status, headers (lower-case names), body. */
+    record Answer(int status, Map<String, String> headers, String body) {
+        String header(String name) {
+            return headers.get(name.toLowerCase(java.util.Locale.ROOT));
+        }
+    }
+
+    static Answer get(String url, Map<String, String> headers) throws java.io.IOException {
+        return raw("GET", url, headers, null);
+    }
+
+    static Answer post(String url, Map<String, String> headers, String body) throws java.io.IOException {
+        return raw("POST", url, headers, body);
+    }
+
+    /**
+     * One HTTP/1.1 request written by hand on a socket, so that any header can be sent as it is (the JDK's client
+     * refuses to set {@code Host}).
+     */
+    static Answer raw(String method, String url, Map<String, String> headers, String body) throws java.io.IOException {
+        URI u = URI.create(url);
+        byte[] content = body == null ? new byte[0] : body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        StringBuilder req = new StringBuilder(method).append(' ').append(u.getRawPath()).append(" HTTP/1.1\r\n");
+        Map<String, String> all = new java.util.LinkedHashMap<>();
+        all.put("Host", u.getHost() + ":" + u.getPort());
+        all.put("Connection", "close");
+        all.putAll(headers);
+        if (body != null) {
+            all.put("Content-Length", Integer.toString(content.length));
+        }
+        all.forEach((k, v) -> req.append(k).append(": ").append(v).append("\r\n"));
+        req.append("\r\n");
+        try (java.net.Socket socket = new java.net.Socket(u.getHost(), u.getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(req.toString().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().write(content);
+            socket.getOutputStream().flush();
+            String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            int end = answer.indexOf("\r\n\r\n");
+            String[] lines = answer.substring(0, end).split("\r\n");
+            Map<String, String> got = new java.util.LinkedHashMap<>();
+            for (int k = 1; k < lines.length; k++) {
+                int colon = lines[k].indexOf(':');
+                got.put(lines[k].substring(0, colon).strip().toLowerCase(java.util.Locale.ROOT),
+                        lines[k].substring(colon + 1).strip());
+            }
+            return new Answer(Integer.parseInt(lines[0].split(" ")[1]), got, answer.substring(end + 4));
         }
     }
 }
