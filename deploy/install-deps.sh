@@ -95,7 +95,7 @@ else
     exit 0
   fi
   echo "[install-deps] missing for $purpose: $(join "${reasons[@]}")" >&2
-  echo "[install-deps] not root, and no sudo that runs without a password; run this as root, then this again:" >&2
+  echo "[install-deps] not root, and no sudo that runs without a password; run this as root, then run again what you ran:" >&2
   echo "$command" >&2
   exit 1
 fi
