@@ -14,8 +14,11 @@
 # Options: --jobs N (5000), --nodes N (3 worker nodes), --down-after (tear the cluster down after the summary).
 # It gives up when no job finishes for SLUICE_DEMO_STALL_SECS (300).
 # Builds the jars first when they are missing (./mvnw -B -ntp -DskipTests package). Needs python3 (and, for
-# --local, what sluice-local.sh needs: redis-server, curl). The Hub simulator's limits are SLUICE_HUBSIM_MAX_RPS
-# (200) and SLUICE_HUBSIM_MAX_IN_FLIGHT (20); the workers get the same limits and keep them fleet-wide.
+# --local, what sluice-local.sh needs: redis-server, curl; when they are missing it installs them from Debian with
+# deploy/install-deps.sh --for demo, which prints the command to run when it cannot). At the end it prints the
+# coordinator's dashboard URL, http://127.0.0.1:<coordinator port>/ (8090 with Docker, 18090 local). The Hub
+# simulator's limits are SLUICE_HUBSIM_MAX_RPS (200) and SLUICE_HUBSIM_MAX_IN_FLIGHT (20); the workers get the same
+# limits and keep them fleet-wide.
 #
 # Docker: the compose project is SLUICE_DEMO_PROJECT (sluice), the coordinator is published on
 # SLUICE_PUBLISH_COORDINATOR (8090) and, like every published port, on SLUICE_PUBLISH_ADDR (127.0.0.1: this host
@@ -104,6 +107,16 @@ case "$mode" in
   docker) engine_answers || die "--docker: no Docker engine answers (start dockerd, or use --local)" ;;
 esac
 
+# --- what local processes need -------------------------------------------------------------------------------
+if [ "$mode" = local ]; then
+  lacking=""
+  for c in redis-server redis-cli curl; do command -v "$c" >/dev/null 2>&1 || lacking+=" $c"; done
+  if [ -n "$lacking" ]; then
+    say "the cluster as local processes needs${lacking}, not on PATH: installing from Debian (deploy/install-deps.sh --for demo)"
+    "$repo/deploy/install-deps.sh" --for demo || exit $?
+  fi
+fi
+
 # --- jars ----------------------------------------------------------------------------------------------------
 if [ ! -f worker-node/target/sluice-worker.jar ] || [ ! -f hub-simulator/target/sluice-hub-simulator.jar ] \
   || [ ! -f coordinator/target/sluice-coordinator.jar ]; then
@@ -168,7 +181,6 @@ if [ "$mode" = docker ]; then
   enqueue() { docker exec "$worker_c" sluice enqueue --config /etc/sluice/production.toml --range "1..$jobs" --prefix "$prefix"; }
   stop_hint="deploy/demo.sh down   (or: ${compose_cmd[*]} -p $project down -v)"
 else
-  command -v redis-cli >/dev/null || die "redis-cli is not on PATH (Debian: apt-get install redis-server), and no Docker engine answers"
   say "no Docker engine: starting the cluster as local processes (deploy/local/sluice-local.sh up $nodes)"
   if [ -n "$("$local_sh" status 2>/dev/null | grep ' running ' || true)" ]; then
     say "a local cluster is already up; using it"
@@ -262,6 +274,7 @@ else:
 PY
 echo
 say "coordinator: $coordinator_url/api/cluster (nodes, rates, queue), $coordinator_url/api/alerts (alerts), $coordinator_url/metrics"
+say "dashboard: $coordinator_url/"
 say "Hub simulator: $hub_url/admin/stats"
 if [ "$down_after" = 1 ]; then
   say "--down-after: stopping the cluster"

@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -36,9 +37,16 @@ import java.util.function.Function;
  * metadata (Kafka unreachable), which is why only the sender thread ever calls it. While Kafka is down events wait
  * in the buffer; what does not fit is dropped and counted ({@link #dropped()}, the metric
  * {@code sluice.events.dropped} and the next heartbeat). When Kafka returns, events flow again by themselves.
+ *
+ * <p>An outage is logged once when it starts and once when it ends ({@link KafkaOutage}). It starts when a send
+ * fails (no metadata within {@code max.block.ms}, or a delivery failed) or when sent events have had no
+ * acknowledgement for {@value #UNANSWERED_MS} ms (the producer retries a broker that went away by itself, for up to
+ * {@code delivery.timeout.ms}, without telling us); it ends with the next acknowledgement.
  */
 public final class EventPublisher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
+    /** Sent events without any acknowledgement for this long mean Kafka is unreachable (the request timeout). */
+    static final long UNANSWERED_MS = 5_000;
 
     private final String nodeId;
     private final String topic;
@@ -49,6 +57,11 @@ public final class EventPublisher implements AutoCloseable {
     private final LongAdder dropped = new LongAdder();
     private final LongAdder sent = new LongAdder();
     private final LongAdder sendFailures = new LongAdder();
+    /** Events handed to the producer whose callback has not come yet. */
+    private final AtomicInteger unacknowledged = new AtomicInteger();
+    /** When Kafka last acknowledged an event, or when a send went out while none was waiting for an answer. */
+    private volatile long lastAnswerMillis;
+    private final KafkaOutage outage;
     private final Thread sender;
     private final LoopWatch.Loop loop;
     /** True while the sender holds an event taken from the buffer: work, though the buffer may be empty. */
@@ -71,6 +84,7 @@ public final class EventPublisher implements AutoCloseable {
         this.topic = kafka.eventsTopic();
         this.clock = clock;
         this.buffer = new LinkedBlockingDeque<>(kafka.bufferEvents());
+        this.outage = new KafkaOutage(kafka.bootstrapServers(), kafka.bufferEvents());
         Map<String, Object> props = new HashMap<>(kafka.properties());
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         props.put(ProducerConfig.CLIENT_ID_CONFIG, "sluice-events-" + nodeId);
@@ -135,6 +149,7 @@ public final class EventPublisher implements AutoCloseable {
         long backoffMs = 100;
         while (running || !buffer.isEmpty()) {
             loop.tick();
+            noticeSilence();
             Event event;
             try {
                 event = buffer.pollFirst(200, TimeUnit.MILLISECONDS);
@@ -146,20 +161,31 @@ public final class EventPublisher implements AutoCloseable {
                 continue;
             }
             holding = true;
+            long sentAt = clock.millis();
+            if (unacknowledged.getAndIncrement() == 0) {
+                lastAnswerMillis = sentAt;
+            }
             try {
+                // Without metadata within max.block.ms (Kafka unreachable) the producer calls back with the error.
                 producer.send(new ProducerRecord<>(topic, nodeId, EventCodec.encode(event)), (metadata, error) -> {
+                    int waitingForAnswers = unacknowledged.decrementAndGet();
                     if (error == null) {
                         sent.increment();
+                        lastAnswerMillis = clock.millis();
+                        outage.ended(lastAnswerMillis, dropped.sum(), 1L + buffer.size() + waitingForAnswers);
                     } else {
                         sendFailures.increment();
                         requeue(event);
+                        outage.began(sentAt, describe(error), dropped.sum());
                     }
                 });
                 backoffMs = 100;
             } catch (RuntimeException e) {
-                // No metadata within max.block.ms (Kafka unreachable) or the producer refused: keep the event.
+                // The producer refused the event outright: keep it.
+                unacknowledged.decrementAndGet();
                 sendFailures.increment();
                 requeue(event);
+                outage.began(sentAt, describe(e), dropped.sum());
                 if (!running) {
                     return;
                 }
@@ -175,6 +201,22 @@ public final class EventPublisher implements AutoCloseable {
                 holding = false;
             }
         }
+    }
+
+    /** Starts an outage when sent events have waited {@value #UNANSWERED_MS} ms without any acknowledgement. */
+    private void noticeSilence() {
+        if (unacknowledged.get() > 0) {
+            long since = lastAnswerMillis;
+            long silentMs = clock.millis() - since;
+            if (silentMs >= UNANSWERED_MS && !outage.isOn()) {
+                outage.began(since, unacknowledged.get() + " sent event(s) without an acknowledgement for "
+                        + silentMs / 1000 + " s", dropped.sum());
+            }
+        }
+    }
+
+    private static String describe(Throwable error) {
+        return error.getClass().getSimpleName() + (error.getMessage() == null ? "" : ": " + error.getMessage());
     }
 
     private void requeue(Event event) {

@@ -53,7 +53,8 @@ import static org.awaitility.Awaitility.await;
  * docs/fleet-limits.md says.
  *
  * <p>The cuts need root (network namespaces, iptables), as on the project's CI machine; the clock step needs
- * Debian's faketime (libfaketime), which {@code .ci/run} installs.
+ * Debian's faketime (libfaketime), which {@code deploy/install-deps.sh --for test} (run by {@code bin/test})
+ * installs.
  */
 class FleetFaultsTest {
 
@@ -360,7 +361,7 @@ class FleetFaultsTest {
     void redisClockSteppedTenSecondsForwardThenRestartedFromAFiveSecondOldSnapshotLosesNoJobAndBreaksNoLimit()
             throws Exception {
         int jobs = 1_900;
-        assertThat(LIBFAKETIME).as("Debian's libfaketime (apt-get install faketime; .ci/run installs it)").exists();
+        assertThat(LIBFAKETIME).as("Debian's libfaketime (apt-get install faketime; bin/test installs it)").exists();
         assertThat(GLIBC_MALLOC).as("glibc's preloadable malloc").exists();
         Path clock = Files.createTempFile("sluice-redis-clock-", ".faketime");
         setClock(clock, "+0s");

@@ -26,7 +26,7 @@ import static org.awaitility.Awaitility.await;
  * majority keeps working, the Hub never sees more than its limits, and after the rules are removed the cluster
  * merges and every job finishes.
  *
- * <p>Needs root (network namespaces, iptables), as on the project's CI machine; {@code .ci/run} installs iproute2
+ * <p>Needs root (network namespaces, iptables), as on the project's CI machine; {@code bin/test} installs iproute2
  * and iptables ({@link NetNamespace}).
  */
 class FleetPartitionTest {

@@ -10,7 +10,8 @@ import static dev.sluice.worker.cli.FleetJudge.run;
 /**
  * A network namespace joined to the host by a veth pair (a random /30 in 10/8: the host's end .1, the namespace's .2),
  * for node processes cut off for real by iptables rules inside it. Needs root (network namespaces, iptables), as on
- * the project's CI machine; {@code .ci/run} installs iproute2 and iptables.
+ * the project's CI machine; {@code deploy/install-deps.sh --for test} (run by {@code bin/test}) installs iproute2
+ * and iptables.
  */
 final class NetNamespace implements AutoCloseable {
     private final String name;
