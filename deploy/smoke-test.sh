@@ -355,6 +355,14 @@ fi
 until_true 30 "/api/cluster on the coordinator listing the $workers nodes alive" coordinator_lists $workers
 log "coordinator /api/cluster: $workers nodes alive, the same ids as the workers report; ingest" \
   "$(http "$coordinator" GET 8090 /api/cluster | json 'd["ingest"]')"
+# The dashboard: the page, and its snapshot with the fleet's limits read from Redis (the coordinator's [redis]).
+page=$(http "$coordinator" GET 8090 /) || fail "the coordinator's dashboard page at / did not answer 200"
+[[ $page == *'<script src="/dashboard.js"'* ]] || fail "the coordinator's page at / is not the dashboard"
+dashboard_limits() {
+  http "$coordinator" GET 8090 /api/dashboard | json '"%s %s" % (d["fleet"]["limits"]["maxRequestsPerSecond"], d["cluster"]["nodesAlive"])'
+}
+until_true 15 "the dashboard snapshot with the fleet's limits from Redis" dashboard_limits
+log "coordinator dashboard: limits and nodes alive $(dashboard_limits)"
 
 # --- 5. Hub outage: the breaker alert fires and resolves ------------------------------------------------------
 t_outage=$(now_ms)

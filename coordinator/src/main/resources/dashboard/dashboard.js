@@ -143,11 +143,12 @@ function render(d) {
     for (const a of list) {
       const li = document.createElement('li');
       li.className = 'alert ' + state;
-      li.dataset.rule = a.rule;
+      const name = (a.labels && a.labels.alertname) || a.rule;
+      li.dataset.rule = name;
       const labels = Object.entries(a.labels || {}).filter(([k]) => k !== 'alertname' && k !== 'severity')
         .map(([k, v]) => k + '=' + v).join(', ');
       const summary = (a.annotations && a.annotations.summary) || '';
-      li.textContent = a.rule + (labels ? ' {' + labels + '}' : '') + (summary ? ': ' + summary : '')
+      li.textContent = name + (labels ? ' {' + labels + '}' : '') + (summary ? ': ' + summary : '')
         + ' (since ' + (a.activeAt || a.startsAt || '?') + (a.endsAt && state === 'resolved' ? ', ended ' + a.endsAt : '') + ')';
       ul.appendChild(li);
     }

@@ -200,8 +200,10 @@ public final class Coordinator implements AutoCloseable {
                 .route("/api/alerts", alertFeed::serve)
                 .route("/api/alerts/stream", stream)
                 .route("/api/cluster", clusterFeed::serve);
-        DashboardFeed dashboard = new DashboardFeed(this::snapshot, clusterFeed, alertFeed, fleet,
-                Duration.ofSeconds(config.alerts().rateWindowSecs()), !config.coordinator().tokens().isEmpty(), clock);
+        // The page's rates look back 15 s (three default heartbeats), not the alerts' window: it shows what happens now.
+        Duration pageWindow = Duration.ofSeconds(Math.min(15, config.alerts().rateWindowSecs()));
+        DashboardFeed dashboard = new DashboardFeed(this::snapshot, new ClusterFeed(this::snapshot, ingestStats,
+                pageWindow), alertFeed, fleet, pageWindow, !config.coordinator().tokens().isEmpty(), clock);
         dashboardStream = new DashboardStream(dashboard, Duration.ofSeconds(2));
         Operations operations = new Operations(fleet);
         server.file("/", "/dashboard/index.html", "text/html; charset=utf-8")
