@@ -260,12 +260,18 @@ cmd_up() {
   done
 
   if [ -f "$coordinator_jar" ]; then
+    # An operator's token for the dashboard's operations (pause, resume, limits), new for each run, kept in the run's
+    # folder (readable by its owner only).
+    operator_token_file="$run/operator-token"
+    if [ ! -s "$operator_token_file" ]; then
+      (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$operator_token_file")
+    fi
     start coordinator env SLUICE_REDIS_URL="redis://127.0.0.1:$redis_port" \
       SLUICE_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$kafka_port" SLUICE_METRICS_BIND=127.0.0.1 \
-      SLUICE_METRICS_PORT="$coordinator_port" \
+      SLUICE_METRICS_PORT="$coordinator_port" SLUICE_COORDINATOR_TOKENS="operator=$(cat "$operator_token_file")" \
       "$java" -Xmx256m -XX:+ExitOnOutOfMemoryError -Dsluice.local="$run" -jar "$coordinator_jar" --config "$config"
     wait_for "the coordinator" 90 coordinator curl -fsS "http://127.0.0.1:$coordinator_port/health/ready"
-    say "coordinator http://127.0.0.1:$coordinator_port/api/cluster"
+    say "coordinator http://127.0.0.1:$coordinator_port/ (dashboard; its operations take the token in $operator_token_file)"
   else
     say "coordinator: $coordinator_jar missing; not started"
   fi

@@ -129,6 +129,8 @@ class ConfigKeysTest {
                 new Row("coordinator.webhook_resend_secs", c -> c.coordinator().webhookResendSecs(), 60, "30", 30, "120", 120, "0", "between 1 and 3600"),
                 new Row("coordinator.webhook_max_attempts", c -> c.coordinator().webhookMaxAttempts(), 5, "3", 3, "10", 10, "0", "between 1 and 100"),
                 new Row("coordinator.webhook_backoff_ms", c -> c.coordinator().webhookBackoffMs(), 500, "100", 100, "1000", 1000, "0", "between 1 and 600000"),
+                new Row("coordinator.tokens", c -> c.coordinator().tokens(), Map.of(), "{ alice = \"alice-token-0123456789\" }", Map.of("alice", "alice-token-0123456789"), "bob=bob-token-0123456789", Map.of("bob", "bob-token-0123456789"), "{ alice = \"short\" }", "tokens must be at least 16 printable ASCII characters"),
+                new Row("coordinator.hostnames", c -> c.coordinator().hostnames(), List.of(), "[\"sluice.example\"]", List.of("sluice.example"), "a.example, b.example", List.of("a.example", "b.example"), "[\"bad host\"]", "must be host names or addresses"),
                 new Row("alerts.rate_window_secs", c -> c.alerts().rateWindowSecs(), 60, "120", 120, "30", 30, "0", "between 1 and 3600"),
                 new Row("alerts.rate_min_operations", c -> c.alerts().rateMinOperations(), 20, "100", 100, "0", 0, "-1", "between 0 and 1000000000"),
                 new Row("alerts.breaker_inhibits", c -> c.alerts().breakerInhibits(), List.of("connection_timeout_rate", "hub_error_rate"), "[\"hub_error_rate\"]", List.of("hub_error_rate"), "hub_rate_limited, redis_error_rate", List.of("hub_rate_limited", "redis_error_rate"), "[\"pool_usage\"]", "must list rules among"),
