@@ -180,6 +180,124 @@ function render(d) {
   });
 }
 
+// Dead letters: listed from /api/dlq (without their jobs); the job itself, replay and discard need the token.
+let dlqKinds = '';
+
+async function refreshDeadLetters() {
+  const kind = $('dlq-kind').value;
+  try {
+    const response = await fetch('/api/dlq?count=50' + (kind ? '&kind=' + encodeURIComponent(kind) : ''),
+      { credentials: 'omit' });
+    const d = await response.json();
+    if (!response.ok) throw new Error(d.error || response.status);
+    renderDeadLetters(d);
+  } catch (e) {
+    text('dlq-progress', 'Cannot read the dead letters: ' + e.message);
+  }
+}
+
+function renderDeadLetters(d) {
+  text('dlq-total', num(d.total));
+  text('dlq-stream', d.stream);
+  const kinds = Object.keys(d.byKind || {}).sort();
+  const key = kinds.map(k => k + '=' + d.byKind[k]).join(',');
+  if (key !== dlqKinds) {
+    dlqKinds = key;
+    const select = $('dlq-kind');
+    const chosen = select.value;
+    while (select.options.length > 1) select.remove(1);
+    for (const k of kinds) {
+      const option = document.createElement('option');
+      option.value = k;
+      option.textContent = k + ' (' + d.byKind[k] + ')';
+      select.appendChild(option);
+    }
+    select.value = kinds.includes(chosen) ? chosen : '';
+  }
+  const body = $('dlq-body');
+  const picked = new Set([...document.querySelectorAll('input.dlq-pick:checked')].map(i => i.dataset.id));
+  clear(body);
+  for (const l of d.letters) {
+    const tr = document.createElement('tr');
+    tr.className = 'letter';
+    tr.dataset.id = l.id;
+    const pick = document.createElement('input');
+    pick.type = 'checkbox';
+    pick.className = 'dlq-pick';
+    pick.dataset.id = l.id;
+    pick.checked = picked.has(l.id);
+    const first = document.createElement('td');
+    first.appendChild(pick);
+    tr.appendChild(first);
+    cell(tr, l.id);
+    cell(tr, l.kind);
+    cell(tr, l.reason + (l.truncated ? ' (kept in part: cannot be replayed)' : ''), 'reason');
+    cell(tr, l.attempts);
+    cell(tr, l.node);
+    cell(tr, l.at || '–');
+    const show = document.createElement('button');
+    show.type = 'button';
+    show.className = 'dlq-show';
+    show.textContent = 'Job';
+    show.addEventListener('click', () => showLetter(l.id));
+    const last = document.createElement('td');
+    last.appendChild(show);
+    tr.appendChild(last);
+    body.appendChild(tr);
+  }
+  const r = d.replayAll;
+  if (r) {
+    text('dlq-progress', (r.running ? 'Replaying all' : 'Replay of all') + (r.kind ? ' (' + r.kind + ')' : '') + ' by ' + r.by
+      + ': ' + r.replayed + ' replayed, ' + r.skipped + ' skipped' + (r.running ? '…' : '.')
+      + Object.entries(r.skippedBecause || {}).map(([why, n]) => ' ' + n + ': ' + why + '.').join('')
+      + (r.error ? ' Failed: ' + r.error : ''));
+  }
+}
+
+async function post(path, body) {
+  const token = $('token').value.trim();
+  if (!token) throw new Error('enter your coordinator token first (Operations)');
+  sessionStorage.setItem('sluice-token', token);
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: { 'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    credentials: 'omit',
+  });
+  const answer = await response.json();
+  if (!response.ok) throw new Error('refused (' + response.status + '): ' + (answer.error || ''));
+  return answer;
+}
+
+async function showLetter(id) {
+  const pre = $('dlq-payload');
+  try {
+    const letter = await post('/api/dlq/show', { id: id });
+    pre.textContent = JSON.stringify(letter, null, 2);
+  } catch (e) {
+    pre.textContent = 'Cannot show ' + id + ': ' + e.message;
+  }
+  pre.hidden = false;
+}
+
+async function deadLetterOperation(path, body, describe) {
+  try {
+    const answer = await post(path, body);
+    text('dlq-progress', describe(answer));
+  } catch (e) {
+    text('dlq-progress', e.message);
+  }
+  refreshDeadLetters();
+}
+
+function pickedIds() {
+  return [...document.querySelectorAll('input.dlq-pick:checked')].map(i => i.dataset.id);
+}
+
+function skippedText(skipped) {
+  return Object.entries(skipped || {}).map(([why, ids]) => ' Skipped ' + ids.length + ': ' + why + '.').join('');
+}
+
 function showError(message) {
   const why = $('why');
   why.dataset.kind = 'error';
@@ -250,5 +368,21 @@ document.addEventListener('DOMContentLoaded', () => {
   $('limits-button').addEventListener('click', () => operate('/api/fleet/limits', {
     maxRequestsPerSecond: Number($('set-rps').value), maxInFlight: Number($('set-inflight').value),
   }));
+  $('dlq-kind').addEventListener('change', refreshDeadLetters);
+  $('dlq-replay-selected').addEventListener('click', () => {
+    const ids = pickedIds();
+    if (ids.length === 0) { text('dlq-progress', 'Select dead letters first.'); return; }
+    deadLetterOperation('/api/dlq/replay', { ids: ids },
+      a => 'Replayed ' + a.replayed + ' of ' + ids.length + '.' + skippedText(a.skipped));
+  });
+  $('dlq-replay-all').addEventListener('click', () => deadLetterOperation('/api/dlq/replay',
+    { all: true, kind: $('dlq-kind').value }, () => 'Replaying all' + ($('dlq-kind').value ? ' ' + $('dlq-kind').value : '') + '…'));
+  $('dlq-discard-selected').addEventListener('click', () => {
+    const ids = pickedIds();
+    if (ids.length === 0) { text('dlq-progress', 'Select dead letters first.'); return; }
+    deadLetterOperation('/api/dlq/discard', { ids: ids }, a => 'Discarded ' + a.discarded + '.');
+  });
   refresh().then(connect);
+  refreshDeadLetters();
+  setInterval(refreshDeadLetters, 3000);
 });

@@ -12,6 +12,7 @@ import dev.sluice.coordinator.alerting.AlertState;
 import dev.sluice.coordinator.alerting.Rules;
 import dev.sluice.coordinator.dashboard.DashboardFeed;
 import dev.sluice.coordinator.dashboard.DashboardStream;
+import dev.sluice.coordinator.dashboard.DeadLetterOperations;
 import dev.sluice.coordinator.dashboard.FleetControl;
 import dev.sluice.coordinator.dashboard.Operations;
 import dev.sluice.coordinator.feed.AlertFeed;
@@ -206,6 +207,7 @@ public final class Coordinator implements AutoCloseable {
                 pageWindow), alertFeed, fleet, pageWindow, !config.coordinator().tokens().isEmpty(), clock);
         dashboardStream = new DashboardStream(dashboard, Duration.ofSeconds(2));
         Operations operations = new Operations(fleet);
+        DeadLetterOperations deadLetters = new DeadLetterOperations(fleet, clock);
         server.file("/", "/dashboard/index.html", "text/html; charset=utf-8")
                 .file("/dashboard.js", "/dashboard/dashboard.js", "text/javascript; charset=utf-8")
                 .file("/dashboard.css", "/dashboard/dashboard.css", "text/css; charset=utf-8")
@@ -214,6 +216,10 @@ public final class Coordinator implements AutoCloseable {
                 .action("/api/fleet/pause", operations::pause)
                 .action("/api/fleet/resume", operations::resume)
                 .action("/api/fleet/limits", operations::limits)
+                .route("/api/dlq", deadLetters::list)
+                .action("/api/dlq/show", deadLetters::show)
+                .action("/api/dlq/replay", deadLetters::replay)
+                .action("/api/dlq/discard", deadLetters::discard)
                 .start();
         sampler.scheduleAtFixedRate(() -> {
             try {

@@ -152,6 +152,74 @@ class DashboardBrowserTest {
     }
 
     @Test
+    void deadLettersAreListedAsTextShownWithTheTokenAndReplayedFromThePage() {
+        String cluster = CLUSTER + "-dlq";
+        Coordinator coordinator = closeLater(Coordinators.config(kafka.bootstrapServers(), "dash-dlq.events",
+                        "dash-dlq.alerts")
+                .section("redis", "url", redis.url())
+                .section("cluster", "name", cluster)
+                .token("tester", TOKEN)
+                .startInProcess());
+        try (Jedis j = redis.server().newJedis()) {
+            j.del("sluice:dead", "sluice:jobs");
+            for (int i = 0; i < 5; i++) {
+                j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("key", "gone-" + i, "dead.kind", "hub_4xx",
+                        "dead.reason", MARKUP + " Hub answered 404", "dead.attempts", "1", "dead.node", "n1",
+                        "dead.at", Long.toString(System.currentTimeMillis()), "dead.job_id", "hub-fetch:gone-" + i));
+            }
+            j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("key", "huge", "dead.kind", "oversized",
+                    "dead.reason", "larger than queue.max_job_bytes", "dead.truncated", "1", "dead.node", "n1"));
+            j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("payload", "{not json", "dead.kind", "bad_job",
+                    "dead.reason", "missing field 'key'", "dead.node", "n1"));
+        }
+        Browser browser = closeLater(Browser.start());
+        browser.driver.get(coordinator.uri().toString());
+        awaitUntil(Duration.ofSeconds(20), () -> text(browser, "dlq-total").equals("7")
+                && browser.driver.findElements(By.cssSelector("#dlq-body tr.letter")).size() == 7);
+        assertThat(browser.driver.findElement(By.id("dlq-body")).getText()).contains(MARKUP + " Hub answered 404");
+        assertThat(browser.driver.findElements(By.cssSelector("img"))).as("markup from a dead letter shown as text").isEmpty();
+        assertThat(browser.driver.executeScript("return window.__sluiceXss === undefined")).isEqualTo(true);
+
+        // Without a token the job is not shown.
+        browser.driver.findElements(By.cssSelector("#dlq-body tr.letter button.dlq-show")).getFirst().click();
+        awaitUntil(Duration.ofSeconds(5), () -> text(browser, "dlq-payload").contains("enter your coordinator token"));
+        browser.driver.findElement(By.id("token")).sendKeys(TOKEN);
+        browser.driver.findElements(By.cssSelector("#dlq-body tr.letter button.dlq-show")).get(2).click();
+        awaitUntil(Duration.ofSeconds(5), () -> text(browser, "dlq-payload").contains("\"key\": \"gone-"));
+
+        // Two picked by hand, then all of one kind, then all: what cannot be replayed stays and is counted.
+        List<WebElement> picks = browser.driver.findElements(By.cssSelector("#dlq-body tr.letter input.dlq-pick"));
+        picks.get(2).click();
+        picks.get(3).click();
+        browser.driver.findElement(By.id("dlq-replay-selected")).click();
+        try (Jedis j = redis.server().newJedis()) {
+            awaitUntil(Duration.ofSeconds(5), () -> j.xlen("sluice:jobs") == 2 && j.xlen("sluice:dead") == 5);
+            awaitUntil(Duration.ofSeconds(5), () -> text(browser, "dlq-progress").equals("Replayed 2 of 2."));
+            browser.driver.findElement(By.id("dlq-replay-all")).click();
+            awaitUntil(Duration.ofSeconds(10), () -> j.xlen("sluice:jobs") == 5 && j.xlen("sluice:dead") == 2);
+            awaitUntil(Duration.ofSeconds(10), () -> text(browser, "dlq-progress")
+                    .startsWith("Replay of all by tester: 3 replayed, 2 skipped."));
+            assertThat(text(browser, "dlq-progress")).contains("too large to read").contains("does not parse");
+            for (var e : j.xrange("sluice:jobs", (StreamEntryID) null, null)) {
+                assertThat(e.getFields()).containsKey("key").doesNotContainKey("dead.kind").doesNotContainKey("attempts");
+            }
+            awaitUntil(Duration.ofSeconds(10), () -> browser.driver.findElements(By.cssSelector("#dlq-body tr.letter")).size() == 2);
+            browser.screenshot("dashboard-dead-letters");
+            // Discard the one that does not parse.
+            for (WebElement row : browser.driver.findElements(By.cssSelector("#dlq-body tr.letter"))) {
+                if (row.getText().contains("bad_job")) {
+                    row.findElement(By.cssSelector("input.dlq-pick")).click();
+                }
+            }
+            browser.driver.findElement(By.id("dlq-discard-selected")).click();
+            awaitUntil(Duration.ofSeconds(5), () -> j.xlen("sluice:dead") == 1);
+            List<String> actions = j.xrevrange("sluice:audit:" + cluster, (StreamEntryID) null, null, 10).stream()
+                    .map(e -> e.getFields().get("by") + " " + e.getFields().get("action")).toList();
+            assertThat(actions).containsExactly("tester dlq-discard", "tester dlq-replay-all", "tester dlq-replay");
+        }
+    }
+
+    @Test
     void theCoordinatorRefusesOperationsWithoutATokenFromAnotherSiteAndForAnotherHostName() throws Exception {
         Coordinator coordinator = closeLater(Coordinators.config(kafka.bootstrapServers(), "dash-refuse.events",
                         "dash-refuse.alerts")

@@ -2,11 +2,11 @@ package dev.sluice.worker;
 
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.Job;
+import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.testkit.KafkaExtension;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.pool.RedisConnections;
-import dev.sluice.worker.queue.DeadLetterEntry;
 import dev.sluice.worker.queue.StreamJobQueue;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.consumer.ConsumerConfig;

@@ -2,10 +2,10 @@ package dev.sluice.worker;
 
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.Job;
+import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.HubStats;
 import dev.sluice.testkit.RedisExtension;
-import dev.sluice.worker.queue.DeadLetterEntry;
 import dev.sluice.worker.queue.QueueStats;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;

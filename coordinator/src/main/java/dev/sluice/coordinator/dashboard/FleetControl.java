@@ -1,6 +1,7 @@
 package dev.sluice.coordinator.dashboard;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.control.DeadLetterStore;
 import dev.sluice.control.FleetRecord;
 import dev.sluice.control.FleetState;
 import dev.sluice.control.RedisClients;
@@ -25,6 +26,7 @@ public final class FleetControl implements AutoCloseable {
 
     private final JedisPool pool;
     private final FleetRecord record;
+    private final DeadLetterStore deadLetters;
     private final String where;
     private volatile String problem;
 
@@ -37,6 +39,7 @@ public final class FleetControl implements AutoCloseable {
         this.pool = new JedisPool(pc, RedisClients.address(config.redis()),
                 RedisClients.clientConfig(config.redis(), "sluice-coordinator", config.redis().connectionTimeoutMs()));
         this.record = new FleetRecord(config.cluster().name());
+        this.deadLetters = new DeadLetterStore(config.queue());
         this.where = config.redis().redactedUrl();
     }
 
@@ -59,6 +62,19 @@ public final class FleetControl implements AutoCloseable {
 
     public FleetRecord.Change setLimits(Long expectedVersion, int rps, int inFlight, String by) {
         return call(j -> record.setLimits(j, expectedVersion, rps, inFlight, by));
+    }
+
+    /** Runs {@code work} on a connection with the dead-letter store ({@code [queue]}). */
+    public <T> T deadLetters(java.util.function.BiFunction<Jedis, DeadLetterStore, T> work) {
+        return call(j -> work.apply(j, deadLetters));
+    }
+
+    /** Writes an audit entry (who, what) to the fleet's audit stream. */
+    public void audit(String by, String action, String detail) {
+        call(j -> {
+            record.audit(j, by, action, detail);
+            return null;
+        });
     }
 
     /** What reaching Redis last failed with, or null while it answers. */

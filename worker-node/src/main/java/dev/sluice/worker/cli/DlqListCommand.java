@@ -1,7 +1,7 @@
 package dev.sluice.worker.cli;
 
 import dev.sluice.common.config.SluiceConfig;
-import dev.sluice.worker.queue.DeadLetterEntry;
+import dev.sluice.control.DeadLetterEntry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;

@@ -1,23 +1,24 @@
 package dev.sluice.worker.cli;
 
 import dev.sluice.common.config.SluiceConfig;
-import dev.sluice.worker.queue.DeadLetterEntry;
-import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.control.DeadLetterStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.EnumMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 
 /**
  * {@code sluice dlq replay}: puts dead letters back on the queue with their attempts reset.
  *
- * <p>{@code --all} replays the dead letters there when it starts, newest first, a page at a time; jobs that die
- * again while it runs are left alone, so a job that always fails cannot keep it going.
+ * <p>{@code --all} replays the dead letters there when it starts, oldest first, a batch at a time; jobs that die
+ * again while it runs are left alone, so a job that always fails cannot keep it going. Letters that cannot be
+ * replayed (a prefix of an entry too large to read, a job that does not parse) are left and counted
+ * ({@link DeadLetterStore}).
  */
 @Command(name = "replay", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
         description = "Puts dead letters back on the queue, by id or all of them.")
@@ -44,79 +45,48 @@ final class DlqReplayCommand extends RedisCommand {
 
     @Override
     int run(SluiceConfig config, QueueSession session) {
-        JobQueue queue = session.queue();
-        queue.start();
-        List<String> notReplayed = new ArrayList<>();
-        int replayed = all ? replayAll(queue, notReplayed) : replay(queue, ids, notReplayed);
+        DeadLetterStore store = new DeadLetterStore(config.queue());
+        if (all) {
+            DeadLetterStore.Tally tally = session.redis().withJedis(j -> store.replayAll(j, null, PAGE, t -> { }));
+            out().println("replayed " + tally.replayed() + " dead letter" + (tally.replayed() == 1 ? "" : "s") + " to "
+                    + session.describe());
+            out().flush();
+            if (tally.skippedCount() > 0) {
+                err().println("sluice: " + tally.skippedCount() + " not replayed, left in " + store.key() + ": "
+                        + describe(tally.skipped()) + " (ids: " + String.join(", ", tally.skippedIds()) + ")");
+                err().flush();
+            }
+            return ExitCodes.OK;
+        }
+        Map<DeadLetterStore.Outcome, List<String>> notReplayed = new EnumMap<>(DeadLetterStore.Outcome.class);
+        int replayed = session.redis().withJedis(j -> {
+            int n = 0;
+            for (String id : ids) {
+                DeadLetterStore.Outcome o = store.replay(j, id);
+                if (o == DeadLetterStore.Outcome.REPLAYED) {
+                    n++;
+                } else {
+                    notReplayed.computeIfAbsent(o, k -> new ArrayList<>()).add(id);
+                }
+            }
+            return n;
+        });
         out().println("replayed " + replayed + " dead letter" + (replayed == 1 ? "" : "s") + " to " + session.describe());
         out().flush();
         if (notReplayed.isEmpty()) {
             return ExitCodes.OK;
         }
-        err().println("sluice: " + notReplayed.size() + " not replayed (no such dead letter, or it holds no job for "
-                + "this queue mode): " + String.join(", ", notReplayed));
+        int count = notReplayed.values().stream().mapToInt(List::size).sum();
+        List<String> why = new ArrayList<>();
+        notReplayed.forEach((o, which) -> why.add(String.join(", ", which) + ": " + o.why()));
+        err().println("sluice: " + count + " not replayed: " + String.join("; ", why));
         err().flush();
-        return all ? ExitCodes.OK : ExitCodes.FAILURE;
+        return ExitCodes.FAILURE;
     }
 
-    private static int replay(JobQueue queue, List<String> ids, List<String> notReplayed) {
-        int n = 0;
-        for (String id : ids) {
-            if (queue.replayDeadLetters(List.of(id)) == 1) {
-                n++;
-            } else {
-                notReplayed.add(id);
-            }
-        }
-        return n;
-    }
-
-    private static int replayAll(JobQueue queue, List<String> notReplayed) {
-        String newestAtStart = null;
-        Set<String> passedOver = new HashSet<>();
-        int replayed = 0;
-        while (true) {
-            int want = passedOver.size() + PAGE;
-            List<DeadLetterEntry> page = queue.deadLetters(want);
-            if (page.isEmpty()) {
-                break;
-            }
-            if (newestAtStart == null) {
-                newestAtStart = page.getFirst().id();
-            }
-            List<String> todo = new ArrayList<>();
-            for (DeadLetterEntry e : page) {
-                if (passedOver.contains(e.id())) {
-                    continue;
-                }
-                if (compareIds(e.id(), newestAtStart) > 0) {
-                    passedOver.add(e.id());
-                } else {
-                    todo.add(e.id());
-                }
-            }
-            if (todo.isEmpty()) {
-                break;
-            }
-            List<String> failed = new ArrayList<>();
-            replayed += replay(queue, todo, failed);
-            notReplayed.addAll(failed);
-            passedOver.addAll(failed);
-            if (page.size() < want) {
-                break;
-            }
-        }
-        return replayed;
-    }
-
-    /** Orders stream entry ids ({@code <ms>-<seq>}). */
-    static int compareIds(String a, String b) {
-        int c = Long.compare(part(a, 0), part(b, 0));
-        return c != 0 ? c : Long.compare(part(a, 1), part(b, 1));
-    }
-
-    private static long part(String id, int index) {
-        String[] parts = id.split("-", 2);
-        return index < parts.length ? Long.parseLong(parts[index]) : 0;
+    private static String describe(Map<DeadLetterStore.Outcome, Integer> skipped) {
+        List<String> parts = new ArrayList<>();
+        skipped.forEach((o, n) -> parts.add(n + " because " + o.why()));
+        return String.join("; ", parts);
     }
 }

@@ -11,7 +11,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.util.HexFormat;
-import java.util.Collection;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -189,38 +188,6 @@ final class DeadLetters {
         }
     }
 
-    static DeadLetterEntry parse(String id, Map<String, String> fields) {
-        Map<String, String> original = new LinkedHashMap<>();
-        fields.forEach((k, v) -> {
-            if (!k.startsWith(PREFIX)) {
-                original.put(k, v);
-            }
-        });
-        return new DeadLetterEntry(id, fields.getOrDefault("dead.job_id", ""), fields.getOrDefault("dead.kind", ""),
-                fields.getOrDefault("dead.reason", ""), parseInt(fields.get("dead.attempts")),
-                fields.getOrDefault("dead.node", ""), parseLong(fields.get("dead.at")), original);
-    }
-
-    /** The newest {@code count} entries of the dead-letter stream, newest first. */
-    static List<DeadLetterEntry> newest(RedisConnections redis, String deadLetter, int count) {
-        return redis.withJedis(j -> j.xrevrange(deadLetter, "+", "-", count).stream()
-                .map(e -> parse(e.getID().toString(), e.getFields()))
-                .toList());
-    }
-
-    /** Runs a mode's replay script for each id; returns how many were put back. */
-    static int replay(RedisConnections redis, String script, String deadLetter, String queue, Collection<String> ids) {
-        return redis.withJedis(j -> {
-            int n = 0;
-            for (String id : ids) {
-                if (((Long) j.eval(script, List.of(deadLetter, queue), List.of(id))) == 1L) {
-                    n++;
-                }
-            }
-            return n;
-        });
-    }
-
     /** Removes dead letters older than {@code retentionDays}; returns how many. */
     static long trim(RedisConnections redis, String deadLetter, Clock clock, int retentionDays) {
         long minId = clock.millis() - retentionMs(retentionDays);
@@ -229,21 +196,5 @@ final class DeadLetters {
 
     static long retentionMs(int retentionDays) {
         return java.time.Duration.ofDays(retentionDays).toMillis();
-    }
-
-    private static int parseInt(String s) {
-        try {
-            return s == null ? 0 : Integer.parseInt(s);
-        } catch (NumberFormatException e) {
-            return 0;
-        }
-    }
-
-    private static long parseLong(String s) {
-        try {
-            return s == null ? 0 : Long.parseLong(s);
-        } catch (NumberFormatException e) {
-            return 0;
-        }
     }
 }

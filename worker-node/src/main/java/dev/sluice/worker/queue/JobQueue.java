@@ -1,6 +1,7 @@
 package dev.sluice.worker.queue;
 
 import dev.sluice.common.job.Job;
+import dev.sluice.control.DeadLetterEntry;
 
 import java.time.Duration;
 import java.util.Collection;

@@ -1,6 +1,8 @@
 package dev.sluice.worker.queue;
 
 import dev.sluice.common.config.QueueConfig;
+import dev.sluice.control.DeadLetterEntry;
+import dev.sluice.control.DeadLetterStore;
 import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.Job;
 import dev.sluice.common.job.JobCodec;
@@ -51,6 +53,7 @@ public final class ListJobQueue implements JobQueue {
     private static final Logger log = LoggerFactory.getLogger(ListJobQueue.class);
 
     private final QueueConfig config;
+    private final DeadLetterStore deadLetters;
     private final String nodeId;
     private final RedisConnections redis;
     private final JobCodec codec;
@@ -71,6 +74,7 @@ public final class ListJobQueue implements JobQueue {
      */
     public ListJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock, RecordWatch others) {
         this.config = config;
+        this.deadLetters = new DeadLetterStore(config);
         this.others = others;
         this.nodeId = nodeId;
         this.redis = redis;
@@ -401,12 +405,20 @@ public final class ListJobQueue implements JobQueue {
 
     @Override
     public List<DeadLetterEntry> deadLetters(int count) {
-        return DeadLetters.newest(redis, config.deadLetter(), count);
+        return redis.withJedis(j -> deadLetters.newest(j, count));
     }
 
     @Override
     public int replayDeadLetters(Collection<String> deadLetterIds) {
-        return DeadLetters.replay(redis, Scripts.LIST_REPLAY, config.deadLetter(), config.list(), deadLetterIds);
+        return redis.withJedis(j -> {
+            int n = 0;
+            for (String id : deadLetterIds) {
+                if (deadLetters.replay(j, id) == DeadLetterStore.Outcome.REPLAYED) {
+                    n++;
+                }
+            }
+            return n;
+        });
     }
 
     @Override

@@ -90,27 +90,6 @@ final class Scripts {
             return #due
             """;
 
-    /** KEYS: dead, stream. ARGV: dead-letter id. Puts the original fields back with attempts reset. */
-    static final String STREAM_REPLAY = """
-            local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
-            if #e == 0 then return 0 end
-            local fields = e[1][2]
-            local out = {}
-            for i = 1, #fields, 2 do
-              if fields[i] == 'dead.truncated' then return -2 end
-            end
-            for i = 1, #fields, 2 do
-              local k = fields[i]
-              if string.sub(k, 1, 5) ~= 'dead.' and k ~= 'attempts' then
-                table.insert(out, k); table.insert(out, fields[i + 1])
-              end
-            end
-            if #out == 0 then return -1 end
-            redis.call('XADD', KEYS[2], '*', unpack(out))
-            redis.call('XDEL', KEYS[1], ARGV[1])
-            return 1
-            """;
-
     /**
      * KEYS: processing, dead. ARGV: index, tombstone, retention ms, field/value pairs... Dead-letters the element
      * at {@code index} of the processing list without it ever leaving Redis (it is too large to read): the dead
@@ -225,29 +204,5 @@ final class Scripts {
               redis.call('ZREM', KEYS[1], member)
             end
             return #due
-            """;
-
-    /** KEYS: dead, list. ARGV: dead-letter id. Pushes the original element back, its attempts reset. */
-    static final String LIST_REPLAY = """
-            local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
-            if #e == 0 then return 0 end
-            local fields = e[1][2]
-            for i = 1, #fields, 2 do
-              if fields[i] == 'dead.truncated' then return -2 end
-            end
-            for i = 1, #fields, 2 do
-              if fields[i] == 'element' then
-                local element = fields[i + 1]
-                local ok, job = pcall(cjson.decode, element)
-                if ok and type(job) == 'table' and job.attempts ~= nil then
-                  job.attempts = 0
-                  element = cjson.encode(job)
-                end
-                redis.call('LPUSH', KEYS[2], element)
-                redis.call('XDEL', KEYS[1], ARGV[1])
-                return 1
-              end
-            end
-            return -1
             """;
 }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sluice.common.config.QueueConfig;
+import dev.sluice.control.DeadLetterEntry;
+import dev.sluice.control.DeadLetterStore;
 import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.Job;
 import dev.sluice.common.job.JobCodec;
@@ -57,6 +59,7 @@ public final class StreamJobQueue implements JobQueue {
     private static final int KEEP_ALIVE_BATCH = 500;
 
     private final QueueConfig config;
+    private final DeadLetterStore deadLetters;
     private final String nodeId;
     private final RedisConnections redis;
     private final JobCodec codec;
@@ -67,6 +70,7 @@ public final class StreamJobQueue implements JobQueue {
 
     public StreamJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock) {
         this.config = config;
+        this.deadLetters = new DeadLetterStore(config);
         this.nodeId = nodeId;
         this.redis = redis;
         this.codec = new JobCodec(config.maxJobBytes());
@@ -401,12 +405,20 @@ public final class StreamJobQueue implements JobQueue {
 
     @Override
     public List<DeadLetterEntry> deadLetters(int count) {
-        return DeadLetters.newest(redis, config.deadLetter(), count);
+        return redis.withJedis(j -> deadLetters.newest(j, count));
     }
 
     @Override
     public int replayDeadLetters(Collection<String> deadLetterIds) {
-        return DeadLetters.replay(redis, Scripts.STREAM_REPLAY, config.deadLetter(), config.stream(), deadLetterIds);
+        return redis.withJedis(j -> {
+            int n = 0;
+            for (String id : deadLetterIds) {
+                if (deadLetters.replay(j, id) == DeadLetterStore.Outcome.REPLAYED) {
+                    n++;
+                }
+            }
+            return n;
+        });
     }
 
     @Override

@@ -204,10 +204,4 @@ class QueueAndDlqCommandsTest {
         assertThat(CliRun.run("dlq", "list", "--config", config("stream"), "--count", "0").exitCode()).isEqualTo(2);
     }
 
-    @Test
-    void compareIdsOrdersStreamIdsNumerically() {
-        assertThat(DlqReplayCommand.compareIds("1700000000000-10", "1700000000000-9")).isPositive();
-        assertThat(DlqReplayCommand.compareIds("999-0", "1000-0")).isNegative();
-        assertThat(DlqReplayCommand.compareIds("5-1", "5-1")).isZero();
-    }
 }

@@ -2,6 +2,7 @@ package dev.sluice.worker.exec;
 
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.Job;
+import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.handler.HandlerRegistry;
@@ -14,7 +15,6 @@ import dev.sluice.worker.queue.Delivery;
 import dev.sluice.worker.queue.Enqueued;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.QueueStats;
-import dev.sluice.worker.queue.DeadLetterEntry;
 import dev.sluice.worker.queue.Refused;
 import dev.sluice.worker.queue.StreamJobQueue;
 import dev.sluice.worker.sink.RedisSink;

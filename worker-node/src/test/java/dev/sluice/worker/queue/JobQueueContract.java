@@ -3,6 +3,7 @@ package dev.sluice.worker.queue;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.job.Job;
+import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.identity.NodeRecord;

@@ -1,0 +1,242 @@
+package dev.sluice.coordinator.dashboard;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpExchange;
+import dev.sluice.control.DeadLetterEntry;
+import dev.sluice.control.DeadLetterStore;
+import dev.sluice.coordinator.admin.AdminServer;
+import dev.sluice.coordinator.admin.Responses;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * The dead letters on the dashboard and the HTTP API:
+ * <ul>
+ *   <li>{@code GET /api/dlq?kind=K&before=ID&count=N}: the newest dead letters (of one kind), without their jobs,
+ *       their count by kind, and the progress of a replay of all;</li>
+ *   <li>{@code POST /api/dlq/show} {@code {"id": ID}}: one dead letter with its job (the payload needs a token);</li>
+ *   <li>{@code POST /api/dlq/replay} {@code {"ids": [...]}} or {@code {"all": true, "kind": K}}: puts them back on
+ *       the queue with attempts reset; letters that cannot be replayed (a prefix of an entry too large to read, a
+ *       job that does not parse) are skipped and counted; "all" runs in batches in the background, its progress in
+ *       {@code GET /api/dlq};</li>
+ *   <li>{@code POST /api/dlq/discard} {@code {"ids": [...]}}: removes them for good.</li>
+ * </ul>
+ * Every change is written to the fleet's audit stream with who and how many.
+ */
+public final class DeadLetterOperations {
+    private static final Logger log = LoggerFactory.getLogger(DeadLetterOperations.class);
+    private static final Pattern ID = Pattern.compile("\\d{1,20}-\\d{1,20}");
+    private static final Pattern KIND = Pattern.compile("[a-z0-9_.-]{1,64}");
+    static final int MAX_IDS = 1_000;
+    static final int BATCH = 100;
+
+    private final FleetControl fleet;
+    private final Clock clock;
+    private volatile Map<String, Object> replayAll;
+
+    public DeadLetterOperations(FleetControl fleet, Clock clock) {
+        this.fleet = fleet;
+        this.clock = clock;
+    }
+
+    public void list(HttpExchange exchange) throws IOException {
+        Map<String, String> q = Responses.query(exchange);
+        String kind = q.get("kind");
+        String before = q.get("before");
+        int count;
+        try {
+            count = Integer.parseInt(q.getOrDefault("count", "50"));
+        } catch (NumberFormatException e) {
+            count = -1;
+        }
+        if (count < 1 || count > 500) {
+            Responses.error(exchange, 400, "count must be between 1 and 500, but was " + q.get("count"));
+            return;
+        }
+        if (kind != null && !kind.isEmpty() && !KIND.matcher(kind).matches()) {
+            Responses.error(exchange, 400, "kind must be an error kind such as hub_4xx or bad_job, but was " + kind);
+            return;
+        }
+        if (before != null && !before.isEmpty() && !ID.matcher(before).matches()) {
+            Responses.error(exchange, 400, "before must be a dead-letter id such as 1765000000000-0, but was " + before);
+            return;
+        }
+        int n = count;
+        String k = kind == null || kind.isEmpty() ? null : kind;
+        String b = before == null || before.isEmpty() ? null : before;
+        try {
+            Map<String, Object> out = fleet.deadLetters((j, store) -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("stream", store.key());
+                m.put("total", j.xlen(store.key()));
+                m.put("byKind", store.countsByKind(j));
+                List<Map<String, Object>> letters = new ArrayList<>();
+                for (DeadLetterEntry e : store.page(j, b, n, k)) {
+                    letters.add(e.toMap(false));
+                }
+                m.put("letters", letters);
+                return m;
+            });
+            out.put("replayAll", replayAll);
+            Responses.json(exchange, 200, out);
+        } catch (FleetControl.Unreachable e) {
+            Responses.error(exchange, 503, e.getMessage());
+        }
+    }
+
+    public AdminServer.Result show(String who, JsonNode body) {
+        String id = body.path("id").asText("");
+        if (!ID.matcher(id).matches()) {
+            return bad("id must be a dead-letter id such as 1765000000000-0");
+        }
+        try {
+            DeadLetterEntry e = fleet.deadLetters((j, store) -> store.find(j, id));
+            return e == null ? new AdminServer.Result(404, Map.of("error", "no dead letter " + id))
+                    : new AdminServer.Result(200, e.toMap(true));
+        } catch (FleetControl.Unreachable e) {
+            return unreachable(e);
+        }
+    }
+
+    public AdminServer.Result replay(String who, JsonNode body) {
+        if (body.path("all").asBoolean(false)) {
+            String kind = body.path("kind").isTextual() && !body.path("kind").asText().isEmpty()
+                    ? body.path("kind").asText() : null;
+            if (kind != null && !KIND.matcher(kind).matches()) {
+                return bad("kind must be an error kind such as hub_4xx or bad_job");
+            }
+            return replayAll(who, kind);
+        }
+        List<String> ids = ids(body);
+        if (ids == null) {
+            return bad("give \"ids\": [up to " + MAX_IDS + " dead-letter ids], or \"all\": true");
+        }
+        try {
+            Map<String, Object> out = fleet.deadLetters((j, store) -> {
+                int replayed = 0;
+                Map<String, List<String>> skipped = new LinkedHashMap<>();
+                for (String id : ids) {
+                    DeadLetterStore.Outcome o = store.replay(j, id);
+                    if (o == DeadLetterStore.Outcome.REPLAYED) {
+                        replayed++;
+                    } else {
+                        skipped.computeIfAbsent(o.why(), w -> new ArrayList<>()).add(id);
+                    }
+                }
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("replayed", replayed);
+                m.put("skipped", skipped);
+                return m;
+            });
+            fleet.audit(who, "dlq-replay", out.get("replayed") + " of " + ids.size() + " dead letters replayed");
+            log.info("{} replayed {} of {} dead letters through the coordinator", who, out.get("replayed"), ids.size());
+            return new AdminServer.Result(200, out);
+        } catch (FleetControl.Unreachable e) {
+            return unreachable(e);
+        }
+    }
+
+    private synchronized AdminServer.Result replayAll(String who, String kind) {
+        Map<String, Object> running = replayAll;
+        if (running != null && Boolean.TRUE.equals(running.get("running"))) {
+            return new AdminServer.Result(409, Map.of("error", "a replay of all dead letters is running (started by "
+                    + running.get("by") + ")", "replayAll", running));
+        }
+        Map<String, Object> state = progress(who, kind, true, 0, 0, Map.of(), null);
+        replayAll = state;
+        Thread.ofVirtual().name("sluice-dlq-replay").start(() -> {
+            try {
+                DeadLetterStore.Tally t = fleet.deadLetters((j, store) -> store.replayAll(j, kind, BATCH,
+                        p -> replayAll = progress(who, kind, true, p.replayed(), p.skippedCount(), reasons(p), null)));
+                replayAll = progress(who, kind, false, t.replayed(), t.skippedCount(), reasons(t), null);
+                fleet.audit(who, "dlq-replay-all", t.replayed() + " replayed, " + t.skippedCount() + " skipped"
+                        + (kind == null ? "" : " (kind " + kind + ")"));
+                log.info("{} replayed all dead letters{}: {} replayed, {} skipped", who,
+                        kind == null ? "" : " of kind " + kind, t.replayed(), t.skippedCount());
+            } catch (RuntimeException e) {
+                Map<String, Object> last = replayAll;
+                replayAll = progress(who, kind, false, ((Number) last.get("replayed")).intValue(),
+                        ((Number) last.get("skipped")).intValue(), Map.of(), e.getMessage());
+                log.warn("replaying all dead letters for {} failed", who, e);
+            }
+        });
+        return new AdminServer.Result(202, Map.of("replayAll", state));
+    }
+
+    private Map<String, Object> progress(String who, String kind, boolean running, int replayed, int skipped,
+                                         Map<String, Integer> why, String error) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("by", who);
+        m.put("kind", kind);
+        m.put("running", running);
+        m.put("replayed", replayed);
+        m.put("skipped", skipped);
+        m.put("skippedBecause", why);
+        m.put("at", clock.instant().toString());
+        if (error != null) {
+            m.put("error", error);
+        }
+        return m;
+    }
+
+    private static Map<String, Integer> reasons(DeadLetterStore.Tally t) {
+        Map<String, Integer> m = new LinkedHashMap<>();
+        t.skipped().forEach((o, n) -> m.put(o.why(), n));
+        return m;
+    }
+
+    public AdminServer.Result discard(String who, JsonNode body) {
+        List<String> ids = ids(body);
+        if (ids == null) {
+            return bad("give \"ids\": [up to " + MAX_IDS + " dead-letter ids]");
+        }
+        try {
+            int removed = fleet.deadLetters((j, store) -> {
+                int n = 0;
+                for (String id : ids) {
+                    if (store.discard(j, id)) {
+                        n++;
+                    }
+                }
+                return n;
+            });
+            fleet.audit(who, "dlq-discard", removed + " of " + ids.size() + " dead letters discarded");
+            log.info("{} discarded {} dead letters through the coordinator", who, removed);
+            return new AdminServer.Result(200, Map.of("discarded", removed));
+        } catch (FleetControl.Unreachable e) {
+            return unreachable(e);
+        }
+    }
+
+    /** The ids of the body, or null when they are missing, too many or not ids. */
+    private static List<String> ids(JsonNode body) {
+        JsonNode ids = body.path("ids");
+        if (!ids.isArray() || ids.isEmpty() || ids.size() > MAX_IDS) {
+            return null;
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode id : ids) {
+            if (!id.isTextual() || !ID.matcher(id.asText()).matches()) {
+                return null;
+            }
+            out.add(id.asText());
+        }
+        return out;
+    }
+
+    private static AdminServer.Result bad(String message) {
+        return new AdminServer.Result(400, Map.of("error", message));
+    }
+
+    private static AdminServer.Result unreachable(FleetControl.Unreachable e) {
+        return new AdminServer.Result(503, Map.of("error", e.getMessage()));
+    }
+}
