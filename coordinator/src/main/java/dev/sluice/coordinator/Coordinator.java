@@ -14,6 +14,7 @@ import dev.sluice.coordinator.dashboard.DashboardFeed;
 import dev.sluice.coordinator.dashboard.DashboardStream;
 import dev.sluice.coordinator.dashboard.DeadLetterOperations;
 import dev.sluice.coordinator.dashboard.FleetControl;
+import dev.sluice.coordinator.dashboard.OperatorEvents;
 import dev.sluice.coordinator.dashboard.Operations;
 import dev.sluice.coordinator.feed.AlertFeed;
 import dev.sluice.coordinator.feed.AlertStream;
@@ -109,6 +110,7 @@ public final class Coordinator implements AutoCloseable {
     private volatile boolean closed;
     private volatile ClusterSnapshot lastSnapshot;
     private final FleetControl fleet;
+    private final OperatorEvents operatorEvents;
     private volatile DashboardStream dashboardStream;
     private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("sluice-dashboard-sampler").daemon().factory());
@@ -137,6 +139,8 @@ public final class Coordinator implements AutoCloseable {
         this.kafkaClient = new LinkedHashMap<>();
         kafkaClient.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.kafka().bootstrapServers());
         kafkaClient.putAll(config.kafka().properties());
+        this.operatorEvents = new OperatorEvents(kafkaClient, config.kafka().eventsTopic(), clock);
+        fleet.publishTo(operatorEvents);
         this.evaluator = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("sluice-alert-evaluation").daemon().factory());
         this.evaluationFailures = Counter.builder("sluice.coordinator.evaluation.failures")
@@ -502,6 +506,7 @@ public final class Coordinator implements AutoCloseable {
         closeQuietly("dashboard stream", dashboardStream);
         sampler.shutdownNow();
         closeQuietly("Redis connections", fleet);
+        closeQuietly("operator events", operatorEvents);
         closeQuietly("HTTP server", server);
         meters.close();
         log.info("coordinator stopped");

@@ -1,5 +1,6 @@
 package dev.sluice.e2e;
 
+import dev.sluice.common.event.EventPayload;
 import dev.sluice.coordinator.Coordinator;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.Served;
@@ -217,6 +218,12 @@ class DashboardBrowserTest {
                     .map(e -> e.getFields().get("by") + " " + e.getFields().get("action")).toList();
             assertThat(actions).containsExactly("tester dlq-discard", "tester dlq-replay-all", "tester dlq-replay");
         }
+        // And published on Kafka with who and when, under the node id "coordinator", which the state keeps no node for.
+        awaitUntil(Duration.ofSeconds(20), () -> EventsTopic.read(kafka.bootstrapServers(), "dash-dlq.events").stream()
+                .filter(e -> e.payload() instanceof EventPayload.OperatorAction a && a.by().equals("tester"))
+                .map(e -> ((EventPayload.OperatorAction) e.payload()).action()).toList()
+                .equals(List.of("dlq-replay", "dlq-replay-all", "dlq-discard")));
+        assertThat(coordinator.snapshot().nodes()).as("no node made of the coordinator's own events").isEmpty();
     }
 
     @Test

@@ -383,6 +383,16 @@ public final class WorkerNode implements AutoCloseable {
             Gauge.builder("sluice.limiter.permits.held", fleet, FleetHubLimiter::permitsHeld)
                     .description("Fleet permits this node holds, in use or kept for its next requests").register(meters);
         }
+        Gauge.builder("sluice.fleet.paused", this, n -> n.fleetPaused ? 1 : 0)
+                .description("1 while the fleet's record says the fleet is paused (sluice pause, the dashboard)")
+                .register(meters);
+        Gauge.builder("sluice.fleet.limit.requests_per_second", limitsFollower,
+                        f -> f.current() == null ? config.hub().maxRequestsPerSecond() : f.current().maxPerSecond())
+                .description("The fleet's Hub rate limit this node follows (the live limits record, else its file)")
+                .register(meters);
+        Gauge.builder("sluice.fleet.limit.in_flight", limitsFollower,
+                        f -> f.current() == null ? config.hub().maxConcurrentConnections() : f.current().maxInFlight())
+                .description("The fleet's Hub in-flight limit this node follows").register(meters);
         Gauge.builder("sluice.queue.waiting", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().waiting())
                 .description("Jobs waiting in the queue, as last sampled").register(meters);
         Gauge.builder("sluice.queue.pending", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().pending())

@@ -31,7 +31,8 @@ public final class EventCodec {
             EventPayload.JobDeadLettered.TYPE, EventPayload.JobDeadLettered.class,
             EventPayload.LimiterState.TYPE, EventPayload.LimiterState.class,
             EventPayload.LimitsChanged.TYPE, EventPayload.LimitsChanged.class,
-            EventPayload.PauseChanged.TYPE, EventPayload.PauseChanged.class);
+            EventPayload.PauseChanged.TYPE, EventPayload.PauseChanged.class,
+            EventPayload.OperatorAction.TYPE, EventPayload.OperatorAction.class);
 
     /** The result of reading one record. */
     public sealed interface Decoded {

@@ -126,6 +126,28 @@ public sealed interface EventPayload {
     }
 
     /**
+     * An operator's change made through the coordinator (pause, resume, limits, a dead-letter replay or discard),
+     * published by the coordinator under the node id {@code coordinator}; the coordinator's state keeps no node for
+     * it.
+     *
+     * @param by     the name of the token the request carried
+     * @param action what: {@code pause}, {@code resume}, {@code set-limits}, {@code dlq-replay}, {@code dlq-replay-all},
+     *               {@code dlq-discard}
+     * @param detail what came of it
+     * @param atMs   when (epoch ms)
+     */
+    record OperatorAction(String by, String action, String detail, long atMs) implements EventPayload {
+        public static final String TYPE = "operator-action";
+        /** The node id the coordinator publishes them under. */
+        public static final String SOURCE = "coordinator";
+
+        @Override
+        public String type() {
+            return TYPE;
+        }
+    }
+
+    /**
      * Monotonic counters since the node started.
      *
      * @param jobsDone            jobs acknowledged

@@ -29,6 +29,7 @@ public final class FleetControl implements AutoCloseable {
     private final DeadLetterStore deadLetters;
     private final String where;
     private volatile String problem;
+    private volatile OperatorEvents events;
 
     public FleetControl(SluiceConfig config) {
         GenericObjectPoolConfig<Jedis> pc = new GenericObjectPoolConfig<>();
@@ -69,12 +70,26 @@ public final class FleetControl implements AutoCloseable {
         return call(j -> work.apply(j, deadLetters));
     }
 
-    /** Writes an audit entry (who, what) to the fleet's audit stream. */
+    /** Where the operators' changes are published (Kafka); none until set. */
+    public void publishTo(OperatorEvents events) {
+        this.events = events;
+    }
+
+    /** Publishes an operator's change made through the record's own scripts (already audited in Redis). */
+    public void announce(String by, String action, String detail) {
+        OperatorEvents e = events;
+        if (e != null) {
+            e.publish(by, action, detail);
+        }
+    }
+
+    /** Writes an audit entry (who, what) to the fleet's audit stream, and publishes it. */
     public void audit(String by, String action, String detail) {
         call(j -> {
             record.audit(j, by, action, detail);
             return null;
         });
+        announce(by, action, detail);
     }
 
     /** What reaching Redis last failed with, or null while it answers. */

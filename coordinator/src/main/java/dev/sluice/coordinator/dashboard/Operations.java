@@ -49,6 +49,9 @@ public final class Operations {
             FleetRecord.Change change = pause ? fleet.pause(who, why) : fleet.resume(who, why);
             log.info("fleet {} by {} through the coordinator{}", pause ? "paused" : "resumed", who,
                     change.applied() ? "" : " (it already was)");
+            if (change.applied()) {
+                fleet.announce(who, pause ? "pause" : "resume", why);
+            }
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("applied", change.applied());
             out.put("pause", change.record().pause().toMap());
@@ -84,6 +87,7 @@ public final class Operations {
             }
             log.info("fleet limits set to {} per second, {} in flight by {} through the coordinator", rps.asInt(),
                     inFlight.asInt(), who);
+            fleet.announce(who, "set-limits", rps.asInt() + " per second, " + inFlight.asInt() + " in flight");
             return new AdminServer.Result(200, out);
         } catch (IllegalArgumentException e) {
             return bad(e.getMessage());

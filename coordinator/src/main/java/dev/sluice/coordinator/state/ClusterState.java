@@ -100,6 +100,9 @@ public final class ClusterState {
         if (invalid.isPresent()) {
             return invalid;
         }
+        if (event.payload() instanceof dev.sluice.common.event.EventPayload.OperatorAction) {
+            return Optional.empty(); // an operator's change, published by the coordinator: no node's state
+        }
         NodeState node = nodes.get(event.nodeId());
         if (node == null) {
             if (!roomForANewNode(observedAt)) {

@@ -8,6 +8,7 @@ import dev.sluice.common.event.EventPayload.Heartbeat;
 import dev.sluice.common.event.EventPayload.JobDeadLettered;
 import dev.sluice.common.event.EventPayload.LimiterState;
 import dev.sluice.common.event.EventPayload.LimitsChanged;
+import dev.sluice.common.event.EventPayload.OperatorAction;
 import dev.sluice.common.event.EventPayload.PauseChanged;
 import dev.sluice.common.event.EventPayload.NodeStarted;
 import dev.sluice.common.event.EventPayload.NodeStopping;
@@ -173,6 +174,7 @@ final class EventLimits {
                 notNegative(Rejection.VALUE, "maxInFlight", c.maxInFlight());
             }
             case PauseChanged c -> notNegative(Rejection.VALUE, "atMs", c.atMs());
+            case OperatorAction a -> notNegative(Rejection.VALUE, "atMs", a.atMs());
         }
     }
 

@@ -7,6 +7,7 @@ import dev.sluice.common.event.EventPayload.Heartbeat;
 import dev.sluice.common.event.EventPayload.JobDeadLettered;
 import dev.sluice.common.event.EventPayload.LimiterState;
 import dev.sluice.common.event.EventPayload.LimitsChanged;
+import dev.sluice.common.event.EventPayload.OperatorAction;
 import dev.sluice.common.event.EventPayload.PauseChanged;
 import dev.sluice.common.event.EventPayload.NodeStarted;
 import dev.sluice.common.event.EventPayload.NodeStopping;
@@ -92,6 +93,9 @@ final class NodeState {
             case LimitsChanged c -> {
                 // The fleet's limits live in Redis (the limits record); nodes say which version they took up. Not
                 // kept per node yet.
+            }
+            case OperatorAction a -> {
+                // Never reaches a node: the cluster state takes it (see ClusterState#apply).
             }
             case PauseChanged c -> {
                 // The pause lives in the fleet's record in Redis, which the coordinator reads for itself.
