@@ -3,6 +3,7 @@ package dev.sluice.worker;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.Job;
 import dev.sluice.control.DeadLetterEntry;
+import dev.sluice.control.FleetRecord;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.HubStats;
 import dev.sluice.testkit.RedisExtension;
@@ -12,10 +13,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -223,6 +226,40 @@ class WorkerNodeTest {
                 .until(() -> TestQueues.stats(redis.url()).waiting() == 20);
         node.worker().setPaused("test", false);
         await().atMost(Duration.ofSeconds(10)).until(() -> TestQueues.stats(redis.url()).backlog() == 0);
+    }
+
+    @Test
+    void aFleetPauseHandsBackJobsNotYetSentUnattemptedAndTheHubSeesNothingNewUntilResumed() {
+        // One request on the wire at a time and 300 ms each: of 30 jobs in flight, 29 wait for their permit.
+        HubSimulator hub = hub(HubSimulator.builder().latencyMs(300));
+        WorkerNode node = node(hub, "hub.max_concurrent_connections", "1", "hub.max_requests_per_second", "1000",
+                "node.concurrency", "30");
+        node.queue().enqueue(jobs("hub-fetch", 30));
+        await().atMost(Duration.ofSeconds(10)).until(() -> node.worker().inFlightCount() == 30 && hub.stats().count(200) >= 1);
+        FleetRecord record = new FleetRecord("sluice");
+        long paused;
+        try (Jedis j = redis.server().newJedis()) {
+            record.setPaused(j, true, "test", "");
+            paused = System.nanoTime();
+        }
+        // Within 2 s: every job not sent is back in the queue, unattempted; only the request on the wire finished.
+        await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(50))
+                .until(() -> node.worker().inFlightCount() == 0);
+        assertThat(node.fleetPaused()).isTrue();
+        long sentBefore = hub.served().size();
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(3))
+                .until(() -> hub.served().size() == sentBefore);
+        assertThat(hub.served()).as("requests that arrived later than 0.5 s after the pause")
+                .noneMatch(r -> r.arrivedAt() - paused > TimeUnit.MILLISECONDS.toNanos(500));
+        try (Jedis j = redis.server().newJedis()) {
+            var waiting = j.xrange("sluice:jobs", (StreamEntryID) null, null);
+            assertThat(waiting).hasSize((int) (30 - results()));
+            assertThat(waiting).as("handed back unattempted").allSatisfy(e ->
+                    assertThat(e.getFields().getOrDefault("attempts", "0")).isEqualTo("0"));
+            assertThat(j.xlen("sluice:dead")).isZero();
+            record.setPaused(j, false, "test", "");
+        }
+        awaitDrained(node, 30, Duration.ofSeconds(30));
     }
 
     private static String[] concat(String[] a, String... b) {
