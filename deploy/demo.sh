@@ -55,6 +55,7 @@ export SLUICE_HUBSIM_MAX_RPS=${SLUICE_HUBSIM_MAX_RPS:-200}
 export SLUICE_HUBSIM_MAX_IN_FLIGHT=${SLUICE_HUBSIM_MAX_IN_FLIGHT:-20}
 project=${SLUICE_DEMO_PROJECT:-sluice}
 state_file=${SLUICE_LOCAL_DIR:-$repo/deploy/local/run}/demo-mode   # what `down` stops
+token_file=${SLUICE_LOCAL_DIR:-$repo/deploy/local/run}/operator-token   # the dashboard's operator token
 local_sh=$repo/deploy/local/sluice-local.sh
 
 if [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; else py=python3; fi
@@ -138,6 +139,12 @@ if [ "$mode" = docker ]; then
   standin SLUICE_IMAGE_REDIS sluice/redis:bookworm || true
   standin SLUICE_IMAGE_KAFKA "sluice/kafka:$kafka_version" || true
   export SLUICE_FLEET_MAX_RPS=$SLUICE_HUBSIM_MAX_RPS SLUICE_FLEET_MAX_IN_FLIGHT=$SLUICE_HUBSIM_MAX_IN_FLIGHT
+  # An operator's token for the dashboard's operations (pause, resume, limits, dead letters), unless one is given.
+  if [ -z "${SLUICE_COORDINATOR_TOKENS:-}" ]; then
+    mkdir -p "$(dirname "$token_file")"
+    [ -s "$token_file" ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file")
+    export SLUICE_COORDINATOR_TOKENS="operator=$(cat "$token_file")"
+  fi
   say "starting the cluster with docker compose (project $project): Redis, Kafka, the Hub simulator, $nodes worker nodes, the coordinator"
   echo docker >"$state_file"
   up_log=$(mktemp)
@@ -274,7 +281,11 @@ else:
 PY
 echo
 say "coordinator: $coordinator_url/api/cluster (nodes, rates, queue), $coordinator_url/api/alerts (alerts), $coordinator_url/metrics"
-say "dashboard: $coordinator_url/"
+if [ -s "$token_file" ]; then
+  say "dashboard: $coordinator_url/ (to pause, resume, change the limits or replay dead letters there, paste the token in $token_file)"
+else
+  say "dashboard: $coordinator_url/"
+fi
 say "Hub simulator: $hub_url/admin/stats"
 if [ "$down_after" = 1 ]; then
   say "--down-after: stopping the cluster"

@@ -200,6 +200,16 @@ public final class AdminServer implements AutoCloseable {
         return host != null && hostnames.contains(hostName(host));
     }
 
+    /** The host of an {@code Origin} header, or "" when it has none (an opaque "null" origin, a malformed one). */
+    static String originHost(String origin) {
+        try {
+            String authority = URI.create(origin.strip()).getAuthority();
+            return authority == null ? "" : hostName(authority);
+        } catch (IllegalArgumentException e) {
+            return "";
+        }
+    }
+
     /** The name in a {@code Host} header or an origin's authority, without the port, lower case. */
     static String hostName(String authority) {
         String h = authority.strip().toLowerCase(java.util.Locale.ROOT);
@@ -230,10 +240,8 @@ public final class AdminServer implements AutoCloseable {
         }
         String origin = exchange.getRequestHeaders().getFirst("Origin");
         String site = exchange.getRequestHeaders().getFirst("Sec-Fetch-Site");
-        if ((site != null && site.equalsIgnoreCase("cross-site"))
-                || (origin != null && !origin.equals("null") && !hostnames.isEmpty()
-                    && !hostnames.contains(hostName(URI.create(origin).getAuthority() == null ? ""
-                        : URI.create(origin).getAuthority())))) {
+        if ((site != null && site.equalsIgnoreCase("cross-site")) || (origin != null && !hostnames.isEmpty()
+                && !hostnames.contains(originHost(origin)))) {
             Responses.error(exchange, 403, "refused: a request from another site (Origin " + origin + ")");
             return;
         }

@@ -106,7 +106,11 @@ public final class LimitsFollower {
                 limiter.followLimits(fleet.version(), fleet.maxPerSecond(), fleet.maxInFlight());
             }
             current = fleet;
-            if (fleet.maxPerSecond() != fileRps || fleet.maxInFlight() != fileInFlight) {
+            if (limiter == null) {
+                log.info("the fleet's record {} says {} per second and {} in flight ({}); this node has no fleet "
+                                + "limiter and keeps its configuration's {} and {} for itself", record.key(),
+                        fleet.maxPerSecond(), fleet.maxInFlight(), fleet.describe(), fileRps, fileInFlight);
+            } else if (fleet.maxPerSecond() != fileRps || fleet.maxInFlight() != fileInFlight) {
                 log.warn("this node's configuration says {} requests per second and {} in flight "
                                 + "(hub.max_requests_per_second, hub.max_concurrent_connections), but the fleet's limits are "
                                 + "{} and {} ({}, in {}); following the fleet's", fileRps, fileInFlight,
