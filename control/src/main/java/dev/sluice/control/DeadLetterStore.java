@@ -22,6 +22,8 @@ import java.util.function.Consumer;
  */
 public final class DeadLetterStore {
     static final String PREFIX = "dead.";
+    /** How many entries one page looks through for letters of one kind, at most. */
+    static final int MAX_SCAN = 5_000;
 
     /** KEYS: dead, stream. ARGV: dead-letter id. Puts the original fields back with attempts reset. */
     public static final String STREAM_REPLAY = """
@@ -110,16 +112,18 @@ public final class DeadLetterStore {
 
     /**
      * Up to {@code count} dead letters older than {@code before} (an entry id; null: from the newest), newest first,
-     * of {@code kind} only when it is not null.
+     * of {@code kind} only when it is not null (looking through at most {@value #MAX_SCAN} entries).
      */
     public List<DeadLetterEntry> page(Jedis jedis, String before, int count, String kind) {
         List<DeadLetterEntry> out = new ArrayList<>();
         String end = before == null ? "+" : "(" + before;
-        while (out.size() < count) {
+        int scanned = 0;
+        while (out.size() < count && scanned < MAX_SCAN) {
             List<StreamEntry> entries = jedis.xrevrange(deadLetter, end, "-", Math.max(count, 100));
             if (entries.isEmpty()) {
                 break;
             }
+            scanned += entries.size();
             for (StreamEntry e : entries) {
                 DeadLetterEntry d = parse(e.getID().toString(), e.getFields());
                 if (kind == null || kind.equals(d.kind())) {

@@ -37,6 +37,11 @@ public final class FleetRecord {
     public static final int AUDIT_KEEP = 10_000;
     private static final String FIELDS = "'version', 'limits_version', 'rps', 'in_flight', 'by', 'at', 'paused', "
             + "'paused_by', 'paused_at', 'pause_reason'";
+    /** A record written before the pause existed has no limits_version: its version is the limits'. */
+    private static final String UPGRADE = ""
+            + "if redis.call('HEXISTS', KEYS[1], 'rps') == 1 and redis.call('HEXISTS', KEYS[1], 'limits_version') == 0 then\n"
+            + "  redis.call('HSET', KEYS[1], 'limits_version', redis.call('HGET', KEYS[1], 'version'))\n"
+            + "end\n";
     private static final String NEXT_VERSION = ""
             + "local t = redis.call('TIME')\n"
             + "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -51,7 +56,7 @@ public final class FleetRecord {
             + "table.insert(r, 1, applied)\n"
             + "return r\n";
     /** ARGV: rps, in_flight, by. Writes the limits when there are none; returns the record. */
-    private static final String SEED = ""
+    private static final String SEED = UPGRADE
             + "local applied = 0\n"
             + "if redis.call('HEXISTS', KEYS[1], 'rps') == 0 then\n"
             + NEXT_VERSION
@@ -75,7 +80,7 @@ public final class FleetRecord {
             + "end\n"
             + RETURN;
     /** ARGV: '1' to pause or '0' to resume, by, reason. Changes nothing when the fleet is already so. */
-    private static final String SET_PAUSE = ""
+    private static final String SET_PAUSE = UPGRADE
             + "local applied = 0\n"
             + "if (redis.call('HGET', KEYS[1], 'paused') or '0') ~= ARGV[1] then\n"
             + NEXT_VERSION
@@ -127,6 +132,25 @@ public final class FleetRecord {
         List<String> fields = jedis.hmget(key, "version", "limits_version", "rps", "in_flight", "by", "at", "paused",
                 "paused_by", "paused_at", "pause_reason");
         return fields.get(0) == null ? null : parse(fields, 0);
+    }
+
+    /**
+     * The pause alone, for a node whose record's limits are unreadable (edited by hand): the pause still holds. A pause
+     * field that is itself unreadable counts as paused, the safe side.
+     */
+    public Pause readPause(Jedis jedis) {
+        List<String> f = jedis.hmget(key, "paused", "paused_by", "paused_at", "pause_reason");
+        if (f.get(0) == null) {
+            return Pause.NEVER;
+        }
+        long at;
+        try {
+            at = f.get(2) == null ? 0 : Long.parseLong(f.get(2));
+        } catch (NumberFormatException e) {
+            at = 0;
+        }
+        return new Pause(!f.get(0).equals("0"), f.get(1) == null ? "unknown" : f.get(1), at,
+                f.get(3) == null ? "" : f.get(3));
     }
 
     /** What a change came to: applied, or not (the limits were at another version; the pause was already so). */

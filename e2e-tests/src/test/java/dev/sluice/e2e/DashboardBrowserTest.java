@@ -164,13 +164,13 @@ class DashboardBrowserTest {
         try (Jedis j = redis.server().newJedis()) {
             j.del("sluice:dead", "sluice:jobs");
             for (int i = 0; i < 5; i++) {
-                j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("key", "gone-" + i, "dead.kind", "hub_4xx",
+                j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("key", "gone-" + i, "dead.kind", "hub-rejected",
                         "dead.reason", MARKUP + " Hub answered 404", "dead.attempts", "1", "dead.node", "n1",
                         "dead.at", Long.toString(System.currentTimeMillis()), "dead.job_id", "hub-fetch:gone-" + i));
             }
-            j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("key", "huge", "dead.kind", "oversized",
+            j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("key", "huge", "dead.kind", "bad-job",
                     "dead.reason", "larger than queue.max_job_bytes", "dead.truncated", "1", "dead.node", "n1"));
-            j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("payload", "{not json", "dead.kind", "bad_job",
+            j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("payload", "{not json", "dead.kind", "bad-job",
                     "dead.reason", "missing field 'key'", "dead.node", "n1"));
         }
         Browser browser = closeLater(Browser.start());
@@ -208,7 +208,7 @@ class DashboardBrowserTest {
             browser.screenshot("dashboard-dead-letters");
             // Discard the one that does not parse.
             for (WebElement row : browser.driver.findElements(By.cssSelector("#dlq-body tr.letter"))) {
-                if (row.getText().contains("bad_job")) {
+                if (row.getText().contains("missing field 'key'")) {
                     row.findElement(By.cssSelector("input.dlq-pick")).click();
                 }
             }

@@ -386,12 +386,13 @@ public final class WorkerNode implements AutoCloseable {
         Gauge.builder("sluice.fleet.paused", this, n -> n.fleetPaused ? 1 : 0)
                 .description("1 while the fleet's record says the fleet is paused (sluice pause, the dashboard)")
                 .register(meters);
+        boolean follows = limiter instanceof FleetHubLimiter;
         Gauge.builder("sluice.fleet.limit.requests_per_second", limitsFollower,
-                        f -> f.current() == null ? config.hub().maxRequestsPerSecond() : f.current().maxPerSecond())
-                .description("The fleet's Hub rate limit this node follows (the live limits record, else its file)")
-                .register(meters);
+                        f -> !follows || f.current() == null ? config.hub().maxRequestsPerSecond() : f.current().maxPerSecond())
+                .description("The Hub rate limit this node keeps: the fleet's live limits record with a fleet limiter, "
+                        + "else its file's").register(meters);
         Gauge.builder("sluice.fleet.limit.in_flight", limitsFollower,
-                        f -> f.current() == null ? config.hub().maxConcurrentConnections() : f.current().maxInFlight())
+                        f -> !follows || f.current() == null ? config.hub().maxConcurrentConnections() : f.current().maxInFlight())
                 .description("The fleet's Hub in-flight limit this node follows").register(meters);
         Gauge.builder("sluice.queue.waiting", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().waiting())
                 .description("Jobs waiting in the queue, as last sampled").register(meters);

@@ -47,7 +47,7 @@ public final class AdminServer implements AutoCloseable {
             "X-Frame-Options", "DENY",
             "Referrer-Policy", "no-referrer");
     /** The largest body an operation takes. */
-    static final int MAX_BODY = 4096;
+    static final int MAX_BODY = 32 * 1024;
 
     /** A state-changing operation: what it answers, given who asked (a token's name) and the JSON body. */
     @FunctionalInterface

@@ -34,13 +34,17 @@ import java.util.regex.Pattern;
 public final class DeadLetterOperations {
     private static final Logger log = LoggerFactory.getLogger(DeadLetterOperations.class);
     private static final Pattern ID = Pattern.compile("\\d{1,20}-\\d{1,20}");
-    private static final Pattern KIND = Pattern.compile("[a-z0-9_.-]{1,64}");
+    private static final Pattern KIND = Pattern.compile("[a-z0-9-]{1,64}");
     static final int MAX_IDS = 1_000;
     static final int BATCH = 100;
 
     private final FleetControl fleet;
     private final Clock clock;
     private volatile Map<String, Object> replayAll;
+    /** The count by kind reads the whole stream: at most once every {@link #COUNTS_EVERY}, whoever asks. */
+    static final java.time.Duration COUNTS_EVERY = java.time.Duration.ofSeconds(15);
+    private volatile Map<String, Long> counts = Map.of();
+    private volatile java.time.Instant countedAt = java.time.Instant.EPOCH;
 
     public DeadLetterOperations(FleetControl fleet, Clock clock) {
         this.fleet = fleet;
@@ -62,7 +66,7 @@ public final class DeadLetterOperations {
             return;
         }
         if (kind != null && !kind.isEmpty() && !KIND.matcher(kind).matches()) {
-            Responses.error(exchange, 400, "kind must be an error kind such as hub_4xx or bad_job, but was " + kind);
+            Responses.error(exchange, 400, "kind must be an error kind such as hub-rejected or bad-job, but was " + kind);
             return;
         }
         if (before != null && !before.isEmpty() && !ID.matcher(before).matches()) {
@@ -77,7 +81,7 @@ public final class DeadLetterOperations {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("stream", store.key());
                 m.put("total", j.xlen(store.key()));
-                m.put("byKind", store.countsByKind(j));
+                m.put("byKind", countsByKind(j, store));
                 List<Map<String, Object>> letters = new ArrayList<>();
                 for (DeadLetterEntry e : store.page(j, b, n, k)) {
                     letters.add(e.toMap(false));
@@ -90,6 +94,15 @@ public final class DeadLetterOperations {
         } catch (FleetControl.Unreachable e) {
             Responses.error(exchange, 503, e.getMessage());
         }
+    }
+
+    private Map<String, Long> countsByKind(redis.clients.jedis.Jedis j, DeadLetterStore store) {
+        java.time.Instant now = clock.instant();
+        if (java.time.Duration.between(countedAt, now).compareTo(COUNTS_EVERY) >= 0) {
+            counts = store.countsByKind(j);
+            countedAt = now;
+        }
+        return counts;
     }
 
     public AdminServer.Result show(String who, JsonNode body) {
@@ -111,7 +124,7 @@ public final class DeadLetterOperations {
             String kind = body.path("kind").isTextual() && !body.path("kind").asText().isEmpty()
                     ? body.path("kind").asText() : null;
             if (kind != null && !KIND.matcher(kind).matches()) {
-                return bad("kind must be an error kind such as hub_4xx or bad_job");
+                return bad("kind must be an error kind such as hub-rejected or bad-job");
             }
             return replayAll(who, kind);
         }
@@ -136,6 +149,7 @@ public final class DeadLetterOperations {
                 m.put("skipped", skipped);
                 return m;
             });
+            countedAt = java.time.Instant.EPOCH;
             fleet.audit(who, "dlq-replay", out.get("replayed") + " of " + ids.size() + " dead letters replayed");
             log.info("{} replayed {} of {} dead letters through the coordinator", who, out.get("replayed"), ids.size());
             return new AdminServer.Result(200, out);
@@ -157,6 +171,7 @@ public final class DeadLetterOperations {
                 DeadLetterStore.Tally t = fleet.deadLetters((j, store) -> store.replayAll(j, kind, BATCH,
                         p -> replayAll = progress(who, kind, true, p.replayed(), p.skippedCount(), reasons(p), null)));
                 replayAll = progress(who, kind, false, t.replayed(), t.skippedCount(), reasons(t), null);
+                countedAt = java.time.Instant.EPOCH;
                 fleet.audit(who, "dlq-replay-all", t.replayed() + " replayed, " + t.skippedCount() + " skipped"
                         + (kind == null ? "" : " (kind " + kind + ")"));
                 log.info("{} replayed all dead letters{}: {} replayed, {} skipped", who,
@@ -208,6 +223,7 @@ public final class DeadLetterOperations {
                 }
                 return n;
             });
+            countedAt = java.time.Instant.EPOCH;
             fleet.audit(who, "dlq-discard", removed + " of " + ids.size() + " dead letters discarded");
             log.info("{} discarded {} dead letters through the coordinator", who, removed);
             return new AdminServer.Result(200, Map.of("discarded", removed));

@@ -33,8 +33,8 @@ public final class FleetControl implements AutoCloseable {
 
     public FleetControl(SluiceConfig config) {
         GenericObjectPoolConfig<Jedis> pc = new GenericObjectPoolConfig<>();
-        pc.setMaxTotal(4);
-        pc.setMaxIdle(4);
+        pc.setMaxTotal(8);
+        pc.setMaxIdle(8);
         pc.setMaxWait(Duration.ofMillis(config.redis().connectionTimeoutMs()));
         pc.setJmxEnabled(false);
         this.pool = new JedisPool(pc, RedisClients.address(config.redis()),

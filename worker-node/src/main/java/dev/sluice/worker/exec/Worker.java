@@ -179,10 +179,23 @@ public final class Worker implements AutoCloseable {
                 });
     }
 
-    /** Pauses or resumes fetching on behalf of {@code source} (e.g. "pool-pressure", "breaker-open"). */
+    /**
+     * Pauses or resumes fetching on behalf of {@code source} (e.g. "pool-pressure", "breaker-open"). A fleet pause
+     * ({@link #FLEET_PAUSED}) also wakes the jobs that have not gone out yet (waiting for room, a permit or a token),
+     * which then go back to the queue unattempted, so a pause reaches the Hub at once whatever the rate limit. (As in a
+     * drain, a job that starts its request in the instant between the check and the interrupt has it cut and retried.)
+     */
     public void setPaused(String source, boolean paused) {
         if (paused ? pausedBy.add(source) : pausedBy.remove(source)) {
             log.info("fetching {} ({})", paused ? "paused" : "resumed", source);
+            if (paused && source.equals(FLEET_PAUSED)) {
+                for (Running r : running.values()) {
+                    Thread t = r.thread;
+                    if (!r.started && t != null) {
+                        t.interrupt();
+                    }
+                }
+            }
         }
     }
 
@@ -421,8 +434,9 @@ public final class Worker implements AutoCloseable {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            if ((stopping || pausedBy.contains(FLEET_PAUSED)) && !r.started) {
-                // Not sent: back to the queue unattempted (the node stops, or the fleet is paused).
+            if (!r.started && (stopping || (pausedBy.contains(FLEET_PAUSED) && (e instanceof InterruptedException
+                    || (e instanceof SluiceException s && !s.attempted()))))) {
+                // Not sent: back to the queue unattempted (the node stops, or the fleet paused before it went out).
 
                 return new Outcome(new Completion.HandBack(r.delivery), ErrorKind.BACKPRESSURE);
             }

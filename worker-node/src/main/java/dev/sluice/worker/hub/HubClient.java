@@ -307,7 +307,7 @@ public final class HubClient implements AutoCloseable {
         long start = System.nanoTime();
         HttpResponse<BoundedBody.Handover> response;
         try {
-            response = sendOnTime(key, permit, deadline, room);
+            response = sendOnTime(key, permit, deadline, room, signal);
         } catch (IOException e) {
             if (e instanceof TokenNotRenewed) {
                 permit.close(); // nothing was sent
@@ -392,7 +392,8 @@ public final class HubClient implements AutoCloseable {
      * @throws BoundedBody.TimedOut when the answer was not in full by the deadline
      */
     private HttpResponse<BoundedBody.Handover> sendOnTime(String key, HubLimiter.Permit permit, long deadline,
-                                            BodyBudget.Reservation room) throws IOException, InterruptedException {
+                                            BodyBudget.Reservation room, StartSignal signal)
+            throws IOException, InterruptedException {
         URI uri = uriFor(key);
         while (true) {
             requests.increment();
@@ -413,7 +414,10 @@ public final class HubClient implements AutoCloseable {
                 requests.decrement();
                 tokensMissed.increment();
                 long left = deadline - System.nanoTime();
-                if (left <= 0 || !permit.renewToken(Duration.ofNanos(left))) {
+                if (!signal.mayStart()) {
+                    throw new TokenNotRenewed(key + " (the fleet was paused meanwhile)", e); // nothing was sent
+                }
+                if (left <= 0 || !permit.renewToken(Duration.ofNanos(left)) || !signal.mayStart()) {
                     throw new TokenNotRenewed(key, e);
                 }
             } catch (InterruptedException e) {

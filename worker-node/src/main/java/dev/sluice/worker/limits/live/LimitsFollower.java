@@ -40,6 +40,9 @@ public final class LimitsFollower {
     private boolean announcing;
     private long announcedVersion;
     private long announcedPauseAt = -1;
+    /** The newest version of the record read, for noticing one that went back. */
+    private long seenVersion;
+    private boolean pauseRead;
 
     /**
      * @param limiter      the node's fleet limiter, or null for a node that keeps the Hub's limits alone (it follows
@@ -73,16 +76,24 @@ public final class LimitsFollower {
         long started = nanoTime.getAsLong();
         FleetState state;
         try {
-            state = redis.withJedis(j -> record.readOrSeed(j, fileRps, fileInFlight, nodeId));
+            // A node with a fleet limiter seeds the limits from its file when there are none; one without only reads
+            // (it keeps its file's limits for itself and must not impose them on a fleet).
+            state = redis.withJedis(j -> limiter != null ? record.readOrSeed(j, fileRps, fileInFlight, nodeId)
+                    : record.read(j));
         } catch (FleetRecord.BadRecord e) {
             if (!e.getMessage().equals(problem)) {
                 log.error("{}; this node keeps following {}", e.getMessage(),
                         current == null ? "its configuration" : current.describe());
             }
             problem = e.getMessage();
+            followPause(redis.withJedis(record::readPause), redis, -1); // the pause holds whatever the limits say
             return;
         }
         problem = null;
+        if (state == null || state.limits() == null) {
+            followPause(state == null ? Pause.NEVER : state.pause(), redis, state == null ? 0 : state.version());
+            return;
+        }
         FleetLimits fleet = state.limits();
         FleetLimits before = current;
         if (before != null && fleet.version() < before.version()) {
@@ -121,20 +132,41 @@ public final class LimitsFollower {
             }
             announce(fleet);
         }
-        Pause now = state.pause();
-        if (now.paused() != pause.paused() || before == null) {
+        followPause(state.pause(), redis, state.version());
+        if (limiter != null) {
+            limiter.limitsRead(started); // only after the limiter has the version this read saw
+        }
+    }
+
+    /**
+     * Takes up the fleet's pause as read at record version {@code version} (-1: not known). A record that went back
+     * to an older version (Redis restarted from an older snapshot) and lost a pause is paused again: a pause must
+     * survive whatever Redis does, and a resume that was lost is only a pause that lasts until someone resumes again.
+     */
+    private void followPause(Pause now, RedisCalls redis, long version) {
+        if (version >= 0 && version < seenVersion && pause.paused() && !now.paused()) {
+            Pause lost = pause;
+            log.warn("the fleet's record went back from version {} to {} and lost its pause ({}); pausing again",
+                    seenVersion, version, lost.describe());
+            FleetRecord.Change again = redis.withJedis(j -> record.setPaused(j, true, lost.by(), lost.reason()
+                    + (lost.reason().isEmpty() ? "" : "; ") + "paused again by node " + nodeId + " after Redis lost it"));
+            now = again.record().pause();
+            version = again.record().version();
+        }
+        if (version > seenVersion) {
+            seenVersion = version;
+        }
+        if (now.paused() != pause.paused() || !pauseRead) {
             if (now.paused() || pause.paused()) {
                 log.warn("the fleet is {}: {}", now.paused() ? "PAUSED (nothing new goes to the Hub)" : "resumed",
                         now.describe());
             }
             pause = now;
+            pauseRead = true;
             onPause.accept(now);
             announcePause(now);
         }
         pause = now;
-        if (limiter != null) {
-            limiter.limitsRead(started); // only after the limiter has the version this read saw
-        }
     }
 
     /**

@@ -97,4 +97,57 @@ class LimitsFollowerTest {
             assertThat(events.get(2)).hasFieldOrPropertyWithValue("paused", false);
         }
     }
+
+    @Test
+    void aNodeWithoutAFleetLimiterNeverSeedsTheFleetsLimits() {
+        try (RedisConnections connections = new RedisConnections(TestConfigs.config(redis.url()).redis(), "n");
+             OwnConnection own = own(connections);
+             Jedis j = redis.server().newJedis()) {
+            List<Pause> pauses = new ArrayList<>();
+            LimitsFollower follower = new LimitsFollower(record, null, 7, 3, "alone", e -> { }, pauses::add,
+                    System::nanoTime);
+            follower.step(own);
+            assertThat(j.exists(record.key())).as("a standalone node's file is not the fleet's").isFalse();
+            assertThat(pauses).containsExactly(Pause.NEVER);
+            record.setPaused(j, true, "alice", "");
+            follower.step(own);
+            assertThat(pauses).hasSize(2);
+            assertThat(follower.pause().paused()).isTrue();
+            assertThat(j.hexists(record.key(), "rps")).isFalse();
+        }
+    }
+
+    @Test
+    void thePauseHoldsWhenTheLimitsAreUnreadableAndComesBackWhenRedisLosesIt() {
+        try (TestFleet fleet = TestFleet.start(1);
+             RedisConnections connections = new RedisConnections(TestConfigs.config(redis.url()).redis(), "n");
+             OwnConnection own = own(connections);
+             Jedis j = redis.server().newJedis()) {
+            FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(10, 100, Duration.ofSeconds(6),
+                    FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+            List<Pause> pauses = new ArrayList<>();
+            LimitsFollower follower = new LimitsFollower(record, limiter, 100, 10, "node-0", e -> { }, pauses::add,
+                    System::nanoTime);
+            follower.step(own);
+            java.util.Map<String, String> beforePause = j.hgetAll(record.key());
+
+            // Paused, then the limits edited into nonsense by hand: the pause still holds.
+            record.setPaused(j, true, "alice", "deploy");
+            j.hset(record.key(), "rps", "lots");
+            follower.step(own);
+            assertThat(follower.status().get("problem")).asString().contains("rps = 'lots'");
+            assertThat(follower.pause().paused()).isTrue();
+            j.hset(record.key(), "rps", "100");
+            follower.step(own);
+
+            // Redis goes back to a copy from before the pause: the node pauses the fleet again.
+            j.del(record.key());
+            j.hset(record.key(), beforePause);
+            follower.step(own);
+            assertThat(follower.pause().paused()).as("still paused").isTrue();
+            assertThat(record.read(j).pause().paused()).as("the record paused again").isTrue();
+            assertThat(record.read(j).pause().reason()).contains("paused again by node node-0");
+            assertThat(pauses).extracting(Pause::paused).containsExactly(false, true);
+        }
+    }
 }
