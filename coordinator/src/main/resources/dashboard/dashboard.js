@@ -108,6 +108,8 @@ function render(d) {
     cell(tr, n.pool ? num(n.pool.usage * 100) + '% of ' + n.pool.max + (n.pool.underPressure ? ' (pressure)' : '') : '–');
     cell(tr, breakerOf(n), 'breaker');
     cell(tr, n.limiter ? n.limiter.state : '–');
+    cell(tr, n.fleet && n.fleet.permitsHeld !== undefined ? num(n.fleet.permitsHeld) : '–', 'permits');
+    cell(tr, n.fleet ? num(n.fleet.jobsInFlight) : '–');
     cell(tr, num(n.rates.jobsDonePerSec, 1));
     cell(tr, num(n.rates.hubRequestsPerSec, 1));
     cell(tr, since(n.lastSeen));
@@ -123,6 +125,29 @@ function render(d) {
   text('pause-state', pause.paused ? 'paused by ' + pause.by : 'running');
   text('limits-source', limits ? 'version ' + limits.version + ', set by ' + limits.changedBy + ' at ' + limits.changedAt
     + ' (' + f.record + ')' : 'no limits in ' + f.record + ' yet');
+  const holders = $('limits-holders');
+  clear(holders);
+  let held = 0;
+  for (const n of c.nodes) {
+    if (n.alive && n.fleet && n.fleet.permitsHeld !== undefined) {
+      held += n.fleet.permitsHeld;
+      const li = document.createElement('li');
+      li.textContent = n.id + ': ' + n.fleet.permitsHeld + ' permit' + (n.fleet.permitsHeld === 1 ? '' : 's')
+        + ', ' + n.fleet.jobsInFlight + ' job' + (n.fleet.jobsInFlight === 1 ? '' : 's') + ' running';
+      holders.appendChild(li);
+    }
+  }
+  if (holders.childElementCount === 0) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = 'no live node reports fleet permits';
+    holders.appendChild(li);
+  } else if (limits) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = held + ' of ' + limits.maxInFlight + ' held at the last heartbeats';
+    holders.appendChild(li);
+  }
   const problem = $('fleet-problem');
   problem.hidden = !f.problem;
   problem.textContent = f.problem || '';

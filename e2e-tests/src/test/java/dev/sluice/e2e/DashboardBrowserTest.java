@@ -97,6 +97,10 @@ class DashboardBrowserTest {
             enqueue(j, JOBS);
         }
         awaitUntil(Duration.ofSeconds(30), () -> kind(browser).equals("draining") || kind(browser).equals("rate-limited"));
+        // Who holds the fleet's permits: each node's count from its heartbeat, in the table and under the limits.
+        awaitUntil(Duration.ofSeconds(15), () -> browser.driver.findElements(By.cssSelector("#nodes-body td.permits"))
+                .stream().allMatch(td -> td.getText().matches("\\d+")));
+        assertThat(text(browser, "limits-holders")).contains("dash-0: ").contains("dash-1: ").contains(" of 40 held");
         awaitUntil(Duration.ofSeconds(10), () -> arrivalsAfter(hub, System.nanoTime() - TimeUnit.SECONDS.toNanos(1)) > 20);
         browser.screenshot("dashboard-draining");
 

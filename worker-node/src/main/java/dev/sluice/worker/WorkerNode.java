@@ -214,6 +214,9 @@ public final class WorkerNode implements AutoCloseable {
         if (config.kafka().enabled()) {
             this.publisher = new EventPublisher(config.kafka(), nodeId, Clock.systemUTC(), meters, watch);
             this.events = new NodeEvents(publisher, worker, redis, hub, poolMonitor, maintenance);
+            if (limiter instanceof FleetHubLimiter fleet) {
+                events.permitsHeldFrom(fleet::permitsHeld);
+            }
         } else {
             this.publisher = null;
             this.events = null;

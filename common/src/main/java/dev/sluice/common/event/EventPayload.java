@@ -36,8 +36,14 @@ public sealed interface EventPayload {
      * deltas and notices restarts when they go down), the pool now, breaker states, limiter state, the queue now.
      */
     record Heartbeat(long intervalMs, Counters counters, PoolSample pool, Map<String, String> breakers,
-                     String limiterState, QueueSample queue) implements EventPayload {
+                     String limiterState, QueueSample queue, FleetSample fleet) implements EventPayload {
         public static final String TYPE = "heartbeat";
+
+        /** A heartbeat without the fleet sample (as nodes before it sent them). */
+        public Heartbeat(long intervalMs, Counters counters, PoolSample pool, Map<String, String> breakers,
+                         String limiterState, QueueSample queue) {
+            this(intervalMs, counters, pool, breakers, limiterState, queue, null);
+        }
 
         @Override
         public String type() {
@@ -177,5 +183,15 @@ public sealed interface EventPayload {
 
     /** The shared queue as a node saw it. */
     record QueueSample(long waiting, long pending, long delayed, long dead, long oldestWaitingAgeMs) {
+    }
+
+    /**
+     * What a node holds of the fleet's limits now.
+     *
+     * @param permitsHeld  fleet in-flight permits this node holds, in use or kept for its next requests (-1: the node
+     *                     has no fleet limiter)
+     * @param jobsInFlight jobs this node runs now
+     */
+    record FleetSample(int permitsHeld, int jobsInFlight) {
     }
 }

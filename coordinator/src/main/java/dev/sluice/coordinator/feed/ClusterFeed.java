@@ -90,6 +90,13 @@ public final class ClusterFeed {
                 l.put("policy", node.limiter().policy());
                 l.put("since", node.limiter().since().toString());
             }
+            if (node.fleet() != null) {
+                ObjectNode f = n.putObject("fleet");
+                if (node.fleet().permitsHeld() >= 0) {
+                    f.put("permitsHeld", node.fleet().permitsHeld());
+                }
+                f.put("jobsInFlight", node.fleet().jobsInFlight());
+            }
             n.set("rates", rates(node.totalsAfter(from)));
         }
         cluster.latestQueue().ifPresent(q -> root.set("queue", queue(q)));

@@ -153,6 +153,13 @@ final class EventLimits {
                 }
                 name("limiter state", h.limiterState());
                 queue(h.queue());
+                if (h.fleet() != null) {
+                    if (h.fleet().permitsHeld() < -1) {
+                        throw refused(Rejection.VALUE, "fleet.permitsHeld must be -1 (no fleet limiter) or more, but was "
+                                + h.fleet().permitsHeld());
+                    }
+                    notNegative(Rejection.VALUE, "fleet.jobsInFlight", h.fleet().jobsInFlight());
+                }
             }
             case BreakerTransition t -> {
                 name("breaker", t.breaker());

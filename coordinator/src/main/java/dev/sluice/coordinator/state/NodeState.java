@@ -46,6 +46,7 @@ final class NodeState {
     private final Map<String, BreakerView> breakers = new TreeMap<>();
     private LimiterView limiter;
     private QueueView queue;
+    private dev.sluice.common.event.EventPayload.FleetSample fleet;
     private final Deque<NodeView.UsagePoint> poolUsage = new ArrayDeque<>();
     private final Deque<NodeView.DeltaSample> deltas = new ArrayDeque<>();
 
@@ -165,6 +166,9 @@ final class NodeState {
         if (h.queue() != null) {
             queue = new QueueView(id, at, h.queue());
         }
+        if (h.fleet() != null) {
+            fleet = h.fleet();
+        }
     }
 
     private void limiter(boolean degraded, String state, String reason, String policy, Instant at) {
@@ -240,6 +244,6 @@ final class NodeState {
         return new NodeView(id, alive(now, gap), stopped, stopReason, firstSeen, lastSeen, heartbeatInterval,
                 stopped ? null : downSince(gap), restarts, started, pool,
                 Collections.unmodifiableMap(new TreeMap<>(breakers)), limiter, queue, List.copyOf(poolUsage),
-                List.copyOf(deltas));
+                List.copyOf(deltas), fleet);
     }
 }

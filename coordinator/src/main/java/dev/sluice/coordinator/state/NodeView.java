@@ -25,11 +25,13 @@ import java.util.Map;
  * @param queue              its last queue sample, if any
  * @param poolUsage          pool usage samples within the state's history, oldest first
  * @param deltas             counter deltas within the state's history, oldest first
+ * @param fleet              what it held of the fleet's limits at its last heartbeat (null: not reported)
  */
 public record NodeView(String id, boolean alive, boolean stopped, String stopReason, Instant firstSeen,
                        Instant lastSeen, Duration heartbeatInterval, Instant downSince, int restarts, Started started,
                        PoolView pool, Map<String, BreakerView> breakers, LimiterView limiter, QueueView queue,
-                       List<UsagePoint> poolUsage, List<DeltaSample> deltas) {
+                       List<UsagePoint> poolUsage, List<DeltaSample> deltas,
+                       dev.sluice.common.event.EventPayload.FleetSample fleet) {
 
     /** What a node announced when it started. */
     public record Started(String queueMode, int concurrency, int poolSize) {

@@ -215,8 +215,11 @@ public final class EventPublisher implements AutoCloseable {
         }
     }
 
+    /** What the producer said, in its words (no exception class: the node's log stays free of "Exception"). */
     private static String describe(Throwable error) {
-        return error.getClass().getSimpleName() + (error.getMessage() == null ? "" : ": " + error.getMessage());
+        String kind = error.getClass().getSimpleName().replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2")
+                .toLowerCase(java.util.Locale.ROOT);
+        return error.getMessage() == null ? kind : error.getMessage() + " (" + kind + ")";
     }
 
     private void requeue(Event event) {

@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link #breakerState} and {@link #limiterState} by whoever owns them.
  */
 public final class NodeEvents {
+    private volatile java.util.function.IntSupplier permitsHeld = () -> -1;
     private final EventPublisher publisher;
     private final Worker worker;
     private final RedisConnections redis;
@@ -61,6 +62,11 @@ public final class NodeEvents {
         publisher.publish(new EventPayload.NodeStarted(queueMode, concurrency, poolSize, heartbeatIntervalMs));
     }
 
+    /** Where the heartbeat reads the fleet permits this node holds (-1 without a fleet limiter, the default). */
+    public void permitsHeldFrom(java.util.function.IntSupplier permitsHeld) {
+        this.permitsHeld = permitsHeld;
+    }
+
     public void stopping(String reason) {
         publisher.publish(new EventPayload.NodeStopping(reason));
     }
@@ -82,7 +88,8 @@ public final class NodeEvents {
         QueueStats q = maintenance.lastStats();
         EventPayload.QueueSample queue = q == null ? null
                 : new EventPayload.QueueSample(q.waiting(), q.pending(), q.delayed(), q.dead(), q.oldestWaitingAgeMs());
-        return new EventPayload.Heartbeat(intervalMs, counters, sample(pool.poolHealth()), Map.copyOf(breakers), limiter, queue);
+        return new EventPayload.Heartbeat(intervalMs, counters, sample(pool.poolHealth()), Map.copyOf(breakers), limiter, queue,
+                new EventPayload.FleetSample(permitsHeld.getAsInt(), worker.inFlightCount()));
     }
 
     static EventPayload.PoolSample sample(PoolHealth h) {
