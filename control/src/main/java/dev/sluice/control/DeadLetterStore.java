@@ -179,6 +179,15 @@ public final class DeadLetterStore {
         return r == 1 ? Outcome.REPLAYED : r == 0 ? Outcome.GONE : r == -2 ? Outcome.TRUNCATED : Outcome.NOT_A_JOB;
     }
 
+    /** Replays each of {@code ids}; what became of them, in the order of {@link Outcome}, each id once. */
+    public Map<Outcome, List<String>> replay(Jedis jedis, java.util.Collection<String> ids) {
+        Map<Outcome, List<String>> out = new java.util.EnumMap<>(Outcome.class);
+        for (String id : ids) {
+            out.computeIfAbsent(replay(jedis, id), o -> new ArrayList<>()).add(id);
+        }
+        return out;
+    }
+
     /** Removes one dead letter for good; false when it was not there. */
     public boolean discard(Jedis jedis, String id) {
         return jedis.xdel(deadLetter, new StreamEntryID(id)) == 1;

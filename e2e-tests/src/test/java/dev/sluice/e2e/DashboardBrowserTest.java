@@ -4,10 +4,11 @@ import dev.sluice.common.event.EventPayload;
 import dev.sluice.coordinator.Coordinator;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.Served;
+import dev.sluice.testkit.Closer;
 import dev.sluice.testkit.KafkaExtension;
 import dev.sluice.testkit.NodeProcess;
 import dev.sluice.testkit.RedisExtension;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
@@ -49,20 +50,14 @@ class DashboardBrowserTest {
     private static final int JOBS = 6_000;
     private static final String MARKUP = "<img src=x onerror=\"window.__sluiceXss=1\">";
 
-    private final List<AutoCloseable> toClose = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-    }
+    @AutoClose
+    final Closer closer = new Closer();
 
     @Test
     void thePageShowsTheFleetPausesAndResumesItAtTheHubAndShowsAHubOutageLive() throws Exception {
-        HubSimulator hub = closeLater(HubSimulator.builder().latencyMs(50).build().start());
+        HubSimulator hub = closer.add(HubSimulator.builder().latencyMs(50).build().start());
         String events = "dashboard-e2e.events";
-        Coordinator coordinator = closeLater(Coordinators.config(kafka.bootstrapServers(), events, "dashboard-e2e.alerts")
+        Coordinator coordinator = closer.add(Coordinators.config(kafka.bootstrapServers(), events, "dashboard-e2e.alerts")
                 .section("redis", "url", redis.url())
                 .section("cluster", "name", CLUSTER)
                 .token("tester", TOKEN)
@@ -71,7 +66,7 @@ class DashboardBrowserTest {
         String members = "127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1];
         List<NodeProcess> nodes = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
-            nodes.add(closeLater(Workers.worker("dash-" + i, redis.url(), kafka.bootstrapServers(), events, hub.baseUrl())
+            nodes.add(closer.add(Workers.worker("dash-" + i, redis.url(), kafka.bootstrapServers(), events, hub.baseUrl())
                     .env("SLUICE_CLUSTER_NAME", CLUSTER)
                     .env("SLUICE_CLUSTER_PORT", Integer.toString(ports[i]))
                     .env("SLUICE_CLUSTER_MEMBERS", members)
@@ -85,7 +80,7 @@ class DashboardBrowserTest {
         for (int i = 0; i < 2; i++) {
             Workers.awaitStarted(nodes.get(i), "dash-" + i);
         }
-        Browser browser = closeLater(Browser.start());
+        Browser browser = closer.add(Browser.start());
         browser.driver.get(coordinator.uri().toString());
 
         // The nodes, from the first snapshot and the stream.
@@ -159,7 +154,7 @@ class DashboardBrowserTest {
     @Test
     void deadLettersAreListedAsTextShownWithTheTokenAndReplayedFromThePage() {
         String cluster = CLUSTER + "-dlq";
-        Coordinator coordinator = closeLater(Coordinators.config(kafka.bootstrapServers(), "dash-dlq.events",
+        Coordinator coordinator = closer.add(Coordinators.config(kafka.bootstrapServers(), "dash-dlq.events",
                         "dash-dlq.alerts")
                 .section("redis", "url", redis.url())
                 .section("cluster", "name", cluster)
@@ -177,7 +172,7 @@ class DashboardBrowserTest {
             j.xadd("sluice:dead", StreamEntryID.NEW_ENTRY, Map.of("payload", "{not json", "dead.kind", "bad-job",
                     "dead.reason", "missing field 'key'", "dead.node", "n1"));
         }
-        Browser browser = closeLater(Browser.start());
+        Browser browser = closer.add(Browser.start());
         browser.driver.get(coordinator.uri().toString());
         awaitUntil(Duration.ofSeconds(20), () -> text(browser, "dlq-total").equals("7")
                 && browser.driver.findElements(By.cssSelector("#dlq-body tr.letter")).size() == 7);
@@ -232,7 +227,7 @@ class DashboardBrowserTest {
 
     @Test
     void theCoordinatorRefusesOperationsWithoutATokenFromAnotherSiteAndForAnotherHostName() throws Exception {
-        Coordinator coordinator = closeLater(Coordinators.config(kafka.bootstrapServers(), "dash-refuse.events",
+        Coordinator coordinator = closer.add(Coordinators.config(kafka.bootstrapServers(), "dash-refuse.events",
                         "dash-refuse.alerts")
                 .section("redis", "url", redis.url())
                 .section("cluster", "name", CLUSTER + "-refuse")
@@ -302,10 +297,5 @@ class DashboardBrowserTest {
 
     private static void awaitUntil(Duration atMost, Callable<Boolean> condition) {
         await().pollInterval(Duration.ofMillis(200)).atMost(atMost).ignoreExceptions().until(condition);
-    }
-
-    private <T extends AutoCloseable> T closeLater(T closeable) {
-        toClose.add(closeable);
-        return closeable;
     }
 }

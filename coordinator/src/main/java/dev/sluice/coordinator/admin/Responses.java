@@ -51,6 +51,21 @@ public final class Responses {
         }
     }
 
+    /**
+     * Starts a server-sent event stream: its headers, and for HEAD nothing more. Returns whether the events should
+     * follow (false for HEAD).
+     */
+    public static boolean startEventStream(HttpExchange exchange) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        exchange.getResponseHeaders().set("Cache-Control", "no-store");
+        if (exchange.getRequestMethod().equals("HEAD")) {
+            exchange.sendResponseHeaders(200, -1);
+            return false;
+        }
+        exchange.sendResponseHeaders(200, 0);
+        return true;
+    }
+
     /** The query parameters of the request (the first value of each). */
     public static Map<String, String> query(HttpExchange exchange) {
         Map<String, String> params = new LinkedHashMap<>();

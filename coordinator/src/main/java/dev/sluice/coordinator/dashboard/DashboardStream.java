@@ -3,6 +3,7 @@ package dev.sluice.coordinator.dashboard;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import dev.sluice.coordinator.admin.Endpoint;
+import dev.sluice.coordinator.admin.Responses;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,7 +15,7 @@ import java.time.Duration;
 /**
  * {@code GET /api/dashboard/stream}: the dashboard's snapshot as a server-sent event ({@code event: snapshot}) every
  * {@code every}, for as long as the client stays; the page paints its first view from {@code /api/dashboard} and
- * only updates it from here.
+ * only updates it from here. Clients share one snapshot per tick.
  */
 public final class DashboardStream implements Endpoint, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DashboardStream.class);
@@ -23,6 +24,8 @@ public final class DashboardStream implements Endpoint, AutoCloseable {
     private final DashboardFeed feed;
     private final Duration every;
     private volatile boolean closed;
+    private byte[] latest;
+    private long latestAt;
 
     public DashboardStream(DashboardFeed feed, Duration every) {
         this.feed = feed;
@@ -31,20 +34,16 @@ public final class DashboardStream implements Endpoint, AutoCloseable {
 
     @Override
     public void serve(HttpExchange exchange) throws IOException {
-        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-        exchange.getResponseHeaders().set("Cache-Control", "no-store");
-        if (exchange.getRequestMethod().equals("HEAD")) {
-            exchange.sendResponseHeaders(200, -1);
+        if (!Responses.startEventStream(exchange)) {
             return;
         }
-        exchange.sendResponseHeaders(200, 0);
         long id = 0;
         try (OutputStream out = exchange.getResponseBody()) {
             out.write("retry: 2000\n: sluice dashboard stream\n\n".getBytes(StandardCharsets.UTF_8));
             out.flush();
             while (!closed) {
                 Thread.sleep(every);
-                byte[] data = JSON.writeValueAsBytes(feed.view());
+                byte[] data = latest();
                 out.write(("id: " + ++id + "\nevent: snapshot\ndata: ").getBytes(StandardCharsets.UTF_8));
                 out.write(data);
                 out.write("\n\n".getBytes(StandardCharsets.UTF_8));
@@ -55,6 +54,19 @@ public final class DashboardStream implements Endpoint, AutoCloseable {
         } catch (IOException e) {
             log.debug("dashboard stream client gone: {}", e.toString());
         }
+    }
+
+    /**
+     * The snapshot as JSON, built at most once per half period whatever the number of clients: each build reads
+     * Redis and walks the cluster state.
+     */
+    private synchronized byte[] latest() throws IOException {
+        long now = System.nanoTime();
+        if (latest == null || now - latestAt >= every.toNanos() / 2) {
+            latest = JSON.writeValueAsBytes(feed.view());
+            latestAt = now;
+        }
+        return latest;
     }
 
     @Override

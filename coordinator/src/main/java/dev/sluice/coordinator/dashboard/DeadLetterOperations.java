@@ -134,14 +134,13 @@ public final class DeadLetterOperations {
         }
         try {
             Map<String, Object> out = fleet.deadLetters((j, store) -> {
-                int replayed = 0;
                 Map<String, List<String>> skipped = new LinkedHashMap<>();
-                for (String id : ids) {
-                    DeadLetterStore.Outcome o = store.replay(j, id);
-                    if (o == DeadLetterStore.Outcome.REPLAYED) {
-                        replayed++;
+                int replayed = 0;
+                for (var e : store.replay(j, ids).entrySet()) {
+                    if (e.getKey() == DeadLetterStore.Outcome.REPLAYED) {
+                        replayed = e.getValue().size();
                     } else {
-                        skipped.computeIfAbsent(o.why(), w -> new ArrayList<>()).add(id);
+                        skipped.put(e.getKey().why(), e.getValue());
                     }
                 }
                 Map<String, Object> m = new LinkedHashMap<>();

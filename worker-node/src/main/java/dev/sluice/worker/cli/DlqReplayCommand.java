@@ -58,19 +58,10 @@ final class DlqReplayCommand extends RedisCommand {
             }
             return ExitCodes.OK;
         }
-        Map<DeadLetterStore.Outcome, List<String>> notReplayed = new EnumMap<>(DeadLetterStore.Outcome.class);
-        int replayed = session.redis().withJedis(j -> {
-            int n = 0;
-            for (String id : ids) {
-                DeadLetterStore.Outcome o = store.replay(j, id);
-                if (o == DeadLetterStore.Outcome.REPLAYED) {
-                    n++;
-                } else {
-                    notReplayed.computeIfAbsent(o, k -> new ArrayList<>()).add(id);
-                }
-            }
-            return n;
-        });
+        Map<DeadLetterStore.Outcome, List<String>> outcomes = session.redis().withJedis(j -> store.replay(j, ids));
+        int replayed = outcomes.getOrDefault(DeadLetterStore.Outcome.REPLAYED, List.of()).size();
+        Map<DeadLetterStore.Outcome, List<String>> notReplayed = new EnumMap<>(outcomes);
+        notReplayed.remove(DeadLetterStore.Outcome.REPLAYED);
         out().println("replayed " + replayed + " dead letter" + (replayed == 1 ? "" : "s") + " to " + session.describe());
         out().flush();
         if (notReplayed.isEmpty()) {

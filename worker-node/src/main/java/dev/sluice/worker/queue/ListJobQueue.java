@@ -410,15 +410,8 @@ public final class ListJobQueue implements JobQueue {
 
     @Override
     public int replayDeadLetters(Collection<String> deadLetterIds) {
-        return redis.withJedis(j -> {
-            int n = 0;
-            for (String id : deadLetterIds) {
-                if (deadLetters.replay(j, id) == DeadLetterStore.Outcome.REPLAYED) {
-                    n++;
-                }
-            }
-            return n;
-        });
+        return redis.withJedis(j -> deadLetters.replay(j, deadLetterIds)
+                .getOrDefault(DeadLetterStore.Outcome.REPLAYED, List.of()).size());
     }
 
     @Override
