@@ -25,12 +25,28 @@ public final class DeadLetterStore {
     /** How many entries one page looks through for letters of one kind, at most. */
     static final int MAX_SCAN = 5_000;
 
+    /**
+     * A replayed letter of a backfill leaves its {@code dead} count for {@code replayed}; it is counted again when it
+     * ends ({@link Backfills}). The backfill's hash is named from the queue's key.
+     */
+    private static final String UNCOUNT = """
+            local function uncount(queue, batch)
+              if type(batch) ~= 'string' or batch == '' then return end
+              local k = queue .. ':backfill:' .. batch
+              if redis.call('EXISTS', k) == 1 then
+                redis.pcall('HINCRBY', k, 'dead', -1)
+                redis.pcall('HINCRBY', k, 'replayed', 1)
+              end
+            end
+            """;
+
     /** KEYS: dead, stream. ARGV: dead-letter id. Puts the original fields back with attempts reset. */
-    public static final String STREAM_REPLAY = """
+    public static final String STREAM_REPLAY = UNCOUNT + """
             local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
             if #e == 0 then return 0 end
             local fields = e[1][2]
             local out = {}
+            local batch = nil
             for i = 1, #fields, 2 do
               if fields[i] == 'dead.truncated' then return -2 end
             end
@@ -38,16 +54,18 @@ public final class DeadLetterStore {
               local k = fields[i]
               if string.sub(k, 1, 5) ~= 'dead.' and k ~= 'attempts' then
                 table.insert(out, k); table.insert(out, fields[i + 1])
+                if k == 'batch' then batch = fields[i + 1] end
               end
             end
             if #out == 0 then return -1 end
             redis.call('XADD', KEYS[2], '*', unpack(out))
             redis.call('XDEL', KEYS[1], ARGV[1])
+            uncount(KEYS[2], batch)
             return 1
             """;
 
     /** KEYS: dead, list. ARGV: dead-letter id. Pushes the original element back, its attempts reset. */
-    public static final String LIST_REPLAY = """
+    public static final String LIST_REPLAY = UNCOUNT + """
             local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
             if #e == 0 then return 0 end
             local fields = e[1][2]
@@ -64,6 +82,7 @@ public final class DeadLetterStore {
                 end
                 redis.call('LPUSH', KEYS[2], element)
                 redis.call('XDEL', KEYS[1], ARGV[1])
+                if ok and type(job) == 'table' then uncount(KEYS[2], job.batch) end
                 return 1
               end
             end

@@ -11,8 +11,10 @@ import java.util.Objects;
  * @param key       what the job is about (the Hub key for {@code hub-fetch})
  * @param payload   optional JSON text for the handler, or null
  * @param attempts  attempts that already ran the handler and failed recoverably
+ * @param batch     the backfill it belongs to ({@code sluice enqueue --batch}), or null; it travels with the job
+ *                  through retries, so the job's end is counted once for its backfill
  */
-public record Job(String id, String type, String key, String payload, int attempts) {
+public record Job(String id, String type, String key, String payload, int attempts, String batch) {
 
     /** The handler used when a job names none. */
     public static final String DEFAULT_TYPE = "hub-fetch";
@@ -24,6 +26,14 @@ public record Job(String id, String type, String key, String payload, int attemp
         if (attempts < 0) {
             throw new IllegalArgumentException("attempts must be >= 0, but was " + attempts);
         }
+        if (batch != null && !BatchId.valid(batch)) {
+            throw new IllegalArgumentException(BatchId.rule(batch));
+        }
+    }
+
+    /** A job of no backfill. */
+    public Job(String id, String type, String key, String payload, int attempts) {
+        this(id, type, key, payload, attempts, null);
     }
 
     /** A fresh job of the default type with the default id. */
@@ -42,6 +52,16 @@ public record Job(String id, String type, String key, String payload, int attemp
 
     /** The same job after one more failed attempt. */
     public Job nextAttempt() {
-        return new Job(id, type, key, payload, attempts + 1);
+        return withAttempts(attempts + 1);
+    }
+
+    /** The same job with {@code n} attempts behind it. */
+    public Job withAttempts(int n) {
+        return new Job(id, type, key, payload, n, batch);
+    }
+
+    /** The same job as part of backfill {@code batchId}. */
+    public Job inBatch(String batchId) {
+        return new Job(id, type, key, payload, attempts, batchId);
     }
 }

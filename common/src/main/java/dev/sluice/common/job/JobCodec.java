@@ -15,7 +15,9 @@ import java.util.regex.Pattern;
  *
  * <p>Producers in any language write either stream entries with string fields {@code key} (required),
  * {@code type}, {@code id}, {@code payload} (JSON text), or, in list mode, a JSON object with the same fields or
- * a bare key string. Sluice adds {@code attempts} and the schema version {@code v} when it writes a job back; a
+ * a bare key string. A job enqueued as part of a backfill also carries its id as {@code batch} (a value that is not a
+ * backfill id, a producer's own {@code batch} field say, is ignored, not refused). Sluice adds {@code attempts} and the
+ * schema version {@code v} when it writes a job back; a
  * reader refuses versions newer than it knows, so nodes can be upgraded one at a time. Fields it does not know
  * are ignored so producers may attach their own metadata.
  */
@@ -55,7 +57,8 @@ public final class JobCodec {
         if (payload != null) {
             checkJson(payload);
         }
-        return build(fields.get("id"), fields.get("type"), key, payload, parseAttempts(fields.get("attempts")));
+        return build(fields.get("id"), fields.get("type"), key, payload, parseAttempts(fields.get("attempts")),
+                batchOrNull(fields.get("batch")));
     }
 
     /** Parses a list element: a JSON object, or a bare key string. */
@@ -63,7 +66,7 @@ public final class JobCodec {
         checkSize(utf8Length(element));
         String trimmed = element.strip();
         if (!trimmed.startsWith("{") && !trimmed.startsWith("[") && !trimmed.startsWith("\"")) {
-            return build(null, null, element, null, 0);
+            return build(null, null, element, null, 0, null);
         }
         JsonNode node;
         try {
@@ -93,8 +96,10 @@ public final class JobCodec {
             }
             attempts = node.get("attempts").asInt();
         }
+        JsonNode batch = node.get("batch");
         return build(text(node, "id", false), text(node, "type", false), key, payload,
-                attempts == null ? 0 : validAttempts(attempts, node.get("attempts").toString()));
+                attempts == null ? 0 : validAttempts(attempts, node.get("attempts").toString()),
+                batch != null && batch.isTextual() ? batchOrNull(batch.asText()) : null);
     }
 
     /** The stream fields for re-adding a job (retries, hand-backs). */
@@ -107,6 +112,9 @@ public final class JobCodec {
             fields.put("payload", job.payload());
         }
         fields.put("attempts", Integer.toString(job.attempts()));
+        if (job.batch() != null) {
+            fields.put("batch", job.batch());
+        }
         fields.put("v", Integer.toString(VERSION));
         return fields;
     }
@@ -122,10 +130,18 @@ public final class JobCodec {
             node.put("payload", job.payload());
         }
         node.put("attempts", job.attempts());
+        if (job.batch() != null) {
+            node.put("batch", job.batch());
+        }
         return node.toString();
     }
 
-    private Job build(String id, String type, String key, String payload, int attempts) {
+    /** The backfill id a job names, or null for none or for a value that is not an id. */
+    public static String batchOrNull(String value) {
+        return BatchId.valid(value) ? value : null;
+    }
+
+    private Job build(String id, String type, String key, String payload, int attempts, String batch) {
         if (key.isEmpty()) {
             throw new BadJobException("field 'key' must not be empty");
         }
@@ -137,7 +153,7 @@ public final class JobCodec {
             throw new BadJobException("field 'type' must be a handler name (lower-case letters, digits, '.', '_', '-'), but was '" + t + "'");
         }
         String i = id == null || id.isEmpty() ? Job.defaultId(t, key) : id;
-        return new Job(i, t, key, payload, attempts);
+        return new Job(i, t, key, payload, attempts, batch);
     }
 
     private void checkSize(long bytes) {

@@ -46,6 +46,33 @@ class JobCodecTest {
     }
 
     @Test
+    void aBackfillsIdTravelsWithTheJobThroughRetriesInBothForms() {
+        Job job = new Job("order-7", "noop", "k", null, 0, "nightly-2026.12.07");
+        Job retried = job.nextAttempt();
+        assertThat(retried.batch()).isEqualTo("nightly-2026.12.07");
+        assertThat(codec.fromFields(codec.toFields(retried))).isEqualTo(retried);
+        assertThat(codec.fromListElement(codec.toJson(retried))).isEqualTo(retried);
+        assertThat(codec.fromListElement("{\"key\":\"k\",\"batch\":\"b-1\"}").batch()).isEqualTo("b-1");
+    }
+
+    @ParameterizedTest(name = "batch ''{0}'' is a producer's own field, not a backfill")
+    @CsvSource(value = {"'has space'", "'-leading-dash'", "'x/y'", "''",
+            "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"})
+    void aBatchFieldThatIsNoBackfillIdIsIgnoredNotRefused(String value) {
+        Job job = codec.fromFields(Map.of("key", "k", "batch", value));
+        assertThat(job.key()).isEqualTo("k");
+        assertThat(job.batch()).isNull();
+        assertThat(codec.fromListElement("{\"key\":\"k\",\"batch\":42}").batch()).isNull();
+    }
+
+    @Test
+    void aJobCannotBeMadeWithABadBatchId() {
+        assertThatThrownBy(() -> Job.of("k").inBatch("a b"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("a backfill id must be 1 to 64 letters");
+    }
+
+    @Test
     void unknownFieldsAreIgnored() {
         assertThat(codec.fromFields(Map.of("key", "k", "producer", "billing")).key()).isEqualTo("k");
     }

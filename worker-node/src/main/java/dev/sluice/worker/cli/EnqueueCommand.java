@@ -2,8 +2,10 @@ package dev.sluice.worker.cli;
 
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.BadJobException;
+import dev.sluice.common.job.BatchId;
 import dev.sluice.common.job.Job;
 import dev.sluice.common.job.JobCodec;
+import dev.sluice.control.Backfills;
 import dev.sluice.worker.queue.Enqueued;
 import dev.sluice.worker.queue.JobQueue;
 import picocli.CommandLine.Command;
@@ -82,6 +84,14 @@ final class EnqueueCommand extends RedisCommand {
     @Option(names = "--prefix", paramLabel = "P", defaultValue = "", description = "Put before every key.")
     String prefix;
 
+    @Option(names = "--batch", paramLabel = "ID",
+            description = "The backfill's id, new on this queue (default: enqueue-<UTC time>-<4 random letters>). "
+                    + "The dashboard shows each backfill's progress and time to drain.")
+    String batchId;
+
+    @Option(names = "--by", paramLabel = "NAME", description = "Who enqueues, shown with the backfill (default: $USER on this host).")
+    String by;
+
     @Option(names = "--type", paramLabel = "T", defaultValue = Job.DEFAULT_TYPE,
             description = "The job type (handler). Default: ${DEFAULT-VALUE}.")
     String type;
@@ -100,6 +110,9 @@ final class EnqueueCommand extends RedisCommand {
         } catch (BadJobException e) {
             throw new ParameterException(spec.commandLine(), "--type " + e.getMessage().replace("field 'type' ", ""));
         }
+        if (batchId != null && !BatchId.valid(batchId)) {
+            throw new ParameterException(spec.commandLine(), "--batch: " + BatchId.rule(batchId));
+        }
         for (Path f : files) {
             if (!Files.isRegularFile(f) || !Files.isReadable(f)) {
                 throw new ParameterException(spec.commandLine(), "--file " + f + " is not a readable file");
@@ -114,7 +127,16 @@ final class EnqueueCommand extends RedisCommand {
         long known = files.isEmpty() && !stdin ? keys.size() + (range == null ? 0 : range.size()) : -1;
         long t0 = System.nanoTime();
         Progress progress = new Progress(err(), context.stderrIsTerminal(), known, System::nanoTime);
-        Batcher batcher = new Batcher(queue, new JobCodec(config.queue().maxJobBytes()), progress);
+        String batch = batchId != null ? batchId : newBatchId();
+        Backfills backfills = new Backfills(config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream());
+        String who = by != null ? by : LimitsCommands.Set.defaultName();
+        if (!session.redis().withJedis(j -> backfills.begin(j, batch, who))) {
+            throw new CliException(ExitCodes.USAGE, "backfill '" + batch + "' exists on " + session.describe()
+                    + "; give a new id with --batch (ids are not reused, so counts never mix)");
+        }
+        Batcher batcher = new Batcher(queue, new JobCodec(config.queue().maxJobBytes()), progress, batch,
+                backfills, session);
+        boolean complete = false;
         try {
             for (int i = 0; i < keys.size(); i++) {
                 batcher.add(keys.get(i), "argument " + (i + 1));
@@ -140,13 +162,24 @@ final class EnqueueCommand extends RedisCommand {
                 }
             }
             batcher.flush();
+            complete = true;
         } finally {
             progress.finish();
+            boolean all = complete;
+            try {
+                session.redis().withJedis(j -> {
+                    backfills.ended(j, batch, all);
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                err().println("could not mark backfill '" + batch + "' " + (all ? "complete" : "stopped") + ": "
+                        + e.getMessage());
+            }
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         long rate = Math.round(batcher.sent / Math.max(secs, 1e-6));
-        out().printf(Locale.ROOT, "enqueued %d jobs to %s in %.2f s (%d jobs/s)%n", batcher.sent, session.describe(),
-                secs, rate);
+        out().printf(Locale.ROOT, "enqueued %d jobs to %s in %.2f s (%d jobs/s) as backfill %s%n", batcher.sent,
+                session.describe(), secs, rate, batch);
         out().flush();
         return ExitCodes.OK;
     }
@@ -157,12 +190,19 @@ final class EnqueueCommand extends RedisCommand {
         private final JobCodec codec;
         private final Progress progress;
         private final List<Job> batch = new ArrayList<>(BATCH);
+        private final String batchId;
+        private final Backfills backfills;
+        private final QueueSession session;
         long sent;
 
-        Batcher(JobQueue queue, JobCodec codec, Progress progress) {
+        Batcher(JobQueue queue, JobCodec codec, Progress progress, String batchId, Backfills backfills,
+                QueueSession session) {
             this.queue = queue;
             this.codec = codec;
             this.progress = progress;
+            this.batchId = batchId;
+            this.backfills = backfills;
+            this.session = session;
         }
 
         void addLines(BufferedReader reader, String source) throws IOException {
@@ -179,7 +219,7 @@ final class EnqueueCommand extends RedisCommand {
             if (key.isEmpty()) {
                 return;
             }
-            Job job = Job.of(type, prefix + key);
+            Job job = Job.of(type, prefix + key).inBatch(batchId);
             try {
                 // The codec's checks (key length, job size) catch here what a worker would dead-letter.
                 codec.fromFields(codec.toFields(job));
@@ -197,9 +237,22 @@ final class EnqueueCommand extends RedisCommand {
             if (batch.isEmpty()) {
                 return;
             }
+            int size = batch.size();
+            // The total goes up first, so a job is never on the queue uncounted; what Redis then refuses is taken off.
+            session.redis().withJedis(j -> {
+                backfills.added(j, batchId, size);
+                return null;
+            });
             Enqueued result = queue.enqueue(List.copyOf(batch));
             sent += result.accepted();
-            int size = batch.size();
+            if (!result.all()) {
+                try {
+                    session.redis().withJedis(j -> j.hincrBy(backfills.key(batchId), "total", -result.refused()));
+                } catch (RuntimeException e) {
+                    err().println("backfill '" + batchId + "' counts " + result.refused() + " refused jobs in its total: "
+                            + e.getMessage());
+                }
+            }
             batch.clear();
             progress.update(sent);
             if (!result.all()) {
@@ -209,6 +262,17 @@ final class EnqueueCommand extends RedisCommand {
                         + "); enqueued " + sent + " jobs in all, the rest were not enqueued", result.firstRefusal());
             }
         }
+    }
+
+    private static String newBatchId() {
+        String when = java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)
+                .withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.now());
+        StringBuilder tail = new StringBuilder();
+        java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+        for (int i = 0; i < 4; i++) {
+            tail.append((char) ('a' + random.nextInt(26)));
+        }
+        return "enqueue-" + when + "-" + tail;
     }
 
     private static String abbreviate(String s) {

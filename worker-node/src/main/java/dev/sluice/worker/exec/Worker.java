@@ -453,7 +453,7 @@ public final class Worker implements AutoCloseable {
             }
             Duration retryAfter = e instanceof SluiceException s ? s.retryAfter().orElse(null) : null;
             long delay = backoff.delayMs(Math.max(1, attempts), kind, retryAfter);
-            Job next = new Job(job.id(), job.type(), job.key(), job.payload(), attempts);
+            Job next = job.withAttempts(attempts);
             return new Outcome(new Completion.Retry(r.delivery, next, delay), kind);
         }
     }

@@ -2,6 +2,7 @@ package dev.sluice.worker.queue;
 
 import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.Job;
+import dev.sluice.common.job.JobCodec;
 
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,17 @@ public record Delivery(String handle, Job job, BadJobException parseError, Map<S
 
     public boolean malformed() {
         return parseError != null;
+    }
+
+    /**
+     * The backfill the job belongs to, or null: the parsed job's, else (a job that could not be parsed) the one its
+     * stream fields name, so a malformed job of a backfill still counts as dead-lettered for it.
+     */
+    public String batch() {
+        if (job != null) {
+            return job.batch();
+        }
+        return raw == null ? null : JobCodec.batchOrNull(raw.get("batch"));
     }
 
     /** The job id when known, else the handle. */

@@ -1,6 +1,7 @@
 package dev.sluice.worker.queue;
 
 import dev.sluice.common.config.QueueConfig;
+import dev.sluice.control.Backfills;
 import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.control.DeadLetterStore;
 import dev.sluice.common.job.BadJobException;
@@ -57,6 +58,7 @@ public final class ListJobQueue implements JobQueue {
     private final String nodeId;
     private final RedisConnections redis;
     private final JobCodec codec;
+    private final Backfills backfills;
     private final Clock clock;
     private final String processing;
     private final String registry;
@@ -79,6 +81,7 @@ public final class ListJobQueue implements JobQueue {
         this.nodeId = nodeId;
         this.redis = redis;
         this.codec = new JobCodec(config.maxJobBytes());
+        this.backfills = new Backfills(config.list());
         this.clock = clock;
         this.fetcher = new FetcherConnection(redis, config.maxJobBytes());
         this.processing = processingList(nodeId);
@@ -316,6 +319,8 @@ public final class ListJobQueue implements JobQueue {
             for (Completion c : batch) {
                 String element = c.delivery().handle();
                 List<Response<?>> its = switch (c) {
+                    case Completion.Ack a when a.delivery().batch() != null -> List.of(p.eval(Scripts.LIST_ACK,
+                            List.of(processing, deliveries, backfills.key(a.delivery().batch())), List.of(element)));
                     case Completion.Ack a -> a.delivery().deliveries() > 1
                             ? List.of(p.lrem(processing, -1, element), p.hdel(deliveries, sha1(element)))
                             : List.of(p.lrem(processing, -1, element));
@@ -329,7 +334,10 @@ public final class ListJobQueue implements JobQueue {
                         List<byte[]> args = new ArrayList<>(List.of(exactElement,
                                 Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays())).getBytes(StandardCharsets.UTF_8)));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
-                        yield List.of(p.eval(LIST_DEAD, DeadLetters.utf8(processing, deliveries, config.deadLetter()), args));
+                        String backfill = d.delivery().batch();
+                        List<byte[]> keys = backfill == null ? DeadLetters.utf8(processing, deliveries, config.deadLetter())
+                                : DeadLetters.utf8(processing, deliveries, config.deadLetter(), backfills.key(backfill));
+                        yield List.of(p.eval(LIST_DEAD, keys, args));
                     }
                     case Completion.HandBack h -> List.of(p.eval(Scripts.LIST_HAND_BACK, List.of(processing, config.list()),
                             List.of(element)));

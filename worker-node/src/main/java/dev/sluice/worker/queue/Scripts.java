@@ -22,19 +22,34 @@ final class Scripts {
             """;
 
     /**
-     * KEYS: stream. ARGV: group, consumer, entry ids... Acknowledges and deletes each entry still pending for this
-     * consumer, and leaves the others alone: an entry Redis no longer shows delivered to this node (Redis went back
-     * to a snapshot taken before the delivery, and lost the job's result with it) is delivered again, not deleted.
-     * The ids are one completer batch (bounded); none is unpacked.
+     * Counts one ended job for its backfill, when the job names one that exists ({@link dev.sluice.control.Backfills}).
+     * A count Redis refuses (full) is skipped with {@code redis.pcall}: the job's own fate does not wait on it.
      */
-    static final String STREAM_ACK = """
+    private static final String COUNT = """
+            local function count(key, field)
+              if key and key ~= '' and redis.call('EXISTS', key) == 1 then
+                redis.pcall('HINCRBY', key, field, 1)
+              end
+            end
+            """;
+
+    /**
+     * KEYS: stream. ARGV: group, consumer, backfill key prefix, then entry id, backfill id ('' for none) pairs.
+     * Acknowledges and deletes each entry still pending for this consumer, counts it done for its backfill, and leaves
+     * the others alone: an entry Redis no longer shows delivered to this node (Redis went back to a snapshot taken
+     * before the delivery, and lost the job's result with it) is delivered again, not deleted, and not counted. The
+     * pairs are one completer batch (bounded); none is unpacked. The backfill hashes are named from the prefix, not
+     * passed as keys: Sluice runs on one Redis server, not a Redis Cluster.
+     */
+    static final String STREAM_ACK = COUNT + """
             local n = 0
-            for i = 3, #ARGV do
+            for i = 4, #ARGV, 2 do
               local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
               if #mine > 0 then
                 redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
                 redis.call('XDEL', KEYS[1], ARGV[i])
                 n = n + 1
+                if ARGV[i + 1] ~= '' then count(ARGV[3] .. ARGV[i + 1], 'done') end
               end
             end
             return n
@@ -50,11 +65,15 @@ final class Scripts {
             return 1
             """;
 
-    /** KEYS: stream, dead. ARGV: group, entry id, consumer, retention ms, field/value pairs... */
-    static final String STREAM_DEAD = NOW + """
+    /**
+     * KEYS: stream, dead, and the job's backfill hash when it names one. ARGV: group, entry id, consumer, retention ms,
+     * field/value pairs...
+     */
+    static final String STREAM_DEAD = NOW + COUNT + """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
             if #mine == 0 then return 0 end
             redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[4])), '*', unpack(ARGV, 5))
+            count(KEYS[3], 'dead')
             redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
             redis.call('XDEL', KEYS[1], ARGV[2])
             return 1
@@ -80,6 +99,9 @@ final class Scripts {
                            'attempts', tostring(job.attempts or 0), 'v', tostring(job.v or 1)}
                 if type(job.payload) == 'string' then
                   table.insert(f, 'payload'); table.insert(f, job.payload)
+                end
+                if type(job.batch) == 'string' then
+                  table.insert(f, 'batch'); table.insert(f, job.batch)
                 end
                 redis.call('XADD', KEYS[2], '*', unpack(f))
               else
@@ -112,12 +134,27 @@ final class Scripts {
             return 1
             """;
 
-    /** KEYS: processing, deliveries, dead. ARGV: element, retention ms, field/value pairs... */
-    static final String LIST_DEAD = NOW + """
+    /**
+     * KEYS: processing, deliveries, dead, and the job's backfill hash when it names one. ARGV: element, retention ms,
+     * field/value pairs...
+     */
+    static final String LIST_DEAD = NOW + COUNT + """
             if not redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then return 0 end
             redis.call('XADD', KEYS[3], 'MINID', '~', tostring(now - tonumber(ARGV[2])), '*', unpack(ARGV, 3))
+            count(KEYS[4], 'dead')
             redis.call('LREM', KEYS[1], -1, ARGV[1])
             redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
+            return 1
+            """;
+
+    /**
+     * KEYS: processing, deliveries, backfill hash. ARGV: element. The ack of a job of a backfill: removes it from the
+     * processing list and counts it done, only when it was still there.
+     */
+    static final String LIST_ACK = COUNT + """
+            if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+            redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
+            count(KEYS[3], 'done')
             return 1
             """;
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sluice.common.config.QueueConfig;
+import dev.sluice.control.Backfills;
 import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.control.DeadLetterStore;
 import dev.sluice.common.job.BadJobException;
@@ -63,6 +64,7 @@ public final class StreamJobQueue implements JobQueue {
     private final String nodeId;
     private final RedisConnections redis;
     private final JobCodec codec;
+    private final Backfills backfills;
     private final Clock clock;
     private final FetcherConnection fetcher;
     private static final byte[] STREAM_DEAD = Scripts.STREAM_DEAD.getBytes(StandardCharsets.UTF_8);
@@ -74,6 +76,7 @@ public final class StreamJobQueue implements JobQueue {
         this.nodeId = nodeId;
         this.redis = redis;
         this.codec = new JobCodec(config.maxJobBytes());
+        this.backfills = new Backfills(config.stream());
         this.clock = clock;
         this.fetcher = new FetcherConnection(redis, config.maxJobBytes());
     }
@@ -257,8 +260,10 @@ public final class StreamJobQueue implements JobQueue {
                         List<byte[]> args = new ArrayList<>(DeadLetters.utf8(config.group(), d.delivery().handle(), nodeId,
                                 Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
-                        replies.expect(c, Replies.command(c), List.of(p.eval(STREAM_DEAD,
-                                DeadLetters.utf8(config.stream(), config.deadLetter()), args)));
+                        String backfill = d.delivery().batch();
+                        List<byte[]> keys = backfill == null ? DeadLetters.utf8(config.stream(), config.deadLetter())
+                                : DeadLetters.utf8(config.stream(), config.deadLetter(), backfills.key(backfill));
+                        replies.expect(c, Replies.command(c), List.of(p.eval(STREAM_DEAD, keys, args)));
                     }
                     case Completion.HandBack h -> {
                         List<String> args = new ArrayList<>(List.of(config.group(), h.delivery().handle(), nodeId));
@@ -272,10 +277,15 @@ public final class StreamJobQueue implements JobQueue {
                 }
             }
             if (!acked.isEmpty()) {
-                List<String> args = new ArrayList<>(acked.size() + 2);
+                List<String> args = new ArrayList<>(2 * acked.size() + 3);
                 args.add(config.group());
                 args.add(nodeId);
-                acked.forEach(id -> args.add(id.toString()));
+                args.add(backfills.prefix());
+                for (int i = 0; i < acked.size(); i++) {
+                    String backfill = acks.get(i).delivery().batch();
+                    args.add(acked.get(i).toString());
+                    args.add(backfill == null ? "" : backfill);
+                }
                 List<Response<?>> ackReplies = List.of(p.eval(Scripts.STREAM_ACK, List.of(config.stream()), args));
                 acks.forEach(a -> replies.expect(a, Replies.command(a), ackReplies));
             }

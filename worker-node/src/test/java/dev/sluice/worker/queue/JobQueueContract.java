@@ -1,8 +1,10 @@
 package dev.sluice.worker.queue;
 
+import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.job.Job;
+import dev.sluice.control.Backfills;
 import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.TestConfigs;
@@ -11,6 +13,7 @@ import dev.sluice.worker.pool.RedisConnections;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import redis.clients.jedis.Jedis;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -131,6 +134,81 @@ abstract class JobQueueContract {
         assertThat(stats.pending()).isZero();
         assertThat(stats.waiting()).isZero();
         assertThat(stats.backlog()).isZero();
+    }
+
+    /** The backfills of this mode's queue, as the CLI and the coordinator name them. */
+    private Backfills backfills() {
+        QueueConfig config = TestConfigs.config(redis.url(), "queue.mode", mode()).queue();
+        return new Backfills(mode().equals("list") ? config.list() : config.stream());
+    }
+
+    private static Map<String, String> countsOf(Backfills backfills, String id) {
+        try (Jedis j = redis.server().newJedis()) {
+            return j.hgetAll(backfills.key(id));
+        }
+    }
+
+    @Test
+    void aBackfillCountsEachJobOnceWhenItEndsThroughRetriesRepeatedAcksAndDeadLetters() {
+        Backfills backfills = backfills();
+        try (Jedis j = redis.server().newJedis()) {
+            assertThat(backfills.begin(j, "b-1", "test")).isTrue();
+            assertThat(backfills.begin(j, "b-1", "someone else")).as("an id in use is refused").isFalse();
+            backfills.added(j, "b-1", 4);
+        }
+        JobQueue q = queue("node-a");
+        q.enqueue(IntStream.range(0, 4).mapToObj(i -> Job.of("noop", "k" + i).inBatch("b-1")).toList());
+        q.enqueue(List.of(Job.of("noop", "other")));
+        List<Delivery> got = fetchAll(q, 5);
+        Map<String, Delivery> byKey = new java.util.HashMap<>();
+        got.forEach(d -> byKey.put(d.job().key(), d));
+        assertThat(byKey.get("k0").batch()).isEqualTo("b-1");
+        assertThat(byKey.get("other").batch()).isNull();
+
+        Completion ack0 = new Completion.Ack(byKey.get("k0"));
+        q.complete(List.of(ack0, new Completion.Ack(byKey.get("other"))));
+        q.complete(List.of(ack0));
+        q.complete(List.of(new Completion.DeadLetter(byKey.get("k1"), ErrorKind.HUB_REJECTED, "404", 1)));
+        q.complete(List.of(new Completion.DeadLetter(byKey.get("k1"), ErrorKind.HUB_REJECTED, "404", 1)));
+        q.complete(List.of(new Completion.Retry(byKey.get("k2"), byKey.get("k2").job().nextAttempt(), 0)));
+        q.complete(List.of(new Completion.HandBack(byKey.get("k3"))));
+        assertThat(countsOf(backfills, "b-1")).as("an ack applied twice counts once; retries and hand-backs do not end a job")
+                .containsEntry("done", "1").containsEntry("dead", "1").containsEntry("total", "4");
+
+        assertThat(q.promoteDue(100)).isEqualTo(1);
+        List<Delivery> again = fetchAll(q, 2);
+        assertThat(again).allSatisfy(d -> assertThat(d.batch()).as("the backfill's id survives a retry and a hand-back")
+                .isEqualTo("b-1"));
+        q.complete(again.stream().<Completion>map(Completion.Ack::new).toList());
+        assertThat(countsOf(backfills, "b-1")).containsEntry("done", "3").containsEntry("dead", "1");
+
+        assertThat(q.replayDeadLetters(q.deadLetters(10).stream().map(DeadLetterEntry::id).toList())).isEqualTo(1);
+        assertThat(countsOf(backfills, "b-1")).as("a replayed letter leaves 'dead' until it ends again")
+                .containsEntry("dead", "0").containsEntry("replayed", "1");
+        Delivery replayed = fetchAll(q, 1).getFirst();
+        assertThat(replayed.batch()).isEqualTo("b-1");
+        q.complete(List.of(new Completion.Ack(replayed)));
+        assertThat(countsOf(backfills, "b-1")).containsEntry("done", "4").containsEntry("dead", "0");
+        try (Jedis j = redis.server().newJedis()) {
+            Backfills.Backfill b = backfills.recent(j, 10).backfills().getFirst();
+            assertThat(b.id()).isEqualTo("b-1");
+            assertThat(b.by()).isEqualTo("test");
+            assertThat(b.left()).isZero();
+            assertThat(b.finished()).as("still enqueuing").isFalse();
+            backfills.ended(j, "b-1", true);
+            assertThat(backfills.recent(j, 10).backfills().getFirst().finished()).isTrue();
+        }
+    }
+
+    @Test
+    void aJobNamingAnUnknownBackfillIsNotCountedAnywhere() {
+        Backfills backfills = backfills();
+        JobQueue q = queue("node-a");
+        q.enqueue(List.of(Job.of("noop", "k").inBatch("never-begun")));
+        Delivery d = fetchAll(q, 1).getFirst();
+        q.complete(List.of(new Completion.Ack(d)));
+        assertThat(countsOf(backfills, "never-begun")).isEmpty();
+        assertThat(q.stats().backlog()).isZero();
     }
 
     @Test

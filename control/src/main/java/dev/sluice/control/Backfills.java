@@ -1,0 +1,157 @@
+package dev.sluice.control;
+
+import dev.sluice.common.job.BatchId;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.Response;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Backfills: the batches {@code sluice enqueue} puts on a queue, each with an id, counted as their jobs end.
+ *
+ * <p>One hash per backfill, {@code <queue>:backfill:<id>}, and an index of the newest {@value #KEEP},
+ * {@code <queue>:backfills} (scored by when each started). The hash holds:
+ * <ul>
+ *   <li>{@code total}, {@code state} ({@code enqueuing}, then {@code complete}, or {@code stopped} when the enqueue
+ *       failed half way), {@code by}, {@code at} (Redis's time in ms), written by the enqueue;</li>
+ *   <li>{@code done} and {@code dead}, counted by the worker's queue scripts in the same script that acknowledges the
+ *       job, only when that script really ended this delivery: a job is counted once, however often it was retried,
+ *       redelivered or completed twice;</li>
+ *   <li>{@code replayed}: dead letters replayed (they leave {@code dead} and are counted again when they end).</li>
+ * </ul>
+ * The counting scripts only add to a hash that exists, so a job naming an unknown or forgotten backfill counts
+ * nowhere. Counts are advisory: under a full Redis a count the server refuses is skipped (the job's own fate is not
+ * held up by it), and a node older than this code drops the id when it retries a job.
+ */
+public final class Backfills {
+    /** Backfills listed in the index; the hashes of older ones are deleted as new ones start. */
+    public static final int KEEP = 200;
+
+    /** ARGV: id, by. KEYS: hash, index. 0 when the id is in use, else 1. */
+    private static final String BEGIN = """
+            if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            redis.call('HSET', KEYS[1], 'state', 'enqueuing', 'total', 0, 'done', 0, 'dead', 0, 'replayed', 0,
+                       'by', ARGV[2], 'at', string.format('%.0f', now))
+            redis.call('ZADD', KEYS[2], now, ARGV[1])
+            local old = redis.call('ZRANGE', KEYS[2], 0, -(tonumber(ARGV[3]) + 1))
+            for _, id in ipairs(old) do
+              redis.call('DEL', ARGV[4] .. id)
+              redis.call('ZREM', KEYS[2], id)
+            end
+            return 1
+            """;
+
+    private final String prefix;
+    private final String index;
+
+    /** @param queueName the queue's stream (stream mode) or list (list mode) */
+    public Backfills(String queueName) {
+        this.prefix = queueName + ":backfill:";
+        this.index = queueName + ":backfills";
+    }
+
+    /** What the queue scripts put before a backfill's id to name its hash. */
+    public String prefix() {
+        return prefix;
+    }
+
+    public String key(String id) {
+        return prefix + id;
+    }
+
+    public String index() {
+        return index;
+    }
+
+    /**
+     * Starts backfill {@code id}, or says it cannot: false when a backfill of that id is listed already (ids are not
+     * reused, so one backfill's counts never mix with another's).
+     */
+    public boolean begin(Jedis jedis, String id, String by) {
+        if (!BatchId.valid(id)) {
+            throw new IllegalArgumentException(BatchId.rule(id));
+        }
+        Object r = jedis.eval(BEGIN, List.of(key(id), index), List.of(id, by, Integer.toString(KEEP), prefix));
+        return Long.valueOf(1).equals(r);
+    }
+
+    /** Adds {@code n} jobs that went onto the queue to its total. */
+    public void added(Jedis jedis, String id, long n) {
+        if (n > 0) {
+            jedis.hincrBy(key(id), "total", n);
+        }
+    }
+
+    /** The enqueue is over: every job is in ({@code complete}) or it stopped half way ({@code stopped}). */
+    public void ended(Jedis jedis, String id, boolean complete) {
+        jedis.hset(key(id), "state", complete ? "complete" : "stopped");
+    }
+
+    /** The newest {@code max} backfills, newest first, with Redis's time of the reading. */
+    public Reading recent(Jedis jedis, int max) {
+        List<String> ids = jedis.zrevrange(index, 0, Math.max(0, max - 1));
+        Pipeline p = jedis.pipelined();
+        Response<List<String>> time = p.time();
+        List<Response<Map<String, String>>> hashes = new ArrayList<>();
+        for (String id : ids) {
+            hashes.add(p.hgetAll(key(id)));
+        }
+        p.sync();
+        List<Backfill> out = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+            Map<String, String> h = hashes.get(i).get();
+            if (!h.isEmpty()) {
+                out.add(Backfill.of(ids.get(i), h));
+            }
+        }
+        List<String> t = time.get();
+        long nowMs = Long.parseLong(t.get(0)) * 1000 + Long.parseLong(t.get(1)) / 1000;
+        return new Reading(nowMs, out);
+    }
+
+    /** Backfills as read at {@code redisTimeMs}. */
+    public record Reading(long redisTimeMs, List<Backfill> backfills) {
+    }
+
+    /**
+     * One backfill's counts.
+     *
+     * @param state {@code enqueuing}, {@code complete} or {@code stopped}
+     */
+    public record Backfill(String id, String state, String by, long startedAtMs, long total, long done, long dead,
+                           long replayed) {
+
+        static Backfill of(String id, Map<String, String> h) {
+            return new Backfill(id, h.getOrDefault("state", "complete"), h.getOrDefault("by", ""), number(h, "at"),
+                    number(h, "total"), number(h, "done"), number(h, "dead"), number(h, "replayed"));
+        }
+
+        /** Jobs that ended, done or dead-lettered. */
+        public long ended() {
+            return done + dead;
+        }
+
+        /** Jobs still to end (never below 0, even if counts went over a total an enqueue did not finish). */
+        public long left() {
+            return Math.max(0, total - ended());
+        }
+
+        /** Every job enqueued and ended. */
+        public boolean finished() {
+            return "complete".equals(state) && ended() >= total;
+        }
+
+        private static long number(Map<String, String> h, String field) {
+            try {
+                return Long.parseLong(h.getOrDefault(field, "0"));
+            } catch (NumberFormatException e) {
+                return 0;
+            }
+        }
+    }
+}
