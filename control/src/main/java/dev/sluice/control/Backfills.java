@@ -46,6 +46,25 @@ public final class Backfills {
             return 1
             """;
 
+    /** KEYS: hash. ARGV: n. */
+    private static final String RESERVE = """
+            redis.call('HSET', KEYS[1], 'reserved', ARGV[1])
+            redis.call('HINCRBY', KEYS[1], 'total', tonumber(ARGV[1]))
+            return 1
+            """;
+
+    /**
+     * KEYS: hash. ARGV: jobs refused, the new state or ''. Redis refuses a script's first write when it is full, and
+     * no later one (it cannot stop a script half way): this script's first write, HDEL, is one Redis serves even
+     * when full, so the count and the state that follow are taken too.
+     */
+    private static final String SETTLE = """
+            redis.call('HDEL', KEYS[1], 'reserved')
+            if tonumber(ARGV[1]) > 0 then redis.call('HINCRBY', KEYS[1], 'total', -tonumber(ARGV[1])) end
+            if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[2]) end
+            return 1
+            """;
+
     private final String prefix;
     private final String index;
 
@@ -80,16 +99,26 @@ public final class Backfills {
         return Long.valueOf(1).equals(r);
     }
 
-    /** Adds {@code n} jobs that went onto the queue to its total. */
-    public void added(Jedis jedis, String id, long n) {
-        if (n > 0) {
-            jedis.hincrBy(key(id), "total", n);
-        }
+    /**
+     * Counts {@code n} jobs about to go onto the queue in the total, before they go, so no job of a backfill is ever
+     * on the queue uncounted. Refused (a {@code JedisDataException}) when Redis is full: then enqueue nothing.
+     * {@link #settle} takes back what Redis then refuses.
+     */
+    public void reserve(Jedis jedis, String id, long n) {
+        jedis.eval(RESERVE, List.of(key(id)), List.of(Long.toString(n)));
     }
 
-    /** The enqueue is over: every job is in ({@code complete}) or it stopped half way ({@code stopped}). */
+    /** After a reserved chunk went out: takes the {@code refused} jobs off the total. Works when Redis is full. */
+    public void settle(Jedis jedis, String id, long refused) {
+        jedis.eval(SETTLE, List.of(key(id)), List.of(Long.toString(refused), ""));
+    }
+
+    /**
+     * The enqueue is over: every job is in ({@code complete}) or it stopped half way ({@code stopped}). Works when
+     * Redis is full, which is when an enqueue stops.
+     */
     public void ended(Jedis jedis, String id, boolean complete) {
-        jedis.hset(key(id), "state", complete ? "complete" : "stopped");
+        jedis.eval(SETTLE, List.of(key(id)), List.of("0", complete ? "complete" : "stopped"));
     }
 
     /** The newest {@code max} backfills, newest first, with Redis's time of the reading. */

@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.TypeConversionException;
+import redis.clients.jedis.exceptions.JedisDataException;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -239,20 +240,21 @@ final class EnqueueCommand extends RedisCommand {
             }
             int size = batch.size();
             // The total goes up first, so a job is never on the queue uncounted; what Redis then refuses is taken off.
-            session.redis().withJedis(j -> {
-                backfills.added(j, batchId, size);
-                return null;
-            });
+            try {
+                session.redis().withJedis(j -> {
+                    backfills.reserve(j, batchId, size);
+                    return null;
+                });
+            } catch (JedisDataException e) {
+                throw new CliException(ExitCodes.FAILURE, "Redis refused to count the next " + size + " jobs of backfill '"
+                        + batchId + "' (" + e.getMessage() + "); enqueued " + sent + " jobs in all, the rest were not enqueued", e);
+            }
             Enqueued result = queue.enqueue(List.copyOf(batch));
             sent += result.accepted();
-            if (!result.all()) {
-                try {
-                    session.redis().withJedis(j -> j.hincrBy(backfills.key(batchId), "total", -result.refused()));
-                } catch (RuntimeException e) {
-                    err().println("backfill '" + batchId + "' counts " + result.refused() + " refused jobs in its total: "
-                            + e.getMessage());
-                }
-            }
+            session.redis().withJedis(j -> {
+                backfills.settle(j, batchId, result.refused());
+                return null;
+            });
             batch.clear();
             progress.update(sent);
             if (!result.all()) {

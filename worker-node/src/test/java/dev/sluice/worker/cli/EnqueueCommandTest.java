@@ -49,7 +49,8 @@ class EnqueueCommandTest {
                 "a1", "a2", "--file", keys.toString(), "--stdin", "--range", "1..3", "--prefix", "user-");
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
-        assertThat(run.out()).matches("enqueued 10 jobs to stream sluice:jobs in \\d+\\.\\d\\d s \\(\\d+ jobs/s\\)\\R");
+        assertThat(run.out()).matches("enqueued 10 jobs to stream sluice:jobs in \\d+\\.\\d\\d s \\(\\d+ jobs/s\\) as backfill "
+                + "enqueue-\\d{8}-\\d{6}-[a-z]{4}\\R");
         List<StreamEntry> entries = stream();
         assertThat(entries).extracting(e -> e.getFields().get("key")).containsExactly(
                 "user-a1", "user-a2", "user-f1", "user-f2", "user-f3", "user-s1", "user-s2", "user-1", "user-2", "user-3");
@@ -59,6 +60,38 @@ class EnqueueCommandTest {
             assertThat(j.xlen("sluice:jobs")).isEqualTo(10);
             assertThat(j.xinfoGroups("sluice:jobs")).extracting(g -> g.getName()).containsExactly("sluice");
         }
+    }
+
+    @Test
+    void aBackfillIsRecordedWithItsIdTotalWhoAndRedisTimeAndEveryJobCarriesItsId() {
+        long before;
+        try (Jedis j = redis.server().newJedis()) {
+            before = Long.parseLong(j.time().get(0)) * 1000;
+        }
+        CliRun run = CliRun.run("enqueue", "--config", streamConfig().toString(), "--range", "1..2500",
+                "--batch", "nightly-7", "--by", "alice");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).contains("as backfill nightly-7");
+        assertThat(stream()).hasSize(2500).allSatisfy(e -> assertThat(e.getFields()).containsEntry("batch", "nightly-7"));
+        try (Jedis j = redis.server().newJedis()) {
+            Map<String, String> b = j.hgetAll("sluice:jobs:backfill:nightly-7");
+            assertThat(b).containsEntry("total", "2500").containsEntry("state", "complete").containsEntry("by", "alice")
+                    .containsEntry("done", "0").containsEntry("dead", "0").doesNotContainKey("reserved");
+            assertThat(Long.parseLong(b.get("at"))).isBetween(before, before + 60_000);
+            assertThat(j.zrange("sluice:jobs:backfills", 0, -1)).containsExactly("nightly-7");
+        }
+
+        CliRun again = CliRun.run("enqueue", "--config", streamConfig().toString(), "k", "--batch", "nightly-7");
+        assertThat(again.exitCode()).as(again.toString()).isEqualTo(2);
+        assertThat(again.err()).contains("backfill 'nightly-7' exists on stream sluice:jobs; give a new id with --batch");
+        assertThat(stream()).as("nothing of the refused run went in").hasSize(2500);
+
+        CliRun bad = CliRun.run("enqueue", "--config", streamConfig().toString(), "k", "--batch", "night 7");
+        assertThat(bad.exitCode()).isEqualTo(2);
+        assertThat(bad.err()).contains("--batch: a backfill id must be 1 to 64 letters, digits, '.', '_' or '-'")
+                .contains("but was 'night 7'");
+        assertThat(stream()).hasSize(2500);
     }
 
     @Test
@@ -226,6 +259,13 @@ class EnqueueCommandTest {
             assertThat(run.err()).contains("Redis refused").contains("OOM")
                     .contains("enqueued " + stored + " jobs in all, the rest were not enqueued");
             assertThat(run.out()).doesNotContain("enqueued 50000");
+            try (Jedis j = redis.server().newJedis()) {
+                String id = j.zrange("sluice:jobs:backfills", 0, -1).getLast();
+                assertThat(j.hgetAll("sluice:jobs:backfill:" + id))
+                        .as("the total is what Redis took, and the backfill says its enqueue stopped, though Redis is full")
+                        .containsEntry("total", Long.toString(stored)).containsEntry("state", "stopped")
+                        .doesNotContainKey("reserved");
+            }
         } finally {
             try (Jedis j = redis.server().newJedis()) {
                 j.configSet("maxmemory", "0");

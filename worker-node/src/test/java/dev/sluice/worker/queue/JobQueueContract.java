@@ -154,7 +154,8 @@ abstract class JobQueueContract {
         try (Jedis j = redis.server().newJedis()) {
             assertThat(backfills.begin(j, "b-1", "test")).isTrue();
             assertThat(backfills.begin(j, "b-1", "someone else")).as("an id in use is refused").isFalse();
-            backfills.added(j, "b-1", 4);
+            backfills.reserve(j, "b-1", 4);
+            backfills.settle(j, "b-1", 0);
         }
         JobQueue q = queue("node-a");
         q.enqueue(IntStream.range(0, 4).mapToObj(i -> Job.of("noop", "k" + i).inBatch("b-1")).toList());
