@@ -78,6 +78,32 @@ function breakerOf(node) {
   return states.includes('OPEN') ? 'OPEN' : states.includes('HALF_OPEN') ? 'HALF_OPEN' : 'CLOSED';
 }
 
+function renderBackfills(list) {
+  const body = $('backfills-body');
+  clear(body);
+  $('backfills-none').hidden = list.length > 0;
+  for (const bf of list) {
+    const tr = document.createElement('tr');
+    tr.className = 'backfill ' + (bf.finished ? 'finished' : bf.state);
+    tr.dataset.backfill = bf.id;
+    cell(tr, bf.id);
+    cell(tr, bf.by || '–');
+    cell(tr, since(bf.startedAt));
+    const td = cell(tr, '');
+    const bar = document.createElement('progress');
+    bar.max = Math.max(1, bf.total);
+    bar.value = Math.min(bf.total, bf.done + bf.dead);
+    td.appendChild(bar);
+    const pct = bf.total > 0 ? Math.floor((bf.done + bf.dead) * 100 / bf.total) : 0;
+    td.appendChild(document.createTextNode(' ' + pct + '%'));
+    cell(tr, num(bf.done + bf.dead) + ' of ' + num(bf.total) + (bf.dead > 0 ? ' (' + num(bf.dead) + ' dead)' : '')
+      + (bf.replayed > 0 ? ', ' + num(bf.replayed) + ' replayed' : ''), 'counts');
+    cell(tr, bf.jobsPerSec === null || bf.jobsPerSec === undefined ? '–' : num(bf.jobsPerSec, 1));
+    cell(tr, bf.estimate, 'estimate');
+    body.appendChild(tr);
+  }
+}
+
 function render(d) {
   text('updated', 'updated ' + new Date(d.at).toLocaleTimeString());
   const why = $('why');
@@ -93,6 +119,8 @@ function render(d) {
   text('bf-oldest', age(b.oldestWaitingAgeMs));
   text('bf-rate', num(b.jobsPerSec, 1));
   text('bf-eta', b.drainEstimate);
+
+  renderBackfills(d.backfills || []);
 
   const c = d.cluster;
   text('nodes-alive', c.nodesAlive);

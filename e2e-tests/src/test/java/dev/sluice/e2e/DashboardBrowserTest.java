@@ -1,6 +1,7 @@
 package dev.sluice.e2e;
 
 import dev.sluice.common.event.EventPayload;
+import dev.sluice.control.Backfills;
 import dev.sluice.coordinator.Coordinator;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.Served;
@@ -48,6 +49,7 @@ class DashboardBrowserTest {
     private static final String TOKEN = "browser-test-token-0123456789";
     private static final String CLUSTER = "dashboard-e2e";
     private static final int JOBS = 6_000;
+    private static final String BACKFILL = "dash-nightly";
     private static final String MARKUP = "<img src=x onerror=\"window.__sluiceXss=1\">";
 
     @AutoClose
@@ -88,10 +90,17 @@ class DashboardBrowserTest {
                 && browser.driver.findElements(By.cssSelector("#nodes-body tr.node.alive")).size() == 2);
         assertThat(text(browser, "limits-rps")).isEqualTo("1,000");
 
+        Backfills backfills = new Backfills("sluice:jobs");
         try (Jedis j = redis.server().newJedis()) {
+            assertThat(backfills.begin(j, BACKFILL, "e2e")).isTrue();
+            backfills.reserve(j, BACKFILL, JOBS);
             enqueue(j, JOBS);
+            backfills.ended(j, BACKFILL, true);
         }
         awaitUntil(Duration.ofSeconds(30), () -> kind(browser).equals("draining") || kind(browser).equals("rate-limited"));
+        // The backfill's own progress and time to drain, from its counts and Redis's time.
+        awaitUntil(Duration.ofSeconds(20), () -> backfillCell(browser, "estimate").matches("about .+ at [0-9.]+ jobs/s"));
+        assertThat(backfillCell(browser, "counts")).contains(" of 6,000");
         // Who holds the fleet's permits: each node's count from its heartbeat, in the table and under the limits.
         awaitUntil(Duration.ofSeconds(15), () -> browser.driver.findElements(By.cssSelector("#nodes-body td.permits"))
                 .stream().allMatch(td -> td.getText().matches("\\d+")));
@@ -141,11 +150,16 @@ class DashboardBrowserTest {
         awaitUntil(Duration.ofSeconds(30), () -> kind(browser).equals("draining") || kind(browser).equals("idle")
                 || kind(browser).equals("rate-limited"));
 
-        // Nothing lost: every job ends with its result or a dead letter.
+        // Nothing lost: every job ends with its result or a dead letter, and the backfill counted each once.
         try (Jedis j = redis.server().newJedis()) {
             awaitUntil(Duration.ofSeconds(120), () -> j.keys("sluice:result:*").size() + j.xlen("sluice:dead") == JOBS);
-            System.out.printf("dashboard test: %d results, %d dead letters (the outage's)%n",
-                    j.keys("sluice:result:*").size(), j.xlen("sluice:dead"));
+            long results = j.keys("sluice:result:*").size();
+            long dead = j.xlen("sluice:dead");
+            System.out.printf("dashboard test: %d results, %d dead letters (the outage's)%n", results, dead);
+            assertThat(j.hgetAll(backfills.key(BACKFILL))).containsEntry("done", Long.toString(results))
+                    .containsEntry("dead", Long.toString(dead)).containsEntry("total", Integer.toString(JOBS));
+            awaitUntil(Duration.ofSeconds(10), () -> backfillCell(browser, "estimate").equals("done: " + results + " of "
+                    + JOBS + " jobs" + (dead > 0 ? ", " + dead + " dead-lettered" : "")));
         }
         awaitUntil(Duration.ofSeconds(20), () -> kind(browser).equals("idle"));
         browser.screenshot("dashboard-idle");
@@ -276,6 +290,13 @@ class DashboardBrowserTest {
         return found.isEmpty() ? "" : found.getFirst().getText();
     }
 
+    /** A cell of the backfill's row in the Backfills table, or "" while there is none. */
+    private static String backfillCell(Browser browser, String cls) {
+        List<WebElement> found = browser.driver.findElements(
+                By.cssSelector("#backfills-body tr[data-backfill='" + BACKFILL + "'] td." + cls));
+        return found.isEmpty() ? "" : found.getFirst().getText();
+    }
+
     private static String kind(Browser browser) {
         String k = browser.driver.findElement(By.id("why")).getAttribute("data-kind");
         return k == null ? "" : k;
@@ -284,7 +305,7 @@ class DashboardBrowserTest {
     private static void enqueue(Jedis j, int jobs) {
         Pipeline p = j.pipelined();
         for (int i = 0; i < jobs; i++) {
-            p.xadd("sluice:jobs", StreamEntryID.NEW_ENTRY, Map.of("key", "dash-" + i));
+            p.xadd("sluice:jobs", StreamEntryID.NEW_ENTRY, Map.of("key", "dash-" + i, "batch", BACKFILL));
         }
         p.sync();
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
+import dev.sluice.control.Backfills;
 import dev.sluice.control.FleetLimits;
 import dev.sluice.control.FleetRecord;
 import dev.sluice.control.FleetState;
@@ -36,12 +37,15 @@ public final class DashboardFeed {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The window of the net drain rate behind the time to drain. */
     static final Duration DRAIN_WINDOW = Duration.ofMinutes(1);
+    /** The newest backfills shown. */
+    static final int BACKFILLS_SHOWN = 10;
 
     private final Supplier<ClusterSnapshot> snapshots;
     private final ClusterFeed cluster;
     private final AlertFeed alerts;
     private final FleetControl fleet;
     private final History history = new History();
+    private final BackfillProgress progress = new BackfillProgress(DRAIN_WINDOW);
     private final Duration rateWindow;
     private final boolean operationsOn;
     private final Clock clock;
@@ -65,8 +69,13 @@ public final class DashboardFeed {
         Responses.json(exchange, 200, view());
     }
 
-    /** Takes a sample for the charts (called every few seconds). */
+    /** Takes a sample for the charts and a reading of the backfills' counts (called every few seconds). */
     public void sample() {
+        try {
+            progress.observe(fleet.backfills(BACKFILLS_SHOWN));
+        } catch (FleetControl.Unreachable e) {
+            // Said once by FleetControl; the backfills' rates resume with Redis.
+        }
         ClusterSnapshot c = snapshots.get();
         Counts totals = c.totals(rateWindow);
         double secs = Math.max(1, rateWindow.toSeconds());
@@ -96,12 +105,15 @@ public final class DashboardFeed {
 
         FleetState state = null;
         List<FleetRecord.AuditEntry> audit = List.of();
+        Backfills.Reading backfills = null;
         ObjectNode fleetView = root.putObject("fleet");
         fleetView.put("record", fleet.key());
         try {
-            FleetControl.Read read = fleet.read(20);
+            FleetControl.Read read = fleet.read(20, BACKFILLS_SHOWN);
             state = read.state();
             audit = read.audit();
+            backfills = read.backfills();
+            progress.observe(backfills);
         } catch (FleetControl.Unreachable | FleetRecord.BadRecord e) {
             fleetView.put("problem", e.getMessage());
         }
@@ -151,6 +163,26 @@ public final class DashboardFeed {
         }
         if (limits != null) {
             backfill.put("limitUse", hubPerSec / limits.maxPerSecond());
+        }
+        ArrayNode backfillsView = root.putArray("backfills");
+        if (backfills != null) {
+            for (Backfills.Backfill bf : backfills.backfills()) {
+                BackfillProgress.Estimate e = progress.estimate(bf);
+                ObjectNode o = backfillsView.addObject();
+                o.put("id", bf.id());
+                o.put("state", bf.state());
+                o.put("by", bf.by());
+                o.put("startedAt", Instant.ofEpochMilli(bf.startedAtMs()).toString());
+                o.put("total", bf.total());
+                o.put("done", bf.done());
+                o.put("dead", bf.dead());
+                o.put("replayed", bf.replayed());
+                o.put("left", bf.left());
+                o.put("finished", bf.finished());
+                o.put("jobsPerSec", Double.isNaN(e.jobsPerSec()) ? null : e.jobsPerSec());
+                o.put("etaSecs", e.etaSecs());
+                o.put("estimate", e.text());
+            }
         }
 
         List<String> breakerOpen = new ArrayList<>();

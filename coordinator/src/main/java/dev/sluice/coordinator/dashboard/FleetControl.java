@@ -1,6 +1,7 @@
 package dev.sluice.coordinator.dashboard;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.control.Backfills;
 import dev.sluice.control.DeadLetterStore;
 import dev.sluice.control.FleetRecord;
 import dev.sluice.control.FleetState;
@@ -27,6 +28,7 @@ public final class FleetControl implements AutoCloseable {
     private final JedisPool pool;
     private final FleetRecord record;
     private final DeadLetterStore deadLetters;
+    private final Backfills backfills;
     private final String where;
     private volatile String problem;
     private volatile OperatorEvents events;
@@ -41,16 +43,22 @@ public final class FleetControl implements AutoCloseable {
                 RedisClients.clientConfig(config.redis(), "sluice-coordinator", config.redis().connectionTimeoutMs()));
         this.record = new FleetRecord(config.cluster().name());
         this.deadLetters = new DeadLetterStore(config.queue());
+        this.backfills = new Backfills(config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream());
         this.where = config.redis().redactedUrl();
     }
 
-    /** The fleet's record and its newest audit entries, as read now. */
-    public record Read(FleetState state, List<FleetRecord.AuditEntry> audit) {
+    /** The fleet's record, its newest audit entries and the newest backfills, as read now. */
+    public record Read(FleetState state, List<FleetRecord.AuditEntry> audit, Backfills.Reading backfills) {
     }
 
-    /** Reads the record and the newest {@code auditEntries} audit entries. */
-    public Read read(int auditEntries) {
-        return call(j -> new Read(record.read(j), record.recentAudit(j, auditEntries)));
+    /** Reads the record, the newest {@code auditEntries} audit entries and the newest {@code backfills} backfills. */
+    public Read read(int auditEntries, int backfills) {
+        return call(j -> new Read(record.read(j), record.recentAudit(j, auditEntries), this.backfills.recent(j, backfills)));
+    }
+
+    /** The newest {@code max} backfills. */
+    public Backfills.Reading backfills(int max) {
+        return call(j -> backfills.recent(j, max));
     }
 
     public FleetRecord.Change pause(String by, String reason) {
