@@ -265,6 +265,27 @@ class WorkerNodeTest {
         awaitDrained(node, 60, Duration.ofSeconds(30));
     }
 
+    @Test
+    void aNodeStartedWhileTheFleetIsPausedSendsNothingUntilResumed() {
+        // The pause lives in Redis, so it outlives every node: a node (re)started during it must not send one request.
+        FleetRecord record = new FleetRecord("sluice");
+        try (Jedis j = redis.server().newJedis()) {
+            record.setPaused(j, true, "test", "restart while paused");
+            for (int i = 0; i < 30; i++) {
+                j.xadd("sluice:jobs", StreamEntryID.NEW_ENTRY, java.util.Map.of("key", "key-" + i));
+            }
+        }
+        HubSimulator hub = hub(HubSimulator.builder());
+        WorkerNode node = node(hub);
+        assertThat(node.fleetPaused()).as("paused from the node's first read, before its first fetch").isTrue();
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3))
+                .until(() -> hub.served().isEmpty() && TestQueues.stats(redis.url()).waiting() == 30);
+        try (Jedis j = redis.server().newJedis()) {
+            record.setPaused(j, false, "test", "");
+        }
+        awaitDrained(node, 30, Duration.ofSeconds(20));
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = new String[a.length + b.length];
         System.arraycopy(a, 0, out, 0, a.length);

@@ -73,7 +73,7 @@ public final class DashboardFeed {
     public void sample() {
         try {
             progress.observe(fleet.backfills(BACKFILLS_SHOWN));
-        } catch (FleetControl.Unreachable e) {
+        } catch (FleetControl.RedisUnavailable e) {
             // Said once by FleetControl; the backfills' rates resume with Redis.
         }
         ClusterSnapshot c = snapshots.get();
@@ -114,7 +114,7 @@ public final class DashboardFeed {
             audit = read.audit();
             backfills = read.backfills();
             progress.observe(backfills);
-        } catch (FleetControl.Unreachable | FleetRecord.BadRecord e) {
+        } catch (FleetControl.RedisUnavailable | FleetRecord.BadRecord e) {
             fleetView.put("problem", e.getMessage());
         }
         FleetLimits limits = state == null ? null : state.limits();

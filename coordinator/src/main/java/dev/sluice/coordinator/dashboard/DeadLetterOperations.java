@@ -91,7 +91,7 @@ public final class DeadLetterOperations {
             });
             out.put("replayAll", replayAll);
             Responses.json(exchange, 200, out);
-        } catch (FleetControl.Unreachable e) {
+        } catch (FleetControl.RedisUnavailable e) {
             Responses.error(exchange, 503, e.getMessage());
         }
     }
@@ -114,7 +114,7 @@ public final class DeadLetterOperations {
             DeadLetterEntry e = fleet.deadLetters((j, store) -> store.find(j, id));
             return e == null ? new AdminServer.Result(404, Map.of("error", "no dead letter " + id))
                     : new AdminServer.Result(200, e.toMap(true));
-        } catch (FleetControl.Unreachable e) {
+        } catch (FleetControl.RedisUnavailable e) {
             return unreachable(e);
         }
     }
@@ -152,7 +152,7 @@ public final class DeadLetterOperations {
             fleet.audit(who, "dlq-replay", out.get("replayed") + " of " + ids.size() + " dead letters replayed");
             log.info("{} replayed {} of {} dead letters through the coordinator", who, out.get("replayed"), ids.size());
             return new AdminServer.Result(200, out);
-        } catch (FleetControl.Unreachable e) {
+        } catch (FleetControl.RedisUnavailable e) {
             return unreachable(e);
         }
     }
@@ -226,7 +226,7 @@ public final class DeadLetterOperations {
             fleet.audit(who, "dlq-discard", removed + " of " + ids.size() + " dead letters discarded");
             log.info("{} discarded {} dead letters through the coordinator", who, removed);
             return new AdminServer.Result(200, Map.of("discarded", removed));
-        } catch (FleetControl.Unreachable e) {
+        } catch (FleetControl.RedisUnavailable e) {
             return unreachable(e);
         }
     }
@@ -251,7 +251,7 @@ public final class DeadLetterOperations {
         return new AdminServer.Result(400, Map.of("error", message));
     }
 
-    private static AdminServer.Result unreachable(FleetControl.Unreachable e) {
+    private static AdminServer.Result unreachable(FleetControl.RedisUnavailable e) {
         return new AdminServer.Result(503, Map.of("error", e.getMessage()));
     }
 }

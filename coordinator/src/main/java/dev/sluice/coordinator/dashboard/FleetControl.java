@@ -11,6 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisPool;
+import redis.clients.jedis.exceptions.JedisDataException;
 
 import java.time.Duration;
 import java.util.List;
@@ -119,6 +120,10 @@ public final class FleetControl implements AutoCloseable {
             return result;
         } catch (FleetRecord.BadRecord | IllegalArgumentException e) {
             throw e;
+        } catch (JedisDataException e) {
+            // Redis answered, and refused: full (OOM under noeviction), a read-only replica, a script error. It is
+            // reachable, so the dashboard keeps reading; the operation fails with Redis's own words.
+            throw new RedisUnavailable("Redis at " + where + " refused it: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             String message = "Redis at " + where + " cannot be reached: " + e.getMessage();
             if (problem == null) {
@@ -126,7 +131,7 @@ public final class FleetControl implements AutoCloseable {
                         message);
             }
             problem = message;
-            throw new Unreachable(message, e);
+            throw new RedisUnavailable(message, e);
         }
     }
 
@@ -135,9 +140,9 @@ public final class FleetControl implements AutoCloseable {
         pool.close();
     }
 
-    /** Redis could not be reached. */
-    public static final class Unreachable extends RuntimeException {
-        Unreachable(String message, Throwable cause) {
+    /** Redis could not be reached, or refused the call (the message says which). */
+    public static final class RedisUnavailable extends RuntimeException {
+        RedisUnavailable(String message, Throwable cause) {
             super(message, cause);
         }
     }

@@ -59,7 +59,7 @@ public final class Operations {
             return new AdminServer.Result(200, out);
         } catch (IllegalArgumentException e) {
             return bad(e.getMessage());
-        } catch (FleetControl.Unreachable e) {
+        } catch (FleetControl.RedisUnavailable e) {
             return new AdminServer.Result(503, Map.of("error", e.getMessage()));
         }
     }
@@ -91,7 +91,7 @@ public final class Operations {
             return new AdminServer.Result(200, out);
         } catch (IllegalArgumentException e) {
             return bad(e.getMessage());
-        } catch (FleetControl.Unreachable e) {
+        } catch (FleetControl.RedisUnavailable e) {
             return new AdminServer.Result(503, Map.of("error", e.getMessage()));
         }
     }
