@@ -318,7 +318,7 @@ http "$hub" POST 8080 /admin/reset >/dev/null || fail "could not reset the Hub s
 
 # --- 2. backfill ---------------------------------------------------------------------------------------------
 log "enqueue $jobs jobs"
-docker exec "${worker_ids[0]}" sluice enqueue --config "$config" --range "1..$jobs"
+docker exec "${worker_ids[0]}" sluice enqueue --config "$config" --range "1..$jobs" --batch smoke-first
 t_enqueued=$(now_ms)
 drain "$jobs"
 drain_secs=$(elapsed "$t_enqueued")
@@ -363,6 +363,14 @@ dashboard_limits() {
 }
 until_true 15 "the dashboard snapshot with the fleet's limits from Redis" dashboard_limits
 log "coordinator dashboard: limits and nodes alive $(dashboard_limits)"
+# The first backfill, counted by the nodes' queue scripts and read by the coordinator's [queue] and [redis].
+dashboard_backfill() {
+  http "$coordinator" GET 8090 /api/dashboard |
+    json '" ".join("%s %s %d %d" % (b["id"], b["finished"], b["done"], b["total"]) for b in d["backfills"] if b["id"] == "smoke-first")'
+}
+until_true 15 "the dashboard showing backfill smoke-first done, $jobs of $jobs" \
+  eval '[ "$(dashboard_backfill)" = "smoke-first True '"$jobs $jobs"'" ]'
+log "coordinator dashboard: backfill $(dashboard_backfill)"
 
 # --- 5. Hub outage: the breaker alert fires and resolves ------------------------------------------------------
 t_outage=$(now_ms)
