@@ -92,9 +92,9 @@ function renderBackfills(list) {
     const td = cell(tr, '');
     const bar = document.createElement('progress');
     bar.max = Math.max(1, bf.total);
-    bar.value = Math.min(bf.total, bf.done + bf.dead);
+    bar.value = Math.max(0, Math.min(bf.total, bf.done + bf.dead));
     td.appendChild(bar);
-    const pct = bf.total > 0 ? Math.floor((bf.done + bf.dead) * 100 / bf.total) : 0;
+    const pct = bf.total > 0 ? Math.max(0, Math.min(100, Math.floor((bf.done + bf.dead) * 100 / bf.total))) : 0;
     td.appendChild(document.createTextNode(' ' + pct + '%'));
     cell(tr, num(bf.done + bf.dead) + ' of ' + num(bf.total) + (bf.dead > 0 ? ' (' + num(bf.dead) + ' dead)' : '')
       + (bf.replayed > 0 ? ', ' + num(bf.replayed) + ' replayed' : ''), 'counts');

@@ -4,6 +4,8 @@ import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
 import dev.sluice.common.config.ClusterConfig;
+import dev.sluice.common.config.Discovery;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.limits.HubLimiter;
@@ -42,8 +44,8 @@ public final class LimiterLatencyBenchmark {
         List<ClusterMember> cluster = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
-                ClusterConfig config = new ClusterConfig("bench-" + ProcessHandle.current().pid(), "tcp", members,
-                        ports.get(i), "127.0.0.1", "unused", 5, "fail-closed");
+                ClusterConfig config = new ClusterConfig("bench-" + ProcessHandle.current().pid(), Discovery.TCP, members,
+                        ports.get(i), "127.0.0.1", "unused", 5, StoreFailurePolicy.FAIL_CLOSED);
                 cluster.add(ClusterMember.start(config, "bench-" + (i + 1), FleetHubLimiter::configure));
             }
             for (ClusterMember m : cluster) {
@@ -71,7 +73,7 @@ public final class LimiterLatencyBenchmark {
             report("rate limiter: Bucket4j tryConsume(1), one thread", bucketNanos);
 
             try (FleetHubLimiter limiter = new FleetHubLimiter(observer, new FleetHubLimiter.Settings(1_000, maxPerSecond,
-                    Duration.ofSeconds(6), Duration.ofSeconds(1), FleetHubLimiter.OnStoreFailure.FAIL_CLOSED, Duration.ofMillis(200),
+                    Duration.ofSeconds(6), Duration.ofSeconds(1), StoreFailurePolicy.FAIL_CLOSED, Duration.ofMillis(200),
                     Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(500)))) {
                 long[] acquireNanos = new long[samples];
                 for (int i = 0; i < samples + 500; i++) {

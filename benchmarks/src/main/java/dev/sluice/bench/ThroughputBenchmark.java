@@ -1,6 +1,7 @@
 package dev.sluice.bench;
 
 import dev.sluice.common.config.ConfigLoader;
+import dev.sluice.common.config.QueueMode;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.job.Job;
 import dev.sluice.worker.WorkerNode;
@@ -97,13 +98,14 @@ public final class ThroughputBenchmark {
             enqueue(node, jobs);
             try (Jedis observer = new Jedis(address, DefaultJedisClientConfig.builder().resp2().build())) {
                 long observerId = observer.clientId();
-                String key = mode.equals("stream") ? config.queue().stream() : config.queue().list();
+                String key = config.queue().key();
+                boolean stream = config.queue().mode() == QueueMode.STREAM;
                 long start = System.nanoTime();
                 node.start();
                 int maxConnections = 0;
                 while (true) {
                     maxConnections = Math.max(maxConnections, connections(observer, observerId));
-                    long left = mode.equals("stream") ? observer.xlen(key) : observer.llen(key)
+                    long left = stream ? observer.xlen(key) : observer.llen(key)
                             + observer.llen(key + ":processing:bench");
                     if (left == 0) {
                         break;

@@ -4,6 +4,7 @@ import dev.sluice.common.job.BatchId;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
+import redis.clients.jedis.exceptions.JedisDataException;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +17,9 @@ import java.util.Map;
  * {@code <queue>:backfills} (scored by when each started). The hash holds:
  * <ul>
  *   <li>{@code total}, {@code state} ({@code enqueuing}, then {@code complete}, or {@code stopped} when the enqueue
- *       failed half way), {@code by}, {@code at} (Redis's time in ms), written by the enqueue;</li>
+ *       failed half way), {@code by}, {@code at} (Redis's time in ms), written by the enqueue, and
+ *       {@code reserved} / {@code uncertain}: jobs counted in the total whose going in is not known yet / was never
+ *       known (the enqueue failed between counting them and Redis's answer);</li>
  *   <li>{@code done} and {@code dead}, counted by the worker's queue scripts in the same script that acknowledges the
  *       job, only when that script really ended this delivery: a job is counted once, however often it was retried,
  *       redelivered or completed twice;</li>
@@ -30,7 +33,11 @@ public final class Backfills {
     /** Backfills listed in the index; the hashes of older ones are deleted as new ones start. */
     public static final int KEEP = 200;
 
-    /** ARGV: id, by. KEYS: hash, index. 0 when the id is in use, else 1. */
+    /**
+     * KEYS: hash, index. ARGV: id, by, keep, key prefix. 0 when the id is in use, else 1. Forgets the oldest
+     * backfills beyond {@code keep} that are over (every job enqueued has ended); one still running is kept, unless it
+     * is beyond ten times {@code keep}.
+     */
     private static final String BEGIN = """
             if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
             local t = redis.call('TIME')
@@ -38,29 +45,40 @@ public final class Backfills {
             redis.call('HSET', KEYS[1], 'state', 'enqueuing', 'total', 0, 'done', 0, 'dead', 0, 'replayed', 0,
                        'by', ARGV[2], 'at', string.format('%.0f', now))
             redis.call('ZADD', KEYS[2], now, ARGV[1])
-            local old = redis.call('ZRANGE', KEYS[2], 0, -(tonumber(ARGV[3]) + 1))
-            for _, id in ipairs(old) do
-              redis.call('DEL', ARGV[4] .. id)
-              redis.call('ZREM', KEYS[2], id)
+            local keep = tonumber(ARGV[3])
+            local old = redis.call('ZRANGE', KEYS[2], 0, -(keep + 1))
+            local beyondAll = #old - 9 * keep
+            for i, id in ipairs(old) do
+              local h = redis.pcall('HMGET', ARGV[4] .. id, 'state', 'total', 'done', 'dead', 'uncertain')
+              local over = type(h) ~= 'table' or h[1] == false or (h[1] ~= 'enqueuing'
+                  and (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0) >= (tonumber(h[2]) or 0))
+              if over or i <= beyondAll then
+                redis.call('DEL', ARGV[4] .. id)
+                redis.call('ZREM', KEYS[2], id)
+              end
             end
             return 1
             """;
 
-    /** KEYS: hash. ARGV: n. */
+    /** KEYS: hash. ARGV: n. Nothing (0) when the backfill is not there. */
     private static final String RESERVE = """
+            if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
             redis.call('HSET', KEYS[1], 'reserved', ARGV[1])
             redis.call('HINCRBY', KEYS[1], 'total', tonumber(ARGV[1]))
             return 1
             """;
 
     /**
-     * KEYS: hash. ARGV: jobs refused, the new state or ''. Redis refuses a script's first write when it is full, and
-     * no later one (it cannot stop a script half way): this script's first write, HDEL, is one Redis serves even
-     * when full, so the count and the state that follow are taken too.
+     * KEYS: hash. ARGV: jobs refused, the new state or '', jobs whose fate is unknown. Redis refuses a script's first
+     * write when it is full, and no later one (it cannot stop a script half way): this script's first write, HDEL, is
+     * one Redis serves even when full, so the count and the state that follow are taken too. Nothing (0) when the
+     * backfill is not there.
      */
     private static final String SETTLE = """
+            if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
             redis.call('HDEL', KEYS[1], 'reserved')
             if tonumber(ARGV[1]) > 0 then redis.call('HINCRBY', KEYS[1], 'total', -tonumber(ARGV[1])) end
+            if tonumber(ARGV[3]) > 0 then redis.call('HSET', KEYS[1], 'uncertain', ARGV[3]) end
             if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[2]) end
             return 1
             """;
@@ -110,15 +128,16 @@ public final class Backfills {
 
     /** After a reserved chunk went out: takes the {@code refused} jobs off the total. Works when Redis is full. */
     public void settle(Jedis jedis, String id, long refused) {
-        jedis.eval(SETTLE, List.of(key(id)), List.of(Long.toString(refused), ""));
+        jedis.eval(SETTLE, List.of(key(id)), List.of(Long.toString(refused), "", "0"));
     }
 
     /**
-     * The enqueue is over: every job is in ({@code complete}) or it stopped half way ({@code stopped}). Works when
-     * Redis is full, which is when an enqueue stops.
+     * The enqueue is over: every job is in ({@code complete}) or it stopped half way ({@code stopped}).
+     * {@code uncertain} jobs were counted in the total but may not have gone in (the enqueue failed between counting
+     * and hearing Redis's answer); the dashboard says so. Works when Redis is full, which is when an enqueue stops.
      */
-    public void ended(Jedis jedis, String id, boolean complete) {
-        jedis.eval(SETTLE, List.of(key(id)), List.of("0", complete ? "complete" : "stopped"));
+    public void ended(Jedis jedis, String id, boolean complete, long uncertain) {
+        jedis.eval(SETTLE, List.of(key(id)), List.of("0", complete ? "complete" : "stopped", Long.toString(uncertain)));
     }
 
     /** The newest {@code max} backfills, newest first, with Redis's time of the reading. */
@@ -133,7 +152,12 @@ public final class Backfills {
         p.sync();
         List<Backfill> out = new ArrayList<>();
         for (int i = 0; i < ids.size(); i++) {
-            Map<String, String> h = hashes.get(i).get();
+            Map<String, String> h;
+            try {
+                h = hashes.get(i).get();
+            } catch (JedisDataException e) {
+                continue; // not a hash: written by someone else, skipped
+            }
             if (!h.isEmpty()) {
                 out.add(Backfill.of(ids.get(i), h));
             }
@@ -150,14 +174,17 @@ public final class Backfills {
     /**
      * One backfill's counts.
      *
-     * @param state {@code enqueuing}, {@code complete} or {@code stopped}
+     * @param state     {@code enqueuing}, {@code complete} or {@code stopped}
+     * @param uncertain jobs counted in {@code total} that may not have gone in (an enqueue that failed between
+     *                  counting them and Redis's answer)
      */
     public record Backfill(String id, String state, String by, long startedAtMs, long total, long done, long dead,
-                           long replayed) {
+                           long replayed, long uncertain) {
 
         static Backfill of(String id, Map<String, String> h) {
             return new Backfill(id, h.getOrDefault("state", "complete"), h.getOrDefault("by", ""), number(h, "at"),
-                    number(h, "total"), number(h, "done"), number(h, "dead"), number(h, "replayed"));
+                    number(h, "total"), number(h, "done"), number(h, "dead"), number(h, "replayed"),
+                    number(h, "uncertain") + number(h, "reserved"));
         }
 
         /** Jobs that ended, done or dead-lettered. */
@@ -173,6 +200,11 @@ public final class Backfills {
         /** Every job enqueued and ended. */
         public boolean finished() {
             return "complete".equals(state) && ended() >= total;
+        }
+
+        /** The enqueue is over and every job that went in has ended, as far as the counts can tell. */
+        public boolean over() {
+            return !"enqueuing".equals(state) && ended() + uncertain >= total;
         }
 
         private static long number(Map<String, String> h, String field) {

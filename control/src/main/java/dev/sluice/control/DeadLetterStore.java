@@ -1,6 +1,7 @@
 package dev.sluice.control;
 
 import dev.sluice.common.config.QueueConfig;
+import dev.sluice.common.config.QueueMode;
 import dev.sluice.common.job.JobCodec;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.StreamEntryID;
@@ -26,16 +27,21 @@ public final class DeadLetterStore {
     static final int MAX_SCAN = 5_000;
 
     /**
-     * A replayed letter of a backfill leaves its {@code dead} count for {@code replayed}; it is counted again when it
-     * ends ({@link Backfills}). The backfill's hash is named from the queue's key.
+     * A replayed letter that was counted dead for its backfill ({@code dead.backfill}, written by the script that
+     * dead-lettered it) leaves that count for {@code replayed}; it is counted again when it ends ({@link Backfills}).
+     * A letter counted nowhere (no backfill, or dead-lettered by an older node) takes nothing back.
      */
     private static final String UNCOUNT = """
-            local function uncount(queue, batch)
-              if type(batch) ~= 'string' or batch == '' then return end
-              local k = queue .. ':backfill:' .. batch
-              if redis.call('EXISTS', k) == 1 then
-                redis.pcall('HINCRBY', k, 'dead', -1)
-                redis.pcall('HINCRBY', k, 'replayed', 1)
+            local function uncount(fields)
+              for i = 1, #fields, 2 do
+                if fields[i] == 'dead.backfill' then
+                  local k = fields[i + 1]
+                  if redis.pcall('EXISTS', k) == 1 then
+                    redis.pcall('HINCRBY', k, 'dead', -1)
+                    redis.pcall('HINCRBY', k, 'replayed', 1)
+                  end
+                  return
+                end
               end
             end
             """;
@@ -46,7 +52,6 @@ public final class DeadLetterStore {
             if #e == 0 then return 0 end
             local fields = e[1][2]
             local out = {}
-            local batch = nil
             for i = 1, #fields, 2 do
               if fields[i] == 'dead.truncated' then return -2 end
             end
@@ -54,13 +59,12 @@ public final class DeadLetterStore {
               local k = fields[i]
               if string.sub(k, 1, 5) ~= 'dead.' and k ~= 'attempts' then
                 table.insert(out, k); table.insert(out, fields[i + 1])
-                if k == 'batch' then batch = fields[i + 1] end
               end
             end
             if #out == 0 then return -1 end
             redis.call('XADD', KEYS[2], '*', unpack(out))
             redis.call('XDEL', KEYS[1], ARGV[1])
-            uncount(KEYS[2], batch)
+            uncount(fields)
             return 1
             """;
 
@@ -82,7 +86,7 @@ public final class DeadLetterStore {
                 end
                 redis.call('LPUSH', KEYS[2], element)
                 redis.call('XDEL', KEYS[1], ARGV[1])
-                if ok and type(job) == 'table' then uncount(KEYS[2], job.batch) end
+                uncount(fields)
                 return 1
               end
             end
@@ -115,8 +119,8 @@ public final class DeadLetterStore {
 
     public DeadLetterStore(QueueConfig config) {
         this.deadLetter = config.deadLetter();
-        this.list = config.mode().equals("list");
-        this.queue = list ? config.list() : config.stream();
+        this.list = config.mode() == QueueMode.LIST;
+        this.queue = config.key();
         this.codec = new JobCodec(config.maxJobBytes());
     }
 

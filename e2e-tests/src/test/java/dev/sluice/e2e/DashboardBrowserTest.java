@@ -92,10 +92,10 @@ class DashboardBrowserTest {
 
         Backfills backfills = new Backfills("sluice:jobs");
         try (Jedis j = redis.server().newJedis()) {
-            assertThat(backfills.begin(j, BACKFILL, "e2e")).isTrue();
+            assertThat(backfills.begin(j, BACKFILL, MARKUP + " e2e")).isTrue();
             backfills.reserve(j, BACKFILL, JOBS);
             enqueue(j, JOBS);
-            backfills.ended(j, BACKFILL, true);
+            backfills.ended(j, BACKFILL, true, 0);
         }
         awaitUntil(Duration.ofSeconds(30), () -> kind(browser).equals("draining") || kind(browser).equals("rate-limited"));
         // The backfill's own progress and time to drain, from its counts and Redis's time.

@@ -1,6 +1,7 @@
 package dev.sluice.worker;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Backoff;
 import dev.sluice.worker.exec.Maintenance;
@@ -12,7 +13,6 @@ import dev.sluice.worker.handler.HandlerRegistry;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.identity.MemberVetting;
 import dev.sluice.worker.identity.NodeRecord;
-import dev.sluice.worker.identity.RecordWatch;
 import dev.sluice.worker.hub.BodyBudget;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
@@ -31,12 +31,9 @@ import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.pool.RedisRefusal;
 import dev.sluice.worker.pool.RedisRefusals;
 import dev.sluice.worker.queue.JobQueue;
-import dev.sluice.worker.queue.ListJobQueue;
-import dev.sluice.worker.queue.StreamJobQueue;
-import dev.sluice.worker.sink.BoundedSink;
-import dev.sluice.worker.sink.KafkaSink;
-import dev.sluice.worker.sink.RedisSink;
+import dev.sluice.worker.queue.JobQueues;
 import dev.sluice.worker.sink.ResultSink;
+import dev.sluice.worker.sink.ResultSinks;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -183,17 +180,10 @@ public final class WorkerNode implements AutoCloseable {
                 : null;
         this.grantor = cluster != null && limiter instanceof FleetHubLimiter fleet
                 ? grantorLease(config, cluster, leaseConnection, record, fleet) : null;
-        boolean listMode = config.queue().mode().equals("list");
-        this.queue = listMode
-                ? new ListJobQueue(config.queue(), nodeId, redis, Clock.systemUTC(),
-                        new RecordWatch(lease, System::nanoTime))
-                : new StreamJobQueue(config.queue(), nodeId, redis, Clock.systemUTC());
+        this.queue = JobQueues.create(config.queue(), nodeId, redis, Clock.systemUTC(), lease);
         this.limiter = limiter;
         this.hub = new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC());
-        ResultSink raw = config.sink().kind().equals("kafka")
-                ? new KafkaSink(config.kafka(), config.sink().target(), "sluice-sink-" + nodeId)
-                : new RedisSink(redis, config.sink().target(), config.sink().resultRetentionDays(), watch);
-        this.sink = new BoundedSink(raw, config.sink().maxConcurrentWrites());
+        this.sink = ResultSinks.create(config.sink(), config.kafka(), nodeId, redis, watch);
         Worker.Settings settings = new Worker.Settings(
                 config.node().concurrency(),
                 Duration.ofMillis(config.queue().blockTimeoutMs()),
@@ -201,9 +191,7 @@ public final class WorkerNode implements AutoCloseable {
                 Duration.ofSeconds(config.node().drainTimeoutSecs()),
                 config.retry().maxAttempts(),
                 config.queue().maxDeliveries(),
-                // A few looks within what decides a node dead: its jobs' idle time (stream), its record (list).
-                listMode ? Duration.ofMillis(Math.min(5_000, lease.toMillis() / 3))
-                        : Duration.ofMillis(Math.min(5_000, config.queue().visibilityTimeoutSecs() * 500L)),
+                JobQueues.reclaimEvery(config.queue(), lease),
                 Duration.ofMillis(250));
         this.worker = new Worker(settings, queue, HandlerRegistry.load(WorkerNode.class.getClassLoader()), hub, sink,
                 new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure,
@@ -244,7 +232,7 @@ public final class WorkerNode implements AutoCloseable {
             hub.addBreakerListener(t -> events.breakerState("hub", t.from().name(), t.to().name(), t.failureRate(),
                     t.failedCalls(), t.bufferedCalls()));
             if (limiter instanceof FleetHubLimiter fleet) {
-                String policy = config.cluster().onStoreFailure();
+                String policy = config.cluster().onStoreFailure().id();
                 fleet.addListener(new LimiterListener() {
                     @Override
                     public void degraded(String reason) {
@@ -262,7 +250,7 @@ public final class WorkerNode implements AutoCloseable {
             cluster.onMemberGone(this::reclaimWhenRecordStandsStill);
         }
         if (limiter instanceof FleetHubLimiter fleet
-                && fleet.settings().onStoreFailure() == FleetHubLimiter.OnStoreFailure.FAIL_CLOSED) {
+                && fleet.settings().onStoreFailure() == StoreFailurePolicy.FAIL_CLOSED) {
             fleet.addListener(new LimiterListener() {
                 @Override
                 public void degraded(String reason) {
@@ -475,7 +463,7 @@ public final class WorkerNode implements AutoCloseable {
         }
         running = true;
         log.info("node {} started: {} mode on {} ({}), concurrency {}, Redis pool {}", config.node().id(),
-                queue.mode(), config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream(),
+                queue.mode(), config.queue().key(),
                 config.redis().redactedUrl(), config.node().concurrency(), config.redis().poolSize());
     }
 

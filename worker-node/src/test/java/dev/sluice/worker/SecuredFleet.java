@@ -6,6 +6,7 @@ import com.hazelcast.config.NetworkConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import dev.sluice.common.config.ClusterConfig;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 
@@ -105,7 +106,7 @@ public final class SecuredFleet implements AutoCloseable {
     /** A limiter on member {@code i}, closed with the fleet. */
     public FleetHubLimiter limiter(int i) {
         FleetHubLimiter limiter = new FleetHubLimiter(member(i), TestFleet.settings(5, 100, Duration.ofSeconds(6),
-                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                StoreFailurePolicy.FAIL_CLOSED));
         limiters.add(limiter);
         return limiter;
     }

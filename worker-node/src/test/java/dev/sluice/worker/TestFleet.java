@@ -1,6 +1,7 @@
 package dev.sluice.worker;
 
 import com.hazelcast.config.Config;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.testkit.HazelcastMembers;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
@@ -67,7 +68,7 @@ public final class TestFleet implements AutoCloseable {
 
     /** Settings with test-sized timings around the given limits and lease. */
     public static FleetHubLimiter.Settings settings(int maxInFlight, int maxPerSecond, Duration lease,
-                                                    FleetHubLimiter.OnStoreFailure policy) {
+                                                    StoreFailurePolicy policy) {
         return new FleetHubLimiter.Settings(maxInFlight, maxPerSecond, lease, lease.dividedBy(3), policy, Duration.ofMillis(200),
                 Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(200));
     }

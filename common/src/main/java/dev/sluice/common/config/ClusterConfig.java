@@ -20,8 +20,8 @@ import java.util.List;
  *                           {@value #MIN_SECRET_LENGTH} characters; empty when unset (messages are then not
  *                           authenticated)
  */
-public record ClusterConfig(String name, String discovery, List<String> members, int port, String bindAddress,
-                            String kubernetesService, int memberTimeoutSecs, String onStoreFailure, String secret) {
+public record ClusterConfig(String name, Discovery discovery, List<String> members, int port, String bindAddress,
+                            String kubernetesService, int memberTimeoutSecs, StoreFailurePolicy onStoreFailure, String secret) {
 
     /** The shortest {@code cluster.secret} accepted. */
     public static final int MIN_SECRET_LENGTH = 16;
@@ -31,8 +31,8 @@ public record ClusterConfig(String name, String discovery, List<String> members,
     }
 
     /** A section without {@code secret}: control messages are not authenticated. */
-    public ClusterConfig(String name, String discovery, List<String> members, int port, String bindAddress,
-                         String kubernetesService, int memberTimeoutSecs, String onStoreFailure) {
+    public ClusterConfig(String name, Discovery discovery, List<String> members, int port, String bindAddress,
+                         String kubernetesService, int memberTimeoutSecs, StoreFailurePolicy onStoreFailure) {
         this(name, discovery, members, port, bindAddress, kubernetesService, memberTimeoutSecs, onStoreFailure, "");
     }
 
@@ -42,7 +42,7 @@ public record ClusterConfig(String name, String discovery, List<String> members,
     }
 
     static ClusterConfig read(ConfigReader r) {
-        String discovery = r.oneOf("cluster.discovery", "tcp", List.of("tcp", "multicast", "kubernetes"));
+        Discovery discovery = r.choice("cluster.discovery", Discovery.TCP, Discovery.class);
         List<String> members = r.stringList("cluster.members", List.of());
         for (String member : members) {
             if (member.contains("-") && member.matches(".*:\\d+-\\d+")) {
@@ -54,8 +54,8 @@ public record ClusterConfig(String name, String discovery, List<String> members,
         String bindAddress = r.nonBlank("cluster.bind_address", "127.0.0.1");
         String kubernetesService = r.nonBlank("cluster.kubernetes_service", "sluice-worker");
         int memberTimeoutSecs = r.intIn("cluster.member_timeout_secs", 5, 1, 600);
-        String onStoreFailure = r.oneOf("cluster.on_store_failure", "fail-closed",
-                List.of("fail-closed", "local-share", "fail-open"));
+        StoreFailurePolicy onStoreFailure = r.choice("cluster.on_store_failure", StoreFailurePolicy.FAIL_CLOSED,
+                StoreFailurePolicy.class);
         String secret = r.string("cluster.secret", "");
         if (!secret.isEmpty() && (secret.length() < MIN_SECRET_LENGTH || secret.isBlank())) {
             // The value itself never goes into a message, only its length.
@@ -68,9 +68,9 @@ public record ClusterConfig(String name, String discovery, List<String> members,
 
     @Override
     public String toString() {
-        return "ClusterConfig[name=" + name + ", discovery=" + discovery + ", members=" + members + ", port=" + port
+        return "ClusterConfig[name=" + name + ", discovery=" + discovery.id() + ", members=" + members + ", port=" + port
                 + ", bindAddress=" + bindAddress + ", kubernetesService=" + kubernetesService + ", memberTimeoutSecs="
-                + memberTimeoutSecs + ", onStoreFailure=" + onStoreFailure + ", secret="
+                + memberTimeoutSecs + ", onStoreFailure=" + onStoreFailure.id() + ", secret="
                 + (secret.isEmpty() ? "" : ConfigView.HIDDEN) + "]";
     }
 }

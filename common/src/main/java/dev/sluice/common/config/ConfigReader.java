@@ -157,6 +157,21 @@ final class ConfigReader {
         return normalized;
     }
 
+    /** One of {@code type}'s constants, by the name users write ({@link Choice#id()}), case-insensitive. */
+    <E extends Enum<E> & Choice> E choice(String key, E defaultValue, Class<E> type) {
+        List<String> ids = new java.util.ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            ids.add(e.id());
+        }
+        String id = oneOf(key, defaultValue.id(), ids);
+        for (E e : type.getEnumConstants()) {
+            if (e.id().equals(id)) {
+                return e;
+            }
+        }
+        throw new IllegalStateException("unreachable: " + id);
+    }
+
     URI url(String key, String defaultValue, List<String> schemes) {
         String value = nonBlank(key, defaultValue);
         String rule = "must be a URL with a host and scheme " + String.join(" or ", schemes);

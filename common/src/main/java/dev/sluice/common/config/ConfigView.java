@@ -63,6 +63,7 @@ public final class ConfigView {
         }
         return switch (value) {
             case URI uri -> ConfigReader.redactUserInfo(uri.toString());
+            case Choice choice -> choice.id();
             case List<?> list -> List.copyOf(list.stream().map(String::valueOf).toList());
             case Map<?, ?> map -> {
                 // No other table exists today; show its names only, in case one ever holds a secret.

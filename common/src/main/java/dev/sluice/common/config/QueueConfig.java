@@ -1,7 +1,5 @@
 package dev.sluice.common.config;
 
-import java.util.List;
-
 /**
  * {@code [queue]}: where jobs wait and how they are delivered.
  *
@@ -18,9 +16,14 @@ import java.util.List;
  * @param deadLetterRetentionDays  dead letters older than this are trimmed
  * @param maxJobBytes              a job larger than this is dead-lettered as oversized
  */
-public record QueueConfig(String mode, String stream, String group, String list, int blockTimeoutMs,
+public record QueueConfig(QueueMode mode, String stream, String group, String list, int blockTimeoutMs,
                           int pressureBlockTimeoutMs, int visibilityTimeoutSecs, int maxDeliveries,
                           String deadLetter, String delayed, int deadLetterRetentionDays, int maxJobBytes) {
+
+    /** The Redis key jobs wait in: {@code stream}, or {@code list} in list mode. */
+    public String key() {
+        return mode == QueueMode.LIST ? list : stream;
+    }
 
     static QueueConfig read(ConfigReader r) {
         int block = r.intIn("queue.block_timeout_ms", 500, 1, 60_000);
@@ -30,7 +33,7 @@ public record QueueConfig(String mode, String stream, String group, String list,
                     "must not exceed queue.block_timeout_ms (" + block + ")");
         }
         return new QueueConfig(
-                r.oneOf("queue.mode", "stream", List.of("stream", "list")),
+                r.choice("queue.mode", QueueMode.STREAM, QueueMode.class),
                 r.nonBlank("queue.stream", "sluice:jobs"),
                 r.nonBlank("queue.group", "sluice"),
                 r.nonBlank("queue.list", "sluice:queue"),

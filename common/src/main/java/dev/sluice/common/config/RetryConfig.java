@@ -1,6 +1,5 @@
 package dev.sluice.common.config;
 
-import java.util.List;
 
 /**
  * {@code [retry]}: exponential backoff for recoverable failures. Only attempts that ran the handler count;
@@ -11,7 +10,7 @@ import java.util.List;
  * @param maxAttempts  attempts before the job is dead-lettered
  * @param jitter       {@code full} (uniform in [0, cap]), {@code equal} (uniform in [cap/2, cap]) or {@code none}
  */
-public record RetryConfig(int baseDelayMs, int maxDelayMs, int maxAttempts, String jitter) {
+public record RetryConfig(int baseDelayMs, int maxDelayMs, int maxAttempts, Jitter jitter) {
 
     static RetryConfig read(ConfigReader r) {
         int base = r.intIn("retry.base_delay_ms", 500, 1, 3_600_000);
@@ -22,6 +21,6 @@ public record RetryConfig(int baseDelayMs, int maxDelayMs, int maxAttempts, Stri
         }
         return new RetryConfig(base, max,
                 r.intIn("retry.max_attempts", 5, 1, 100),
-                r.oneOf("retry.jitter", "full", List.of("full", "equal", "none")));
+                r.choice("retry.jitter", Jitter.FULL, Jitter.class));
     }
 }

@@ -121,6 +121,10 @@ public final class JobCodec {
 
     /** The JSON form (list mode and the delayed set). */
     public String toJson(Job job) {
+        return jsonNode(job).toString();
+    }
+
+    private static ObjectNode jsonNode(Job job) {
         ObjectNode node = JSON.createObjectNode();
         node.put("v", VERSION);
         node.put("id", job.id());
@@ -133,12 +137,36 @@ public final class JobCodec {
         if (job.batch() != null) {
             node.put("batch", job.batch());
         }
-        return node.toString();
+        return node;
+    }
+
+    /**
+     * The backfill a list element names, read leniently (for an element that is not a valid job): null when it is
+     * not a JSON object with a textual {@code batch} that is an id.
+     */
+    public static String batchOfElement(String element) {
+        if (element == null || !element.strip().startsWith("{")) {
+            return null;
+        }
+        try {
+            JsonNode batch = JSON.readTree(element).get("batch");
+            return batch != null && batch.isTextual() ? batchOrNull(batch.asText()) : null;
+        } catch (JacksonException e) {
+            return null;
+        }
     }
 
     /** The backfill id a job names, or null for none or for a value that is not an id. */
     public static String batchOrNull(String value) {
         return BatchId.valid(value) ? value : null;
+    }
+
+    /**
+     * The JSON form of a retry in the delayed set: {@link #toJson} plus a {@code nonce} no reader uses, so two
+     * deliveries of equal jobs (a key enqueued twice) that fail alike stay two members of the set, and both run again.
+     */
+    public String toRetryJson(Job job, long nonce) {
+        return jsonNode(job).put("nonce", Long.toHexString(nonce)).toString();
     }
 
     private Job build(String id, String type, String key, String payload, int attempts, String batch) {

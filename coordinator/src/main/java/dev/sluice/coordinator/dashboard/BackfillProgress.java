@@ -20,6 +20,8 @@ import java.util.Set;
 final class BackfillProgress {
     /** The shortest span of readings a rate is given for. */
     static final Duration MIN_SPAN = Duration.ofSeconds(3);
+    /** Readings closer than this to the last are not kept, so a busy page adds no more than one a second. */
+    static final Duration MIN_GAP = Duration.ofSeconds(1);
 
     private final Duration window;
     private final Map<String, ArrayDeque<long[]>> readings = new HashMap<>();
@@ -38,7 +40,10 @@ final class BackfillProgress {
         for (Backfills.Backfill b : reading.backfills()) {
             listed.add(b.id());
             ArrayDeque<long[]> r = readings.computeIfAbsent(b.id(), id -> new ArrayDeque<>());
-            if (r.isEmpty() || r.peekLast()[0] < reading.redisTimeMs()) {
+            if (!r.isEmpty() && reading.redisTimeMs() < r.peekLast()[0]) {
+                r.clear(); // Redis's clock went back (a failover, a restore): start the rate again
+            }
+            if (r.isEmpty() || reading.redisTimeMs() - r.peekLast()[0] >= MIN_GAP.toMillis()) {
                 r.addLast(new long[] {reading.redisTimeMs(), b.ended()});
             }
             // Keep one reading at or before the window's start, so the rate spans the whole window.
@@ -69,7 +74,8 @@ final class BackfillProgress {
         }
         String prefix = switch (b.state()) {
             case "enqueuing" -> "enqueue running (" + b.total() + " so far); ";
-            case "stopped" -> "enqueue stopped after " + b.total() + " jobs; ";
+            case "stopped" -> "enqueue stopped after " + b.total() + " jobs"
+                    + (b.uncertain() > 0 ? " (up to " + b.uncertain() + " of them may not have gone in)" : "") + "; ";
             default -> "";
         };
         if (b.finished()) {

@@ -177,6 +177,7 @@ public final class DashboardFeed {
                 o.put("done", bf.done());
                 o.put("dead", bf.dead());
                 o.put("replayed", bf.replayed());
+                o.put("uncertain", bf.uncertain());
                 o.put("left", bf.left());
                 o.put("finished", bf.finished());
                 o.put("jobsPerSec", Double.isNaN(e.jobsPerSec()) ? null : e.jobsPerSec());

@@ -44,17 +44,29 @@ public final class FleetControl implements AutoCloseable {
                 RedisClients.clientConfig(config.redis(), "sluice-coordinator", config.redis().connectionTimeoutMs()));
         this.record = new FleetRecord(config.cluster().name());
         this.deadLetters = new DeadLetterStore(config.queue());
-        this.backfills = new Backfills(config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream());
+        this.backfills = new Backfills(config.queue().key());
         this.where = config.redis().redactedUrl();
     }
 
-    /** The fleet's record, its newest audit entries and the newest backfills, as read now. */
+    /** The fleet's record, its newest audit entries and the newest backfills (null when unreadable), as read now. */
     public record Read(FleetState state, List<FleetRecord.AuditEntry> audit, Backfills.Reading backfills) {
     }
 
     /** Reads the record, the newest {@code auditEntries} audit entries and the newest {@code backfills} backfills. */
     public Read read(int auditEntries, int backfills) {
-        return call(j -> new Read(record.read(j), record.recentAudit(j, auditEntries), this.backfills.recent(j, backfills)));
+        return call(j -> {
+            FleetState state = record.read(j);
+            List<FleetRecord.AuditEntry> audit = record.recentAudit(j, auditEntries);
+            Backfills.Reading reading;
+            try {
+                reading = this.backfills.recent(j, backfills);
+            } catch (JedisDataException e) {
+                // A backfill key of the wrong type (written by hand) hides the backfills, not the limits and pause.
+                log.debug("cannot read the backfills: {}", e.getMessage());
+                reading = null;
+            }
+            return new Read(state, audit, reading);
+        });
     }
 
     /** The newest {@code max} backfills. */

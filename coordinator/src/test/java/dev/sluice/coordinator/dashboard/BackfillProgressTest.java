@@ -13,7 +13,7 @@ class BackfillProgressTest {
     private static final long T0 = 1_800_000_000_000L;
 
     private static Backfills.Backfill backfill(String state, long total, long done, long dead) {
-        return new Backfills.Backfill("b-1", state, "alice", T0, total, done, dead, 0);
+        return new Backfills.Backfill("b-1", state, "alice", T0, total, done, dead, 0, 0);
     }
 
     private static void read(BackfillProgress p, long atMs, Backfills.Backfill... backfills) {
@@ -55,8 +55,8 @@ class BackfillProgressTest {
         read(p, T0 + 20_000, backfill("complete", 100, 50, 10));
         assertThat(p.estimate(backfill("complete", 100, 50, 10)).text())
                 .isEqualTo("40 left; not draining: none ended in the last 20 s");
-        read(p, T0 + 40_000, new Backfills.Backfill("b-1", "complete", "alice", T0, 100, 55, 0, 10));
-        assertThat(p.estimate(new Backfills.Backfill("b-1", "complete", "alice", T0, 100, 55, 0, 10)).jobsPerSec())
+        read(p, T0 + 40_000, new Backfills.Backfill("b-1", "complete", "alice", T0, 100, 55, 0, 10, 0));
+        assertThat(p.estimate(new Backfills.Backfill("b-1", "complete", "alice", T0, 100, 55, 0, 10, 0)).jobsPerSec())
                 .as("10 letters replayed, 5 ended: net -5, shown as 0").isZero();
     }
 
@@ -72,6 +72,30 @@ class BackfillProgressTest {
         assertThat(p.estimate(backfill("complete", 5_000, 4_990, 10)).text())
                 .isEqualTo("done: 4990 of 5000 jobs, 10 dead-lettered");
         assertThat(p.estimate(backfill("complete", 5_000, 4_990, 10)).etaSecs()).isZero();
+    }
+
+    @Test
+    void readingsLessThanASecondApartAreNotKeptAndAClockGoingBackStartsTheRateAgain() {
+        BackfillProgress p = new BackfillProgress(Duration.ofMinutes(1));
+        read(p, T0, backfill("complete", 1_000, 0, 0));
+        for (int ms = 100; ms < 1_000; ms += 100) {
+            read(p, T0 + ms, backfill("complete", 1_000, 999, 0)); // a busy page: not kept
+        }
+        read(p, T0 + 4_000, backfill("complete", 1_000, 400, 0));
+        assertThat(p.estimate(backfill("complete", 1_000, 400, 0)).jobsPerSec()).isEqualTo(100.0);
+        read(p, T0 - 60_000, backfill("complete", 1_000, 450, 0));
+        assertThat(p.estimate(backfill("complete", 1_000, 450, 0)).text()).isEqualTo("550 left; measuring the rate");
+    }
+
+    @Test
+    void aStoppedEnqueueSaysHowManyJobsMayNotHaveGoneIn() {
+        BackfillProgress p = new BackfillProgress(Duration.ofMinutes(1));
+        Backfills.Backfill stopped = new Backfills.Backfill("b-1", "stopped", "alice", T0, 3_000, 2_000, 0, 0, 1_000);
+        read(p, T0, stopped);
+        assertThat(p.estimate(stopped).text())
+                .startsWith("enqueue stopped after 3000 jobs (up to 1000 of them may not have gone in); ");
+        assertThat(stopped.over()).isTrue();
+        assertThat(stopped.finished()).isFalse();
     }
 
     @Test

@@ -2,7 +2,9 @@ package dev.sluice.worker.admin;
 
 import dev.sluice.common.config.ConfigView;
 import dev.sluice.common.config.QueueConfig;
+import dev.sluice.common.config.QueueMode;
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.WorkerNode;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Maintenance;
@@ -79,7 +81,7 @@ public final class WorkerNodeStatus implements NodeStatusSource {
                     + maxStatsAge.toMillis() + " ms): Redis is not answering" + because);
         }
         if (node.limiter() instanceof FleetHubLimiter fleet && fleet.degraded()
-                && fleet.settings().onStoreFailure() == FleetHubLimiter.OnStoreFailure.FAIL_CLOSED) {
+                && fleet.settings().onStoreFailure() == StoreFailurePolicy.FAIL_CLOSED) {
             return Readiness.notReady("no new Hub calls (cluster.on_store_failure = fail-closed): "
                     + fleet.degradedReason() + "; this node resumes by itself when that ends");
         }
@@ -96,7 +98,7 @@ public final class WorkerNodeStatus implements NodeStatusSource {
     public NodeStatus status() {
         SluiceConfig c = node.config();
         QueueConfig q = c.queue();
-        boolean list = q.mode().equals("list");
+        boolean list = q.mode() == QueueMode.LIST;
         List<String> paused = new ArrayList<>(node.worker().pausedBy());
         Collections.sort(paused);
         QueueStats stats = node.maintenance().lastStats();
@@ -104,7 +106,7 @@ public final class WorkerNodeStatus implements NodeStatusSource {
         return new NodeStatus(
                 c.node().id(),
                 node.isRunning(),
-                new NodeStatus.Queue(q.mode(), list ? q.list() : q.stream(), list ? null : q.group()),
+                new NodeStatus.Queue(q.mode().id(), q.key(), list ? null : q.group()),
                 NodeStatus.Pool.of(node.poolMonitor().poolHealth()),
                 node.poolMonitor().isUnderPressure(),
                 node.poolMonitor().threshold(),

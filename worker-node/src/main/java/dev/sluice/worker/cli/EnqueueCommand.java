@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -129,15 +130,21 @@ final class EnqueueCommand extends RedisCommand {
         long t0 = System.nanoTime();
         Progress progress = new Progress(err(), context.stderrIsTerminal(), known, System::nanoTime);
         String batch = batchId != null ? batchId : newBatchId();
-        Backfills backfills = new Backfills(config.queue().mode().equals("list") ? config.queue().list() : config.queue().stream());
+        Backfills backfills = new Backfills(config.queue().key());
         String who = by != null ? by : LimitsCommands.Set.defaultName();
         if (!session.redis().withJedis(j -> backfills.begin(j, batch, who))) {
             throw new CliException(ExitCodes.USAGE, "backfill '" + batch + "' exists on " + session.describe()
-                    + "; give a new id with --batch (ids are not reused, so counts never mix)");
+                    + "; give a new id with --batch (an id is not used again while its backfill is listed)");
         }
         Batcher batcher = new Batcher(queue, new JobCodec(config.queue().maxJobBytes()), progress, batch,
                 backfills, session);
+        // However the command ends (done, failed, Ctrl-C, SIGTERM), the backfill says whether its enqueue finished.
+        AtomicBoolean marked = new AtomicBoolean();
+        Thread onSignal = new Thread(() -> markEnded(session, backfills, batch, false, batcher.outstanding, marked),
+                "sluice-enqueue-stopped");
+        Runtime.getRuntime().addShutdownHook(onSignal);
         boolean complete = false;
+        String notMarked;
         try {
             for (int i = 0; i < keys.size(); i++) {
                 batcher.add(keys.get(i), "argument " + (i + 1));
@@ -166,16 +173,16 @@ final class EnqueueCommand extends RedisCommand {
             complete = true;
         } finally {
             progress.finish();
-            boolean all = complete;
+            notMarked = markEnded(session, backfills, batch, complete, batcher.outstanding, marked);
             try {
-                session.redis().withJedis(j -> {
-                    backfills.ended(j, batch, all);
-                    return null;
-                });
-            } catch (RuntimeException e) {
-                err().println("could not mark backfill '" + batch + "' " + (all ? "complete" : "stopped") + ": "
-                        + e.getMessage());
+                Runtime.getRuntime().removeShutdownHook(onSignal);
+            } catch (IllegalStateException shuttingDown) {
+                // The hook runs or ran; it marks nothing twice.
             }
+        }
+        if (notMarked != null) {
+            throw new CliException(ExitCodes.FAILURE, "enqueued " + batcher.sent + " jobs, but could not mark backfill '"
+                    + batch + "' complete (" + notMarked + "); the dashboard shows it as still enqueuing");
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         long rate = Math.round(batcher.sent / Math.max(secs, 1e-6));
@@ -183,6 +190,26 @@ final class EnqueueCommand extends RedisCommand {
                 session.describe(), secs, rate, batch);
         out().flush();
         return ExitCodes.OK;
+    }
+
+    /** Marks the backfill's enqueue over, once; returns why that failed, or null. */
+    private String markEnded(QueueSession session, Backfills backfills, String batch, boolean complete, long uncertain,
+                             AtomicBoolean marked) {
+        if (marked.getAndSet(true)) {
+            return null;
+        }
+        try {
+            session.redis().withJedis(j -> {
+                backfills.ended(j, batch, complete, uncertain);
+                return null;
+            });
+            return null;
+        } catch (RuntimeException e) {
+            err().println("could not mark backfill '" + batch + "' " + (complete ? "complete" : "stopped") + ": "
+                    + e.getMessage());
+            err().flush();
+            return e.getMessage();
+        }
     }
 
     /** Gathers jobs into batches of {@value #BATCH}, each sent as one pipeline. */
@@ -195,6 +222,8 @@ final class EnqueueCommand extends RedisCommand {
         private final Backfills backfills;
         private final QueueSession session;
         long sent;
+        /** Jobs counted in the total whose enqueue has not answered (a chunk in flight, or one that failed unheard). */
+        volatile long outstanding;
 
         Batcher(JobQueue queue, JobCodec codec, Progress progress, String batchId, Backfills backfills,
                 QueueSession session) {
@@ -249,12 +278,14 @@ final class EnqueueCommand extends RedisCommand {
                 throw new CliException(ExitCodes.FAILURE, "Redis refused to count the next " + size + " jobs of backfill '"
                         + batchId + "' (" + e.getMessage() + "); enqueued " + sent + " jobs in all, the rest were not enqueued", e);
             }
+            outstanding = size;
             Enqueued result = queue.enqueue(List.copyOf(batch));
             sent += result.accepted();
             session.redis().withJedis(j -> {
                 backfills.settle(j, batchId, result.refused());
                 return null;
             });
+            outstanding = 0;
             batch.clear();
             progress.update(sent);
             if (!result.all()) {

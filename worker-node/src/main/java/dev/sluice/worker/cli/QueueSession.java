@@ -1,12 +1,11 @@
 package dev.sluice.worker.cli;
 
 import dev.sluice.common.config.NodeConfig;
+import dev.sluice.common.config.QueueMode;
 import dev.sluice.common.config.SluiceConfig;
-import dev.sluice.worker.identity.RecordWatch;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.JobQueue;
-import dev.sluice.worker.queue.ListJobQueue;
-import dev.sluice.worker.queue.StreamJobQueue;
+import dev.sluice.worker.queue.JobQueues;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -26,10 +25,8 @@ final class QueueSession implements AutoCloseable {
         // Its own id, never the configured node's: in list mode closing the adapter deregisters its id.
         String id = "cli-" + NodeConfig.defaultId();
         this.redis = new RedisConnections(config.redis(), id);
-        this.queue = isList()
-                ? new ListJobQueue(config.queue(), id, redis, Clock.systemUTC(),
-                        new RecordWatch(Duration.ofMillis(config.node().leaseMs()), System::nanoTime))
-                : new StreamJobQueue(config.queue(), id, redis, Clock.systemUTC());
+        this.queue = JobQueues.create(config.queue(), id, redis, Clock.systemUTC(),
+                Duration.ofMillis(config.node().leaseMs()));
     }
 
     RedisConnections redis() {
@@ -41,7 +38,7 @@ final class QueueSession implements AutoCloseable {
     }
 
     boolean isList() {
-        return config.queue().mode().equals("list");
+        return config.queue().mode() == QueueMode.LIST;
     }
 
     /** {@code stream sluice:jobs} or {@code list sluice:queue}. */

@@ -31,7 +31,7 @@ final class QueueStatsCommand extends RedisCommand {
     int run(SluiceConfig config, QueueSession session) {
         QueueStats s = session.queue().stats();
         boolean list = session.isList();
-        Report r = new Report(s.mode(), list ? config.queue().list() : config.queue().stream(),
+        Report r = new Report(s.mode(), config.queue().key(),
                 list ? null : config.queue().group(), s.waiting(), s.pending(), s.delayed(), s.dead(),
                 s.oldestWaitingAgeMs(), s.pendingByConsumer());
         PrintWriter out = out();

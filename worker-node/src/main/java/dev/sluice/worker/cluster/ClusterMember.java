@@ -220,10 +220,10 @@ public final class ClusterMember implements AutoCloseable {
         join.getMulticastConfig().setEnabled(false);
         join.getTcpIpConfig().setEnabled(false);
         switch (cluster.discovery()) {
-            case "multicast" -> join.getMulticastConfig().setEnabled(true);
-            case "kubernetes" -> join.getKubernetesConfig().setEnabled(true)
+            case MULTICAST -> join.getMulticastConfig().setEnabled(true);
+            case KUBERNETES -> join.getKubernetesConfig().setEnabled(true)
                     .setProperty("service-name", cluster.kubernetesService());
-            default -> join.getTcpIpConfig().setEnabled(true).setMembers(cluster.members());
+            case TCP -> join.getTcpIpConfig().setEnabled(true).setMembers(cluster.members());
         }
         restrictJavaSerialization(config);
         addMajorityProtection(config);

@@ -31,9 +31,9 @@ public final class Backoff {
     public long delayMs(int attempt, ErrorKind kind, Duration retryAfter) {
         long cap = capMs(attempt);
         long delay = switch (config.jitter()) {
-            case "none" -> cap;
-            case "equal" -> cap / 2 + random.nextLong(cap / 2 + 1);
-            default -> random.nextLong(cap + 1);
+            case NONE -> cap;
+            case EQUAL -> cap / 2 + random.nextLong(cap / 2 + 1);
+            case FULL -> random.nextLong(cap + 1);
         };
         delay = Math.max(delay, Math.min(kind.suggestedRetryDelay().toMillis(), config.maxDelayMs()));
         if (retryAfter != null) {

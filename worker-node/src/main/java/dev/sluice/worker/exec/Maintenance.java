@@ -3,7 +3,6 @@ package dev.sluice.worker.exec;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.QueueStats;
-import dev.sluice.worker.queue.StreamJobQueue;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -41,9 +40,7 @@ public final class Maintenance implements AutoCloseable {
         every(keepAliveEvery, "keep-alive", () -> queue.keepAlive(worker.inFlight()));
         every(Duration.ofSeconds(2), "stats", this::refreshStats);
         every(Duration.ofMinutes(10), "trim-dead-letters", queue::trimDeadLetters);
-        if (queue instanceof StreamJobQueue stream) {
-            every(Duration.ofMinutes(5), "remove-idle-consumers", () -> stream.removeIdleConsumers(Duration.ofHours(1).toMillis()));
-        }
+        every(Duration.ofMinutes(5), "tidy-queue", () -> queue.tidy(Duration.ofHours(1)));
     }
 
     private void refreshStats() {

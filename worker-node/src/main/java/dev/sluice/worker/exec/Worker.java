@@ -103,7 +103,7 @@ public final class Worker implements AutoCloseable {
     private final HandlerRegistry handlers;
     private final HubClient hub;
     private final ResultSink sink;
-    private final Backoff backoff;
+    private final RetryPolicy policy;
     private final BooleanSupplier underPressure;
     private final Completer completer;
     private final Semaphore slots;
@@ -144,7 +144,7 @@ public final class Worker implements AutoCloseable {
         this.handlers = handlers;
         this.hub = hub;
         this.sink = sink;
-        this.backoff = backoff;
+        this.policy = new RetryPolicy(settings.maxAttempts(), settings.maxDeliveries(), backoff);
         this.underPressure = underPressure;
         this.meters = meters;
         this.watch = watch;
@@ -328,14 +328,10 @@ public final class Worker implements AutoCloseable {
         r.thread.start();
     }
 
-    /** A completion and the kind of failure behind it (null on success). */
-    private record Outcome(Completion completion, ErrorKind kind) {
-    }
-
     private void run(Running r) {
         Delivery d = r.delivery;
         try {
-            Outcome result = decide(r);
+            RetryPolicy.Decision result = decide(r);
             String outcome = switch (result.completion()) {
                 case Completion.Ack a -> "done";
                 case Completion.Retry rt -> "retried";
@@ -358,7 +354,7 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    private void count(Outcome result) {
+    private void count(RetryPolicy.Decision result) {
         if (result.completion() instanceof Completion.Ack) {
             done.increment();
             return;
@@ -400,30 +396,15 @@ public final class Worker implements AutoCloseable {
         return out;
     }
 
-    private Outcome decide(Running r) {
-        Delivery d = r.delivery;
-        if (d.malformed()) {
-            return new Outcome(new Completion.DeadLetter(d, ErrorKind.BAD_JOB, d.parseError().getMessage(), 0),
-                    ErrorKind.BAD_JOB);
-        }
-        if (d.deliveries() > settings.maxDeliveries()) {
-            return new Outcome(new Completion.DeadLetter(d, ErrorKind.INTERNAL, "poison: delivered " + d.deliveries()
-                    + " times without completing (queue.max_deliveries = " + settings.maxDeliveries() + ")",
-                    d.job().attempts()), ErrorKind.INTERNAL);
-        }
-        JobHandler handler = handlers.find(d.job().type());
-        if (handler == null) {
-            return new Outcome(new Completion.DeadLetter(d, ErrorKind.BAD_JOB, "no handler for job type '"
-                    + d.job().type() + "' (this node has " + handlers.types() + ")", d.job().attempts()), ErrorKind.BAD_JOB);
-        }
-        return attempt(r, handler);
+    private RetryPolicy.Decision decide(Running r) {
+        RetryPolicy.Decision refused = policy.beforeRun(r.delivery, handlers.types());
+        return refused != null ? refused : attempt(r, handlers.find(r.delivery.job().type()));
     }
 
-    private Outcome attempt(Running r, JobHandler handler) {
-        Job job = r.delivery.job();
+    private RetryPolicy.Decision attempt(Running r, JobHandler handler) {
         try {
-            handler.handle(job, r);
-            return new Outcome(new Completion.Ack(r.delivery), null);
+            handler.handle(r.delivery.job(), r);
+            return policy.succeeded(r.delivery);
         } catch (VirtualMachineError fatal) {
             throw fatal;
         } catch (Exception | Error caught) {
@@ -434,27 +415,13 @@ public final class Worker implements AutoCloseable {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            if (!r.started && (stopping || (pausedBy.contains(FLEET_PAUSED) && (e instanceof InterruptedException
-                    || (e instanceof SluiceException s && !s.attempted()))))) {
-                // Not sent: back to the queue unattempted (the node stops, or the fleet paused before it went out).
-
-                return new Outcome(new Completion.HandBack(r.delivery), ErrorKind.BACKPRESSURE);
-            }
-            ErrorKind kind = ErrorClassifier.classify(e);
-            boolean attempted = !(e instanceof SluiceException s) || s.attempted();
-            int attempts = job.attempts() + (attempted ? 1 : 0);
-            String reason = e.getMessage() == null ? e.toString() : e.getMessage();
-            if (!kind.recoverable()) {
-                return new Outcome(new Completion.DeadLetter(r.delivery, kind, reason, attempts), kind);
-            }
-            if (attempted && attempts >= settings.maxAttempts()) {
-                return new Outcome(new Completion.DeadLetter(r.delivery, kind,
-                        "gave up after " + attempts + " attempts: " + reason, attempts), kind);
-            }
-            Duration retryAfter = e instanceof SluiceException s ? s.retryAfter().orElse(null) : null;
-            long delay = backoff.delayMs(Math.max(1, attempts), kind, retryAfter);
-            Job next = job.withAttempts(attempts);
-            return new Outcome(new Completion.Retry(r.delivery, next, delay), kind);
+            // Not sent: back to the queue unattempted (the node stops, or the fleet paused before it went out).
+            boolean notSent = !r.started && (stopping || (pausedBy.contains(FLEET_PAUSED)
+                    && (e instanceof InterruptedException || (e instanceof SluiceException s && !s.attempted()))));
+            return policy.failed(r.delivery, new RetryPolicy.Failure(ErrorClassifier.classify(e),
+                    !(e instanceof SluiceException s) || s.attempted(),
+                    e.getMessage() == null ? e.toString() : e.getMessage(),
+                    e instanceof SluiceException s ? s.retryAfter().orElse(null) : null, notSent));
         }
     }
 

@@ -1,16 +1,21 @@
 package dev.sluice.worker.handler;
 
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /** The handlers on the class path, by type. Two handlers claiming one type is a configuration error. */
 public final class HandlerRegistry {
     private final Map<String, JobHandler> byType;
+    private final Set<String> types;
 
     private HandlerRegistry(Map<String, JobHandler> byType) {
         this.byType = Map.copyOf(byType);
+        this.types = Collections.unmodifiableSortedSet(new TreeSet<>(byType.keySet()));
     }
 
     /** Every {@link JobHandler} that {@link ServiceLoader} finds. */
@@ -35,7 +40,8 @@ public final class HandlerRegistry {
         return byType.get(type);
     }
 
-    public java.util.Set<String> types() {
-        return new java.util.TreeSet<>(byType.keySet());
+    /** The types handled, sorted. */
+    public Set<String> types() {
+        return types;
     }
 }

@@ -41,13 +41,19 @@ public record Delivery(String handle, Job job, BadJobException parseError, Map<S
 
     /**
      * The backfill the job belongs to, or null: the parsed job's, else (a job that could not be parsed) the one its
-     * stream fields name, so a malformed job of a backfill still counts as dead-lettered for it.
+     * stream fields or its list element's JSON name, so a malformed job of a backfill still counts as dead-lettered
+     * for it.
      */
     public String batch() {
         if (job != null) {
             return job.batch();
         }
-        return raw == null ? null : JobCodec.batchOrNull(raw.get("batch"));
+        if (raw == null) {
+            return null;
+        }
+        // List mode keeps the element whole: a job too new or too large to parse may still name its backfill.
+        return raw.size() == 1 && raw.containsKey("element") && unread == null ? JobCodec.batchOfElement(raw.get("element"))
+                : JobCodec.batchOrNull(raw.get("batch"));
     }
 
     /** The job id when known, else the handle. */

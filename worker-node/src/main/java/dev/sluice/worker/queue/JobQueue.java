@@ -103,6 +103,13 @@ public interface JobQueue extends AutoCloseable {
     /** Trims dead letters older than the retention; returns how many were removed. */
     long trimDeadLetters();
 
+    /**
+     * The adapter's own housekeeping, called every few minutes from the maintenance thread: stream mode removes
+     * consumers that hold nothing and have been idle for {@code idle}. Nothing by default.
+     */
+    default void tidy(Duration idle) {
+    }
+
     @Override
     void close();
 }

@@ -326,7 +326,7 @@ public final class ListJobQueue implements JobQueue {
                             : List.of(p.lrem(processing, -1, element));
                     case Completion.Retry r -> List.of(p.eval(Scripts.LIST_RETRY,
                             List.of(processing, deliveries, config.delayed()),
-                            List.of(element, Long.toString(r.delayMs()), codec.toJson(r.next()))));
+                            List.of(element, Long.toString(r.delayMs()), codec.toRetryJson(r.next(), java.util.concurrent.ThreadLocalRandom.current().nextLong()))));
                     case Completion.DeadLetter d -> {
                         // An element that is not UTF-8 is found and removed by its exact bytes.
                         byte[] exactElement = d.delivery().exact() != null ? d.delivery().exact().get(1)

@@ -26,10 +26,26 @@ final class Scripts {
      * A count Redis refuses (full) is skipped with {@code redis.pcall}: the job's own fate does not wait on it.
      */
     private static final String COUNT = """
+            local function counts(key)
+              return key ~= nil and key ~= '' and redis.pcall('EXISTS', key) == 1
+            end
             local function count(key, field)
-              if key and key ~= '' and redis.call('EXISTS', key) == 1 then
-                redis.pcall('HINCRBY', key, field, 1)
+              if counts(key) then redis.pcall('HINCRBY', key, field, 1) end
+            end
+            """;
+
+    /**
+     * The dead letter's fields from ARGV[first] on; when the job's backfill exists, it also names the hash it is
+     * counted in ({@code dead.backfill}), so a replay takes back only a count that was made.
+     */
+    private static final String DEAD_FIELDS = """
+            local function deadFields(first, backfill)
+              local f = {}
+              for i = first, #ARGV do f[#f + 1] = ARGV[i] end
+              if counts(backfill) then
+                f[#f + 1] = 'dead.backfill'; f[#f + 1] = backfill
               end
+              return f
             end
             """;
 
@@ -69,10 +85,11 @@ final class Scripts {
      * KEYS: stream, dead, and the job's backfill hash when it names one. ARGV: group, entry id, consumer, retention ms,
      * field/value pairs...
      */
-    static final String STREAM_DEAD = NOW + COUNT + """
+    static final String STREAM_DEAD = NOW + COUNT + DEAD_FIELDS + """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
             if #mine == 0 then return 0 end
-            redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[4])), '*', unpack(ARGV, 5))
+            local f = deadFields(5, KEYS[3])
+            redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[4])), '*', unpack(f))
             count(KEYS[3], 'dead')
             redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
             redis.call('XDEL', KEYS[1], ARGV[2])
@@ -138,9 +155,10 @@ final class Scripts {
      * KEYS: processing, deliveries, dead, and the job's backfill hash when it names one. ARGV: element, retention ms,
      * field/value pairs...
      */
-    static final String LIST_DEAD = NOW + COUNT + """
+    static final String LIST_DEAD = NOW + COUNT + DEAD_FIELDS + """
             if not redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then return 0 end
-            redis.call('XADD', KEYS[3], 'MINID', '~', tostring(now - tonumber(ARGV[2])), '*', unpack(ARGV, 3))
+            local f = deadFields(3, KEYS[4])
+            redis.call('XADD', KEYS[3], 'MINID', '~', tostring(now - tonumber(ARGV[2])), '*', unpack(f))
             count(KEYS[4], 'dead')
             redis.call('LREM', KEYS[1], -1, ARGV[1])
             redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))

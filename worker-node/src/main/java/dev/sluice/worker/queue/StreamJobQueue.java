@@ -255,7 +255,7 @@ public final class StreamJobQueue implements JobQueue {
                     }
                     case Completion.Retry r -> replies.expect(c, Replies.command(c), List.of(p.eval(Scripts.STREAM_RETRY,
                             List.of(config.stream(), config.delayed()), List.of(config.group(), r.delivery().handle(),
-                                    nodeId, Long.toString(r.delayMs()), codec.toJson(r.next())))));
+                                    nodeId, Long.toString(r.delayMs()), codec.toRetryJson(r.next(), java.util.concurrent.ThreadLocalRandom.current().nextLong())))));
                     case Completion.DeadLetter d -> {
                         List<byte[]> args = new ArrayList<>(DeadLetters.utf8(config.group(), d.delivery().handle(), nodeId,
                                 Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
@@ -427,6 +427,11 @@ public final class StreamJobQueue implements JobQueue {
     @Override
     public long trimDeadLetters() {
         return DeadLetters.trim(redis, config.deadLetter(), clock, config.deadLetterRetentionDays());
+    }
+
+    @Override
+    public void tidy(Duration idle) {
+        removeIdleConsumers(idle.toMillis());
     }
 
     /** Deletes consumers that hold nothing and have been idle for {@code idleMs}; never one with pending entries. */

@@ -2,7 +2,9 @@ package dev.sluice.worker.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.testkit.NodeProcess;
 import dev.sluice.testkit.RedisExtension;
+import dev.sluice.worker.Main;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,12 +15,14 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTimeout;
 
 class EnqueueCommandTest {
@@ -92,6 +96,28 @@ class EnqueueCommandTest {
         assertThat(bad.err()).contains("--batch: a backfill id must be 1 to 64 letters, digits, '.', '_' or '-'")
                 .contains("but was 'night 7'");
         assertThat(stream()).hasSize(2500);
+    }
+
+    @Test
+    void anEnqueueStoppedBySigtermMarksItsBackfillStoppedWithTheJobsItCannotVouchFor() {
+        try (NodeProcess enqueue = NodeProcess.forMainClass(Main.class)
+                .args("enqueue", "--range", "1..100000000", "--batch", "interrupted")
+                .env("SLUICE_REDIS_URL", redis.url()).maxHeap("128m").start();
+             Jedis j = redis.server().newJedis()) {
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> Long.parseLong(j.hget("sluice:jobs:backfill:interrupted", "total") == null ? "0"
+                            : j.hget("sluice:jobs:backfill:interrupted", "total")) > 5_000);
+            enqueue.terminate();
+            assertThat(enqueue.waitFor(Duration.ofSeconds(30))).as(enqueue.log()).isNotZero();
+
+            Map<String, String> b = j.hgetAll("sluice:jobs:backfill:interrupted");
+            assertThat(b).as(enqueue.log()).containsEntry("state", "stopped");
+            long total = Long.parseLong(b.get("total"));
+            long uncertain = Long.parseLong(b.getOrDefault("uncertain", "0")) + Long.parseLong(b.getOrDefault("reserved", "0"));
+            long inQueue = j.xlen("sluice:jobs");
+            assertThat(inQueue).as("jobs in the queue against the total %d, %d of it uncertain", total, uncertain)
+                    .isBetween(total - uncertain, total);
+        }
     }
 
     @Test

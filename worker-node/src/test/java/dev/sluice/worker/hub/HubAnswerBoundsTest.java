@@ -1,6 +1,7 @@
 package dev.sluice.worker.hub;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.common.job.Job;
@@ -248,7 +249,7 @@ class HubAnswerBoundsTest {
         List<HubClient> clients = new ArrayList<>();
         for (int node = 0; node < 2; node++) {
             FleetHubLimiter limiter = fleet.limiter(node, TestFleet.settings(2, 100,
-                    Duration.ofMillis(config.hub().permitLeaseMs()), FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                    Duration.ofMillis(config.hub().permitLeaseMs()), StoreFailurePolicy.FAIL_CLOSED));
             clients.add(closed(new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC())));
         }
 

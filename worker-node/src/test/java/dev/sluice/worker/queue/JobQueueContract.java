@@ -14,6 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.StreamEntryID;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -196,7 +197,7 @@ abstract class JobQueueContract {
             assertThat(b.by()).isEqualTo("test");
             assertThat(b.left()).isZero();
             assertThat(b.finished()).as("still enqueuing").isFalse();
-            backfills.ended(j, "b-1", true);
+            backfills.ended(j, "b-1", true, 0);
             assertThat(backfills.recent(j, 10).backfills().getFirst().finished()).isTrue();
         }
     }
@@ -467,20 +468,82 @@ abstract class JobQueueContract {
      */
     @Test
     void completionsOfAJobAnotherNodeTookOverChangeNothing() {
+        Backfills backfills = backfills();
+        try (Jedis j = redis.server().newJedis()) {
+            backfills.begin(j, "taken", "test");
+        }
         JobQueue cutOff = queue("cut-off", "queue.visibility_timeout_secs", "3600");
-        cutOff.enqueue(jobs(3));
-        List<Delivery> held = fetchAll(cutOff, 3);
+        cutOff.enqueue(jobs(4).stream().map(job -> job.inBatch("taken")).toList());
+        List<Delivery> held = fetchAll(cutOff, 4);
         JobQueue survivor = queue("survivor", "queue.visibility_timeout_secs", "3600");
-        List<Delivery> taken = takenOver(survivor, new ArrayList<>(survivor.reclaimFrom("cut-off", 100)), 3);
+        List<Delivery> taken = takenOver(survivor, new ArrayList<>(survivor.reclaimFrom("cut-off", 100)), 4);
+        assertThat(taken).allSatisfy(d -> assertThat(d.batch()).isEqualTo("taken"));
 
         cutOff.complete(List.of(new Completion.Retry(held.get(0), held.get(0).job().nextAttempt(), 0),
                 new Completion.DeadLetter(held.get(1), ErrorKind.INTERNAL, "late", 1),
-                new Completion.HandBack(held.get(2))));
+                new Completion.HandBack(held.get(2)), new Completion.Ack(held.get(3))));
         QueueStats stats = survivor.stats();
         assertThat(stats.delayed()).as("retries added by the cut-off node").isZero();
         assertThat(stats.dead()).as("dead letters added by the cut-off node").isZero();
         assertThat(survivor.fetch(10, Duration.ofMillis(200))).as("jobs handed back by the cut-off node").isEmpty();
+        assertThat(countsOf(backfills, "taken")).as("the cut-off node's late ends count nothing")
+                .containsEntry("done", "0").containsEntry("dead", "0");
         completeAll(survivor, taken);
         assertThat(survivor.stats().backlog()).isZero();
+        assertThat(countsOf(backfills, "taken")).as("each job counted once, by the node that ended it")
+                .containsEntry("done", "4").containsEntry("dead", "0");
+    }
+
+    @Test
+    void aJobThatCannotBeParsedIsStillCountedDeadForTheBackfillItNames() {
+        Backfills backfills = backfills();
+        try (Jedis j = redis.server().newJedis()) {
+            backfills.begin(j, "b-2", "test");
+        }
+        JobQueue q = queue("node-a");
+        // A job schema version this node does not read: what an older node sees of a newer producer's job.
+        q.enqueueRaw(List.of("{\"key\":\"k\",\"v\":\"99\",\"batch\":\"b-2\"}"));
+        Delivery d = fetchAll(q, 1).getFirst();
+        assertThat(d.malformed()).isTrue();
+        assertThat(d.batch()).isEqualTo("b-2");
+        q.complete(List.of(new Completion.DeadLetter(d, ErrorKind.BAD_JOB, d.parseError().getMessage(), 0)));
+        assertThat(countsOf(backfills, "b-2")).containsEntry("dead", "1");
+    }
+
+    @Test
+    void aReplayTakesBackOnlyACountThatWasMade() {
+        Backfills backfills = backfills();
+        try (Jedis j = redis.server().newJedis()) {
+            backfills.begin(j, "b-3", "test");
+        }
+        JobQueue q = queue("node-a");
+        q.enqueue(List.of(Job.of("noop", "counted").inBatch("b-3")));
+        Delivery d = fetchAll(q, 1).getFirst();
+        q.complete(List.of(new Completion.DeadLetter(d, ErrorKind.HUB_REJECTED, "404", 1)));
+        String counted = q.deadLetters(10).getFirst().id();
+        // A letter of the same backfill written by a node older than backfills: it names the batch, no count.
+        QueueConfig config = TestConfigs.config(redis.url(), "queue.mode", mode()).queue();
+        try (Jedis j = redis.server().newJedis()) {
+            j.xadd(config.deadLetter(), StreamEntryID.NEW_ENTRY, mode().equals("list")
+                    ? Map.of("element", "{\"key\":\"old\",\"type\":\"noop\",\"batch\":\"b-3\"}", "dead.kind", "hub-rejected")
+                    : Map.of("key", "old", "type", "noop", "batch", "b-3", "dead.kind", "hub-rejected"));
+        }
+        assertThat(countsOf(backfills, "b-3")).containsEntry("dead", "1");
+        List<String> ids = q.deadLetters(10).stream().map(DeadLetterEntry::id).toList();
+        assertThat(q.replayDeadLetters(ids)).isEqualTo(2);
+        assertThat(countsOf(backfills, "b-3")).as("only the counted letter moves to 'replayed'")
+                .containsEntry("dead", "0").containsEntry("replayed", "1");
+        assertThat(ids).contains(counted);
+    }
+
+    @Test
+    void twoEqualJobsThatFailAlikeAreBothRetried() {
+        JobQueue q = queue("node-a");
+        q.enqueue(List.of(Job.of("noop", "twice"), Job.of("noop", "twice")));
+        List<Delivery> got = fetchAll(q, 2);
+        q.complete(got.stream().<Completion>map(d -> new Completion.Retry(d, d.job().nextAttempt(), 0)).toList());
+        assertThat(q.stats().delayed()).as("a key enqueued twice is two jobs in the delayed set").isEqualTo(2);
+        assertThat(q.promoteDue(10)).isEqualTo(2);
+        assertThat(fetchAll(q, 2)).hasSize(2);
     }
 }

@@ -1,5 +1,6 @@
 package dev.sluice.worker.limits.fleet;
 
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.limits.HubLimiter.Permit;
 import dev.sluice.worker.limits.LimiterListener;
 import dev.sluice.worker.limits.LocalHubLimiter;
@@ -90,7 +91,7 @@ final class FailurePolicy {
                 return;
             }
             LocalHubLimiter localShare = null;
-            if (settings.get().onStoreFailure() == FleetHubLimiter.OnStoreFailure.LOCAL_SHARE) {
+            if (settings.get().onStoreFailure() == StoreFailurePolicy.LOCAL_SHARE) {
                 int fleet = lastKnownFleet.getAsInt();
                 FleetHubLimiter.Settings now = settings.get();
                 localShare = new LocalHubLimiter(Math.max(1, now.maxInFlight() / fleet),
@@ -99,7 +100,7 @@ final class FailurePolicy {
             degraded = new Degraded(reason, localShare);
             degradations.increment();
         }
-        log.warn("fleet Hub limits degraded: {}; applying cluster.on_store_failure = {}", reason, settings.get().onStoreFailure());
+        log.warn("fleet Hub limits degraded: {}; applying cluster.on_store_failure = {}", reason, settings.get().onStoreFailure().id());
         tell(l -> l.degraded(reason));
     }
 

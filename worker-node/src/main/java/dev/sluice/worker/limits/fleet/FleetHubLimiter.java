@@ -3,6 +3,7 @@ package dev.sluice.worker.limits.fleet;
 import com.hazelcast.config.Config;
 import dev.sluice.common.config.ClusterConfig;
 import dev.sluice.common.config.HubConfig;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LimiterListener;
@@ -119,19 +120,6 @@ public final class FleetHubLimiter implements HubLimiter {
     private static final long MAX_HEARD_PAUSE_MS = TimeUnit.DAYS.toMillis(1);
 
     /** {@code cluster.on_store_failure}. */
-    public enum OnStoreFailure {
-        FAIL_CLOSED, LOCAL_SHARE, FAIL_OPEN;
-
-        public static OnStoreFailure of(String configValue) {
-            return valueOf(configValue.toUpperCase(Locale.ROOT).replace('-', '_'));
-        }
-
-        @Override
-        public String toString() {
-            return name().toLowerCase(Locale.ROOT).replace('_', '-');
-        }
-    }
-
     /**
      * @param maxInFlight    hub.max_concurrent_connections
      * @param maxPerSecond   hub.max_requests_per_second
@@ -144,7 +132,7 @@ public final class FleetHubLimiter implements HubLimiter {
      * @param storeTimeout   a store call slower than this counts as a store failure
      * @param probeEvery     how often the majority is checked and, while degraded, the store probed
      */
-    public record Settings(int maxInFlight, int maxPerSecond, Duration lease, Duration grace, OnStoreFailure onStoreFailure,
+    public record Settings(int maxInFlight, int maxPerSecond, Duration lease, Duration grace, StoreFailurePolicy onStoreFailure,
                            Duration poll, Duration ticketTtl, Duration storeTimeout, Duration probeEvery) {
         public Settings {
             if (grace.isNegative() || grace.compareTo(lease) > 0) {
@@ -162,7 +150,7 @@ public final class FleetHubLimiter implements HubLimiter {
 
         public static Settings of(HubConfig hub, ClusterConfig cluster) {
             return new Settings(hub.maxConcurrentConnections(), hub.maxRequestsPerSecond(),
-                    Duration.ofMillis(hub.permitLeaseMs()), Duration.ofMillis(hub.permitGraceMs()), OnStoreFailure.of(cluster.onStoreFailure()),
+                    Duration.ofMillis(hub.permitLeaseMs()), Duration.ofMillis(hub.permitGraceMs()), cluster.onStoreFailure(),
                     Duration.ofMillis(200), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(500));
         }
 
@@ -172,7 +160,7 @@ public final class FleetHubLimiter implements HubLimiter {
                     probeEvery);
         }
 
-        public Settings withOnStoreFailure(OnStoreFailure policy) {
+        public Settings withOnStoreFailure(StoreFailurePolicy policy) {
             return new Settings(maxInFlight, maxPerSecond, lease, grace, policy, poll, ticketTtl, storeTimeout, probeEvery);
         }
     }
@@ -279,7 +267,7 @@ public final class FleetHubLimiter implements HubLimiter {
         keeper.scheduleWithFixedDelay(this::keep, keepEveryMs, keepEveryMs, TimeUnit.MILLISECONDS);
         log.info("fleet Hub limits: {} in flight (leases of {} ms), {} per second as a bucket of {} refilled {} per {} ms; "
                         + "on store failure: {}", settings.maxInFlight(), settings.lease().toMillis(), settings.maxPerSecond(),
-                shape.capacity(), shape.refillTokens(), shape.refillPeriod().toMillis(), settings.onStoreFailure());
+                shape.capacity(), shape.refillTokens(), shape.refillPeriod().toMillis(), settings.onStoreFailure().id());
     }
 
     /**
@@ -785,7 +773,7 @@ public final class FleetHubLimiter implements HubLimiter {
         String why = fencing.whyNot();
         Settings now = settings;
         return new Snapshot(now.maxInFlight(), now.maxPerSecond(), heldHere.get(), degradedReason(),
-                now.onStoreFailure().toString(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
+                now.onStoreFailure().id(), fallbacks(), lateTokens(), releaseFailures(), byHolder, waiting,
                 pausedUntil, fencing.describe(), why.isEmpty() ? "yes" : why, fencedSends(), storeCalls(), store.tableCalls(), permitsHeld(),
                 expiredTokens(), limitsVersion, store.staleReservations());
     }

@@ -1,5 +1,6 @@
 package dev.sluice.worker.limits.fleet;
 
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.limits.HubLimiterContract;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LimiterListener;
@@ -53,7 +54,7 @@ class FleetHubLimiterTest extends HubLimiterContract {
         List<HubLimiter> out = new ArrayList<>();
         for (int i = 0; i < handles; i++) {
             out.add(fleet.limiter(i, TestFleet.settings(maxInFlight, maxPerSecond, Duration.ofSeconds(6),
-                    FleetHubLimiter.OnStoreFailure.FAIL_CLOSED)));
+                    StoreFailurePolicy.FAIL_CLOSED)));
         }
         return out;
     }
@@ -80,9 +81,9 @@ class FleetHubLimiterTest extends HubLimiterContract {
         int holder = (owner + 1) % 3;
         int observerIndex = (owner + 2) % 3;
         Duration lease = Duration.ofSeconds(4);
-        FleetHubLimiter dying = fleet.limiter(holder, TestFleet.settings(2, 100, lease, FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        FleetHubLimiter dying = fleet.limiter(holder, TestFleet.settings(2, 100, lease, StoreFailurePolicy.FAIL_CLOSED));
         FleetHubLimiter observer = fleet.limiter(observerIndex, TestFleet.settings(2, 100, lease,
-                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                StoreFailurePolicy.FAIL_CLOSED));
         assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
         assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
         String holderNode = fleet.member(holder).nodeId();
@@ -113,7 +114,7 @@ class FleetHubLimiterTest extends HubLimiterContract {
     void aTokenDueWithinHalfTheGraceKeepsTheGrantedLeaseALaterOneStartsTheLeaseAgainFromItsTime() throws Exception {
         fleet = TestFleet.start(2);
         Duration lease = Duration.ofSeconds(3); // grace: a third of it, 1 s
-        FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(2, 1, lease, FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(2, 1, lease, StoreFailurePolicy.FAIL_CLOSED));
         long asked = System.currentTimeMillis();
         HubLimiter.Permit first = limiter.acquire(Duration.ofSeconds(5)); // the bucket's one initial token, due at once
         assertThat(first).isNotNull();
@@ -138,9 +139,9 @@ class FleetHubLimiterTest extends HubLimiterContract {
         int owner = tableOwner();
         int observerIndex = (owner + 1) % 3;
         Duration lease = Duration.ofSeconds(10);
-        FleetHubLimiter dying = fleet.limiter(owner, TestFleet.settings(1, 100, lease, FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+        FleetHubLimiter dying = fleet.limiter(owner, TestFleet.settings(1, 100, lease, StoreFailurePolicy.FAIL_CLOSED));
         FleetHubLimiter observer = fleet.limiter(observerIndex, TestFleet.settings(1, 100, lease,
-                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                StoreFailurePolicy.FAIL_CLOSED));
         assertThat(dying.acquire(Duration.ofSeconds(5))).isNotNull();
         long leaseEnd = firstLeaseEnd(observer, fleet.member(owner).nodeId());
 
@@ -168,7 +169,7 @@ class FleetHubLimiterTest extends HubLimiterContract {
             }
         });
         FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(5, 10, Duration.ofSeconds(3),
-                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                StoreFailurePolicy.FAIL_CLOSED));
         await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(limiter::degraded);
         assertThat(limiter.degradedReason()).contains("node node-2").contains("speaks limiter protocol " + old + ", this node " + FleetHubLimiter.PROTOCOL)
                 .contains("cannot share a fleet");
@@ -185,7 +186,7 @@ class FleetHubLimiterTest extends HubLimiterContract {
     void minorityUnderFailClosedRefusesPermitsAndReportsDegraded() throws Exception {
         fleet = TestFleet.start(3);
         FleetHubLimiter survivor = fleet.limiter(0, TestFleet.settings(5, 10, Duration.ofSeconds(3),
-                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                StoreFailurePolicy.FAIL_CLOSED));
         List<String> events = new CopyOnWriteArrayList<>();
         survivor.addListener(new LimiterListener() {
             @Override
@@ -219,7 +220,7 @@ class FleetHubLimiterTest extends HubLimiterContract {
     void minorityUnderLocalShareGrantsAtMostItsShare() throws Exception {
         fleet = TestFleet.start(3);
         FleetHubLimiter survivor = fleet.limiter(0, TestFleet.settings(5, 10, Duration.ofSeconds(3),
-                FleetHubLimiter.OnStoreFailure.LOCAL_SHARE));
+                StoreFailurePolicy.LOCAL_SHARE));
         fleet.terminate(1);
         fleet.terminate(2);
         await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(survivor::degraded);

@@ -1,5 +1,6 @@
 package dev.sluice.worker.limits.fleet;
 
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
@@ -55,7 +56,7 @@ class FleetLimitsAtTheHubTest {
         List<HubClient> clients = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             FleetHubLimiter limiter = fleet.limiter(i, TestFleet.settings(maxInFlight, maxPerSecond,
-                    Duration.ofMillis(config.hub().permitLeaseMs()), FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                    Duration.ofMillis(config.hub().permitLeaseMs()), StoreFailurePolicy.FAIL_CLOSED));
             limiters.add(limiter);
             clients.add(closed(new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC())));
         }
@@ -154,7 +155,7 @@ class FleetLimitsAtTheHubTest {
         assertThat(limited.retryAfter()).hasValue(Duration.ofSeconds(2));
 
         FleetHubLimiter other = fleet.limiter(2, TestFleet.settings(5, 100, Duration.ofSeconds(6),
-                FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                StoreFailurePolicy.FAIL_CLOSED));
         assertThat(other.acquire(Duration.ofMillis(500))).as("a permit on another node during the pause").isNull();
         HubLimiter.Permit afterPause = other.acquire(Duration.ofSeconds(5));
         long waited = System.nanoTime() - pausedAt;

@@ -1,6 +1,7 @@
 package dev.sluice.worker.limits.fleet;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.hubsim.HubSimulator;
@@ -55,7 +56,7 @@ class FleetSharesTest {
         List<HubClient> clients = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             FleetHubLimiter limiter = fleet.limiter(i, TestFleet.settings(IN_FLIGHT, RPS,
-                    Duration.ofMillis(config.hub().permitLeaseMs()), FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                    Duration.ofMillis(config.hub().permitLeaseMs()), StoreFailurePolicy.FAIL_CLOSED));
             limiters.add(limiter);
             clients.add(closed(new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC())));
         }

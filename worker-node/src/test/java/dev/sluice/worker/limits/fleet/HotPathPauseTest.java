@@ -1,6 +1,7 @@
 package dev.sluice.worker.limits.fleet;
 
 import dev.sluice.common.config.SluiceConfig;
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.Served;
@@ -50,7 +51,7 @@ class HotPathPauseTest {
         List<FleetHubLimiter> limiters = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             FleetHubLimiter limiter = fleet.limiter(i, TestFleet.settings(20, 100,
-                    Duration.ofMillis(config.hub().permitLeaseMs()), FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                    Duration.ofMillis(config.hub().permitLeaseMs()), StoreFailurePolicy.FAIL_CLOSED));
             limiters.add(limiter);
             clients.add(closer.add(new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC())));
         }

@@ -1,5 +1,6 @@
 package dev.sluice.worker.limits.live;
 
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.control.FleetRecord;
 import dev.sluice.control.Pause;
 import dev.sluice.testkit.RedisExtension;
@@ -36,7 +37,7 @@ class LimitsFollowerTest {
              OwnConnection own = own(connections);
              Jedis j = redis.server().newJedis()) {
             FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(10, 100, Duration.ofSeconds(6),
-                    FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                    StoreFailurePolicy.FAIL_CLOSED));
             List<Object> events = new ArrayList<>();
             List<Pause> pauses = new ArrayList<>();
             LimitsFollower follower = new LimitsFollower(record, limiter, 100, 10, "node-0", events::add, pauses::add, System::nanoTime);
@@ -124,7 +125,7 @@ class LimitsFollowerTest {
              OwnConnection own = own(connections);
              Jedis j = redis.server().newJedis()) {
             FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(10, 100, Duration.ofSeconds(6),
-                    FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                    StoreFailurePolicy.FAIL_CLOSED));
             List<Pause> pauses = new ArrayList<>();
             LimitsFollower follower = new LimitsFollower(record, limiter, 100, 10, "node-0", e -> { }, pauses::add,
                     System::nanoTime);

@@ -1,5 +1,6 @@
 package dev.sluice.worker.limits.live;
 
+import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.control.FleetLimits;
 import dev.sluice.control.FleetRecord;
 import dev.sluice.common.config.SluiceConfig;
@@ -97,7 +98,7 @@ class LiveLimitsAtTheHubTest {
                     "hub.max_concurrent_connections", Integer.toString(files[i][1]),
                     "hub.max_requests_per_second", Integer.toString(files[i][0]));
             FleetHubLimiter limiter = fleet.limiter(i, TestFleet.settings(files[i][1], files[i][0],
-                    Duration.ofMillis(config.hub().permitLeaseMs()), FleetHubLimiter.OnStoreFailure.FAIL_CLOSED));
+                    Duration.ofMillis(config.hub().permitLeaseMs()), StoreFailurePolicy.FAIL_CLOSED));
             limiters.add(limiter);
             RedisConnections connections = closed(new RedisConnections(config.redis(), "node-" + i));
             OwnConnection mine = closed(new OwnConnection(connections, "leases"));
