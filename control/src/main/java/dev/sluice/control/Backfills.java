@@ -5,6 +5,7 @@ import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.params.ZRangeParams;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -142,7 +143,7 @@ public final class Backfills {
 
     /** The newest {@code max} backfills, newest first, with Redis's time of the reading. */
     public Reading recent(Jedis jedis, int max) {
-        List<String> ids = jedis.zrevrange(index, 0, Math.max(0, max - 1));
+        List<String> ids = jedis.zrange(index, ZRangeParams.zrangeParams(0, Math.max(0, max - 1)).rev());
         Pipeline p = jedis.pipelined();
         Response<List<String>> time = p.time();
         List<Response<Map<String, String>>> hashes = new ArrayList<>();

@@ -9,8 +9,9 @@ import dev.sluice.control.RedisClients;
 import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import redis.clients.jedis.Connection;
+import redis.clients.jedis.ConnectionPool;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.JedisPool;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 import java.time.Duration;
@@ -26,7 +27,7 @@ import java.util.function.Function;
 public final class FleetControl implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FleetControl.class);
 
-    private final JedisPool pool;
+    private final ConnectionPool pool;
     private final FleetRecord record;
     private final DeadLetterStore deadLetters;
     private final Backfills backfills;
@@ -35,13 +36,13 @@ public final class FleetControl implements AutoCloseable {
     private volatile OperatorEvents events;
 
     public FleetControl(SluiceConfig config) {
-        GenericObjectPoolConfig<Jedis> pc = new GenericObjectPoolConfig<>();
+        GenericObjectPoolConfig<Connection> pc = new GenericObjectPoolConfig<>();
         pc.setMaxTotal(8);
         pc.setMaxIdle(8);
         pc.setMaxWait(Duration.ofMillis(config.redis().connectionTimeoutMs()));
         pc.setJmxEnabled(false);
-        this.pool = new JedisPool(pc, RedisClients.address(config.redis()),
-                RedisClients.clientConfig(config.redis(), "sluice-coordinator", config.redis().connectionTimeoutMs()));
+        this.pool = new ConnectionPool(RedisClients.address(config.redis()),
+                RedisClients.clientConfig(config.redis(), "sluice-coordinator", config.redis().connectionTimeoutMs()), pc);
         this.record = new FleetRecord(config.cluster().name());
         this.deadLetters = new DeadLetterStore(config.queue());
         this.backfills = new Backfills(config.queue().key());
@@ -123,7 +124,7 @@ public final class FleetControl implements AutoCloseable {
     }
 
     private <T> T call(Function<Jedis, T> work) {
-        try (Jedis j = pool.getResource()) {
+        try (Jedis j = new Jedis(pool.getResource())) {
             T result = work.apply(j);
             if (problem != null) {
                 log.info("Redis at {} answers again", where);

@@ -124,7 +124,7 @@ public final class BoundedReplyConnection extends Connection {
         }
         budget[0] = -1;
         MessageDigest sha = sha256();
-        byte[] chunk = new byte[(int) Math.min(CHUNK, length)];
+        byte[] chunk = new byte[Math.min(CHUNK, length)];
         byte[] prefix = null;
         long left = length;
         while (left > 0) {
