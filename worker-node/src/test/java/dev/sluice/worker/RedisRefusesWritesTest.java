@@ -5,7 +5,6 @@ import dev.sluice.common.job.Job;
 import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.testkit.RedisExtension;
-import dev.sluice.worker.admin.WorkerNodeStatus;
 import dev.sluice.worker.queue.Enqueued;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

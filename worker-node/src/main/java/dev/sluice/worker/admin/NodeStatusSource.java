@@ -1,7 +1,7 @@
 package dev.sluice.worker.admin;
 
 /**
- * What the {@link AdminServer} asks of the node it reports on. {@link WorkerNodeStatus} answers for a real
+ * What the {@link AdminServer} asks of the node it reports on. {@code dev.sluice.worker.WorkerNodeStatus} answers for a real
  * {@link dev.sluice.worker.WorkerNode}; tests may answer with anything.
  */
 public interface NodeStatusSource {

@@ -1,7 +1,8 @@
 /**
  * The node's admin HTTP server: status, health, metrics, live limits.
  *
- * <p>Depends on the status it shows; it reads {@code WorkerNode} today (the structure step gives it a narrow status
- * interface).
+ * <p>Depends on {@code common.config}, the JDK HTTP server and Micrometer; it reads the node only through
+ * {@link dev.sluice.worker.admin.NodeStatusSource} and {@link dev.sluice.worker.admin.LimitsControl}, and imports
+ * nothing of the composition root ({@code dev.sluice.worker}).
  */
 package dev.sluice.worker.admin;

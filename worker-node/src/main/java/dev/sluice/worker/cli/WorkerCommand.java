@@ -5,7 +5,7 @@ import dev.sluice.worker.WorkerNode;
 import dev.sluice.worker.admin.AdminServer;
 import dev.sluice.worker.admin.LimitsControl;
 import dev.sluice.control.FleetRecord;
-import dev.sluice.worker.admin.WorkerNodeStatus;
+import dev.sluice.worker.WorkerNodeStatus;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.admin.NodeMeters;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;

@@ -9,6 +9,7 @@ import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.testkit.PromLint;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.WorkerNode;
+import dev.sluice.worker.WorkerNodeStatus;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

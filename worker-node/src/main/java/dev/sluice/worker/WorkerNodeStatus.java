@@ -1,11 +1,13 @@
-package dev.sluice.worker.admin;
+package dev.sluice.worker;
 
 import dev.sluice.common.config.ConfigView;
 import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.config.QueueMode;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.config.StoreFailurePolicy;
-import dev.sluice.worker.WorkerNode;
+import dev.sluice.worker.admin.NodeStatus;
+import dev.sluice.worker.admin.NodeStatusSource;
+import dev.sluice.worker.admin.Readiness;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Maintenance;
 import dev.sluice.worker.pool.RedisRefusals;
@@ -21,7 +23,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reports on a running {@link WorkerNode}. The node is ready while it runs and its queue statistics, refreshed
+ * Reports on a running {@link WorkerNode} to the admin server, which knows only {@link NodeStatusSource}. The node is ready while it runs and its queue statistics, refreshed
  * every 2 s from Redis, are younger than {@code maxStatsAge}: stale statistics mean Redis cannot be reached.
  */
 public final class WorkerNodeStatus implements NodeStatusSource {
