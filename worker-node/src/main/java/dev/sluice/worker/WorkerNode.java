@@ -7,6 +7,7 @@ import dev.sluice.worker.exec.Backoff;
 import dev.sluice.worker.exec.Maintenance;
 import dev.sluice.worker.exec.Periodic;
 import dev.sluice.worker.events.EventPublisher;
+import dev.sluice.worker.events.EventSink;
 import dev.sluice.worker.events.NodeEvents;
 import dev.sluice.worker.exec.Worker;
 import dev.sluice.worker.handler.HandlerRegistry;
@@ -93,7 +94,7 @@ public final class WorkerNode implements AutoCloseable {
     /** The fleet's grantor lease in Redis, or null without a fleet limiter. */
     private final GrantorLease grantor;
     private final ScheduledExecutorService sampler;
-    private final EventPublisher publisher;
+    private final EventSink publisher;
     private final NodeEvents events;
     /** Keeps the fleet limiter on the fleet's live limits in Redis, or null without a fleet limiter. */
     private final LimitsFollower limitsFollower;
@@ -199,26 +200,17 @@ public final class WorkerNode implements AutoCloseable {
         this.maintenance = new Maintenance(queue, worker, Clock.systemUTC(), watch);
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-pool-monitor")
                 .daemon().uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(r));
-        if (config.kafka().enabled()) {
-            this.publisher = new EventPublisher(config.kafka(), nodeId, Clock.systemUTC(), meters, watch);
-            this.events = new NodeEvents(publisher, worker, redis, hub, poolMonitor, maintenance);
-            if (limiter instanceof FleetHubLimiter fleet) {
-                events.permitsHeldFrom(fleet::permitsHeld);
-            }
-        } else {
-            this.publisher = null;
-            this.events = null;
+        this.publisher = config.kafka().enabled()
+                ? new EventPublisher(config.kafka(), nodeId, Clock.systemUTC(), meters, watch) : EventSink.NONE;
+        this.events = new NodeEvents(publisher, worker, redis, hub, poolMonitor, maintenance);
+        if (limiter instanceof FleetHubLimiter fleet) {
+            events.permitsHeldFrom(fleet::permitsHeld);
         }
         // Every node follows the fleet's record: its pause, and its limits when the node has a fleet limiter.
         this.limitsRecord = new FleetRecord(config.cluster().name());
-        EventPublisher p = publisher;
         this.limitsFollower = new LimitsFollower(limitsRecord,
                 cluster != null && limiter instanceof FleetHubLimiter fleet ? fleet : null,
-                config.hub().maxRequestsPerSecond(), config.hub().maxConcurrentConnections(), nodeId, e -> {
-                    if (p != null) {
-                        p.publish(e);
-                    }
-                }, pause -> {
+                config.hub().maxRequestsPerSecond(), config.hub().maxConcurrentConnections(), nodeId, publisher::publish, pause -> {
                     fleetPaused = pause.paused();
                     worker.setPaused(Worker.FLEET_PAUSED, pause.paused());
                 }, System::nanoTime);
@@ -228,23 +220,21 @@ public final class WorkerNode implements AutoCloseable {
 
     private void wireResilience() {
         hub.addBreakerListener(t -> worker.setPaused("breaker-open", t.to() == BreakerListener.State.OPEN));
-        if (events != null) {
-            hub.addBreakerListener(t -> events.breakerState("hub", t.from().name(), t.to().name(), t.failureRate(),
-                    t.failedCalls(), t.bufferedCalls()));
-            if (limiter instanceof FleetHubLimiter fleet) {
-                String policy = config.cluster().onStoreFailure().id();
-                fleet.addListener(new LimiterListener() {
-                    @Override
-                    public void degraded(String reason) {
-                        events.limiterState(true, reason, policy);
-                    }
+        hub.addBreakerListener(t -> events.breakerState("hub", t.from().name(), t.to().name(), t.failureRate(),
+                t.failedCalls(), t.bufferedCalls()));
+        if (limiter instanceof FleetHubLimiter fleet) {
+            String policy = config.cluster().onStoreFailure().id();
+            fleet.addListener(new LimiterListener() {
+                @Override
+                public void degraded(String reason) {
+                    events.limiterState(true, reason, policy);
+                }
 
-                    @Override
-                    public void recovered() {
-                        events.limiterState(false, "the limiter's store answers again under a majority", policy);
-                    }
-                });
-            }
+                @Override
+                public void recovered() {
+                    events.limiterState(false, "the limiter's store answers again under a majority", policy);
+                }
+            });
         }
         if (cluster != null) {
             cluster.onMemberGone(this::reclaimWhenRecordStandsStill);
@@ -453,12 +443,12 @@ public final class WorkerNode implements AutoCloseable {
         maintenance.start(Duration.ofMillis(keepAliveMs));
         hub.warmUp(WARM_UP_REQUESTS, 4);
         worker.start();
-        if (events != null) {
-            long heartbeatMs = config.node().heartbeatIntervalSecs() * 1000L;
-            events.started(queue.mode(), config.node().concurrency(), config.redis().poolSize(), heartbeatMs);
-            if (limitsFollower != null) {
-                limitsFollower.startAnnouncing(); // after node-started, which opens the run for the coordinator
-            }
+        long heartbeatMs = config.node().heartbeatIntervalSecs() * 1000L;
+        events.started(queue.mode(), config.node().concurrency(), config.redis().poolSize(), heartbeatMs);
+        if (limitsFollower != null) {
+            limitsFollower.startAnnouncing(); // after node-started, which opens the run for the coordinator
+        }
+        if (publisher != EventSink.NONE) {
             sampler.scheduleAtFixedRate(() -> events.heartbeat(heartbeatMs), heartbeatMs, heartbeatMs, TimeUnit.MILLISECONDS);
         }
         running = true;
@@ -535,9 +525,7 @@ public final class WorkerNode implements AutoCloseable {
     public int stop() {
         running = false;
         log.info("node {} draining (up to {} s)", config.node().id(), config.node().drainTimeoutSecs());
-        if (events != null) {
-            events.stopping("shutdown");
-        }
+        events.stopping("shutdown");
         int handedBack = worker.drain();
         // After the drain the node holds nothing: its id is free for a restart at once (renewals stopped first, or
         // one would write the record again).
@@ -560,9 +548,7 @@ public final class WorkerNode implements AutoCloseable {
         maintenance.close();
         sampler.shutdownNow();
         sink.close();
-        if (publisher != null) {
-            publisher.close();
-        }
+        publisher.close();
         hub.close();
         limiter.close();
         queue.close();
@@ -606,7 +592,7 @@ public final class WorkerNode implements AutoCloseable {
         return hub;
     }
 
-    /** The node's events, or null when {@code kafka.enabled} is false. */
+    /** The node's events (taken by no one when {@code kafka.enabled} is false). */
     public NodeEvents events() {
         return events;
     }

@@ -43,7 +43,7 @@ import java.util.function.Function;
  * acknowledgement for {@value #UNANSWERED_MS} ms (the producer retries a broker that went away by itself, for up to
  * {@code delivery.timeout.ms}, without telling us); it ends with the next acknowledgement.
  */
-public final class EventPublisher implements AutoCloseable {
+public final class EventPublisher implements EventSink {
     private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
     /** Sent events without any acknowledgement for this long mean Kafka is unreachable (the request timeout). */
     static final long UNANSWERED_MS = 5_000;
@@ -121,6 +121,7 @@ public final class EventPublisher implements AutoCloseable {
     }
 
     /** Queues an event; never blocks. Returns false when the buffer was full and the event was dropped. */
+    @Override
     public boolean publish(EventPayload payload) {
         Event event = new Event(EventCodec.VERSION, nodeId, clock.millis(), sequence.incrementAndGet(), payload);
         if (!buffer.offerLast(event)) {
@@ -131,6 +132,7 @@ public final class EventPublisher implements AutoCloseable {
     }
 
     /** Events dropped since start. */
+    @Override
     public long dropped() {
         return dropped.sum();
     }

@@ -20,7 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class NodeEvents {
     private volatile java.util.function.IntSupplier permitsHeld = () -> -1;
-    private final EventPublisher publisher;
+    private final EventSink publisher;
     private final Worker worker;
     private final RedisConnections redis;
     private final HubClient hub;
@@ -29,7 +29,7 @@ public final class NodeEvents {
     private final Map<String, String> breakers = new ConcurrentHashMap<>();
     private volatile String limiter = "ok";
 
-    public NodeEvents(EventPublisher publisher, Worker worker, RedisConnections redis, HubClient hub, PoolMonitor pool,
+    public NodeEvents(EventSink publisher, Worker worker, RedisConnections redis, HubClient hub, PoolMonitor pool,
                       Maintenance maintenance) {
         this.publisher = publisher;
         this.worker = worker;
