@@ -1,7 +1,6 @@
 package dev.sluice.worker;
 
 import dev.sluice.common.config.SluiceConfig;
-import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Backoff;
 import dev.sluice.worker.exec.Maintenance;
@@ -81,6 +80,7 @@ public final class WorkerNode implements AutoCloseable {
     private final MemberVetting vetting;
     private final JobQueue queue;
     private final HubLimiter limiter;
+    private final FleetHubLimiter fleet;
     private final HubClient hub;
     private final ResultSink sink;
     private final Worker worker;
@@ -113,17 +113,21 @@ public final class WorkerNode implements AutoCloseable {
      * configuration). The node owns the member from now on and closes it last.
      */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster) {
-        this(config, meters, cluster, fleetLimiter(config, cluster), LoopWatch.forNode());
+        this(config, meters, cluster, fleetLimiter(config, cluster));
+    }
+
+    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, FleetHubLimiter fleet) {
+        this(config, meters, cluster, fleet, fleet, LoopWatch.forNode());
     }
 
     /** A node without a cluster: {@code limiter} alone keeps the Hub's limits (a single node, or tests). */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter) {
-        this(config, meters, null, limiter, LoopWatch.forNode());
+        this(config, meters, null, null, limiter, LoopWatch.forNode());
     }
 
     /** A node without a cluster whose loops {@code watch} watches (tests pass their own clock and exit). */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter, LoopWatch watch) {
-        this(config, meters, null, limiter, watch);
+        this(config, meters, null, null, limiter, watch);
     }
 
     /**
@@ -157,8 +161,13 @@ public final class WorkerNode implements AutoCloseable {
         }
     }
 
-    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, HubLimiter limiter,
-                       LoopWatch watch) {
+    /**
+     * @param cluster the node's cluster member, or null for a node alone
+     * @param fleet   the fleet's limiter on that member (also {@code limiter}), or null for a node alone: the member
+     *                vetting, the grant lease and the live limits work on it
+     */
+    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, FleetHubLimiter fleet,
+                       HubLimiter limiter, LoopWatch watch) {
         this.config = config;
         this.watch = watch;
         this.meters = meters;
@@ -174,15 +183,15 @@ public final class WorkerNode implements AutoCloseable {
         this.leaseConnection = new OwnConnection(redis, "leases");
         this.leases = new Periodic("sluice-leases", watch);
         this.record = new NodeRecord(redis, leaseConnection, nodeId, lease);
-        this.vetting = cluster != null && limiter instanceof FleetHubLimiter fleet
+        this.vetting = fleet != null
                 ? new MemberVetting(redis, () -> cluster.hazelcast().getCluster().getMembers(),
                         () -> cluster.hazelcast().getCluster().getLocalMember().getUuid(), nodeId,
                         Duration.ofMillis(3L * config.node().leaseMs()), System::nanoTime, fleet::distrust, fleet::trust)
                 : null;
-        this.grantor = cluster != null && limiter instanceof FleetHubLimiter fleet
-                ? grantorLease(config, cluster, leaseConnection, record, fleet) : null;
+        this.grantor = fleet != null ? grantorLease(config, cluster, leaseConnection, record, fleet) : null;
         this.queue = JobQueues.create(config.queue(), nodeId, redis, Clock.systemUTC(), lease);
         this.limiter = limiter;
+        this.fleet = fleet;
         this.hub = new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC());
         this.sink = ResultSinks.create(config.sink(), config.kafka(), nodeId, redis, watch);
         Worker.Settings settings = new Worker.Settings(
@@ -203,13 +212,11 @@ public final class WorkerNode implements AutoCloseable {
         this.publisher = config.kafka().enabled()
                 ? new EventPublisher(config.kafka(), nodeId, Clock.systemUTC(), meters, watch) : EventSink.NONE;
         this.events = new NodeEvents(publisher, worker, redis, hub, poolMonitor, maintenance);
-        if (limiter instanceof FleetHubLimiter fleet) {
-            events.permitsHeldFrom(fleet::permitsHeld);
-        }
+        events.permitsHeldFrom(limiter::permitsHeld);
         // Every node follows the fleet's record: its pause, and its limits when the node has a fleet limiter.
         this.limitsRecord = new FleetRecord(config.cluster().name());
         this.limitsFollower = new LimitsFollower(limitsRecord,
-                cluster != null && limiter instanceof FleetHubLimiter fleet ? fleet : null,
+                fleet,
                 config.hub().maxRequestsPerSecond(), config.hub().maxConcurrentConnections(), nodeId, publisher::publish, pause -> {
                     fleetPaused = pause.paused();
                     worker.setPaused(Worker.FLEET_PAUSED, pause.paused());
@@ -222,26 +229,23 @@ public final class WorkerNode implements AutoCloseable {
         hub.addBreakerListener(t -> worker.setPaused("breaker-open", t.to() == BreakerListener.State.OPEN));
         hub.addBreakerListener(t -> events.breakerState("hub", t.from().name(), t.to().name(), t.failureRate(),
                 t.failedCalls(), t.bufferedCalls()));
-        if (limiter instanceof FleetHubLimiter fleet) {
-            String policy = config.cluster().onStoreFailure().id();
-            fleet.addListener(new LimiterListener() {
-                @Override
-                public void degraded(String reason) {
-                    events.limiterState(true, reason, policy);
-                }
+        String policy = config.cluster().onStoreFailure().id();
+        limiter.addListener(new LimiterListener() {
+            @Override
+            public void degraded(String reason) {
+                events.limiterState(true, reason, policy);
+            }
 
-                @Override
-                public void recovered() {
-                    events.limiterState(false, "the limiter's store answers again under a majority", policy);
-                }
-            });
-        }
+            @Override
+            public void recovered() {
+                events.limiterState(false, "the limiter's store answers again under a majority", policy);
+            }
+        });
         if (cluster != null) {
             cluster.onMemberGone(this::reclaimWhenRecordStandsStill);
         }
-        if (limiter instanceof FleetHubLimiter fleet
-                && fleet.settings().onStoreFailure() == StoreFailurePolicy.FAIL_CLOSED) {
-            fleet.addListener(new LimiterListener() {
+        if (limiter.stopsWhileDegraded()) {
+            limiter.addListener(new LimiterListener() {
                 @Override
                 public void degraded(String reason) {
                     worker.setPaused("limiter-degraded", true);
@@ -346,28 +350,11 @@ public final class WorkerNode implements AutoCloseable {
             Gauge.builder("sluice.cluster.majority", cluster, c -> c.hasMajority() ? 1 : 0)
                     .description("1 while this side holds a majority of the last known fleet").register(meters);
         }
-        if (limiter instanceof FleetHubLimiter fleet) {
-            Gauge.builder("sluice.limiter.degraded", fleet, f -> f.degraded() ? 1 : 0)
-                .description("1 while the fleet limiter runs on cluster.on_store_failure").register(meters);
-            Gauge.builder("sluice.limiter.fallbacks", fleet, FleetHubLimiter::fallbacks)
-                    .description("Acquires decided by cluster.on_store_failure").register(meters);
-            Gauge.builder("sluice.limiter.degradations", fleet, FleetHubLimiter::degradations)
-                .description("Times the fleet limiter became degraded, since start").register(meters);
-            Gauge.builder("sluice.limiter.late_tokens", fleet, FleetHubLimiter::lateTokens)
-                    .description("Rate tokens left unused because their request would have left too late").register(meters);
-            Gauge.builder("sluice.limiter.release_failures", fleet, FleetHubLimiter::releaseFailures)
-                .description("Fleet permits whose release failed (they come back when their lease ends), since start").register(meters);
-            FunctionCounter.builder("sluice.limiter.store.calls", fleet, FleetHubLimiter::storeCalls)
-                    .description("Calls to the fleet limiter's store (permit table and rate bucket)").register(meters);
-            FunctionCounter.builder("sluice.limiter.expired.tokens", fleet, FleetHubLimiter::expiredTokens)
-                    .description("Rate tokens reserved ahead of this node's requests that expired unused").register(meters);
-            Gauge.builder("sluice.limiter.permits.held", fleet, FleetHubLimiter::permitsHeld)
-                    .description("Fleet permits this node holds, in use or kept for its next requests").register(meters);
-        }
+        limiter.bindTo(meters);
         Gauge.builder("sluice.fleet.paused", this, n -> n.fleetPaused ? 1 : 0)
                 .description("1 while the fleet's record says the fleet is paused (sluice pause, the dashboard)")
                 .register(meters);
-        boolean follows = limiter instanceof FleetHubLimiter;
+        boolean follows = limiter.followsFleetLimits();
         Gauge.builder("sluice.fleet.limit.requests_per_second", limitsFollower,
                         f -> !follows || f.current() == null ? config.hub().maxRequestsPerSecond() : f.current().maxPerSecond())
                 .description("The Hub rate limit this node keeps: the fleet's live limits record with a fleet limiter, "
@@ -615,7 +602,7 @@ public final class WorkerNode implements AutoCloseable {
      * @throws IllegalArgumentException for limits out of bounds
      */
     public FleetRecord.Change changeLimits(Long expectedVersion, int maxPerSecond, int maxInFlight, String by) {
-        if (!(limiter instanceof FleetHubLimiter)) {
+        if (!limiter.followsFleetLimits()) {
             throw new IllegalStateException("this node keeps the Hub's limits alone (no fleet limiter): they change "
                     + "with its configuration");
         }
@@ -624,7 +611,12 @@ public final class WorkerNode implements AutoCloseable {
 
     /** Whether the node shares the Hub's limits with a fleet (and so follows the fleet's live limits). */
     public boolean hasFleetLimiter() {
-        return limiter instanceof FleetHubLimiter;
+        return limiter.followsFleetLimits();
+    }
+
+    /** The fleet's limiter, or null for a node alone. */
+    public FleetHubLimiter fleetLimiter() {
+        return fleet;
     }
 
     /** Whether the fleet's record says the fleet is paused, as this node last read it. */

@@ -4,7 +4,6 @@ import dev.sluice.common.config.ConfigView;
 import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.config.QueueMode;
 import dev.sluice.common.config.SluiceConfig;
-import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.admin.NodeStatus;
 import dev.sluice.worker.admin.NodeStatusSource;
 import dev.sluice.worker.admin.Readiness;
@@ -82,10 +81,9 @@ public final class WorkerNodeStatus implements NodeStatusSource {
             return Readiness.notReady("queue statistics are " + age.toMillis() + " ms old (limit "
                     + maxStatsAge.toMillis() + " ms): Redis is not answering" + because);
         }
-        if (node.limiter() instanceof FleetHubLimiter fleet && fleet.degraded()
-                && fleet.settings().onStoreFailure() == StoreFailurePolicy.FAIL_CLOSED) {
-            return Readiness.notReady("no new Hub calls (cluster.on_store_failure = fail-closed): "
-                    + fleet.degradedReason() + "; this node resumes by itself when that ends");
+        String refused = node.limiter().refusesBecause();
+        if (refused != null) {
+            return Readiness.notReady(refused + "; this node resumes by itself when that ends");
         }
         return Readiness.readyNow();
     }
@@ -126,7 +124,7 @@ public final class WorkerNodeStatus implements NodeStatusSource {
             return null;
         }
         List<String> nodes = member.memberNodeIds();
-        FleetHubLimiter.Snapshot limits = node.limiter() instanceof FleetHubLimiter fleet ? fleet.snapshot() : null;
+        FleetHubLimiter.Snapshot limits = node.fleetLimiter() == null ? null : node.fleetLimiter().snapshot();
         return new NodeStatus.Cluster(member.clusterName(), nodes.size(), nodes, member.hasMajority(),
                 member.lastKnownSize(), member.partitionsSafe(), limits,
                 node.limitsFollower() == null ? null : node.limitsFollower().status());

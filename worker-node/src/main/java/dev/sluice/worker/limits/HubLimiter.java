@@ -1,5 +1,7 @@
 package dev.sluice.worker.limits;
 
+import io.micrometer.core.instrument.MeterRegistry;
+
 import java.time.Duration;
 
 /**
@@ -51,6 +53,40 @@ public interface HubLimiter extends AutoCloseable {
         default boolean renewToken(Duration maxWait) throws InterruptedException {
             return true;
         }
+    }
+
+    /**
+     * Tells {@code listener} when the limiter degrades, recovers, or waits for its store. A limiter that cannot
+     * degrade (the local one) never calls it.
+     */
+    default void addListener(LimiterListener listener) {
+    }
+
+    /**
+     * Why the limiter sends nothing new now (degraded under {@code cluster.on_store_failure = fail-closed}), or null
+     * while it grants. The node's readiness says it.
+     */
+    default String refusesBecause() {
+        return null;
+    }
+
+    /** Whether the node stops fetching while the limiter is degraded ({@code fail-closed}). */
+    default boolean stopsWhileDegraded() {
+        return false;
+    }
+
+    /** Fleet permits this node holds now, or -1 for a limiter that is not a fleet's. */
+    default int permitsHeld() {
+        return -1;
+    }
+
+    /** Whether it follows the fleet's live limits (a fleet's limiter), rather than the node's file. */
+    default boolean followsFleetLimits() {
+        return false;
+    }
+
+    /** Registers the limiter's own meters; none by default. */
+    default void bindTo(MeterRegistry meters) {
     }
 
     /** Tells the limiter the Hub asked everyone to wait (429 Retry-After). */

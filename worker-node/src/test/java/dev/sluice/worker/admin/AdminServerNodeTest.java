@@ -128,6 +128,10 @@ class AdminServerNodeTest {
                 .anyMatch(l -> l.matches("sluice_queue_oldest_waiting_age_seconds \\S+"))
                 .anyMatch(l -> l.matches("process_cpu_seconds_total \\S+"))
                 .anyMatch(l -> l.matches("system_cpus \\S+"))
+                // The fleet limiter binds its own meters.
+                .anyMatch(l -> l.matches("sluice_limiter_degraded 0\\.0"))
+                .anyMatch(l -> l.matches("sluice_limiter_permits_held \\S+"))
+                .anyMatch(l -> l.matches("sluice_limiter_store_calls_total \\S+"))
                 .noneMatch(l -> l.startsWith("process_cpu_time_ns_total") || l.startsWith("system_cpu_count"));
         assertThat(PromLint.problems(metrics.body())).as("what promtool check metrics would report").isEmpty();
 

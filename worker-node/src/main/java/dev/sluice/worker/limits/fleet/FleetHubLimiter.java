@@ -9,6 +9,9 @@ import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LimiterListener;
 import dev.sluice.worker.limits.fleet.grant.GrantRight;
 import dev.sluice.worker.limits.fleet.grant.MajorityRule;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -380,8 +383,46 @@ public final class FleetHubLimiter implements HubLimiter {
         return fencing.fencedSends();
     }
 
+    @Override
     public void addListener(LimiterListener listener) {
         policy.addListener(listener);
+    }
+
+    @Override
+    public String refusesBecause() {
+        return degraded() && stopsWhileDegraded() ? "no new Hub calls (cluster.on_store_failure = fail-closed): "
+                + degradedReason() : null;
+    }
+
+    @Override
+    public boolean stopsWhileDegraded() {
+        return settings.onStoreFailure() == StoreFailurePolicy.FAIL_CLOSED;
+    }
+
+    @Override
+    public boolean followsFleetLimits() {
+        return true;
+    }
+
+    @Override
+    public void bindTo(MeterRegistry meters) {
+        Gauge.builder("sluice.limiter.degraded", this, f -> f.degraded() ? 1 : 0)
+                .description("1 while the fleet limiter runs on cluster.on_store_failure").register(meters);
+        Gauge.builder("sluice.limiter.fallbacks", this, FleetHubLimiter::fallbacks)
+                .description("Acquires decided by cluster.on_store_failure").register(meters);
+        Gauge.builder("sluice.limiter.degradations", this, FleetHubLimiter::degradations)
+                .description("Times the fleet limiter became degraded, since start").register(meters);
+        Gauge.builder("sluice.limiter.late_tokens", this, FleetHubLimiter::lateTokens)
+                .description("Rate tokens left unused because their request would have left too late").register(meters);
+        Gauge.builder("sluice.limiter.release_failures", this, FleetHubLimiter::releaseFailures)
+                .description("Fleet permits whose release failed (they come back when their lease ends), since start")
+                .register(meters);
+        FunctionCounter.builder("sluice.limiter.store.calls", this, FleetHubLimiter::storeCalls)
+                .description("Calls to the fleet limiter's store (permit table and rate bucket)").register(meters);
+        FunctionCounter.builder("sluice.limiter.expired.tokens", this, FleetHubLimiter::expiredTokens)
+                .description("Rate tokens reserved ahead of this node's requests that expired unused").register(meters);
+        Gauge.builder("sluice.limiter.permits.held", this, FleetHubLimiter::permitsHeld)
+                .description("Fleet permits this node holds, in use or kept for its next requests").register(meters);
     }
 
     @Override
@@ -704,6 +745,7 @@ public final class FleetHubLimiter implements HubLimiter {
     }
 
     /** Permits this node holds now, in use or kept idle for its next requests. */
+    @Override
     public int permitsHeld() {
         return share.held();
     }
