@@ -6,7 +6,11 @@ import java.util.List;
 /**
  * What a test opened, closed in reverse order when the test ends: declare a field
  * {@code @AutoClose final Closer closer = new Closer();} and wrap each resource in {@link #add}.
+ *
+ * <p>It closes any {@link AutoCloseable}, so its {@code close} throws what theirs do ({@code Exception}, which javac's
+ * {@code try} lint flags for possibly being an {@code InterruptedException}).
  */
+@SuppressWarnings("try")
 public final class Closer implements AutoCloseable {
     private final List<AutoCloseable> resources = new ArrayList<>();
 
