@@ -34,7 +34,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,7 +46,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
@@ -136,9 +134,7 @@ public final class Coordinator implements AutoCloseable {
         this.engine.addListener(stream);
         this.server = new AdminServer(config.metrics(), c.tokens(), hostnames(config));
         this.fleet = new FleetControl(config);
-        this.kafkaClient = new LinkedHashMap<>();
-        kafkaClient.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.kafka().bootstrapServers());
-        kafkaClient.putAll(config.kafka().properties());
+        this.kafkaClient = config.kafka().clientProperties(null);
         this.operatorEvents = new OperatorEvents(kafkaClient, config.kafka().eventsTopic(), clock);
         fleet.publishTo(operatorEvents);
         this.evaluator = Executors.newSingleThreadScheduledExecutor(

@@ -1,5 +1,6 @@
 package dev.sluice.common.config;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -24,6 +25,20 @@ public record KafkaConfig(boolean enabled, String bootstrapServers, String event
                 r.nonBlank("kafka.alerts_topic", "sluice.alerts"),
                 r.intIn("kafka.buffer_events", 10_000, 1, 10_000_000),
                 r.stringMap("kafka.properties"));
+    }
+
+    /**
+     * What every Kafka client of Sluice starts from (producers, consumers, the admin client): the {@code properties}
+     * as they are, then {@code bootstrap_servers}, then {@code clientId} unless it is null. Each client adds its own
+     * serializers and tuning. Plain keys, no Kafka type: {@code common} does not depend on the Kafka client.
+     */
+    public Map<String, Object> clientProperties(String clientId) {
+        Map<String, Object> out = new LinkedHashMap<>(properties);
+        out.put("bootstrap.servers", bootstrapServers);
+        if (clientId != null) {
+            out.put("client.id", clientId);
+        }
+        return out;
     }
 
     /** The client properties with the values of secret-looking names hidden, fit for logs and status pages. */

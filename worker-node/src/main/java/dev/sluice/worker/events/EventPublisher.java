@@ -19,7 +19,6 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.LinkedBlockingDeque;
@@ -85,9 +84,7 @@ public final class EventPublisher implements EventSink {
         this.clock = clock;
         this.buffer = new LinkedBlockingDeque<>(kafka.bufferEvents());
         this.outage = new KafkaOutage(kafka.bootstrapServers(), kafka.bufferEvents());
-        Map<String, Object> props = new HashMap<>(kafka.properties());
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        props.put(ProducerConfig.CLIENT_ID_CONFIG, "sluice-events-" + nodeId);
+        Map<String, Object> props = kafka.clientProperties("sluice-events-" + nodeId);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         props.put(ProducerConfig.LINGER_MS_CONFIG, 20);

@@ -11,7 +11,6 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 
@@ -24,9 +23,7 @@ public final class KafkaSink implements ResultSink {
     private final String topic;
 
     public KafkaSink(KafkaConfig kafka, String topic, String clientId) {
-        Map<String, Object> props = new HashMap<>(kafka.properties());
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        props.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+        Map<String, Object> props = kafka.clientProperties(clientId);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
