@@ -47,6 +47,7 @@ public final class EventPublisher implements EventSink {
     /** Sent events without any acknowledgement for this long mean Kafka is unreachable (the request timeout). */
     static final long UNANSWERED_MS = 5_000;
 
+    private final Object order = new Object();
     private final String nodeId;
     private final String topic;
     private final Clock clock;
@@ -120,12 +121,16 @@ public final class EventPublisher implements EventSink {
     /** Queues an event; never blocks. Returns false when the buffer was full and the event was dropped. */
     @Override
     public boolean publish(EventPayload payload) {
-        Event event = new Event(EventCodec.VERSION, nodeId, clock.millis(), sequence.incrementAndGet(), payload);
-        if (!buffer.offerLast(event)) {
-            dropped.increment();
-            return false;
+        // The sequence is taken and the event queued in one step: two threads publishing at once (two jobs
+        // dead-lettered together) must not queue 3 before 2, which the coordinator would take for a replay.
+        synchronized (order) {
+            Event event = new Event(EventCodec.VERSION, nodeId, clock.millis(), sequence.incrementAndGet(), payload);
+            if (!buffer.offerLast(event)) {
+                dropped.increment();
+                return false;
+            }
+            return true;
         }
-        return true;
     }
 
     /** Events dropped since start. */
