@@ -122,7 +122,7 @@ public final class EventPublisher implements EventSink {
     @Override
     public boolean publish(EventPayload payload) {
         // The sequence is taken and the event queued in one step: two threads publishing at once (two jobs
-        // dead-lettered together) must not queue 3 before 2, which the coordinator would take for a replay.
+        // dead-lettered together) must not queue 3 before 2, which the coordinator would take for a restart.
         synchronized (order) {
             Event event = new Event(EventCodec.VERSION, nodeId, clock.millis(), sequence.incrementAndGet(), payload);
             if (!buffer.offerLast(event)) {
