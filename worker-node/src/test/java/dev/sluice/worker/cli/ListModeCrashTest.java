@@ -12,6 +12,7 @@ import redis.clients.jedis.Jedis;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -77,13 +78,23 @@ class ListModeCrashTest {
                             looks.add(new Look(System.nanoTime(), j.hget("sluice:node:victim", "seq")));
                             return j.hlen(DELIVERIES) == 0;
                         });
+                // Requests arriving from now on are held 4 s (within the 5 s request timeout). Once the requests
+                // already there have had their 2.5 s, every job the victim holds is in flight until at least 4 s after
+                // this: killed in between, it surely dies holding jobs (a wave of its jobs, all fetched together, could
+                // otherwise end in the moment between looking at its list and the kill).
+                hub.setLatency(4_000, 0);
+                long raised = System.nanoTime();
                 await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(10)).until(() -> {
                     looks.add(new Look(System.nanoTime(), j.hget("sluice:node:victim", "seq")));
-                    return j.llen("sluice:queue:processing:victim") >= 5;
+                    return System.nanoTime() - raised > TimeUnit.MILLISECONDS.toNanos(2_600)
+                            && j.llen("sluice:queue:processing:victim") >= 5;
                 });
                 long killedAt = System.nanoTime();
                 victim.kill();
                 long pendingAtKill = j.llen("sluice:queue:processing:victim");
+                assertThat(System.nanoTime() - raised).as("killed while its jobs were held at the Hub")
+                        .isLessThan(TimeUnit.MILLISECONDS.toNanos(4_000));
+                assertThat(pendingAtKill).as("jobs in flight on the victim at SIGKILL").isPositive();
                 String lastSeq = j.hget("sluice:node:victim", "seq");
                 assertThat(looks.stream().map(Look::seq).distinct().count()).as("the victim's record moved while it lived")
                         .isGreaterThan(2);
