@@ -1,38 +1,45 @@
 package dev.sluice.common.error;
 
 import com.fasterxml.jackson.core.JacksonException;
-import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.RecordTooLargeException;
-import redis.clients.jedis.exceptions.JedisAccessControlException;
-import redis.clients.jedis.exceptions.JedisBusyException;
-import redis.clients.jedis.exceptions.JedisConnectionException;
-import redis.clients.jedis.exceptions.JedisDataException;
-import redis.clients.jedis.exceptions.JedisException;
 
-import java.io.IOException;
-import java.net.SocketTimeoutException;
-import java.net.http.HttpTimeoutException;
-import java.util.NoSuchElementException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * Maps real client exceptions (Jedis, {@code java.net.http}, Kafka, Jackson) onto {@link ErrorKind}.
+ * Maps a failure onto {@link ErrorKind} by walking its cause chain from the outside in; the first exception that
+ * says something specific decides, and wrappers such as {@link CompletionException} are looked through.
  *
- * <p>The cause chain is walked from the outside in and the first exception that says something specific decides;
- * wrappers such as {@link CompletionException} are looked through. Redis I/O always arrives wrapped in a
- * {@link JedisConnectionException} and Kafka's in a {@link KafkaException}, so a bare {@link IOException} comes
- * from the Hub's HTTP client and means the Hub is unreachable.
+ * <p>This class knows no client library. A {@link SluiceException} carries its own kind, given where the failure
+ * happened by the adapter that knows its client (the Redis pool, the Hub client, the Kafka sink); an adapter that
+ * must classify a client's exception it did not throw itself passes its {@link Translator}. What nobody recognises
+ * is {@link ErrorKind#INTERNAL}: a bare {@link java.io.IOException} is not taken for the Hub's.
  */
 public final class ErrorClassifier {
+
+    /** An adapter's view of its own client's exceptions. */
+    @FunctionalInterface
+    public interface Translator {
+        /** The kind of {@code t}, or null when {@code t} says nothing (the walk goes on to its cause). */
+        ErrorKind kindOf(Throwable t);
+    }
+
+    private static final Translator NONE = t -> null;
+
+    /** How deep a cause chain is walked: a chain can loop (a caused by b caused by a). */
+    private static final int MAX_DEPTH = 32;
 
     private ErrorClassifier() {
     }
 
     public static ErrorKind classify(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            ErrorKind kind = classifyOne(t);
+        return classify(failure, NONE);
+    }
+
+    public static ErrorKind classify(Throwable failure, Translator adapter) {
+        int depth = 0;
+        for (Throwable t = failure; t != null && depth++ < MAX_DEPTH; t = t.getCause()) {
+            ErrorKind kind = classifyOne(t, adapter);
             if (kind != null) {
                 return kind;
             }
@@ -40,43 +47,19 @@ public final class ErrorClassifier {
         return ErrorKind.INTERNAL;
     }
 
-    private static ErrorKind classifyOne(Throwable t) {
+    private static ErrorKind classifyOne(Throwable t, Translator adapter) {
         if (t instanceof SluiceException s) {
             return s.kind();
         }
         if (t instanceof CompletionException || t instanceof ExecutionException) {
             return null;
         }
-        if (t instanceof JedisConnectionException) {
-            return hasCause(t, SocketTimeoutException.class) ? ErrorKind.CONNECTION_TIMEOUT : ErrorKind.REDIS_UNAVAILABLE;
-        }
-        if (t instanceof JedisBusyException || t instanceof JedisAccessControlException) {
-            return ErrorKind.REDIS_UNAVAILABLE;
-        }
-        if (t instanceof JedisDataException) {
-            return isTransientRedisReply(t.getMessage()) ? ErrorKind.REDIS_UNAVAILABLE : ErrorKind.INTERNAL;
-        }
-        if (t instanceof JedisException && t.getCause() instanceof NoSuchElementException nse) {
-            // commons-pool: no cause means the borrow wait ran out; a cause means creating a connection failed.
-            return nse.getCause() == null ? ErrorKind.POOL_EXHAUSTED : classify(nse.getCause());
-        }
-        if (t instanceof JedisException) {
-            return null;
-        }
-        if (t instanceof HttpTimeoutException || t instanceof SocketTimeoutException) {
-            return ErrorKind.HUB_TIMEOUT;
-        }
-        if (t instanceof RecordTooLargeException) {
-            return ErrorKind.BAD_JOB;
-        }
-        if (t instanceof KafkaException) {
-            return ErrorKind.SINK_FAILURE;
+        ErrorKind kind = adapter.kindOf(t);
+        if (kind != null) {
+            return kind;
         }
         if (t instanceof JacksonException) {
             return ErrorKind.BAD_JOB;
-        }
-        if (t instanceof IOException) {
-            return ErrorKind.HUB_UNAVAILABLE;
         }
         if (t instanceof RejectedExecutionException) {
             return ErrorKind.BACKPRESSURE;
@@ -84,21 +67,10 @@ public final class ErrorClassifier {
         return null;
     }
 
-    private static boolean isTransientRedisReply(String message) {
-        if (message == null) {
-            return false;
-        }
-        for (String prefix : new String[] {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "OOM", "READONLY",
-                "CLUSTERDOWN", "NOAUTH", "WRONGPASS"}) {
-            if (message.startsWith(prefix)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
-        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+    /** True when {@code t} or one of its causes is a {@code type}. */
+    public static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+        int depth = 0;
+        for (Throwable c = t; c != null && depth++ < MAX_DEPTH; c = c.getCause()) {
             if (type.isInstance(c)) {
                 return true;
             }

@@ -7,8 +7,10 @@ import dev.sluice.common.job.Job;
  * {@code META-INF/services/dev.sluice.worker.handler.JobHandler}), so users add handlers as jars on the class
  * path. A handler must have a public no-argument constructor and be safe to call from many threads.
  *
- * <p>Throwing classifies the failure (see {@code dev.sluice.common.error.ErrorClassifier}): recoverable ones are
- * retried with backoff, permanent ones dead-lettered. Returning normally acknowledges the job.
+ * <p>Throwing fails the job, and the failure's kind decides what happens to it (see {@code RetryPolicy}): recoverable
+ * ones are retried with backoff, permanent ones dead-lettered. A handler says the kind by throwing a
+ * {@link dev.sluice.common.error.SluiceException}, as {@link JobContext}'s calls do; a JSON parse error counts as a
+ * bad job and anything else as {@code INTERNAL}. Returning normally acknowledges the job.
  */
 public interface JobHandler {
 

@@ -4,7 +4,6 @@ import com.sun.net.httpserver.HttpServer;
 import dev.sluice.common.config.BreakerConfig;
 import dev.sluice.common.config.HubConfig;
 import dev.sluice.common.config.SluiceConfig;
-import dev.sluice.common.error.ErrorClassifier;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.worker.limits.HubLimiter;
@@ -326,7 +325,7 @@ public final class HubClient implements AutoCloseable {
             if (SingleSendBody.refusedResend(e)) {
                 resendsRefused.increment();
             }
-            ErrorKind kind = ErrorClassifier.classify(e);
+            ErrorKind kind = HubErrors.classify(e);
             if (kind.timeout()) {
                 timeouts.increment();
             }

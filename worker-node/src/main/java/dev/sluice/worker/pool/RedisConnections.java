@@ -86,7 +86,7 @@ public final class RedisConnections implements RedisCalls, AutoCloseable {
         } catch (RuntimeException e) {
             borrowWaitRecorder.accept(System.nanoTime() - start);
             errors.increment();
-            if (dev.sluice.common.error.ErrorClassifier.classify(e) == ErrorKind.POOL_EXHAUSTED) {
+            if (RedisErrors.classify(e) == ErrorKind.POOL_EXHAUSTED) {
                 borrowTimeouts.increment();
                 throw new SluiceException(ErrorKind.POOL_EXHAUSTED, "no Redis connection free within "
                         + config.connectionTimeoutMs() + " ms (pool max " + config.poolSize() + ", active "
@@ -167,7 +167,7 @@ public final class RedisConnections implements RedisCalls, AutoCloseable {
     /** Counts a failure seen outside {@link #withJedis} (e.g. by the fetcher on its own connection). */
     public void recordError(RuntimeException e) {
         errors.increment();
-        if (dev.sluice.common.error.ErrorClassifier.classify(e) == ErrorKind.CONNECTION_TIMEOUT) {
+        if (RedisErrors.classify(e) == ErrorKind.CONNECTION_TIMEOUT) {
             socketTimeouts.increment();
         }
     }

@@ -7,6 +7,7 @@ import dev.sluice.common.job.Job;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -41,12 +42,20 @@ public final class KafkaSink implements ResultSink {
         try {
             producer.send(new ProducerRecord<>(topic, job.id(), result)).get();
         } catch (ExecutionException e) {
-            throw new SluiceException(ErrorKind.SINK_FAILURE, "writing the result of " + job.id() + " to " + topic
-                    + " failed: " + e.getCause(), e.getCause());
+            throw failed(job, e.getCause());
         } catch (RuntimeException e) {
-            throw new SluiceException(ErrorKind.SINK_FAILURE, "writing the result of " + job.id() + " to " + topic
-                    + " failed: " + e, e);
+            throw failed(job, e);
         }
+    }
+
+    /**
+     * A result larger than the producer or the topic takes ({@code max.request.size}, {@code max.message.bytes}) will
+     * never fit, so the job is bad ({@link ErrorKind#BAD_JOB}, dead-lettered); any other failure is the sink's.
+     */
+    private SluiceException failed(Job job, Throwable cause) {
+        ErrorKind kind = cause instanceof RecordTooLargeException ? ErrorKind.BAD_JOB : ErrorKind.SINK_FAILURE;
+        return new SluiceException(kind, "writing the result of " + job.id() + " to " + topic + " failed: " + cause,
+                cause);
     }
 
     @Override
