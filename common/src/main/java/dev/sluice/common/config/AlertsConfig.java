@@ -1,7 +1,9 @@
 package dev.sluice.common.config;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -14,25 +16,8 @@ import java.util.Set;
  * fewer than {@code rate_min_operations} operations make up the denominator. While a breaker is open or half-open,
  * the rules listed in {@code breaker_inhibits} raise nothing new: the breaker explains them.
  */
-public record AlertsConfig(
-        int rateWindowSecs, int rateMinOperations, List<String> breakerInhibits,
-        double poolUsageThreshold, int poolUsageForSecs, String poolUsageSeverity, Map<String, String> poolUsageLabels,
-        int breakerNotClosedForSecs, String breakerNotClosedSeverity, Map<String, String> breakerNotClosedLabels,
-        double connectionTimeoutRateThreshold, int connectionTimeoutRateForSecs, String connectionTimeoutRateSeverity,
-        Map<String, String> connectionTimeoutRateLabels,
-        double redisErrorRateThreshold, int redisErrorRateForSecs, String redisErrorRateSeverity,
-        Map<String, String> redisErrorRateLabels,
-        double hubErrorRateThreshold, int hubErrorRateForSecs, String hubErrorRateSeverity,
-        Map<String, String> hubErrorRateLabels,
-        double hubRateLimitedThreshold, int hubRateLimitedForSecs, String hubRateLimitedSeverity,
-        Map<String, String> hubRateLimitedLabels,
-        int nodeDownMissedHeartbeats, int nodeDownForSecs, String nodeDownSeverity, Map<String, String> nodeDownLabels,
-        int backlogNotDrainingAgeSecs, int backlogNotDrainingForSecs, String backlogNotDrainingSeverity,
-        Map<String, String> backlogNotDrainingLabels,
-        int deadLetterGrowthThreshold, int deadLetterGrowthWindowSecs, int deadLetterGrowthForSecs,
-        String deadLetterGrowthSeverity, Map<String, String> deadLetterGrowthLabels,
-        int limiterDegradedForSecs, String limiterDegradedSeverity, Map<String, String> limiterDegradedLabels,
-        String watchdogSeverity, Map<String, String> watchdogLabels) {
+public record AlertsConfig(int rateWindowSecs, int rateMinOperations, List<String> breakerInhibits,
+                           int deadLetterGrowthWindowSecs, Map<String, Rule> rules) {
 
     public static final String POOL_USAGE = "pool_usage";
     public static final String BREAKER_NOT_CLOSED = "breaker_not_closed";
@@ -46,10 +31,45 @@ public record AlertsConfig(
     public static final String LIMITER_DEGRADED = "limiter_degraded";
     public static final String WATCHDOG = "watchdog";
 
+    /** What a rule's threshold is and which key sets it. */
+    private record Threshold(String key, double defaultValue, double min, double max, boolean fraction) {
+        static final Threshold NONE = new Threshold("", 0, 0, 0, false);
+
+        /** {@code <rule>_threshold}, a fraction strictly between 0 and 1. */
+        static Threshold fraction(double defaultValue) {
+            return new Threshold("threshold", defaultValue, 0, 1, true);
+        }
+
+        /** {@code <rule>_<key>}, a whole number in [min, max]. */
+        static Threshold count(String key, int defaultValue, int min, int max) {
+            return new Threshold(key, defaultValue, min, max, false);
+        }
+    }
+
+    /**
+     * One row of the table of defaults: the rule, its threshold, its default for-duration ({@code null}: the rule
+     * has no {@code _for_secs} key and fires at once) and its default severity. Every rule also has
+     * {@code <rule>_severity} and {@code <rule>_labels}.
+     */
+    private record Defaults(String name, Threshold threshold, Integer forSecs, String severity) {
+    }
+
+    /** The rules and their defaults, in the order the reference documents them. A new rule is one row here. */
+    private static final List<Defaults> TABLE = List.of(
+            new Defaults(POOL_USAGE, Threshold.fraction(0.8), 60, "warning"),
+            new Defaults(BREAKER_NOT_CLOSED, Threshold.NONE, 300, "critical"),
+            new Defaults(CONNECTION_TIMEOUT_RATE, Threshold.fraction(0.05), 0, "warning"),
+            new Defaults(REDIS_ERROR_RATE, Threshold.fraction(0.01), 0, "warning"),
+            new Defaults(HUB_ERROR_RATE, Threshold.fraction(0.05), 0, "warning"),
+            new Defaults(HUB_RATE_LIMITED, Threshold.fraction(0.01), 0, "warning"),
+            new Defaults(NODE_DOWN, Threshold.count("missed_heartbeats", 3, 1, 1_000), 0, "critical"),
+            new Defaults(BACKLOG_NOT_DRAINING, Threshold.count("age_secs", 600, 1, 604_800), 0, "warning"),
+            new Defaults(DEAD_LETTER_GROWTH, Threshold.count("threshold", 10, 0, 1_000_000_000), 0, "warning"),
+            new Defaults(LIMITER_DEGRADED, Threshold.NONE, 30, "critical"),
+            new Defaults(WATCHDOG, Threshold.NONE, null, "none"));
+
     /** Every rule, in the order the reference documents them. */
-    public static final List<String> RULES = List.of(POOL_USAGE, BREAKER_NOT_CLOSED, CONNECTION_TIMEOUT_RATE,
-            REDIS_ERROR_RATE, HUB_ERROR_RATE, HUB_RATE_LIMITED, NODE_DOWN, BACKLOG_NOT_DRAINING, DEAD_LETTER_GROWTH,
-            LIMITER_DEGRADED, WATCHDOG);
+    public static final List<String> RULES = TABLE.stream().map(Defaults::name).toList();
 
     /** The rules an open breaker can explain, so the only ones {@code breaker_inhibits} may name. */
     public static final List<String> INHIBITABLE =
@@ -74,6 +94,11 @@ public record AlertsConfig(
     public record Rule(String name, double threshold, int forSecs, String severity, Map<String, String> labels) {
     }
 
+    public AlertsConfig {
+        breakerInhibits = List.copyOf(breakerInhibits);
+        rules = Map.copyOf(rules);
+    }
+
     public static AlertsConfig ofDefaults() {
         return SluiceConfig.ofDefaults().alerts();
     }
@@ -86,73 +111,69 @@ public record AlertsConfig(
                         "must list rules among " + String.join(", ", INHIBITABLE));
             }
         }
-        return new AlertsConfig(
-                r.intIn("alerts.rate_window_secs", 60, 1, 3_600),
-                r.intIn("alerts.rate_min_operations", 20, 0, 1_000_000_000),
-                List.copyOf(inhibits),
-                fraction(r, POOL_USAGE, 0.8), forSecs(r, POOL_USAGE, 60), severity(r, POOL_USAGE, "warning"),
-                labels(r, POOL_USAGE),
-                forSecs(r, BREAKER_NOT_CLOSED, 300), severity(r, BREAKER_NOT_CLOSED, "critical"),
-                labels(r, BREAKER_NOT_CLOSED),
-                fraction(r, CONNECTION_TIMEOUT_RATE, 0.05), forSecs(r, CONNECTION_TIMEOUT_RATE, 0),
-                severity(r, CONNECTION_TIMEOUT_RATE, "warning"), labels(r, CONNECTION_TIMEOUT_RATE),
-                fraction(r, REDIS_ERROR_RATE, 0.01), forSecs(r, REDIS_ERROR_RATE, 0),
-                severity(r, REDIS_ERROR_RATE, "warning"), labels(r, REDIS_ERROR_RATE),
-                fraction(r, HUB_ERROR_RATE, 0.05), forSecs(r, HUB_ERROR_RATE, 0),
-                severity(r, HUB_ERROR_RATE, "warning"), labels(r, HUB_ERROR_RATE),
-                fraction(r, HUB_RATE_LIMITED, 0.01), forSecs(r, HUB_RATE_LIMITED, 0),
-                severity(r, HUB_RATE_LIMITED, "warning"), labels(r, HUB_RATE_LIMITED),
-                r.intIn("alerts.node_down_missed_heartbeats", 3, 1, 1_000), forSecs(r, NODE_DOWN, 0),
-                severity(r, NODE_DOWN, "critical"), labels(r, NODE_DOWN),
-                r.intIn("alerts.backlog_not_draining_age_secs", 600, 1, 604_800), forSecs(r, BACKLOG_NOT_DRAINING, 0),
-                severity(r, BACKLOG_NOT_DRAINING, "warning"), labels(r, BACKLOG_NOT_DRAINING),
-                r.intIn("alerts.dead_letter_growth_threshold", 10, 0, 1_000_000_000),
-                r.intIn("alerts.dead_letter_growth_window_secs", 300, 1, 86_400), forSecs(r, DEAD_LETTER_GROWTH, 0),
-                severity(r, DEAD_LETTER_GROWTH, "warning"), labels(r, DEAD_LETTER_GROWTH),
-                forSecs(r, LIMITER_DEGRADED, 30), severity(r, LIMITER_DEGRADED, "critical"), labels(r, LIMITER_DEGRADED),
-                severity(r, WATCHDOG, "none"), labels(r, WATCHDOG));
+        int rateWindowSecs = r.intIn("alerts.rate_window_secs", 60, 1, 3_600);
+        int rateMinOperations = r.intIn("alerts.rate_min_operations", 20, 0, 1_000_000_000);
+        int deadLetterGrowthWindowSecs = r.intIn("alerts.dead_letter_growth_window_secs", 300, 1, 86_400);
+        Map<String, Rule> rules = new LinkedHashMap<>();
+        for (Defaults row : TABLE) {
+            rules.put(row.name(), read(r, row));
+        }
+        return new AlertsConfig(rateWindowSecs, rateMinOperations, inhibits, deadLetterGrowthWindowSecs, rules);
     }
 
-    private static double fraction(ConfigReader r, String rule, double defaultValue) {
-        return r.doubleBetween("alerts." + rule + "_threshold", defaultValue, 0.0, 1.0);
-    }
-
-    private static int forSecs(ConfigReader r, String rule, int defaultValue) {
-        return r.intIn("alerts." + rule + "_for_secs", defaultValue, 0, 86_400);
-    }
-
-    private static String severity(ConfigReader r, String rule, String defaultValue) {
-        return r.oneOf("alerts." + rule + "_severity", defaultValue, SEVERITIES);
-    }
-
-    private static Map<String, String> labels(ConfigReader r, String rule) {
-        return r.labels("alerts." + rule + "_labels", RESERVED_LABELS);
+    private static Rule read(ConfigReader r, Defaults row) {
+        String prefix = "alerts." + row.name() + "_";
+        Threshold t = row.threshold();
+        double threshold = t == Threshold.NONE ? 0
+                : t.fraction() ? r.doubleBetween(prefix + t.key(), t.defaultValue(), t.min(), t.max())
+                : r.intIn(prefix + t.key(), (int) t.defaultValue(), (int) t.min(), (int) t.max());
+        int forSecs = row.forSecs() == null ? 0 : r.intIn(prefix + "for_secs", row.forSecs(), 0, 86_400);
+        return new Rule(row.name(), threshold, forSecs, r.oneOf(prefix + "severity", row.severity(), SEVERITIES),
+                r.labels(prefix + "labels", RESERVED_LABELS));
     }
 
     /** The settings of the named rule (one of {@link #RULES}). */
     public Rule rule(String name) {
-        return switch (name) {
-            case POOL_USAGE -> new Rule(name, poolUsageThreshold, poolUsageForSecs, poolUsageSeverity, poolUsageLabels);
-            case BREAKER_NOT_CLOSED -> new Rule(name, 0, breakerNotClosedForSecs, breakerNotClosedSeverity,
-                    breakerNotClosedLabels);
-            case CONNECTION_TIMEOUT_RATE -> new Rule(name, connectionTimeoutRateThreshold, connectionTimeoutRateForSecs,
-                    connectionTimeoutRateSeverity, connectionTimeoutRateLabels);
-            case REDIS_ERROR_RATE -> new Rule(name, redisErrorRateThreshold, redisErrorRateForSecs,
-                    redisErrorRateSeverity, redisErrorRateLabels);
-            case HUB_ERROR_RATE -> new Rule(name, hubErrorRateThreshold, hubErrorRateForSecs, hubErrorRateSeverity,
-                    hubErrorRateLabels);
-            case HUB_RATE_LIMITED -> new Rule(name, hubRateLimitedThreshold, hubRateLimitedForSecs,
-                    hubRateLimitedSeverity, hubRateLimitedLabels);
-            case NODE_DOWN -> new Rule(name, nodeDownMissedHeartbeats, nodeDownForSecs, nodeDownSeverity,
-                    nodeDownLabels);
-            case BACKLOG_NOT_DRAINING -> new Rule(name, backlogNotDrainingAgeSecs, backlogNotDrainingForSecs,
-                    backlogNotDrainingSeverity, backlogNotDrainingLabels);
-            case DEAD_LETTER_GROWTH -> new Rule(name, deadLetterGrowthThreshold, deadLetterGrowthForSecs,
-                    deadLetterGrowthSeverity, deadLetterGrowthLabels);
-            case LIMITER_DEGRADED -> new Rule(name, 0, limiterDegradedForSecs, limiterDegradedSeverity,
-                    limiterDegradedLabels);
-            case WATCHDOG -> new Rule(name, 0, 0, watchdogSeverity, watchdogLabels);
-            default -> throw new IllegalArgumentException("no alert rule " + name + "; rules: " + String.join(", ", RULES));
-        };
+        Rule rule = rules.get(name);
+        if (rule == null) {
+            throw new IllegalArgumentException("no alert rule " + name + "; rules: " + String.join(", ", RULES));
+        }
+        return rule;
+    }
+
+    /**
+     * The value of the per-rule key {@code alerts.<name>} ({@code pool_usage_threshold}, {@code node_down_labels}),
+     * as the loader read it; empty when {@code name} is not a per-rule key.
+     */
+    public Optional<Object> ruleSetting(String name) {
+        for (Defaults row : TABLE) {
+            if (!name.startsWith(row.name() + "_")) {
+                continue;
+            }
+            String setting = name.substring(row.name().length() + 1);
+            Rule rule = rule(row.name());
+            if (row.threshold() != Threshold.NONE && setting.equals(row.threshold().key())) {
+                return Optional.of(row.threshold().fraction() ? (Object) rule.threshold() : (Object) (int) rule.threshold());
+            }
+            switch (setting) {
+                case "for_secs" -> {
+                    return row.forSecs() == null ? Optional.empty() : Optional.of(rule.forSecs());
+                }
+                case "severity" -> {
+                    return Optional.of(rule.severity());
+                }
+                case "labels" -> {
+                    return Optional.of(rule.labels());
+                }
+                default -> {
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Heartbeats a node may miss before it counts as down ({@code node_down_missed_heartbeats}). */
+    public int nodeDownMissedHeartbeats() {
+        return (int) rule(NODE_DOWN).threshold();
     }
 }

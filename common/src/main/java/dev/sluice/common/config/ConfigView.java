@@ -19,7 +19,8 @@ import java.util.Map;
  * ({@code metrics.token}), which shows as {@value #HIDDEN} when set and as an empty string when not.
  *
  * <p>Values are read from the section records by the camel-case form of each key's name, so a key added to the
- * loader shows up here without further work; a key without a matching record component is a programming error.
+ * loader shows up here without further work; a key without a matching record component is a programming error. The
+ * alert rules' keys are read from their rule ({@link AlertsConfig#ruleSetting}).
  */
 public final class ConfigView {
 
@@ -40,7 +41,8 @@ public final class ConfigView {
             String section = key.substring(0, dot);
             String name = key.substring(dot + 1);
             Record sectionRecord = (Record) component(config, section);
-            Object value = component(sectionRecord, camelCase(name));
+            Object value = sectionRecord instanceof AlertsConfig alerts && alerts.ruleSetting(name).isPresent()
+                    ? alerts.ruleSetting(name).get() : component(sectionRecord, camelCase(name));
             sections.computeIfAbsent(section, s -> new LinkedHashMap<>()).put(name, redact(key, value, sectionRecord));
         }
         Map<String, Map<String, Object>> frozen = new LinkedHashMap<>();
