@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
  * <p>Checked: every family has a help text; counters end in {@code _total}; only histograms and summaries end in
  * {@code _count}, {@code _sum} or {@code _bucket}; no abbreviated units ({@code _ms}, {@code _ns}, ...) and no units
  * other than the base ones ({@code milliseconds} and the like); no metric type in the name; no camelCase in metric or
- * label names; no colon in names.
+ * label names; no colon in names. One rule of Sluice's own: a gauge whose help says it counts "since start" is a
+ * counter in disguise (Prometheus' {@code rate()} and {@code increase()} need counters, and handle their restarts).
  */
 public final class PromLint {
     private static final Pattern TYPE = Pattern.compile("^# TYPE (\\S+) (\\S+)\\s*$");
@@ -63,6 +64,9 @@ public final class PromLint {
                 problems.add(name + " no help text");
             }
             boolean histogramLike = type.equals("histogram") || type.equals("summary");
+            if (type.equals("gauge") && helps.getOrDefault(name, "").contains("since start")) {
+                problems.add(name + " counts since start but is a gauge: a count that only goes up is a counter");
+            }
             if (type.equals("counter") && !name.endsWith("_total")) {
                 problems.add(name + " counter metrics should have \"_total\" suffix");
             }

@@ -43,7 +43,14 @@ class PromLintTest {
                 # HELP sluice_things Things
                 # TYPE sluice_things counter
                 sluice_things 1.0
+                # HELP sluice_hub_timeouts Hub requests that timed out, since start
+                # TYPE sluice_hub_timeouts gauge
+                sluice_hub_timeouts 3.0
+                # HELP sluice_hub_requests_total Requests sent to the Hub, since start
+                # TYPE sluice_hub_requests_total counter
+                sluice_hub_requests_total 7.0
                 """)).containsExactlyInAnyOrder(
+                "sluice_hub_timeouts counts since start but is a gauge: a count that only goes up is a counter",
                 "sluice_hub_requests label names should be written in 'snake_case' not 'camelCase': nodeId",
                 "process_cpu_time_ns_total metric names should not contain abbreviated units",
                 "sluice_queue_oldest_waiting_age_ms no help text",

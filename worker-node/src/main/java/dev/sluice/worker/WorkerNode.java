@@ -13,7 +13,6 @@ import dev.sluice.worker.handler.HandlerRegistry;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.identity.MemberVetting;
 import dev.sluice.worker.identity.NodeRecord;
-import dev.sluice.worker.hub.BodyBudget;
 import dev.sluice.worker.hub.BreakerListener;
 import dev.sluice.worker.hub.HubClient;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
@@ -28,16 +27,14 @@ import dev.sluice.worker.pool.OwnConnection;
 import dev.sluice.worker.pool.PoolMonitor;
 import dev.sluice.worker.pool.RedisCalls;
 import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.pool.RedisMeters;
 import dev.sluice.worker.pool.RedisRefusal;
 import dev.sluice.worker.pool.RedisRefusals;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.JobQueues;
 import dev.sluice.worker.sink.ResultSink;
 import dev.sluice.worker.sink.ResultSinks;
-import io.micrometer.core.instrument.FunctionCounter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import redis.clients.jedis.exceptions.JedisDataException;
@@ -99,8 +96,6 @@ public final class WorkerNode implements AutoCloseable {
     /** Keeps the fleet limiter on the fleet's live limits in Redis, or null without a fleet limiter. */
     private final LimitsFollower limitsFollower;
     private final FleetRecord limitsRecord;
-    /** Whether the fleet's record says the fleet is paused (read five times a second). */
-    private volatile boolean fleetPaused;
     private volatile boolean running;
 
     /** A node of the fleet: starts its cluster member from {@code [cluster]} and keeps the Hub's limits fleet-wide. */
@@ -174,10 +169,6 @@ public final class WorkerNode implements AutoCloseable {
         this.cluster = cluster;
         String nodeId = config.node().id();
         this.redis = new RedisConnections(config.redis(), nodeId, new RedisRefusals(meters));
-        Timer borrowWait = Timer.builder("sluice.redis.pool.borrow.wait")
-                .description("Time waiting to borrow a pooled Redis connection")
-                .publishPercentiles(0.5, 0.99).register(meters);
-        redis.onBorrowWait(nanos -> borrowWait.record(nanos, TimeUnit.NANOSECONDS));
         this.poolMonitor = new PoolMonitor(redis::sample, config.redis().pressureThreshold());
         Duration lease = Duration.ofMillis(config.node().leaseMs());
         this.leaseConnection = new OwnConnection(redis, "leases");
@@ -217,12 +208,9 @@ public final class WorkerNode implements AutoCloseable {
         this.limitsRecord = new FleetRecord(config.cluster().name());
         this.limitsFollower = new LimitsFollower(limitsRecord,
                 fleet,
-                config.hub().maxRequestsPerSecond(), config.hub().maxConcurrentConnections(), nodeId, publisher::publish, pause -> {
-                    fleetPaused = pause.paused();
-                    worker.setPaused(Worker.FLEET_PAUSED, pause.paused());
-                }, System::nanoTime);
+                config.hub().maxRequestsPerSecond(), config.hub().maxConcurrentConnections(), nodeId, publisher::publish, pause -> worker.setPaused(Worker.FLEET_PAUSED, pause.paused()), System::nanoTime);
         wireResilience();
-        registerGauges();
+        bindMeters();
     }
 
     private void wireResilience() {
@@ -287,92 +275,16 @@ public final class WorkerNode implements AutoCloseable {
         });
     }
 
-    private void registerGauges() {
-        Gauge.builder("sluice.redis.pool.active", poolMonitor, m -> m.poolHealth().active())
-                .description("Pooled Redis connections in use").register(meters);
-        Gauge.builder("sluice.redis.pool.idle", poolMonitor, m -> m.poolHealth().idle())
-                .description("Pooled Redis connections idle").register(meters);
-        Gauge.builder("sluice.redis.pool.waiters", poolMonitor, m -> m.poolHealth().waiters())
-                .description("Threads waiting to borrow a pooled Redis connection").register(meters);
-        Gauge.builder("sluice.redis.pool.max", poolMonitor, m -> m.poolHealth().max())
-                .description("Size of the shared Redis pool (redis.pool_size)").register(meters);
-        Gauge.builder("sluice.redis.pool.availability", poolMonitor, m -> m.poolHealth().availability())
-                .description("Share of pooled Redis connections free: (max - active) / max").register(meters);
-        Gauge.builder("sluice.redis.pool.under_pressure", poolMonitor, m -> m.isUnderPressure() ? 1 : 0)
-                .description("1 while the pool's availability is below redis.pressure_threshold").register(meters);
-        Gauge.builder("sluice.redis.pool.borrow.timeouts", redis, RedisConnections::borrowTimeouts)
-                .description("Borrows of a pooled Redis connection that timed out, since start").register(meters);
-        Gauge.builder("sluice.redis.operations", redis, RedisConnections::operations)
-                .description("Redis operations, since start").register(meters);
-        Gauge.builder("sluice.redis.failures", redis, RedisConnections::errors)
-                .description("Redis operations that failed (errors, and writes Redis refused), since start; "
-                        + "sluice_redis_errors_total counts the refusals by command and reason").register(meters);
-        Gauge.builder("sluice.redis.refusing_writes", redis, r -> r.refusals().refusing() ? 1 : 0)
-                .description("1 while Redis refuses this node's writes (full, read-only): no new work is taken")
-                .register(meters);
-        Gauge.builder("sluice.hub.requests", hub, HubClient::requests)
-                .description("Requests sent to the Hub, since start").register(meters);
-        Gauge.builder("sluice.hub.timeouts", hub, HubClient::timeouts)
-                .description("Hub requests that timed out (connect or whole request), since start").register(meters);
-        Gauge.builder("sluice.hub.rate_limited", hub, HubClient::rateLimited)
-                .description("Hub answers 429 Too Many Requests, since start").register(meters);
-        Gauge.builder("sluice.hub.retry_after_capped", hub, HubClient::retryAfterCapped)
-                .description("Hub Retry-After values longer than hub.max_retry_after_secs, cut to it, since start").register(meters);
-        Gauge.builder("sluice.hub.body_budget.capacity", hub.bodyBudget(), BodyBudget::capacityBytes).baseUnit("bytes")
-                .description("Heap this node lets Hub answer bodies take at once (each charged twice its size)").register(meters);
-        Gauge.builder("sluice.hub.body_budget.reserved", hub.bodyBudget(), BodyBudget::reservedBytes).baseUnit("bytes")
-                .description("Hub body budget taken by answers being read or held").register(meters);
-        Gauge.builder("sluice.hub.body_budget.waiting", hub.bodyBudget(), BodyBudget::waiting)
-                .description("Hub calls waiting for room in the body budget").register(meters);
-        Gauge.builder("sluice.hub.bodies_too_large", hub, HubClient::bodiesTooLarge)
-                .description("Hub answers over hub.max_response_bytes, since start").register(meters);
-        Gauge.builder("sluice.hub.body_timeouts", hub, HubClient::bodyTimeouts)
-                .description("Hub answers whose body was not in full by hub.request_timeout_ms, since start").register(meters);
-        Gauge.builder("sluice.hub.breaker.state", hub, h -> switch (h.breakerState()) {
-            case CLOSED -> 0;
-            case OPEN -> 1;
-            case HALF_OPEN -> 2;
-            case OTHER -> 3;
-        }).description("Hub circuit breaker: 0 closed, 1 open, 2 half-open, 3 other").register(meters);
-        Gauge.builder("sluice.hub.breaker.rejected", hub, HubClient::breakerRejections)
-                .description("Hub calls refused by the open circuit breaker, since start").register(meters);
-        Gauge.builder("sluice.hub.tokens_missed", hub, HubClient::tokensMissed)
-                .description("Hub requests held back before their first byte because they would have left too late for "
-                        + "their rate token (sent again on a new one), since start").register(meters);
-        Gauge.builder("sluice.hub.resends_refused", hub, HubClient::resendsRefused)
-                .description("Re-sends of a Hub request by the HTTP client refused for lack of a token and permit, since start").register(meters);
+    /** Each part binds its own meters. */
+    private void bindMeters() {
+        new RedisMeters(redis, poolMonitor).bindTo(meters);
+        hub.bindTo(meters);
         if (cluster != null) {
-            cluster.controlMessages().bindTo(meters);
-            Gauge.builder("sluice.cluster.members", cluster, ClusterMember::memberCount)
-                    .description("Cluster members this node sees, itself included").register(meters);
-            Gauge.builder("sluice.cluster.safe", cluster, c -> c.partitionsSafe() ? 1 : 0)
-                    .description("1 when every partition's backups are in sync").register(meters);
-            Gauge.builder("sluice.cluster.majority", cluster, c -> c.hasMajority() ? 1 : 0)
-                    .description("1 while this side holds a majority of the last known fleet").register(meters);
+            cluster.bindTo(meters);
         }
         limiter.bindTo(meters);
-        Gauge.builder("sluice.fleet.paused", this, n -> n.fleetPaused ? 1 : 0)
-                .description("1 while the fleet's record says the fleet is paused (sluice pause, the dashboard)")
-                .register(meters);
-        boolean follows = limiter.followsFleetLimits();
-        Gauge.builder("sluice.fleet.limit.requests_per_second", limitsFollower,
-                        f -> !follows || f.current() == null ? config.hub().maxRequestsPerSecond() : f.current().maxPerSecond())
-                .description("The Hub rate limit this node keeps: the fleet's live limits record with a fleet limiter, "
-                        + "else its file's").register(meters);
-        Gauge.builder("sluice.fleet.limit.in_flight", limitsFollower,
-                        f -> !follows || f.current() == null ? config.hub().maxConcurrentConnections() : f.current().maxInFlight())
-                .description("The fleet's Hub in-flight limit this node follows").register(meters);
-        Gauge.builder("sluice.queue.waiting", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().waiting())
-                .description("Jobs waiting in the queue, as last sampled").register(meters);
-        Gauge.builder("sluice.queue.pending", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().pending())
-                .description("Jobs delivered and not yet acknowledged, on all nodes, as last sampled").register(meters);
-        Gauge.builder("sluice.queue.delayed", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().delayed())
-                .description("Jobs waiting for a retry, as last sampled").register(meters);
-        Gauge.builder("sluice.queue.dead", maintenance, m -> m.lastStats() == null ? Double.NaN : m.lastStats().dead())
-                .description("Jobs in the dead-letter stream, as last sampled").register(meters);
-        Gauge.builder("sluice.queue.oldest_waiting_age", maintenance,
-                        m -> m.lastStats() == null ? Double.NaN : m.lastStats().oldestWaitingAgeMs() / 1000.0)
-                .description("Age of the oldest waiting job, as last sampled").baseUnit("seconds").register(meters);
+        limitsFollower.bindTo(meters);
+        maintenance.bindTo(meters);
     }
 
     public void start() {
@@ -621,7 +533,7 @@ public final class WorkerNode implements AutoCloseable {
 
     /** Whether the fleet's record says the fleet is paused, as this node last read it. */
     public boolean fleetPaused() {
-        return fleetPaused;
+        return limitsFollower.pause().paused();
     }
 
     public HubLimiter limiter() {

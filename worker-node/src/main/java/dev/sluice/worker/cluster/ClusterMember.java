@@ -15,6 +15,9 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.instance.ProtocolType;
 import com.hazelcast.splitbrainprotection.SplitBrainProtectionOn;
 import dev.sluice.common.config.ClusterConfig;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,7 +63,7 @@ import java.util.function.Consumer;
  * announces it first, so the others stop counting it for the majority ({@link MajorityOfLastKnown}); one that
  * vanishes keeps counting.
  */
-public final class ClusterMember implements AutoCloseable {
+public final class ClusterMember implements AutoCloseable, MeterBinder {
     private static final Logger log = LoggerFactory.getLogger(ClusterMember.class);
 
     /** The member attribute holding the Sluice node id. */
@@ -284,6 +287,18 @@ public final class ClusterMember implements AutoCloseable {
     /** The node id a member carries, or its UUID when it carries none. */
     public static String nodeIdOf(Member member) {
         return Objects.requireNonNullElse(member.getAttribute(NODE_ID_ATTRIBUTE), member.getUuid().toString());
+    }
+
+    /** The member's view of the cluster ({@code sluice_cluster_*}) and its control messages' meters. */
+    @Override
+    public void bindTo(MeterRegistry meters) {
+        controlMessages().bindTo(meters);
+        Gauge.builder("sluice.cluster.members", this, ClusterMember::memberCount)
+                .description("Cluster members this node sees, itself included").register(meters);
+        Gauge.builder("sluice.cluster.safe", this, c -> c.partitionsSafe() ? 1 : 0)
+                .description("1 when every partition's backups are in sync").register(meters);
+        Gauge.builder("sluice.cluster.majority", this, c -> c.hasMajority() ? 1 : 0)
+                .description("1 while this side holds a majority of the last known fleet").register(meters);
     }
 
     /**

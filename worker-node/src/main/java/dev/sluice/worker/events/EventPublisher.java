@@ -6,6 +6,7 @@ import dev.sluice.common.event.EventCodec;
 import dev.sluice.common.event.EventPayload;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.health.Loops;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -96,11 +97,12 @@ public final class EventPublisher implements EventSink {
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         this.producer = producers.apply(props);
-        Gauge.builder("sluice.events.dropped", dropped, LongAdder::sum)
-                .description("Events dropped because the buffer was full while Kafka was unreachable").register(meters);
+        FunctionCounter.builder("sluice.events.dropped", dropped, LongAdder::sum)
+                .description("Events dropped because the buffer was full while Kafka was unreachable, since start")
+                .register(meters);
         Gauge.builder("sluice.events.buffered", buffer, BlockingDeque::size)
                 .description("Events waiting to be sent to Kafka").register(meters);
-        Gauge.builder("sluice.events.sent", sent, LongAdder::sum)
+        FunctionCounter.builder("sluice.events.sent", sent, LongAdder::sum)
                 .description("Events sent to Kafka, since start").register(meters);
         this.loop = watch.register("event-sender", Duration.ofSeconds(5), () -> holding || !buffer.isEmpty());
         this.sender = Thread.ofPlatform().name("sluice-events").daemon()

@@ -45,7 +45,7 @@ final class KafkaOutage {
         this.droppedAtStart = droppedSoFar;
         String why = reason.endsWith(".") ? reason.substring(0, reason.length() - 1) : reason;
         log.warn("Kafka ({}) unreachable since {}: {}. Node events wait in a buffer of {} and, once it is full, newer "
-                        + "ones are dropped (counted in sluice_events_dropped); this node keeps working. Logged once; "
+                        + "ones are dropped (counted in sluice_events_dropped_total); this node keeps working. Logged once; "
                         + "one more line when Kafka answers again.",
                 bootstrapServers, Instant.ofEpochMilli(sinceMillis), why, bufferCapacity);
         return true;

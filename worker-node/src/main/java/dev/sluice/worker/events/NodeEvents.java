@@ -4,6 +4,7 @@ import dev.sluice.common.event.EventPayload;
 import dev.sluice.worker.exec.Maintenance;
 import dev.sluice.worker.exec.Worker;
 import dev.sluice.worker.hub.HubClient;
+import dev.sluice.worker.hub.HubCounts;
 import dev.sluice.worker.pool.PoolHealth;
 import dev.sluice.worker.pool.PoolMonitor;
 import dev.sluice.worker.pool.RedisConnections;
@@ -79,11 +80,12 @@ public final class NodeEvents {
     EventPayload.Heartbeat heartbeatPayload(long intervalMs) {
         // Timeouts are read once and first: a failure counted between two reads must not make "other errors" negative
         // (the coordinator refuses negative counters).
-        long hubTimeouts = hub.timeouts();
-        long hubOtherErrors = Math.max(0, hub.failures() - hubTimeouts);
+        HubCounts hubCounts = hub.counts();
+        long hubTimeouts = hubCounts.timeouts();
+        long hubOtherErrors = Math.max(0, hubCounts.failures() - hubTimeouts);
         long connectionTimeouts = redis.borrowTimeouts() + redis.socketTimeouts() + hubTimeouts;
         EventPayload.Counters counters = new EventPayload.Counters(worker.jobsDone(), worker.failuresByKind(),
-                worker.jobsDeadLettered(), hub.requests(), hubTimeouts, hub.rateLimited(), hubOtherErrors,
+                worker.jobsDeadLettered(), hubCounts.requests(), hubTimeouts, hubCounts.rateLimited(), hubOtherErrors,
                 redis.operations(), redis.errors(), connectionTimeouts, publisher.dropped());
         QueueStats q = maintenance.lastStats();
         EventPayload.QueueSample queue = q == null ? null

@@ -3,10 +3,14 @@ package dev.sluice.worker.exec;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.QueueStats;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
 
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The node's periodic Redis work, all on one thread so it never holds more than one pooled connection: keeping
@@ -15,7 +19,7 @@ import java.time.Instant;
  * behind a large promotion.) Each task is a loop of the {@link LoopWatch}: one that stops coming round fails the
  * node's liveness.
  */
-public final class Maintenance implements AutoCloseable {
+public final class Maintenance implements AutoCloseable, MeterBinder {
     private final JobQueue queue;
     private final Worker worker;
     private final Periodic tasks;
@@ -67,6 +71,24 @@ public final class Maintenance implements AutoCloseable {
     /** Why the latest attempt to sample the statistics failed, or null when it succeeded. */
     public String lastStatsFailure() {
         return lastStatsFailure;
+    }
+
+    /** The queue's counts as last sampled ({@code sluice_queue_*}); NaN before the first sample. */
+    @Override
+    public void bindTo(MeterRegistry meters) {
+        queueGauge(meters, "sluice.queue.waiting", QueueStats::waiting, "Jobs waiting in the queue, as last sampled");
+        queueGauge(meters, "sluice.queue.pending", QueueStats::pending,
+                "Jobs delivered and not yet acknowledged, on all nodes, as last sampled");
+        queueGauge(meters, "sluice.queue.delayed", QueueStats::delayed, "Jobs waiting for a retry, as last sampled");
+        queueGauge(meters, "sluice.queue.dead", QueueStats::dead, "Jobs in the dead-letter stream, as last sampled");
+        Gauge.builder("sluice.queue.oldest_waiting_age", this,
+                        m -> m.lastStats() == null ? Double.NaN : m.lastStats().oldestWaitingAgeMs() / 1000.0)
+                .description("Age of the oldest waiting job, as last sampled").baseUnit("seconds").register(meters);
+    }
+
+    private void queueGauge(MeterRegistry meters, String name, ToDoubleFunction<QueueStats> value, String description) {
+        Gauge.builder(name, this, m -> m.lastStats() == null ? Double.NaN : value.applyAsDouble(m.lastStats()))
+                .description(description).register(meters);
     }
 
     /** Runs {@code task} on the maintenance thread (one pooled connection at a time). */

@@ -1,6 +1,5 @@
 package dev.sluice.worker.hub;
 
-import com.sun.net.httpserver.HttpServer;
 import dev.sluice.common.config.BreakerConfig;
 import dev.sluice.common.config.HubConfig;
 import dev.sluice.common.config.SluiceConfig;
@@ -9,16 +8,18 @@ import dev.sluice.common.error.SluiceException;
 import dev.sluice.worker.limits.HubLimiter;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.ConnectException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
@@ -26,25 +27,13 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
-import java.util.regex.Pattern;
 
 /**
  * Calls the Hub: {@code GET base_url + path} with {@code {key}} filled in, through a circuit breaker and inside a
@@ -88,7 +77,7 @@ import java.util.regex.Pattern;
  * node's {@link BodyBudget} (a quarter of the heap by default), which bounds the bodies being read or waiting to be
  * written, whatever the node's concurrency.
  */
-public final class HubClient implements AutoCloseable {
+public final class HubClient implements AutoCloseable, MeterBinder {
 
     /** Marks the moment a job's real work begins (it holds a permit); see the worker's drain. */
     public interface StartSignal {
@@ -104,8 +93,6 @@ public final class HubClient implements AutoCloseable {
     }
 
     private static final Logger log = LoggerFactory.getLogger(HubClient.class);
-    private static final Pattern DIGITS = Pattern.compile("\\d+");
-    private static final long CAP_WARNING_INTERVAL_MS = 60_000;
     /** Where {@link #closeAbortedConnectionsNow()} sends: nowhere, refused at once. */
     private static final URI SELECTOR_WAKE_UP = URI.create("http://127.0.0.1:0/");
 
@@ -114,23 +101,14 @@ public final class HubClient implements AutoCloseable {
     private final HttpClient http;
     private final Duration maxWait;
     private final Clock clock;
+    /** Holds the one breaker, for Resilience4j's meter binder. */
+    private final CircuitBreakerRegistry breakers;
     private final CircuitBreaker breaker;
     private final List<BreakerListener> breakerListeners = new CopyOnWriteArrayList<>();
-    private final LongAdder requests = new LongAdder();
-    private final LongAdder timeouts = new LongAdder();
-    private final LongAdder rateLimited = new LongAdder();
-    private final LongAdder failures = new LongAdder();
-    private final LongAdder breakerRejections = new LongAdder();
-    private final LongAdder resendsRefused = new LongAdder();
-    private final LongAdder tokensMissed = new LongAdder();
-    private final LongAdder retryAfterCapped = new LongAdder();
-    private final Duration maxRetryAfter;
-    private final AtomicLong nextCapWarningMillis = new AtomicLong(Long.MIN_VALUE);
+    private final HubCounts counts = new HubCounts();
+    private final RetryAfter retryAfter;
     private final BodyBudget budget;
     private final ScheduledExecutorService deadlines;
-    private final LongAdder bodyBytesRead = new LongAdder();
-    private final LongAdder bodiesTooLarge = new LongAdder();
-    private final LongAdder bodyTimeouts = new LongAdder();
     private volatile long openUntilMillis;
 
     /** A client with the default breaker ({@code [breaker]} defaults). */
@@ -161,8 +139,8 @@ public final class HubClient implements AutoCloseable {
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .build();
         this.maxWait = Duration.ofMillis(Math.max(1_000, config.requestTimeoutMs()));
-        this.maxRetryAfter = Duration.ofSeconds(config.maxRetryAfterSecs());
-        this.breaker = CircuitBreaker.of("hub", CircuitBreakerConfig.custom()
+        this.retryAfter = new RetryAfter(Duration.ofSeconds(config.maxRetryAfterSecs()), clock, counts.retryAfterCapped);
+        this.breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
                 .slidingWindow(breakerConfig.failureThreshold(), breakerConfig.failureThreshold(),
                         CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
                 .failureRateThreshold(100)
@@ -174,6 +152,7 @@ public final class HubClient implements AutoCloseable {
                 .writableStackTraceEnabled(false)
                 .clock(clock)
                 .build());
+        this.breaker = breakers.circuitBreaker("hub");
         long openMillis = Duration.ofSeconds(breakerConfig.openSecs()).toMillis();
         breaker.getEventPublisher().onStateTransition(event -> {
             BreakerListener.State from = state(event.getStateTransition().getFromState());
@@ -313,24 +292,24 @@ public final class HubClient implements AutoCloseable {
                 breaker.releasePermission();
                 throw SluiceException.notAttempted(ErrorKind.BACKPRESSURE, e.getMessage(), null);
             }
-            failures.increment();
+            counts.failures.increment();
             if (e instanceof BoundedBody.TooLarge) {
                 // The Hub answered: not its failure for the breaker. Cut mid-answer, so the Hub may still be sending.
-                bodiesTooLarge.increment();
+                counts.bodiesTooLarge.increment();
                 SluiceException failure = new SluiceException(ErrorKind.HUB_REJECTED, e.getMessage(), e);
                 breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, failure);
                 permit.keepUntilLeaseEnd();
                 throw failure;
             }
             if (SingleSendBody.refusedResend(e)) {
-                resendsRefused.increment();
+                counts.resendsRefused.increment();
             }
             ErrorKind kind = HubErrors.classify(e);
             if (kind.timeout()) {
-                timeouts.increment();
+                counts.timeouts.increment();
             }
             if (e instanceof BoundedBody.TimedOut) {
-                bodyTimeouts.increment();
+                counts.bodyTimeouts.increment();
             }
             SluiceException failure = new SluiceException(kind, e instanceof BoundedBody.TimedOut ? e.getMessage()
                     : "Hub request for " + key + " failed: " + e, e);
@@ -364,13 +343,13 @@ public final class HubClient implements AutoCloseable {
             Duration retryAfter = response.headers().firstValue("Retry-After").map(this::retryAfter).orElse(null);
             SluiceException failure;
             if (kind == ErrorKind.HUB_RATE_LIMITED) {
-                rateLimited.increment();
+                counts.rateLimited.increment();
                 limiter.pauseFor(retryAfter == null ? kind.suggestedRetryDelay() : retryAfter);
                 failure = SluiceException.notAttempted(kind, "Hub answered 429 for " + key, retryAfter);
             } else {
-                failures.increment();
+                counts.failures.increment();
                 if (kind == ErrorKind.HUB_TIMEOUT) {
-                    timeouts.increment();
+                    counts.timeouts.increment();
                 }
                 failure = new SluiceException(kind, "Hub answered " + status + " for " + key, null, retryAfter);
             }
@@ -395,12 +374,12 @@ public final class HubClient implements AutoCloseable {
             throws IOException, InterruptedException {
         URI uri = uriFor(key);
         while (true) {
-            requests.increment();
-            BoundedBody body = new BoundedBody(key, config.maxResponseBytes(), room, bodyBytesRead,
+            BoundedBody body = new BoundedBody(key, config.maxResponseBytes(), room, counts.bodyBytesRead,
                     config.requestTimeoutMs());
+            SingleSendBody out = new SingleSendBody(permit::onTime, counts.requests::increment);
             ScheduledFuture<?> cut = deadlines.schedule(body::expire, config.requestTimeoutMs(), TimeUnit.MILLISECONDS);
             try {
-                return http.send(request(uri, new SingleSendBody(permit::onTime)), body);
+                return http.send(request(uri, out), body);
             } catch (IOException e) {
                 IOException why = body.failure();
                 if (why != null) {
@@ -408,10 +387,10 @@ public final class HubClient implements AutoCloseable {
                     throw why; // the JDK client's wrapper says less
                 }
                 if (!SingleSendBody.tokenMissed(e)) {
+                    countUnlessSent(out);
                     throw e;
                 }
-                requests.decrement();
-                tokensMissed.increment();
+                counts.tokensMissed.increment();
                 long left = deadline - System.nanoTime();
                 if (!signal.mayStart()) {
                     throw new TokenNotRenewed(key + " (the fleet was paused meanwhile)", e); // nothing was sent
@@ -420,12 +399,20 @@ public final class HubClient implements AutoCloseable {
                     throw new TokenNotRenewed(key, e);
                 }
             } catch (InterruptedException e) {
+                countUnlessSent(out);
                 body.abandon();
                 closeAbortedConnectionsNow();
                 throw e;
             } finally {
                 cut.cancel(false);
             }
+        }
+    }
+
+    /** A request that failed before it left (a refused connect) still counts as one, as it did when it started. */
+    private void countUnlessSent(SingleSendBody out) {
+        if (!out.sent()) {
+            counts.requests.increment();
         }
     }
 
@@ -493,7 +480,7 @@ public final class HubClient implements AutoCloseable {
     }
 
     private SluiceException breakerOpen(String key) {
-        breakerRejections.increment();
+        counts.breakerRejections.increment();
         Duration left = Duration.ofMillis(Math.max(0, openUntilMillis - clock.millis()));
         return SluiceException.notAttempted(ErrorKind.HUB_UNAVAILABLE, "Hub circuit breaker is "
                 + breakerState().tag() + "; not calling the Hub for " + key, left.isZero() ? null : left);
@@ -513,152 +500,53 @@ public final class HubClient implements AutoCloseable {
         return URI.create(base + path);
     }
 
-    /**
-     * A {@code Retry-After} value (seconds, or an HTTP date) as a delay of at most {@code hub.max_retry_after_secs};
-     * null when it is negative or unreadable. A date in the past is no delay.
-     */
+    /** A {@code Retry-After} value as a delay of at most {@code hub.max_retry_after_secs} (see {@link RetryAfter}). */
     Duration retryAfter(String value) {
-        String v = value.strip();
-        Duration asked;
-        if (DIGITS.matcher(v).matches()) {
-            try {
-                asked = Duration.ofSeconds(Long.parseLong(v));
-            } catch (NumberFormatException e) {
-                asked = null; // more seconds than a long holds: surely over the cap
-            }
-        } else {
-            try {
-                asked = Duration.between(clock.instant(), ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME));
-            } catch (DateTimeParseException e) {
-                log.debug("ignoring the Hub's unreadable Retry-After: {}", v);
-                return null;
-            }
-            if (asked.isNegative()) {
-                return Duration.ZERO;
-            }
-        }
-        if (asked != null && asked.compareTo(maxRetryAfter) <= 0) {
-            return asked;
-        }
-        retryAfterCapped.increment();
-        long now = clock.millis();
-        long next = nextCapWarningMillis.get();
-        if (now >= next && nextCapWarningMillis.compareAndSet(next, now + CAP_WARNING_INTERVAL_MS)) {
-            log.warn("the Hub asked for a pause of {} s (Retry-After: {}); capped at {} s (hub.max_retry_after_secs), "
-                            + "{} capped since start", asked == null ? v : asked.toSeconds(), v,
-                    maxRetryAfter.toSeconds(), retryAfterCapped.sum());
-        }
-        return maxRetryAfter;
+        return retryAfter.parse(value);
     }
 
-    public long requests() {
-        return requests.sum();
-    }
 
-    public long timeouts() {
-        return timeouts.sum();
-    }
 
-    public long rateLimited() {
-        return rateLimited.sum();
-    }
 
-    public long failures() {
-        return failures.sum();
-    }
 
-    /** Calls refused by the open (or half-open and busy) breaker without reaching the Hub. */
-    public long breakerRejections() {
-        return breakerRejections.sum();
-    }
 
-    /** Re-sends the HTTP client attempted on its own and this client refused (see {@link SingleSendBody}). */
-    public long resendsRefused() {
-        return resendsRefused.sum();
-    }
 
     /** What {@link #warmUp} did. */
     public record WarmUp(int requests, Duration took, Duration first, Duration slowestOfLastTen) {
     }
 
     /**
-     * Readies the send path before the node takes its first job: a node's first Hub requests would otherwise load
-     * and interpret the HTTP client's code and open its first connections after their rate tokens' times, and
-     * leave late. Sends {@code requests} requests, {@code parallel} at a time, exactly as Hub requests are sent
-     * (this client, its timeouts, the same body) to a throwaway HTTP server on the loopback interface, never to the
-     * Hub: nothing here may count at the Hub. Also resolves the Hub's host name. A failure is logged, not thrown:
-     * the node still works, only its first requests are slower (and held back if too late).
+     * Readies the send path before the node takes its first job: sends {@code requests} requests, {@code parallel} at
+     * a time, exactly as Hub requests are sent, to a throwaway server on the loopback interface, never to the Hub
+     * (see {@link HubWarmUp}). A failure is logged, not thrown.
      */
     public WarmUp warmUp(int requests, int parallel) {
-        long began = System.nanoTime();
-        String host = config.baseUrl().getHost();
-        try {
-            InetAddress.getAllByName(host);
-        } catch (UnknownHostException e) {
-            log.warn("the Hub's host {} does not resolve yet: {}", host, e.getMessage());
-        }
-        HttpServer server = null;
-        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
-        long[] took = new long[requests];
-        AtomicInteger sent = new AtomicInteger();
-        try {
-            byte[] body = "{\"warm\":true}".getBytes(StandardCharsets.UTF_8);
-            server = HttpServer.create(
-                    new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
-            server.setExecutor(threads);
-            server.createContext("/", exchange -> {
-                try (exchange) {
-                    exchange.getRequestBody().readAllBytes();
-                    exchange.getResponseHeaders().set("Content-Type", "application/json");
-                    exchange.sendResponseHeaders(200, body.length);
-                    exchange.getResponseBody().write(body);
-                }
-            });
-            server.start();
-            URI uri = URI.create("http://" + server.getAddress().getHostString() + ":" + server.getAddress().getPort()
-                    + "/warm-up");
-            List<Future<?>> senders = new ArrayList<>();
-            for (int t = 0; t < parallel; t++) {
-                senders.add(threads.submit(() -> {
-                    for (int i = sent.getAndIncrement(); i < requests; i = sent.getAndIncrement()) {
-                        long start = System.nanoTime();
-                        http.send(request(uri, new SingleSendBody()), HttpResponse.BodyHandlers.ofByteArray());
-                        took[i] = System.nanoTime() - start;
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> f : senders) {
-                f.get(30, TimeUnit.SECONDS);
-            }
-        } catch (Exception e) {
-            log.warn("warming the Hub client's send path failed (its first Hub requests may be slow): {}", e.toString());
-        } finally {
-            if (server != null) {
-                server.stop(0);
-            }
-            threads.shutdownNow();
-        }
-        long slowestOfLastTen = 0;
-        for (int i = Math.max(0, requests - 10); i < requests; i++) {
-            slowestOfLastTen = Math.max(slowestOfLastTen, took[i]);
-        }
-        WarmUp w = new WarmUp(Math.min(requests, sent.get()), Duration.ofNanos(System.nanoTime() - began),
-                Duration.ofNanos(requests > 0 ? took[0] : 0), Duration.ofNanos(slowestOfLastTen));
-        log.info("Hub client send path warmed: {} loopback requests in {} ms (the first took {} ms, the slowest of the "
-                        + "last ten {} ms)", requests, w.took().toMillis(), String.format(Locale.ROOT, "%.1f", w.first().toNanos() / 1e6),
-                String.format(Locale.ROOT, "%.2f", w.slowestOfLastTen().toNanos() / 1e6));
-        return w;
+        return HubWarmUp.run(http, uri -> request(uri, new SingleSendBody()), config.baseUrl().getHost(), requests,
+                parallel);
     }
 
-    /** Retry-After values (of 429s and other answers) longer than {@code hub.max_retry_after_secs}, cut to it. */
-    public long retryAfterCapped() {
-        return retryAfterCapped.sum();
+
+
+    /**
+     * The client's meters: its counts ({@code sluice_hub_*_total}), its body budget, and its breaker through
+     * Resilience4j's own binder ({@code resilience4j_circuitbreaker_*{name="hub"}}).
+     */
+    @Override
+    public void bindTo(MeterRegistry meters) {
+        counts.bindTo(meters);
+        Gauge.builder("sluice.hub.body_budget.capacity", budget, BodyBudget::capacityBytes).baseUnit("bytes")
+                .description("Heap this node lets Hub answer bodies take at once (each charged twice its size)")
+                .register(meters);
+        Gauge.builder("sluice.hub.body_budget.reserved", budget, BodyBudget::reservedBytes).baseUnit("bytes")
+                .description("Hub body budget taken by answers being read or held").register(meters);
+        Gauge.builder("sluice.hub.body_budget.waiting", budget, BodyBudget::waiting)
+                .description("Hub calls waiting for room in the body budget").register(meters);
+        TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
     }
 
-    /** Attempts held back before their first byte because they would have left too late for their rate token. */
-    public long tokensMissed() {
-        return tokensMissed.sum();
+    /** What this client counted since start. */
+    public HubCounts counts() {
+        return counts;
     }
 
     /** The node's room for Hub bodies. */
@@ -666,20 +554,8 @@ public final class HubClient implements AutoCloseable {
         return budget;
     }
 
-    /** Body bytes received from the Hub (kept or not). */
-    public long bodyBytesRead() {
-        return bodyBytesRead.sum();
-    }
 
-    /** Answers refused for a body over {@code hub.max_response_bytes}. */
-    public long bodiesTooLarge() {
-        return bodiesTooLarge.sum();
-    }
 
-    /** Answers whose body was not in full by the request timeout (also counted in {@link #timeouts()}). */
-    public long bodyTimeouts() {
-        return bodyTimeouts.sum();
-    }
 
     @Override
     public void close() {

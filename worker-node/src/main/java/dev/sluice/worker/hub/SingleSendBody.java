@@ -30,15 +30,25 @@ import java.util.function.BooleanSupplier;
 final class SingleSendBody implements HttpRequest.BodyPublisher {
     private final AtomicBoolean sent = new AtomicBoolean();
     private final BooleanSupplier onTime;
+    private final Runnable onSent;
 
-    /** @param onTime asked right before the request would leave; false holds it back */
-    SingleSendBody(BooleanSupplier onTime) {
+    /**
+     * @param onTime asked right before the request would leave; false holds it back
+     * @param onSent told once, when the request leaves
+     */
+    SingleSendBody(BooleanSupplier onTime, Runnable onSent) {
         this.onTime = onTime;
+        this.onSent = onSent;
     }
 
     /** A body whose request may leave at any time. */
     SingleSendBody() {
-        this(() -> true);
+        this(() -> true, () -> { });
+    }
+
+    /** Whether the request left (its headers were written). */
+    boolean sent() {
+        return sent.get();
     }
 
     /** Thrown (wrapped by the client in an IOException) when the client tries to send the request again. */
@@ -74,6 +84,7 @@ final class SingleSendBody implements HttpRequest.BodyPublisher {
         if (!sent.compareAndSet(false, true)) {
             throw new UncheckedIOException(new ResendRefused());
         }
+        onSent.run();
         return 0;
     }
 

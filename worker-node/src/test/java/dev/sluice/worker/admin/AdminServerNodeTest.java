@@ -132,6 +132,17 @@ class AdminServerNodeTest {
                 .anyMatch(l -> l.matches("sluice_limiter_degraded 0\\.0"))
                 .anyMatch(l -> l.matches("sluice_limiter_permits_held \\S+"))
                 .anyMatch(l -> l.matches("sluice_limiter_store_calls_total \\S+"))
+                // Each package binds its own meters; counts since start are counters.
+                .anyMatch(l -> l.matches("sluice_hub_requests_total [1-9]\\S*"))
+                .anyMatch(l -> l.matches("sluice_redis_operations_total [1-9]\\S*"))
+                .anyMatch(l -> l.matches("sluice_redis_failures_total \\S+"))
+                .anyMatch(l -> l.matches("sluice_limiter_fallbacks_total \\S+"))
+                .anyMatch(l -> l.matches("sluice_fleet_paused 0\\.0"))
+                .anyMatch(l -> l.matches("sluice_cluster_members 1\\.0"))
+                .anyMatch(l -> l.matches("sluice_queue_waiting \\S+"))
+                .anyMatch(l -> l.equals("# TYPE sluice_hub_timeouts_total counter"))
+                .anyMatch(l -> l.matches("resilience4j_circuitbreaker_state\\{.*name=\"hub\".*state=\"closed\".*} 1\\.0"))
+                .noneMatch(l -> l.startsWith("sluice_hub_requests ") || l.startsWith("sluice_hub_breaker_state"))
                 .noneMatch(l -> l.startsWith("process_cpu_time_ns_total") || l.startsWith("system_cpu_count"));
         assertThat(PromLint.problems(metrics.body())).as("what promtool check metrics would report").isEmpty();
 

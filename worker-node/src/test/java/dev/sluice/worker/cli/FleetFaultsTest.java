@@ -88,7 +88,7 @@ class FleetFaultsTest {
                 String holder = grantorNode(j);
                 FleetNodes.Node frozen = fleet.node(holder);
                 FleetNodes.Node other = otherThan(fleet, holder);
-                double frozenCallsAtStop = frozen.metric("sluice_hub_requests");
+                double frozenCallsAtStop = frozen.metric("sluice_hub_requests_total");
 
                 run("kill", "-STOP", Long.toString(frozen.process().pid()));
                 long stoppedAt = System.nanoTime();
@@ -116,13 +116,13 @@ class FleetFaultsTest {
                 }
                 long resumedAt = System.nanoTime();
                 double stoppedFor = (resumedAt - stoppedAt) / 1e9;
-                double frozenCallsAtResume = frozen.metric("sluice_hub_requests");
+                double frozenCallsAtResume = frozen.metric("sluice_hub_requests_total");
                 HubStats atResume = hub.stats();
 
                 // Rejoins: calls the Hub again (after a merge, once the quiet time passed).
                 await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
                         .failFast("the resumed node exited", () -> !frozen.process().isAlive())
-                        .until(() -> frozen.metric("sluice_hub_requests") > frozenCallsAtResume);
+                        .until(() -> frozen.metric("sluice_hub_requests_total") > frozenCallsAtResume);
                 double rejoinedAfter = seconds(resumedAt);
                 long doneAtRejoin = j.keys("sluice:result:*").size();
 

@@ -99,9 +99,9 @@ final class FleetJudge {
         return s.totalRequests() + s.inFlight();
     }
 
-    /** The Hub calls a node counted so far ({@code sluice_hub_requests}). */
+    /** The Hub calls a node counted so far ({@code sluice_hub_requests_total}). */
     static long hubCalls(FleetNodes.Node node) {
-        return (long) node.metric("sluice_hub_requests");
+        return (long) node.metric("sluice_hub_requests_total");
     }
 
     /**

@@ -91,10 +91,10 @@ class FleetPartitionTest {
                 assertThat(c.status().path("cluster").path("limits").path("degraded").asText())
                         .as("the cut-off node applies cluster.on_store_failure").isNotBlank();
                 int resultsAtSplit = j.keys("sluice:result:*").size();
-                double cutOffCallsAtSplit = c.metric("sluice_hub_requests");
+                double cutOffCallsAtSplit = c.metric("sluice_hub_requests_total");
                 TimeUnit.SECONDS.sleep(10);
                 int resultsAfterSplit = j.keys("sluice:result:*").size();
-                double cutOffCalls = c.metric("sluice_hub_requests");
+                double cutOffCalls = c.metric("sluice_hub_requests_total");
                 assertThat(resultsAfterSplit - resultsAtSplit).as("jobs the majority finished during the partition")
                         .isGreaterThan(50);
                 assertThat(cutOffCalls).as("Hub calls of the cut-off node during the partition").isEqualTo(cutOffCallsAtSplit);
@@ -121,7 +121,7 @@ class FleetPartitionTest {
                                 + "statuses %s; requests held back for late tokens by node %s%n",
                         noticedAfter, resultsAfterSplit - resultsAtSplit, fallbacks, mergedAfter, stats.totalRequests(),
                         stats.maxWindowRequests(), stats.maxInFlight(), stats.violations(), stats.byStatus(),
-                        fleet.nodes().stream().map(node -> node.metric("sluice_hub_tokens_missed")).toList());
+                        fleet.nodes().stream().map(node -> node.metric("sluice_hub_tokens_missed_total")).toList());
                 assertThat(stats.violations().total()).as("violations at the Hub").isZero();
                 assertThat(stats.maxWindowRequests()).isLessThanOrEqualTo(20);
                 assertThat(stats.maxInFlight()).isLessThanOrEqualTo(6);

@@ -97,8 +97,8 @@ class HubAnswerBoundsTest {
         assertThat(e.attempted()).isTrue();
         assertThat(e.getMessage()).isEqualTo(
                 "Hub answer for big is larger than hub.max_response_bytes (1048576): Content-Length 5000000");
-        assertThat(client.bodyBytesRead()).as("not a byte of the body read").isZero();
-        assertThat(client.bodiesTooLarge()).isEqualTo(1);
+        assertThat(client.counts().bodyBytesRead()).as("not a byte of the body read").isZero();
+        assertThat(client.counts().bodiesTooLarge()).isEqualTo(1);
         assertThat(client.bodyBudget().reservedBytes()).as("its room given back").isZero();
         assertThat(limiter.keptUntilLeaseEnd).as("cut mid-answer: the Hub may still be sending").hasValue(1);
         assertThat(limiter.closed).hasValue(0);
@@ -140,7 +140,7 @@ class HubAnswerBoundsTest {
         assertThat(e.kind()).isEqualTo(ErrorKind.HUB_REJECTED);
         assertThat(e.getMessage()).startsWith("Hub answer for endless is larger than hub.max_response_bytes (1048576): ")
                 .contains("without a Content-Length");
-        assertThat(client.bodyBytesRead()).as("reading stopped at the bound (give or take one network read)")
+        assertThat(client.counts().bodyBytesRead()).as("reading stopped at the bound (give or take one network read)")
                 .isGreaterThan(MIB).isLessThan(MIB + 64 * 1024);
         assertThat(client.bodyBudget().peakBodies()).isEqualTo(1);
         assertThat(client.bodyBudget().reservedBytes()).isZero();
@@ -222,9 +222,9 @@ class HubAnswerBoundsTest {
         long hubEndedAfterMs = TimeUnit.NANOSECONDS.toMillis(hubSawItEnd.get() - sent);
         assertThat(hubEndedAfterMs).as("the Hub saw the connection closed before request timeout + grace")
                 .isGreaterThan(900L).isLessThan(2_000L);
-        assertThat(client.timeouts()).isEqualTo(1);
-        assertThat(client.bodyTimeouts()).isEqualTo(1);
-        assertThat(client.bodyBytesRead()).isBetween(1L, 100_000L - 1);
+        assertThat(client.counts().timeouts()).isEqualTo(1);
+        assertThat(client.counts().bodyTimeouts()).isEqualTo(1);
+        assertThat(client.counts().bodyBytesRead()).isBetween(1L, 100_000L - 1);
         assertThat(limiter.keptUntilLeaseEnd).as("the permit stays counted until its lease").hasValue(1);
         assertThat(limiter.closed).hasValue(0);
         assertThat(client.bodyBudget().reservedBytes()).isZero();

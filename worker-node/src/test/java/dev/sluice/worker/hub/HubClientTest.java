@@ -97,7 +97,7 @@ class HubClientTest {
         assertThat(rejected.retryAfter()).as("retry when it half-opens").hasValueSatisfying(
                 d -> assertThat(d).isBetween(Duration.ofMillis(1), Duration.ofSeconds(1)));
         assertThat(hub.stats().totalRequests()).as("the open breaker did not call the Hub").isEqualTo(5);
-        assertThat(client.breakerRejections()).isEqualTo(1);
+        assertThat(client.counts().breakerRejections()).isEqualTo(1);
 
         await().atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(20)).until(() -> transitions.size() == 2);
         assertThat(client.breakerState()).isEqualTo(BreakerListener.State.HALF_OPEN);
@@ -155,8 +155,8 @@ class HubClientTest {
         assertThat(limited).as("the Hub answered 429").isNotNull();
         assertThat(limited.retryAfter()).as("the job's retry delay").hasValue(Duration.ofSeconds(7));
         assertThat(limiter.pauses).as("the fleet's pause").containsExactly(Duration.ofSeconds(7));
-        assertThat(client.rateLimited()).isEqualTo(1);
-        assertThat(client.retryAfterCapped()).isEqualTo(1);
+        assertThat(client.counts().rateLimited()).isEqualTo(1);
+        assertThat(client.counts().retryAfterCapped()).isEqualTo(1);
     }
 
     @Test
@@ -171,18 +171,18 @@ class HubClientTest {
         assertThat(client.retryAfter("300")).isEqualTo(Duration.ofSeconds(300));
         assertThat(client.retryAfter("Sun, 01 Mar 2026 12:01:30 GMT")).isEqualTo(Duration.ofSeconds(90));
         assertThat(client.retryAfter("Sun, 01 Mar 2026 11:00:00 GMT")).as("a date past").isEqualTo(Duration.ZERO);
-        assertThat(client.retryAfterCapped()).isZero();
+        assertThat(client.counts().retryAfterCapped()).isZero();
 
         assertThat(client.retryAfter("301")).isEqualTo(Duration.ofSeconds(300));
         assertThat(client.retryAfter("999999999")).isEqualTo(Duration.ofSeconds(300));
         assertThat(client.retryAfter("99999999999999999999999")).as("beyond a long").isEqualTo(Duration.ofSeconds(300));
         assertThat(client.retryAfter("Fri, 31 Dec 9999 23:59:59 GMT")).isEqualTo(Duration.ofSeconds(300));
-        assertThat(client.retryAfterCapped()).isEqualTo(4);
+        assertThat(client.counts().retryAfterCapped()).isEqualTo(4);
 
         for (String bad : new String[] {"-5", "-999999999", "1.5", "soon", "", "0x10", "2026-03-01T12:05:00Z"}) {
             assertThat(client.retryAfter(bad)).as("'%s'", bad).isNull();
         }
-        assertThat(client.retryAfterCapped()).isEqualTo(4);
+        assertThat(client.counts().retryAfterCapped()).isEqualTo(4);
     }
 
     @Test
@@ -203,7 +203,7 @@ class HubClientTest {
         assertThat(e.kind()).isEqualTo(ErrorKind.HUB_RATE_LIMITED);
         assertThat(e.retryAfter()).as("the job takes its usual retry delay").isEmpty();
         assertThat(limiter.pauses).containsExactly(ErrorKind.HUB_RATE_LIMITED.suggestedRetryDelay());
-        assertThat(client.retryAfterCapped()).isZero();
+        assertThat(client.counts().retryAfterCapped()).isZero();
     }
 
     @Test
@@ -321,7 +321,7 @@ class HubClientTest {
             SluiceException e = fetchFails(client, "k1");
             assertThat(e.kind()).isEqualTo(ErrorKind.HUB_UNAVAILABLE);
             assertThat(e.attempted()).isTrue();
-            assertThat(client.resendsRefused()).isEqualTo(1);
+            assertThat(client.counts().resendsRefused()).isEqualTo(1);
             assertThat(server.requests).as("two sends, two requests at the server").hasValue(2);
             assertThat(limiter.granted).hasValue(2);
             assertThat(limiter.keptUntilLeaseEnd).as("the hung-up request may still run at the Hub").hasValue(1);
@@ -339,8 +339,8 @@ class HubClientTest {
         assertThat(limiter.askedOnTime).as("asked before each attempt's first byte").hasValue(3);
         assertThat(limiter.renewals).as("a new token for each held-back attempt").hasValue(2);
         assertThat(hub.stats().totalRequests()).as("only the attempt on time reached the Hub").isEqualTo(1);
-        assertThat(client.requests()).isEqualTo(1);
-        assertThat(client.tokensMissed()).isEqualTo(2);
+        assertThat(client.counts().requests()).isEqualTo(1);
+        assertThat(client.counts().tokensMissed()).isEqualTo(2);
         assertThat(limiter.closed).as("one permit throughout, released on the answer").hasValue(1);
         assertThat(client.breakerState()).isEqualTo(BreakerListener.State.CLOSED);
     }
@@ -358,7 +358,7 @@ class HubClientTest {
         assertThat(e.attempted()).as("the job's attempt is not spent").isFalse();
         assertThat(e.getMessage()).contains("missed its rate token's time");
         assertThat(hub.stats().totalRequests()).isZero();
-        assertThat(client.requests()).isZero();
+        assertThat(client.counts().requests()).isZero();
         assertThat(limiter.closed).as("nothing left, so the permit is released at once").hasValue(1);
         assertThat(limiter.keptUntilLeaseEnd).hasValue(0);
         for (int i = 0; i < 6; i++) {
@@ -378,7 +378,7 @@ class HubClientTest {
         assertThat(warmUp.first()).isPositive();
         assertThat(hub.stats().totalRequests()).as("the Hub saw nothing of the warm-up").isZero();
         assertThat(limiter.granted).as("no permit or token spent on it").hasValue(0);
-        assertThat(client.requests()).isZero();
+        assertThat(client.counts().requests()).isZero();
         client.fetch("k1", NO_SIGNAL);
         assertThat(hub.stats().totalRequests()).isEqualTo(1);
     }

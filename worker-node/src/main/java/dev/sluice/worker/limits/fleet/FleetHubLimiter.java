@@ -408,13 +408,13 @@ public final class FleetHubLimiter implements HubLimiter {
     public void bindTo(MeterRegistry meters) {
         Gauge.builder("sluice.limiter.degraded", this, f -> f.degraded() ? 1 : 0)
                 .description("1 while the fleet limiter runs on cluster.on_store_failure").register(meters);
-        Gauge.builder("sluice.limiter.fallbacks", this, FleetHubLimiter::fallbacks)
-                .description("Acquires decided by cluster.on_store_failure").register(meters);
-        Gauge.builder("sluice.limiter.degradations", this, FleetHubLimiter::degradations)
+        FunctionCounter.builder("sluice.limiter.fallbacks", this, FleetHubLimiter::fallbacks)
+                .description("Acquires decided by cluster.on_store_failure, since start").register(meters);
+        FunctionCounter.builder("sluice.limiter.degradations", this, FleetHubLimiter::degradations)
                 .description("Times the fleet limiter became degraded, since start").register(meters);
-        Gauge.builder("sluice.limiter.late_tokens", this, FleetHubLimiter::lateTokens)
-                .description("Rate tokens left unused because their request would have left too late").register(meters);
-        Gauge.builder("sluice.limiter.release_failures", this, FleetHubLimiter::releaseFailures)
+        FunctionCounter.builder("sluice.limiter.late_tokens", this, FleetHubLimiter::lateTokens)
+                .description("Rate tokens left unused because their request would have left too late, since start").register(meters);
+        FunctionCounter.builder("sluice.limiter.release_failures", this, FleetHubLimiter::releaseFailures)
                 .description("Fleet permits whose release failed (they come back when their lease ends), since start")
                 .register(meters);
         FunctionCounter.builder("sluice.limiter.store.calls", this, FleetHubLimiter::storeCalls)

@@ -7,6 +7,9 @@ import dev.sluice.control.FleetState;
 import dev.sluice.control.Pause;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.pool.RedisCalls;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +25,7 @@ import java.util.function.LongSupplier;
  * resumed, and publishes each version it takes up on Kafka. Runs on the node's lease thread and connection, so a busy
  * pool never delays a change.
  */
-public final class LimitsFollower {
+public final class LimitsFollower implements MeterBinder {
     private static final Logger log = LoggerFactory.getLogger(LimitsFollower.class);
 
     private final FleetRecord record;
@@ -196,6 +199,24 @@ public final class LimitsFollower {
         }
         publish.accept(new EventPayload.PauseChanged(p.paused(), p.by(), p.atMs(), p.reason()));
         announcedPauseAt = p.atMs();
+    }
+
+    /**
+     * The fleet's pause and the limits this node keeps ({@code sluice_fleet_*}): the live record's with a fleet
+     * limiter, else the file's.
+     */
+    @Override
+    public void bindTo(MeterRegistry meters) {
+        Gauge.builder("sluice.fleet.paused", this, f -> f.pause().paused() ? 1 : 0)
+                .description("1 while the fleet's record says the fleet is paused (sluice pause, the dashboard)")
+                .register(meters);
+        Gauge.builder("sluice.fleet.limit.requests_per_second", this,
+                        f -> limiter == null || f.current() == null ? fileRps : f.current().maxPerSecond())
+                .description("The Hub rate limit this node keeps: the fleet's live limits record with a fleet limiter, "
+                        + "else its file's").register(meters);
+        Gauge.builder("sluice.fleet.limit.in_flight", this,
+                        f -> limiter == null || f.current() == null ? fileInFlight : f.current().maxInFlight())
+                .description("The fleet's Hub in-flight limit this node follows").register(meters);
     }
 
     /** The fleet's limits this node follows, or null before its first read. */

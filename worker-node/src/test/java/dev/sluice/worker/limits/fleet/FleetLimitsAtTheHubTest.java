@@ -130,7 +130,7 @@ class FleetLimitsAtTheHubTest {
                         + "at most {} in flight, violations {}; per node {}; limiter refusals {}, late tokens {}",
                 stats.totalRequests(), result.sentInRun(), run.toSeconds(), String.format("%.1f", utilization * 100),
                 stats.maxWindowRequests(), stats.maxInFlight(), stats.violations(),
-                clients.stream().map(HubClient::requests).toList(), result.refusedByLimiter(),
+                clients.stream().map(c -> c.counts().requests()).toList(), result.refusedByLimiter(),
                 limiters.stream().map(FleetHubLimiter::lateTokens).toList());
         assertThat(stats.violations().total()).as("violations at the Hub").isZero();
         assertThat(stats.count(429)).isZero();
@@ -138,7 +138,7 @@ class FleetLimitsAtTheHubTest {
         assertThat(stats.maxInFlight()).isLessThanOrEqualTo(5);
         assertThat(result.otherFailures()).isZero();
         assertThat(utilization).as("share of the allowed rate used").isGreaterThanOrEqualTo(0.85);
-        assertThat(clients).allSatisfy(c -> assertThat(c.requests()).as("every node got its turn").isGreaterThan(20));
+        assertThat(clients).allSatisfy(c -> assertThat(c.counts().requests()).as("every node got its turn").isGreaterThan(20));
     }
 
     @Test
