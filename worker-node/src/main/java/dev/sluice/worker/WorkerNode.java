@@ -18,17 +18,13 @@ import dev.sluice.worker.hub.HubClient;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
 import dev.sluice.worker.limits.live.LimitsFollower;
 import dev.sluice.control.FleetRecord;
-import dev.sluice.worker.limits.fleet.RateShape;
 import dev.sluice.worker.limits.fleet.grant.GrantorLease;
-import dev.sluice.worker.limits.fleet.grant.RedisArbitrationStore;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LimiterListener;
 import dev.sluice.worker.pool.OwnConnection;
 import dev.sluice.worker.pool.PoolMonitor;
-import dev.sluice.worker.pool.RedisCalls;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.pool.RedisMeters;
-import dev.sluice.worker.pool.RedisRefusal;
 import dev.sluice.worker.pool.RedisRefusals;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.JobQueues;
@@ -37,8 +33,6 @@ import dev.sluice.worker.sink.ResultSinks;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import redis.clients.jedis.exceptions.JedisDataException;
-import redis.clients.jedis.params.SetParams;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -68,6 +62,7 @@ public final class WorkerNode implements AutoCloseable {
     private static final int WARM_UP_REQUESTS = 300;
 
     private final SluiceConfig config;
+    private final Clock clock;
     private final MeterRegistry meters;
     private final LoopWatch watch;
     private final ClusterMember cluster;
@@ -100,7 +95,13 @@ public final class WorkerNode implements AutoCloseable {
 
     /** A node of the fleet: starts its cluster member from {@code [cluster]} and keeps the Hub's limits fleet-wide. */
     public WorkerNode(SluiceConfig config, MeterRegistry meters) {
-        this(config, meters, ClusterMember.start(config.cluster(), config.node().id(), FleetHubLimiter::configure));
+        this(config, meters, Clock.systemUTC());
+    }
+
+    /** A node of the fleet whose parts all take their time from {@code clock} ({@code Main} passes the system's). */
+    public WorkerNode(SluiceConfig config, MeterRegistry meters, Clock clock) {
+        this(config, meters, ClusterMember.start(config.cluster(), config.node().id(), FleetHubLimiter::configure,
+                clock), clock);
     }
 
     /**
@@ -108,62 +109,38 @@ public final class WorkerNode implements AutoCloseable {
      * configuration). The node owns the member from now on and closes it last.
      */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster) {
-        this(config, meters, cluster, fleetLimiter(config, cluster));
+        this(config, meters, cluster, Clock.systemUTC());
     }
 
-    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, FleetHubLimiter fleet) {
-        this(config, meters, cluster, fleet, fleet, LoopWatch.forNode());
+    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, Clock clock) {
+        this(config, meters, cluster, FleetWiring.limiter(config, cluster), clock);
+    }
+
+    private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, FleetHubLimiter fleet,
+                       Clock clock) {
+        this(config, meters, cluster, fleet, fleet, LoopWatch.forNode(), clock);
     }
 
     /** A node without a cluster: {@code limiter} alone keeps the Hub's limits (a single node, or tests). */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter) {
-        this(config, meters, null, null, limiter, LoopWatch.forNode());
+        this(config, meters, null, null, limiter, LoopWatch.forNode(), Clock.systemUTC());
     }
 
     /** A node without a cluster whose loops {@code watch} watches (tests pass their own clock and exit). */
     public WorkerNode(SluiceConfig config, MeterRegistry meters, HubLimiter limiter, LoopWatch watch) {
-        this(config, meters, null, null, limiter, watch);
-    }
-
-    /**
-     * The grantor lease that decides which side of the cluster may grant Hub capacity: its lease is the node's
-     * ({@code node.lease_ms}), its margin a quarter of that, and its quiet time the longest a grant made before a
-     * change can still count at the Hub (a sliding second plus the lateness tolerance, or a permit's lease).
-     */
-    private static GrantorLease grantorLease(SluiceConfig config, ClusterMember cluster, RedisCalls redis,
-                                             NodeRecord record, FleetHubLimiter fleet) {
-        Duration lease = Duration.ofMillis(config.node().leaseMs());
-        int rps = config.hub().maxRequestsPerSecond();
-        Duration rateQuiet = Duration.ofSeconds(1).plus(RateShape.of(rps).latenessTolerance(rps));
-        Duration permitQuiet = Duration.ofMillis(config.hub().permitLeaseMs());
-        Duration quiet = rateQuiet.compareTo(permitQuiet) > 0 ? rateQuiet : permitQuiet;
-        com.hazelcast.cluster.Cluster hz = cluster.hazelcast().getCluster();
-        GrantorLease lease1 = new GrantorLease(new RedisArbitrationStore(redis, cluster.clusterName()),
-                record.incarnation(), config.node().id(), () -> hz.getLocalMember().getUuid().toString(),
-                member -> hz.getMembers().stream().anyMatch(m -> m.getUuid().toString().equals(member)),
-                GrantorLease.Timing.of(lease, lease.dividedBy(4), quiet), System::nanoTime);
-        fleet.decideGrantsBy(lease1);
-        cluster.onRejoin(() -> lease1.quiet(System.nanoTime()));
-        return lease1;
-    }
-
-    private static FleetHubLimiter fleetLimiter(SluiceConfig config, ClusterMember cluster) {
-        try {
-            return new FleetHubLimiter(cluster, FleetHubLimiter.Settings.of(config.hub(), config.cluster()));
-        } catch (RuntimeException e) {
-            cluster.close();
-            throw e;
-        }
+        this(config, meters, null, null, limiter, watch, Clock.systemUTC());
     }
 
     /**
      * @param cluster the node's cluster member, or null for a node alone
      * @param fleet   the fleet's limiter on that member (also {@code limiter}), or null for a node alone: the member
      *                vetting, the grant lease and the live limits work on it
+     * @param clock   the one clock of the node's parts (the queue, the Hub client, maintenance, events)
      */
     private WorkerNode(SluiceConfig config, MeterRegistry meters, ClusterMember cluster, FleetHubLimiter fleet,
-                       HubLimiter limiter, LoopWatch watch) {
+                       HubLimiter limiter, LoopWatch watch, Clock clock) {
         this.config = config;
+        this.clock = clock;
         this.watch = watch;
         this.meters = meters;
         this.cluster = cluster;
@@ -174,16 +151,12 @@ public final class WorkerNode implements AutoCloseable {
         this.leaseConnection = new OwnConnection(redis, "leases");
         this.leases = new Periodic("sluice-leases", watch);
         this.record = new NodeRecord(redis, leaseConnection, nodeId, lease);
-        this.vetting = fleet != null
-                ? new MemberVetting(redis, () -> cluster.hazelcast().getCluster().getMembers(),
-                        () -> cluster.hazelcast().getCluster().getLocalMember().getUuid(), nodeId,
-                        Duration.ofMillis(3L * config.node().leaseMs()), System::nanoTime, fleet::distrust, fleet::trust)
-                : null;
-        this.grantor = fleet != null ? grantorLease(config, cluster, leaseConnection, record, fleet) : null;
-        this.queue = JobQueues.create(config.queue(), nodeId, redis, Clock.systemUTC(), lease);
+        this.vetting = fleet != null ? FleetWiring.vetting(config, cluster, redis, fleet) : null;
+        this.grantor = fleet != null ? FleetWiring.grantorLease(config, cluster, leaseConnection, record, fleet) : null;
+        this.queue = JobQueues.create(config.queue(), nodeId, redis, clock, lease);
         this.limiter = limiter;
         this.fleet = fleet;
-        this.hub = new HubClient(config.hub(), config.breaker(), limiter, Clock.systemUTC());
+        this.hub = new HubClient(config.hub(), config.breaker(), limiter, clock);
         this.sink = ResultSinks.create(config.sink(), config.kafka(), nodeId, redis, watch);
         Worker.Settings settings = new Worker.Settings(
                 config.node().concurrency(),
@@ -197,11 +170,11 @@ public final class WorkerNode implements AutoCloseable {
         this.worker = new Worker(settings, queue, HandlerRegistry.load(WorkerNode.class.getClassLoader()), hub, sink,
                 new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure,
                 () -> redis.refusals().refusing(), meters, watch);
-        this.maintenance = new Maintenance(queue, worker, Clock.systemUTC(), watch);
+        this.maintenance = new Maintenance(queue, worker, clock, watch);
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-pool-monitor")
                 .daemon().uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(r));
         this.publisher = config.kafka().enabled()
-                ? new EventPublisher(config.kafka(), nodeId, Clock.systemUTC(), meters, watch) : EventSink.NONE;
+                ? new EventPublisher(config.kafka(), nodeId, clock, meters, watch) : EventSink.NONE;
         this.events = new NodeEvents(publisher, worker, redis, hub, poolMonitor, maintenance);
         events.permitsHeldFrom(limiter::permitsHeld);
         // Every node follows the fleet's record: its pause, and its limits when the node has a fleet limiter.
@@ -305,7 +278,7 @@ public final class WorkerNode implements AutoCloseable {
                 }
             });
         }
-        startQueue();
+        QueueStart.claimAndStart(record, queue, redis, config.node().id());
         poolMonitor.addListener((pressure, sample) -> worker.setPaused("pool-pressure", pressure));
         redis.refusals().addListener(refusing -> worker.setPaused(REDIS_REFUSING, refusing));
         if (redis.refusals().refusing()) {
@@ -316,7 +289,8 @@ public final class WorkerNode implements AutoCloseable {
         // pool and sending heartbeats whatever Redis does. The leases run on their own thread and connection; the rest
         // on the maintenance thread, which holds one pooled connection at a time. With the fetcher's connection and
         // the writers' lane (completer and sink writer) that keeps the node at 4.
-        maintenance.schedule(Duration.ofSeconds(1), "write-probe", this::probeWritesWhileRefused);
+        maintenance.schedule(Duration.ofSeconds(1), "write-probe",
+                () -> QueueStart.probeWritesWhileRefused(redis, config.node().id()));
         record.onLost(() -> worker.setPaused(NODE_ID_TAKEN_OVER, true));
         if (grantor != null) {
             leases.every(grantor.stepEvery(), "grantor-lease", grantor::step);
@@ -365,58 +339,6 @@ public final class WorkerNode implements AutoCloseable {
             vetting.register(Duration.ofMillis(10L * config.node().leaseMs()));
         } catch (RuntimeException e) {
             log.debug("registering the cluster member failed; tried again at the next renewal", e);
-        }
-    }
-
-    /**
-     * Prepares the queue in Redis. While Redis refuses the writes that takes (full under {@code noeviction}, a
-     * read-only replica), the node waits and says so, instead of exiting; it fails only on other errors.
-     */
-    private void startQueue() {
-        long lastSaid = 0;
-        while (true) {
-            try {
-                record.claim();
-                queue.start();
-                queue.recoverOwnLeftovers();
-                redis.refusals().accepted();
-                return;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while claiming node id " + config.node().id(), e);
-            } catch (JedisDataException e) {
-                RedisRefusal refusal = redis.refusals().refused("start", e);
-                long now = System.nanoTime();
-                if (lastSaid == 0 || now - lastSaid >= TimeUnit.SECONDS.toNanos(10)) {
-                    lastSaid = now;
-                    log.warn("node {} waits to start: {}; trying again every second", config.node().id(),
-                            refusal.getMessage());
-                }
-            }
-            try {
-                Thread.sleep(1_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for Redis to accept writes", e);
-            }
-        }
-    }
-
-    /**
-     * While Redis refuses writes, one small write a second tells when it takes them again (the fetcher is paused
-     * meanwhile, so no job would).
-     */
-    private void probeWritesWhileRefused() {
-        if (!redis.refusals().refusing()) {
-            return;
-        }
-        try {
-            redis.withJedis(j -> j.set("sluice:probe:" + config.node().id(), "1", SetParams.setParams().px(10_000)));
-            redis.refusals().accepted();
-        } catch (JedisDataException e) {
-            redis.refusals().refused("probe", e);
-        } catch (RuntimeException e) {
-            log.debug("write probe failed", e);
         }
     }
 
@@ -538,6 +460,11 @@ public final class WorkerNode implements AutoCloseable {
 
     public HubLimiter limiter() {
         return limiter;
+    }
+
+    /** The one clock of the node's parts. */
+    public Clock clock() {
+        return clock;
     }
 
     public MeterRegistry meters() {

@@ -36,7 +36,7 @@ public final class WorkerNodeStatus implements NodeStatusSource {
     private final Map<String, Map<String, Object>> config;
 
     public WorkerNodeStatus(WorkerNode node) {
-        this(node, Clock.systemUTC(), DEFAULT_MAX_STATS_AGE);
+        this(node, node.clock(), DEFAULT_MAX_STATS_AGE);
     }
 
     public WorkerNodeStatus(WorkerNode node, Clock clock, Duration maxStatsAge) {

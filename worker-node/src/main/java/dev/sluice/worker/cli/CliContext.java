@@ -1,6 +1,7 @@
 package dev.sluice.worker.cli;
 
 import java.io.InputStream;
+import java.time.Clock;
 import java.util.Map;
 
 /**
@@ -10,11 +11,17 @@ import java.util.Map;
  * @param env               the environment, for {@code SLUICE_<SECTION>_<KEY>} configuration overrides
  * @param stdin             where {@code enqueue --stdin} reads keys
  * @param stderrIsTerminal  whether progress may be drawn on stderr
+ * @param clock             the one clock of everything the command builds (a node and its parts, a queue session)
  */
-public record CliContext(Map<String, String> env, InputStream stdin, boolean stderrIsTerminal) {
+public record CliContext(Map<String, String> env, InputStream stdin, boolean stderrIsTerminal, Clock clock) {
 
-    /** The real process: its environment, its stdin, and whether its stderr is a terminal. */
-    public static CliContext system() {
-        return new CliContext(System.getenv(), System.in, Terminal.stderrIsTerminal());
+    /** A context on the system clock (tests). */
+    public CliContext(Map<String, String> env, InputStream stdin, boolean stderrIsTerminal) {
+        this(env, stdin, stderrIsTerminal, Clock.systemUTC());
+    }
+
+    /** The real process: its environment, its stdin, whether its stderr is a terminal, and {@code clock}. */
+    public static CliContext system(Clock clock) {
+        return new CliContext(System.getenv(), System.in, Terminal.stderrIsTerminal(), clock);
     }
 }

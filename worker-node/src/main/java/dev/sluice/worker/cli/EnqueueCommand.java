@@ -22,6 +22,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -129,7 +130,7 @@ final class EnqueueCommand extends RedisCommand {
         long known = files.isEmpty() && !stdin ? keys.size() + (range == null ? 0 : range.size()) : -1;
         long t0 = System.nanoTime();
         Progress progress = new Progress(err(), context.stderrIsTerminal(), known, System::nanoTime);
-        String batch = batchId != null ? batchId : newBatchId();
+        String batch = batchId != null ? batchId : newBatchId(context.clock());
         Backfills backfills = new Backfills(config.queue().key());
         String who = by != null ? by : LimitsCommands.Set.defaultName();
         if (!session.redis().withJedis(j -> backfills.begin(j, batch, who))) {
@@ -297,9 +298,9 @@ final class EnqueueCommand extends RedisCommand {
         }
     }
 
-    private static String newBatchId() {
+    private static String newBatchId(Clock clock) {
         String when = java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT)
-                .withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.now());
+                .withZone(java.time.ZoneOffset.UTC).format(clock.instant());
         StringBuilder tail = new StringBuilder();
         java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         for (int i = 0; i < 4; i++) {

@@ -20,12 +20,12 @@ final class QueueSession implements AutoCloseable {
     private final RedisConnections redis;
     private final JobQueue queue;
 
-    QueueSession(SluiceConfig config) {
+    QueueSession(SluiceConfig config, Clock clock) {
         this.config = config;
         // Its own id, never the configured node's: in list mode closing the adapter deregisters its id.
         String id = "cli-" + NodeConfig.defaultId();
         this.redis = new RedisConnections(config.redis(), id);
-        this.queue = JobQueues.create(config.queue(), id, redis, Clock.systemUTC(),
+        this.queue = JobQueues.create(config.queue(), id, redis, clock,
                 Duration.ofMillis(config.node().leaseMs()));
     }
 

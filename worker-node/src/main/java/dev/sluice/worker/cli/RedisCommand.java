@@ -30,7 +30,7 @@ abstract class RedisCommand implements Callable<Integer> {
     public final Integer call() throws Exception {
         validate();
         SluiceConfig config = options.load(context.env());
-        try (QueueSession session = new QueueSession(config)) {
+        try (QueueSession session = new QueueSession(config, context.clock())) {
             return run(config, session);
         } catch (RuntimeException e) {
             if (RedisFailures.isRedisFailure(e)) {

@@ -43,7 +43,7 @@ final class WorkerCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         SluiceConfig config = options.load(context.env());
         PrometheusMeterRegistry registry = NodeMeters.registry();
-        WorkerNode node = new WorkerNode(config, registry);
+        WorkerNode node = new WorkerNode(config, registry, context.clock());
         AdminServer admin = new AdminServer(config.metrics(), registry, new WorkerNodeStatus(node));
         if (node.hasFleetLimiter()) {
             admin.acceptLimitChanges((expected, rps, inFlight, by) -> {

@@ -154,9 +154,15 @@ public final class ClusterMember implements AutoCloseable, MeterBinder {
      *                      member's Hazelcast {@link Config}; it may also override properties
      */
     public static ClusterMember start(ClusterConfig cluster, String nodeId, Consumer<Config> contributions) {
+        return start(cluster, nodeId, contributions, Clock.systemUTC());
+    }
+
+    /** As {@link #start(ClusterConfig, String, Consumer)}, with the control messages' times from {@code clock}. */
+    public static ClusterMember start(ClusterConfig cluster, String nodeId, Consumer<Config> contributions,
+                                      Clock clock) {
         Config config = hazelcastConfig(cluster, nodeId);
         contributions.accept(config);
-        ControlMessages controls = ControlMessages.of(config.getClusterName(), cluster.secret(), Clock.systemUTC());
+        ControlMessages controls = ControlMessages.of(config.getClusterName(), cluster.secret(), clock);
         HazelcastInstance instance = Hazelcast.newHazelcastInstance(config);
         try {
             ClusterMember member = attach(instance, controls);

@@ -6,10 +6,6 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.worker.limits.HubLimiter;
-import io.github.resilience4j.circuitbreaker.CircuitBreaker;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
-import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
@@ -27,8 +23,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -101,15 +95,11 @@ public final class HubClient implements AutoCloseable, MeterBinder {
     private final HttpClient http;
     private final Duration maxWait;
     private final Clock clock;
-    /** Holds the one breaker, for Resilience4j's meter binder. */
-    private final CircuitBreakerRegistry breakers;
-    private final CircuitBreaker breaker;
-    private final List<BreakerListener> breakerListeners = new CopyOnWriteArrayList<>();
+    private final HubBreaker breaker;
     private final HubCounts counts = new HubCounts();
     private final RetryAfter retryAfter;
     private final BodyBudget budget;
     private final ScheduledExecutorService deadlines;
-    private volatile long openUntilMillis;
 
     /** A client with the default breaker ({@code [breaker]} defaults). */
     public HubClient(HubConfig config, HubLimiter limiter) {
@@ -140,43 +130,7 @@ public final class HubClient implements AutoCloseable, MeterBinder {
                 .build();
         this.maxWait = Duration.ofMillis(Math.max(1_000, config.requestTimeoutMs()));
         this.retryAfter = new RetryAfter(Duration.ofSeconds(config.maxRetryAfterSecs()), clock, counts.retryAfterCapped);
-        this.breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
-                .slidingWindow(breakerConfig.failureThreshold(), breakerConfig.failureThreshold(),
-                        CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
-                .failureRateThreshold(100)
-                .waitDurationInOpenState(Duration.ofSeconds(breakerConfig.openSecs()))
-                .automaticTransitionFromOpenToHalfOpenEnabled(true)
-                .permittedNumberOfCallsInHalfOpenState(breakerConfig.halfOpenCalls())
-                .recordException(t -> t instanceof SluiceException e && e.kind().countsAgainstBreaker())
-                .ignoreException(t -> t instanceof SluiceException e && e.kind() == ErrorKind.HUB_RATE_LIMITED)
-                .writableStackTraceEnabled(false)
-                .clock(clock)
-                .build());
-        this.breaker = breakers.circuitBreaker("hub");
-        long openMillis = Duration.ofSeconds(breakerConfig.openSecs()).toMillis();
-        breaker.getEventPublisher().onStateTransition(event -> {
-            BreakerListener.State from = state(event.getStateTransition().getFromState());
-            BreakerListener.State to = state(event.getStateTransition().getToState());
-            if (to == BreakerListener.State.OPEN) {
-                openUntilMillis = clock.millis() + openMillis;
-            }
-            CircuitBreaker.Metrics m = breaker.getMetrics();
-            BreakerListener.Transition t = new BreakerListener.Transition(from, to, m.getNumberOfFailedCalls(),
-                    m.getNumberOfBufferedCalls(), m.getFailureRate(), m.getNumberOfNotPermittedCalls(), clock.instant());
-            if (to == BreakerListener.State.OPEN) {
-                log.warn("Hub circuit breaker {} -> {} after {} failed of {} calls; calls fail fast for {} s", from.tag(),
-                        to.tag(), t.failedCalls(), t.bufferedCalls(), breakerConfig.openSecs());
-            } else {
-                log.info("Hub circuit breaker {} -> {}", from.tag(), to.tag());
-            }
-            for (BreakerListener l : breakerListeners) {
-                try {
-                    l.transitioned(t);
-                } catch (RuntimeException e) {
-                    log.warn("a breaker listener failed", e);
-                }
-            }
-        });
+        this.breaker = new HubBreaker(breakerConfig, clock, counts.breakerRejections);
         ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(1,
                 Thread.ofPlatform().name("sluice-hub-deadlines").daemon().factory());
         timers.setRemoveOnCancelPolicy(true); // one timer per request, nearly all cancelled when the answer is in
@@ -194,22 +148,13 @@ public final class HubClient implements AutoCloseable, MeterBinder {
                 config.maxResponseBytes(), budget.capacityBytes(), budget.capacityBytes() / largest);
     }
 
-    private static BreakerListener.State state(CircuitBreaker.State s) {
-        return switch (s) {
-            case CLOSED -> BreakerListener.State.CLOSED;
-            case OPEN, FORCED_OPEN -> BreakerListener.State.OPEN;
-            case HALF_OPEN -> BreakerListener.State.HALF_OPEN;
-            default -> BreakerListener.State.OTHER;
-        };
-    }
-
     public void addBreakerListener(BreakerListener listener) {
-        breakerListeners.add(listener);
+        breaker.addListener(listener);
     }
 
     /** The breaker's state now. */
     public BreakerListener.State breakerState() {
-        return state(breaker.getState());
+        return breaker.state();
     }
 
     /**
@@ -217,8 +162,8 @@ public final class HubClient implements AutoCloseable, MeterBinder {
      * calls {@link BodyBudget#releaseHeldByCurrentThread()}, fetches again, or ends.
      */
     public byte[] fetch(String key, StartSignal signal) {
-        if (breakerRefuses()) {
-            throw breakerOpen(key);
+        if (breaker.refuses()) {
+            throw breaker.refused(key);
         }
         long deadline = System.nanoTime() + maxWait.toNanos();
         // A thread asking for its next body is done with its last one, which must not stand in the way of its room.
@@ -271,10 +216,10 @@ public final class HubClient implements AutoCloseable, MeterBinder {
                     "no Hub permit and token within " + maxWait.toMillis() + " ms", null);
         }
         // Asked again right before the call: it may have opened while this job waited for its permit.
-        boolean trial = breaker.getState() == CircuitBreaker.State.HALF_OPEN;
+        boolean trial = breaker.halfOpen();
         if (!breaker.tryAcquirePermission()) {
             permit.close(); // nothing was sent
-            throw breakerOpen(key);
+            throw breaker.refused(key);
         }
         if (!signal.mayStart()) {
             breaker.releasePermission();
@@ -297,7 +242,7 @@ public final class HubClient implements AutoCloseable, MeterBinder {
                 // The Hub answered: not its failure for the breaker. Cut mid-answer, so the Hub may still be sending.
                 counts.bodiesTooLarge.increment();
                 SluiceException failure = new SluiceException(ErrorKind.HUB_REJECTED, e.getMessage(), e);
-                breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, failure);
+                breaker.onError(System.nanoTime() - start, failure);
                 permit.keepUntilLeaseEnd();
                 throw failure;
             }
@@ -313,13 +258,13 @@ public final class HubClient implements AutoCloseable, MeterBinder {
             }
             SluiceException failure = new SluiceException(kind, e instanceof BoundedBody.TimedOut ? e.getMessage()
                     : "Hub request for " + key + " failed: " + e, e);
-            breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, failure);
+            breaker.onError(System.nanoTime() - start, failure);
             if (neverSent(e)) {
                 permit.close();
             } else {
                 permit.keepUntilLeaseEnd();
             }
-            throw trial ? failedTrial(failure) : failure;
+            throw trial ? breaker.failedTrial(failure) : failure;
         } catch (InterruptedException e) {
             permit.keepUntilLeaseEnd();
             breaker.releasePermission();
@@ -336,7 +281,7 @@ public final class HubClient implements AutoCloseable, MeterBinder {
             long elapsed = System.nanoTime() - start;
             int status = response.statusCode();
             if (status >= 200 && status < 300) {
-                breaker.onSuccess(elapsed, TimeUnit.NANOSECONDS);
+                breaker.onSuccess(elapsed);
                 return response.body().take();
             }
             ErrorKind kind = ErrorKind.ofHubStatus(status);
@@ -353,8 +298,8 @@ public final class HubClient implements AutoCloseable, MeterBinder {
                 }
                 failure = new SluiceException(kind, "Hub answered " + status + " for " + key, null, retryAfter);
             }
-            breaker.onError(elapsed, TimeUnit.NANOSECONDS, failure);
-            throw trial ? failedTrial(failure) : failure;
+            breaker.onError(elapsed, failure);
+            throw trial ? breaker.failedTrial(failure) : failure;
         } finally {
             permit.close();
         }
@@ -458,34 +403,6 @@ public final class HubClient implements AutoCloseable, MeterBinder {
         }
     }
 
-    /**
-     * A trial call of the half-open breaker that failed the way an outage fails is the breaker's probe, not the
-     * job's attempt: counted, a long outage would dead-letter the jobs that happened to be its probes.
-     */
-    private SluiceException failedTrial(SluiceException failure) {
-        if (!failure.kind().countsAgainstBreaker()) {
-            return failure;
-        }
-        SluiceException probe = SluiceException.notAttempted(failure.kind(),
-                "trial call of the half-open Hub circuit breaker failed: " + failure.getMessage(),
-                failure.retryAfter().orElse(null));
-        probe.addSuppressed(failure);
-        return probe;
-    }
-
-    /** An open breaker refuses before the job takes a permit and a token; a half-open one is asked after. */
-    private boolean breakerRefuses() {
-        CircuitBreaker.State state = breaker.getState();
-        return state == CircuitBreaker.State.OPEN || state == CircuitBreaker.State.FORCED_OPEN;
-    }
-
-    private SluiceException breakerOpen(String key) {
-        counts.breakerRejections.increment();
-        Duration left = Duration.ofMillis(Math.max(0, openUntilMillis - clock.millis()));
-        return SluiceException.notAttempted(ErrorKind.HUB_UNAVAILABLE, "Hub circuit breaker is "
-                + breakerState().tag() + "; not calling the Hub for " + key, left.isZero() ? null : left);
-    }
-
     /** Whether the request surely never reached the Hub: no connection was made. */
     private static boolean neverSent(IOException e) {
         return e instanceof ConnectException || e instanceof HttpConnectTimeoutException;
@@ -541,7 +458,7 @@ public final class HubClient implements AutoCloseable, MeterBinder {
                 .description("Hub body budget taken by answers being read or held").register(meters);
         Gauge.builder("sluice.hub.body_budget.waiting", budget, BodyBudget::waiting)
                 .description("Hub calls waiting for room in the body budget").register(meters);
-        TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+        breaker.bindTo(meters);
     }
 
     /** What this client counted since start. */
