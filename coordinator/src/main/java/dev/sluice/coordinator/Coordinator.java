@@ -38,9 +38,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.InetAddress;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -132,7 +130,7 @@ public final class Coordinator implements AutoCloseable {
         this.ingestStats = new IngestStats(meters);
         this.stream = new AlertStream(Duration.ofSeconds(15));
         this.engine.addListener(stream);
-        this.server = new AdminServer(config.metrics(), c.tokens(), hostnames(config));
+        this.server = new AdminServer(config.metrics(), c.tokens(), HostNames.of(config));
         this.fleet = new FleetControl(config);
         this.kafkaClient = config.kafka().clientProperties(null);
         this.operatorEvents = new OperatorEvents(kafkaClient, config.kafka().eventsTopic(), clock);
@@ -229,7 +227,7 @@ public final class Coordinator implements AutoCloseable {
             }
         }, 0, 5, TimeUnit.SECONDS);
         config.coordinator().webhook().ifPresent(url -> {
-            URI external = externalUrl();
+            URI external = HostNames.externalUrl(config, server.uri().getHost(), server.port());
             webhook = new AlertmanagerWebhook(new AlertmanagerWebhook.Settings(url,
                     Duration.ofMillis(config.coordinator().webhookTimeoutMs()),
                     Duration.ofSeconds(config.coordinator().webhookResendSecs()),
@@ -241,50 +239,6 @@ public final class Coordinator implements AutoCloseable {
         });
         startup = Thread.ofPlatform().name("sluice-coordinator-startup").daemon().start(this::bringUp);
         return this;
-    }
-
-    /**
-     * The names a request's Host may carry: {@code coordinator.hostnames}, the loopback names, the bind address, this
-     * host's name and addresses, and {@code external_url}'s host.
-     */
-    static java.util.Set<String> hostnames(SluiceConfig config) {
-        java.util.Set<String> names = new java.util.TreeSet<>();
-        config.coordinator().hostnames().forEach(h -> names.add(h.toLowerCase(java.util.Locale.ROOT)));
-        names.addAll(List.of("localhost", "127.0.0.1", "[::1]"));
-        String bind = config.metrics().bind();
-        if (!bind.equals("0.0.0.0") && !bind.equals("::")) {
-            names.add(bind.contains(":") ? "[" + bind + "]" : bind);
-        }
-        try {
-            names.add(InetAddress.getLocalHost().getHostName().toLowerCase(java.util.Locale.ROOT));
-            for (var nic : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
-                for (var a : java.util.Collections.list(nic.getInetAddresses())) {
-                    String h = a.getHostAddress();
-                    int scope = h.indexOf('%');
-                    h = scope >= 0 ? h.substring(0, scope) : h;
-                    names.add(h.contains(":") ? "[" + h + "]" : h);
-                }
-            }
-        } catch (java.io.IOException e) {
-            log.debug("could not list this host's names", e);
-        }
-        if (config.coordinator().externalUrl() != null && config.coordinator().externalUrl().getHost() != null) {
-            names.add(config.coordinator().externalUrl().getHost().toLowerCase(java.util.Locale.ROOT));
-        }
-        return names;
-    }
-
-    private URI externalUrl() {
-        if (config.coordinator().externalUrl() != null) {
-            return config.coordinator().externalUrl();
-        }
-        String host;
-        try {
-            host = InetAddress.getLocalHost().getHostName();
-        } catch (UnknownHostException e) {
-            host = server.uri().getHost();
-        }
-        return URI.create("http://" + host + ":" + server.port());
     }
 
     private void bringUp() {

@@ -24,10 +24,12 @@ import dev.sluice.worker.limits.LimiterListener;
 import dev.sluice.worker.pool.OwnConnection;
 import dev.sluice.worker.pool.PoolMonitor;
 import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.pool.RedisErrors;
 import dev.sluice.worker.pool.RedisMeters;
 import dev.sluice.worker.pool.RedisRefusals;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.JobQueues;
+import dev.sluice.worker.sink.KafkaErrors;
 import dev.sluice.worker.sink.ResultSink;
 import dev.sluice.worker.sink.ResultSinks;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -169,7 +171,7 @@ public final class WorkerNode implements AutoCloseable {
                 Duration.ofMillis(250));
         this.worker = new Worker(settings, queue, HandlerRegistry.load(WorkerNode.class.getClassLoader()), hub, sink,
                 new Backoff(config.retry(), ThreadLocalRandom.current()), poolMonitor::isUnderPressure,
-                () -> redis.refusals().refusing(), meters, watch);
+                () -> redis.refusals().refusing(), RedisErrors.TRANSLATOR.or(KafkaErrors.TRANSLATOR), meters, watch);
         this.maintenance = new Maintenance(queue, worker, clock, watch);
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("sluice-pool-monitor")
                 .daemon().uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(r));

@@ -17,7 +17,7 @@ import java.util.Set;
  * the rules listed in {@code breaker_inhibits} raise nothing new: the breaker explains them.
  */
 public record AlertsConfig(int rateWindowSecs, int rateMinOperations, List<String> breakerInhibits,
-                           int deadLetterGrowthWindowSecs, Map<String, Rule> rules) {
+                           Map<String, Rule> rules, Map<String, Integer> extras) {
 
     public static final String POOL_USAGE = "pool_usage";
     public static final String BREAKER_NOT_CLOSED = "breaker_not_closed";
@@ -47,11 +47,16 @@ public record AlertsConfig(int rateWindowSecs, int rateMinOperations, List<Strin
     }
 
     /**
-     * One row of the table of defaults: the rule, its threshold, its default for-duration ({@code null}: the rule
+     * One row of the table of defaults: the rule, its threshold, the whole-number settings it has besides (read right
+     * after the threshold, as {@code <rule>_<key>}), its default for-duration ({@code null}: the rule
      * has no {@code _for_secs} key and fires at once) and its default severity. Every rule also has
      * {@code <rule>_severity} and {@code <rule>_labels}.
      */
-    private record Defaults(String name, Threshold threshold, Integer forSecs, String severity) {
+    private record Defaults(String name, Threshold threshold, List<Threshold> extras, Integer forSecs,
+                            String severity) {
+        Defaults(String name, Threshold threshold, Integer forSecs, String severity) {
+            this(name, threshold, List.of(), forSecs, severity);
+        }
     }
 
     /** The rules and their defaults, in the order the reference documents them. A new rule is one row here. */
@@ -64,7 +69,8 @@ public record AlertsConfig(int rateWindowSecs, int rateMinOperations, List<Strin
             new Defaults(HUB_RATE_LIMITED, Threshold.fraction(0.01), 0, "warning"),
             new Defaults(NODE_DOWN, Threshold.count("missed_heartbeats", 3, 1, 1_000), 0, "critical"),
             new Defaults(BACKLOG_NOT_DRAINING, Threshold.count("age_secs", 600, 1, 604_800), 0, "warning"),
-            new Defaults(DEAD_LETTER_GROWTH, Threshold.count("threshold", 10, 0, 1_000_000_000), 0, "warning"),
+            new Defaults(DEAD_LETTER_GROWTH, Threshold.count("threshold", 10, 0, 1_000_000_000),
+                    List.of(Threshold.count("window_secs", 300, 1, 86_400)), 0, "warning"),
             new Defaults(LIMITER_DEGRADED, Threshold.NONE, 30, "critical"),
             new Defaults(WATCHDOG, Threshold.NONE, null, "none"));
 
@@ -97,6 +103,7 @@ public record AlertsConfig(int rateWindowSecs, int rateMinOperations, List<Strin
     public AlertsConfig {
         breakerInhibits = List.copyOf(breakerInhibits);
         rules = Map.copyOf(rules);
+        extras = Map.copyOf(extras);
     }
 
     public static AlertsConfig ofDefaults() {
@@ -113,20 +120,24 @@ public record AlertsConfig(int rateWindowSecs, int rateMinOperations, List<Strin
         }
         int rateWindowSecs = r.intIn("alerts.rate_window_secs", 60, 1, 3_600);
         int rateMinOperations = r.intIn("alerts.rate_min_operations", 20, 0, 1_000_000_000);
-        int deadLetterGrowthWindowSecs = r.intIn("alerts.dead_letter_growth_window_secs", 300, 1, 86_400);
         Map<String, Rule> rules = new LinkedHashMap<>();
+        Map<String, Integer> extras = new LinkedHashMap<>();
         for (Defaults row : TABLE) {
-            rules.put(row.name(), read(r, row));
+            rules.put(row.name(), read(r, row, extras));
         }
-        return new AlertsConfig(rateWindowSecs, rateMinOperations, inhibits, deadLetterGrowthWindowSecs, rules);
+        return new AlertsConfig(rateWindowSecs, rateMinOperations, inhibits, rules, extras);
     }
 
-    private static Rule read(ConfigReader r, Defaults row) {
+    private static Rule read(ConfigReader r, Defaults row, Map<String, Integer> extras) {
         String prefix = "alerts." + row.name() + "_";
         Threshold t = row.threshold();
         double threshold = t == Threshold.NONE ? 0
                 : t.fraction() ? r.doubleBetween(prefix + t.key(), t.defaultValue(), t.min(), t.max())
                 : r.intIn(prefix + t.key(), (int) t.defaultValue(), (int) t.min(), (int) t.max());
+        for (Threshold extra : row.extras()) {
+            extras.put(row.name() + "_" + extra.key(), r.intIn(prefix + extra.key(), (int) extra.defaultValue(),
+                    (int) extra.min(), (int) extra.max()));
+        }
         int forSecs = row.forSecs() == null ? 0 : r.intIn(prefix + "for_secs", row.forSecs(), 0, 86_400);
         return new Rule(row.name(), threshold, forSecs, r.oneOf(prefix + "severity", row.severity(), SEVERITIES),
                 r.labels(prefix + "labels", RESERVED_LABELS));
@@ -146,6 +157,9 @@ public record AlertsConfig(int rateWindowSecs, int rateMinOperations, List<Strin
      * as the loader read it; empty when {@code name} is not a per-rule key.
      */
     public Optional<Object> ruleSetting(String name) {
+        if (extras.containsKey(name)) {
+            return Optional.of(extras.get(name));
+        }
         for (Defaults row : TABLE) {
             if (!name.startsWith(row.name() + "_")) {
                 continue;
@@ -170,6 +184,11 @@ public record AlertsConfig(int rateWindowSecs, int rateMinOperations, List<Strin
             }
         }
         return Optional.empty();
+    }
+
+    /** The window dead-letter growth is measured over ({@code dead_letter_growth_window_secs}). */
+    public int deadLetterGrowthWindowSecs() {
+        return extras.get(DEAD_LETTER_GROWTH + "_window_secs");
     }
 
     /** Heartbeats a node may miss before it counts as down ({@code node_down_missed_heartbeats}). */

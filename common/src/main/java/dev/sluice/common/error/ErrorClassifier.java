@@ -22,6 +22,14 @@ public final class ErrorClassifier {
     public interface Translator {
         /** The kind of {@code t}, or null when {@code t} says nothing (the walk goes on to its cause). */
         ErrorKind kindOf(Throwable t);
+
+        /** This translator's kind, else {@code other}'s. */
+        default Translator or(Translator other) {
+            return t -> {
+                ErrorKind kind = kindOf(t);
+                return kind != null ? kind : other.kindOf(t);
+            };
+        }
     }
 
     private static final Translator NONE = t -> null;

@@ -177,6 +177,40 @@ class ConfigKeysTest {
                 new Row("alerts.watchdog_labels", c -> c.alerts().rule("watchdog").labels(), Map.of(), "{ team = \"platform\" }", Map.of("team", "platform"), "team=infra,tier=1", Map.of("team", "infra", "tier", "1"), "{ node = \"n\" }", "must not set the labels the alert sets itself"));
     }
 
+    /**
+     * The [alerts] keys are read, reported and shown in this order: the first bad one named in an error, and the
+     * config view's order, stay as they were before the rules became a table.
+     */
+    @Test
+    void alertKeysAreReadInTheirDocumentedOrder() {
+        List<String> order = ConfigLoader.knownKeys().stream().filter(k -> k.startsWith("alerts.")).toList();
+        List<String> expected = new java.util.ArrayList<>(List.of("alerts.breaker_inhibits", "alerts.rate_window_secs",
+                "alerts.rate_min_operations"));
+        for (String rule : AlertsConfig.RULES) {
+            String threshold = switch (rule) {
+                case "node_down" -> "missed_heartbeats";
+                case "backlog_not_draining" -> "age_secs";
+                case "breaker_not_closed", "limiter_degraded", "watchdog" -> null;
+                default -> "threshold";
+            };
+            if (threshold != null) {
+                expected.add("alerts." + rule + "_" + threshold);
+            }
+            if (rule.equals("dead_letter_growth")) {
+                expected.add("alerts.dead_letter_growth_window_secs");
+            }
+            if (!rule.equals("watchdog")) {
+                expected.add("alerts." + rule + "_for_secs");
+            }
+            expected.add("alerts." + rule + "_severity");
+            expected.add("alerts." + rule + "_labels");
+        }
+        assertThat(order).containsExactlyElementsOf(expected);
+        assertThatThrownBy(() -> ConfigLoader.parse("[alerts]\npool_usage_threshold = 2.0\n"
+                + "dead_letter_growth_window_secs = 0\n", Map.of()))
+                .hasMessageContaining("alerts.pool_usage_threshold");
+    }
+
     @Test
     void everyKnownKeyHasARow() {
         Set<String> covered = rows().stream().map(Row::key).collect(Collectors.toSet());

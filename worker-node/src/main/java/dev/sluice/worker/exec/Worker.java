@@ -130,16 +130,20 @@ public final class Worker implements AutoCloseable {
     private final LoopWatch watch;
     private final LoopWatch.Loop fetcherLoop;
     private final BooleanSupplier promotionHeld;
+    private final ErrorClassifier.Translator clientFailures;
     private static final int PROMOTE_BATCH = 500;
 
     /**
-     * @param promotionHeld  true while due retries should stay where they are (Redis refuses writes)
-     * @param watch          watches the fetcher and completer; its handler takes errors on every thread here
+     * @param promotionHeld    true while due retries should stay where they are (Redis refuses writes)
+     * @param clientFailures   what the node's client libraries' exceptions mean, for a handler that lets one out
+     *                         (the node's own calls give their failures a kind where they happen)
+     * @param watch            watches the fetcher and completer; its handler takes errors on every thread here
      */
     public Worker(Settings settings, JobQueue queue, HandlerRegistry handlers, HubClient hub, ResultSink sink,
-                  Backoff backoff, BooleanSupplier underPressure, BooleanSupplier promotionHeld, MeterRegistry meters,
-                  LoopWatch watch) {
+                  Backoff backoff, BooleanSupplier underPressure, BooleanSupplier promotionHeld,
+                  ErrorClassifier.Translator clientFailures, MeterRegistry meters, LoopWatch watch) {
         this.settings = settings;
+        this.clientFailures = clientFailures;
         this.queue = queue;
         this.handlers = handlers;
         this.hub = hub;
@@ -418,7 +422,7 @@ public final class Worker implements AutoCloseable {
             // Not sent: back to the queue unattempted (the node stops, or the fleet paused before it went out).
             boolean notSent = !r.started && (stopping || (pausedBy.contains(FLEET_PAUSED)
                     && (e instanceof InterruptedException || (e instanceof SluiceException s && !s.attempted()))));
-            return policy.failed(r.delivery, new RetryPolicy.Failure(ErrorClassifier.classify(e),
+            return policy.failed(r.delivery, new RetryPolicy.Failure(ErrorClassifier.classify(e, clientFailures),
                     !(e instanceof SluiceException s) || s.attempted(),
                     e.getMessage() == null ? e.toString() : e.getMessage(),
                     e instanceof SluiceException s ? s.retryAfter().orElse(null) : null, notSent));

@@ -9,8 +9,11 @@ import dev.sluice.common.job.Job;
  *
  * <p>Throwing fails the job, and the failure's kind decides what happens to it (see {@code RetryPolicy}): recoverable
  * ones are retried with backoff, permanent ones dead-lettered. A handler says the kind by throwing a
- * {@link dev.sluice.common.error.SluiceException}, as {@link JobContext}'s calls do; a JSON parse error counts as a
- * bad job and anything else as {@code INTERNAL}. Returning normally acknowledges the job.
+ * {@link dev.sluice.common.error.SluiceException}, as {@link JobContext}'s calls do. An exception of the node's own
+ * Redis or Kafka client keeps the kind it has there (Redis busy or unreachable: {@code REDIS_UNAVAILABLE}; a result
+ * too large for Kafka: {@code BAD_JOB}), a JSON parse error is a bad job, and anything else, a bare
+ * {@link java.io.IOException} included, is {@code INTERNAL}: a handler's own I/O is not the Hub's. Returning normally
+ * acknowledges the job.
  */
 public interface JobHandler {
 

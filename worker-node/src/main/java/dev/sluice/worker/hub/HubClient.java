@@ -28,6 +28,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Calls the Hub: {@code GET base_url + path} with {@code {key}} filled in, through a circuit breaker and inside a
@@ -321,7 +322,14 @@ public final class HubClient implements AutoCloseable, MeterBinder {
         while (true) {
             BoundedBody body = new BoundedBody(key, config.maxResponseBytes(), room, counts.bodyBytesRead,
                     config.requestTimeoutMs());
-            SingleSendBody out = new SingleSendBody(permit::onTime, counts.requests::increment);
+            // Counted once per attempt, whichever comes first: its headers leaving, or its failing before they did.
+            AtomicBoolean counted = new AtomicBoolean();
+            Runnable count = () -> {
+                if (counted.compareAndSet(false, true)) {
+                    counts.requests.increment();
+                }
+            };
+            SingleSendBody out = new SingleSendBody(permit::onTime, count);
             ScheduledFuture<?> cut = deadlines.schedule(body::expire, config.requestTimeoutMs(), TimeUnit.MILLISECONDS);
             try {
                 return http.send(request(uri, out), body);
@@ -332,7 +340,7 @@ public final class HubClient implements AutoCloseable, MeterBinder {
                     throw why; // the JDK client's wrapper says less
                 }
                 if (!SingleSendBody.tokenMissed(e)) {
-                    countUnlessSent(out);
+                    count.run(); // a refused connect is a request, as it was when counted at the start
                     throw e;
                 }
                 counts.tokensMissed.increment();
@@ -344,20 +352,13 @@ public final class HubClient implements AutoCloseable, MeterBinder {
                     throw new TokenNotRenewed(key, e);
                 }
             } catch (InterruptedException e) {
-                countUnlessSent(out);
+                count.run();
                 body.abandon();
                 closeAbortedConnectionsNow();
                 throw e;
             } finally {
                 cut.cancel(false);
             }
-        }
-    }
-
-    /** A request that failed before it left (a refused connect) still counts as one, as it did when it started. */
-    private void countUnlessSent(SingleSendBody out) {
-        if (!out.sent()) {
-            counts.requests.increment();
         }
     }
 

@@ -46,11 +46,6 @@ final class SingleSendBody implements HttpRequest.BodyPublisher {
         this(() -> true, () -> { });
     }
 
-    /** Whether the request left (its headers were written). */
-    boolean sent() {
-        return sent.get();
-    }
-
     /** Thrown (wrapped by the client in an IOException) when the client tries to send the request again. */
     static final class ResendRefused extends IOException {
         @java.io.Serial

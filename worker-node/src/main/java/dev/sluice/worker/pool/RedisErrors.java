@@ -27,8 +27,11 @@ public final class RedisErrors {
     private RedisErrors() {
     }
 
+    /** Jedis's exceptions as kinds, for {@link ErrorClassifier#classify(Throwable, ErrorClassifier.Translator)}. */
+    public static final ErrorClassifier.Translator TRANSLATOR = RedisErrors::kindOf;
+
     public static ErrorKind classify(Throwable failure) {
-        return ErrorClassifier.classify(failure, RedisErrors::kindOf);
+        return ErrorClassifier.classify(failure, TRANSLATOR);
     }
 
     private static ErrorKind kindOf(Throwable t) {
@@ -42,9 +45,11 @@ public final class RedisErrors {
         if (t instanceof JedisDataException) {
             return isTransientReply(t.getMessage()) ? ErrorKind.REDIS_UNAVAILABLE : ErrorKind.INTERNAL;
         }
-        if (t instanceof JedisException && t.getCause() instanceof NoSuchElementException nse) {
-            // commons-pool: no cause means the borrow wait ran out; a cause means creating a connection failed.
-            return nse.getCause() == null ? ErrorKind.POOL_EXHAUSTED : classify(nse.getCause());
+        if (t instanceof JedisException && t.getCause() instanceof NoSuchElementException nse
+                && nse.getCause() == null) {
+            // commons-pool: no cause means the borrow wait ran out; with a cause, creating a connection failed, and
+            // the walk goes on to that cause.
+            return ErrorKind.POOL_EXHAUSTED;
         }
         return null;
     }

@@ -7,7 +7,6 @@ import dev.sluice.common.job.Job;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -48,12 +47,10 @@ public final class KafkaSink implements ResultSink {
         }
     }
 
-    /**
-     * A result larger than the producer or the topic takes ({@code max.request.size}, {@code max.message.bytes}) will
-     * never fit, so the job is bad ({@link ErrorKind#BAD_JOB}, dead-lettered); any other failure is the sink's.
-     */
+    /** The job's failure, of the kind {@link KafkaErrors} gives; anything it does not know is the sink's. */
     private SluiceException failed(Job job, Throwable cause) {
-        ErrorKind kind = cause instanceof RecordTooLargeException ? ErrorKind.BAD_JOB : ErrorKind.SINK_FAILURE;
+        ErrorKind found = KafkaErrors.TRANSLATOR.kindOf(cause);
+        ErrorKind kind = found != null ? found : ErrorKind.SINK_FAILURE;
         return new SluiceException(kind, "writing the result of " + job.id() + " to " + topic + " failed: " + cause,
                 cause);
     }

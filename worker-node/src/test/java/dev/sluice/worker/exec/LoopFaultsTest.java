@@ -10,6 +10,7 @@ import dev.sluice.worker.handler.JobContext;
 import dev.sluice.worker.handler.JobHandler;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.pool.RedisConnections;
+import dev.sluice.worker.pool.RedisErrors;
 import dev.sluice.worker.queue.Completion;
 import dev.sluice.worker.queue.Delivery;
 import dev.sluice.worker.queue.Enqueued;
@@ -17,6 +18,7 @@ import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.QueueStats;
 import dev.sluice.worker.queue.Refused;
 import dev.sluice.worker.queue.StreamJobQueue;
+import dev.sluice.worker.sink.KafkaErrors;
 import dev.sluice.worker.sink.RedisSink;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
@@ -24,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.args.ClientPauseMode;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -191,11 +194,19 @@ class LoopFaultsTest {
             if (job.key().startsWith("error")) {
                 throw new AssertionError("injected into a job");
             }
+            if (job.key().startsWith("redis-down")) {
+                throw new JedisConnectionException("Failed to connect to 127.0.0.1:1",
+                        new java.net.ConnectException("Connection refused"));
+            }
+            if (job.key().startsWith("too-large")) {
+                throw new org.apache.kafka.common.errors.RecordTooLargeException("the result is 2097152 bytes");
+            }
             done.incrementAndGet();
         }
     }
 
     private final CountingHandler handler = new CountingHandler();
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
 
     private FaultyQueue queue() {
         SluiceConfig config = TestConfigs.config(redis.url(), "redis.pool_size", "4", "queue.stream",
@@ -214,7 +225,7 @@ class LoopFaultsTest {
         Worker worker = new Worker(settings, queue, HandlerRegistry.of(List.of(handler)), null, null,
                 new Backoff(TestConfigs.config(redis.url(), "retry.base_delay_ms", "20", "retry.max_delay_ms", "100").retry(),
                         ThreadLocalRandom.current()), underPressure,
-                () -> false, new SimpleMeterRegistry(), watch);
+                () -> false, RedisErrors.TRANSLATOR.or(KafkaErrors.TRANSLATOR), meters, watch);
         closing.add(worker);
         worker.start();
         return worker;
@@ -304,6 +315,29 @@ class LoopFaultsTest {
         assertThat(dead.reason()).contains("handler threw java.lang.AssertionError: injected into a job");
         await().atMost(Duration.ofSeconds(5)).until(() -> worker.inFlightCount() == 0);
         assertThat(exits).isEmpty();
+    }
+
+    /**
+     * A handler that lets out an exception of the node's own Redis or Kafka client gets the kind that client's
+     * adapter gives it (the node's wiring, {@code RedisErrors} or {@code KafkaErrors}), not {@code INTERNAL}: an
+     * unreachable Redis is retried, a result too large for Kafka is dead-lettered at its first attempt.
+     */
+    @Test
+    void aClientExceptionFromAHandlerKeepsItsClientsKind() {
+        FaultyQueue queue = queue();
+        worker(queue, 2, () -> false);
+        queue.enqueue(List.of(Job.of("noop", "too-large-1"), Job.of("noop", "redis-down-1")));
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            assertThat(meters.find("sluice.jobs").tag("kind", "bad-job").counter()).isNotNull();
+            assertThat(meters.find("sluice.jobs").tag("kind", "redis-unavailable").counter()).isNotNull();
+        });
+        assertThat(meters.find("sluice.jobs").tag("kind", "bad-job").tag("outcome", "dead").counter().count())
+                .as("too large for Kafka: dead-lettered at once").isEqualTo(1.0);
+        assertThat(meters.find("sluice.jobs").tag("kind", "redis-unavailable").tag("outcome", "retried").counter())
+                .as("Redis unreachable: retried").isNotNull();
+        assertThat(meters.find("sluice.jobs").tag("kind", "internal").counter()).isNull();
+        DeadLetterEntry dead = queue.deadLetters(10).getFirst();
+        assertThat(dead.jobId()).isEqualTo("noop:too-large-1");
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.hubsim.HubSimulator;
+import dev.sluice.testkit.BlackHole;
 import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.LocalHubLimiter;
@@ -365,6 +366,24 @@ class HubClientTest {
             fetchFails(client, "k" + i);
         }
         assertThat(client.breakerState()).as("held-back requests are not Hub failures").isEqualTo(BreakerListener.State.CLOSED);
+    }
+
+    /** Every attempt counts once in sluice_hub_requests_total: one that left, and one refused at connect alike. */
+    @Test
+    void aRequestIsCountedOnceWhetherItLeftOrWasRefusedAtConnect() {
+        HubSimulator hub = hub(HubSimulator.builder());
+        HubClient client = client(hub.baseUrl(), new RecordingLimiter());
+        for (int i = 0; i < 5; i++) {
+            client.fetch("k" + i, NO_SIGNAL);
+        }
+        assertThat(client.counts().requests()).isEqualTo(hub.stats().totalRequests()).isEqualTo(5);
+
+        HubClient refused = client("http://127.0.0.1:" + BlackHole.closedPort(), new RecordingLimiter());
+        for (int i = 0; i < 3; i++) {
+            assertThat(fetchFails(refused, "k" + i).kind()).isEqualTo(ErrorKind.HUB_UNAVAILABLE);
+        }
+        assertThat(refused.counts().requests()).isEqualTo(3);
+        assertThat(refused.counts().failures()).isEqualTo(3);
     }
 
     @Test
