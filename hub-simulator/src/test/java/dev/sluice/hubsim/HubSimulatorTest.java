@@ -91,7 +91,7 @@ class HubSimulatorTest {
         assertThat(statusesOf("k2", 1)).as("over the window of 5").containsExactly(429);
         assertThat(hub.stats().totalRequests()).isEqualTo(6);
         assertThat(hub.stats().violations().total()).isEqualTo(1);
-        assertThat(client.get(hub.baseUrl() + HubSimulator.WARM_UP_PREFIX + "k0").statusCode())
+        assertThat(client.get(hub.baseUrl() + SelfWarmUp.WARM_UP_PREFIX + "k0").statusCode())
                 .as("the warm-up path is gone").isEqualTo(404);
     }
 
