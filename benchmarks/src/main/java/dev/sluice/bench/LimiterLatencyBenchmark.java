@@ -8,6 +8,7 @@ import dev.sluice.common.config.Discovery;
 import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetSettings;
 import dev.sluice.worker.limits.HubLimiter;
 import dev.sluice.worker.limits.fleet.RateShape;
 import io.github.bucket4j.Bucket;
@@ -72,7 +73,7 @@ public final class LimiterLatencyBenchmark {
             }
             report("rate limiter: Bucket4j tryConsume(1), one thread", bucketNanos);
 
-            try (FleetHubLimiter limiter = new FleetHubLimiter(observer, new FleetHubLimiter.Settings(1_000, maxPerSecond,
+            try (FleetHubLimiter limiter = new FleetHubLimiter(observer, new FleetSettings(1_000, maxPerSecond,
                     Duration.ofSeconds(6), Duration.ofSeconds(1), StoreFailurePolicy.FAIL_CLOSED, Duration.ofMillis(200),
                     Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(500)))) {
                 long[] acquireNanos = new long[samples];

@@ -6,6 +6,7 @@ import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.identity.MemberVetting;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetSettings;
 import dev.sluice.worker.limits.fleet.RateShape;
 import dev.sluice.worker.limits.fleet.grant.GrantorLease;
 import dev.sluice.worker.limits.fleet.grant.RedisArbitrationStore;
@@ -45,7 +46,7 @@ final class FleetWiring {
     /** The fleet's limiter on {@code cluster}; the member is closed if the limiter cannot be made. */
     static FleetHubLimiter limiter(SluiceConfig config, ClusterMember cluster) {
         try {
-            return new FleetHubLimiter(cluster, FleetHubLimiter.Settings.of(config.hub(), config.cluster()));
+            return new FleetHubLimiter(cluster, FleetSettings.of(config.hub(), config.cluster()));
         } catch (RuntimeException e) {
             cluster.close();
             throw e;

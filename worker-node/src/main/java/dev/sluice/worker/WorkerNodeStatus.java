@@ -11,6 +11,7 @@ import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.exec.Maintenance;
 import dev.sluice.worker.pool.RedisRefusals;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.LimiterSnapshot;
 import dev.sluice.worker.queue.QueueStats;
 
 import java.time.Clock;
@@ -124,7 +125,7 @@ public final class WorkerNodeStatus implements NodeStatusSource {
             return null;
         }
         List<String> nodes = member.memberNodeIds();
-        FleetHubLimiter.Snapshot limits = node.fleetLimiter() == null ? null : node.fleetLimiter().snapshot();
+        LimiterSnapshot limits = node.fleetLimiter() == null ? null : node.fleetLimiter().snapshot();
         return new NodeStatus.Cluster(member.clusterName(), nodes.size(), nodes, member.hasMajority(),
                 member.lastKnownSize(), member.partitionsSafe(), limits,
                 node.limitsFollower() == null ? null : node.limitsFollower().status());

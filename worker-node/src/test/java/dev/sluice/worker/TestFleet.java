@@ -5,6 +5,7 @@ import dev.sluice.common.config.StoreFailurePolicy;
 import dev.sluice.testkit.HazelcastMembers;
 import dev.sluice.worker.cluster.ClusterMember;
 import dev.sluice.worker.limits.fleet.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.FleetSettings;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -60,16 +61,16 @@ public final class TestFleet implements AutoCloseable {
     }
 
     /** A limiter on member {@code i}, closed with the fleet. */
-    public FleetHubLimiter limiter(int i, FleetHubLimiter.Settings settings) {
+    public FleetHubLimiter limiter(int i, FleetSettings settings) {
         FleetHubLimiter limiter = new FleetHubLimiter(member(i), settings);
         closing.add(limiter);
         return limiter;
     }
 
     /** Settings with test-sized timings around the given limits and lease. */
-    public static FleetHubLimiter.Settings settings(int maxInFlight, int maxPerSecond, Duration lease,
+    public static FleetSettings settings(int maxInFlight, int maxPerSecond, Duration lease,
                                                     StoreFailurePolicy policy) {
-        return new FleetHubLimiter.Settings(maxInFlight, maxPerSecond, lease, lease.dividedBy(3), policy, Duration.ofMillis(200),
+        return new FleetSettings(maxInFlight, maxPerSecond, lease, lease.dividedBy(3), policy, Duration.ofMillis(200),
                 Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofMillis(200));
     }
 

@@ -1,6 +1,6 @@
 package dev.sluice.worker.admin;
 
-import dev.sluice.worker.limits.fleet.FleetHubLimiter;
+import dev.sluice.worker.limits.fleet.LimiterSnapshot;
 import dev.sluice.worker.pool.PoolHealth;
 import dev.sluice.worker.queue.QueueStats;
 
@@ -48,7 +48,7 @@ public record NodeStatus(String nodeId, boolean running, Queue queue, Pool pool,
      *                       limiter
      */
     public record Cluster(String name, int members, List<String> nodes, boolean majority, int lastKnownSize,
-                          boolean partitionsSafe, FleetHubLimiter.Snapshot limits, Map<String, Object> fleetLimits) {
+                          boolean partitionsSafe, LimiterSnapshot limits, Map<String, Object> fleetLimits) {
     }
 
     /** A {@link PoolHealth} sample with its availability spelled out. */

@@ -28,7 +28,7 @@ final class FailurePolicy {
     record Degraded(String reason, LocalHubLimiter localShare) {
     }
 
-    private final java.util.function.Supplier<FleetHubLimiter.Settings> settings;
+    private final java.util.function.Supplier<FleetSettings> settings;
     private final IntSupplier lastKnownFleet;
     private final List<LimiterListener> listeners = new CopyOnWriteArrayList<>();
     private final LongAdder fallbacks = new LongAdder();
@@ -39,7 +39,7 @@ final class FailurePolicy {
 
     /** @param lastKnownFleet the fleet's last known size, for {@code local-share} */
     /** @param settings the limiter's settings now (the limits change live) */
-    FailurePolicy(java.util.function.Supplier<FleetHubLimiter.Settings> settings, IntSupplier lastKnownFleet) {
+    FailurePolicy(java.util.function.Supplier<FleetSettings> settings, IntSupplier lastKnownFleet) {
         this.settings = settings;
         this.lastKnownFleet = lastKnownFleet;
     }
@@ -93,7 +93,7 @@ final class FailurePolicy {
             LocalHubLimiter localShare = null;
             if (settings.get().onStoreFailure() == StoreFailurePolicy.LOCAL_SHARE) {
                 int fleet = lastKnownFleet.getAsInt();
-                FleetHubLimiter.Settings now = settings.get();
+                FleetSettings now = settings.get();
                 localShare = new LocalHubLimiter(Math.max(1, now.maxInFlight() / fleet),
                         Math.max(1, now.maxPerSecond() / fleet));
             }

@@ -96,7 +96,7 @@ final class FleetPermit implements Permit {
                 }
                 held.renewedFrom(renewalAsked + slot.waitNanos());
                 if (renewed.pauseMs() > 0) {
-                    FleetHubLimiter.sleepOutPause(TimeUnit.MILLISECONDS.toNanos(renewed.pauseMs()), deadline);
+                    LocalPause.sleepOut(TimeUnit.MILLISECONDS.toNanos(renewed.pauseMs()), deadline);
                     continue; // the token goes unused
                 }
             } else {
@@ -104,7 +104,7 @@ final class FleetPermit implements Permit {
             }
             long pause = limiter.localPause().toNanos();
             if (pause > 0) {
-                FleetHubLimiter.sleepOutPause(pause, deadline);
+                LocalPause.sleepOut(pause, deadline);
                 continue; // a 429 elsewhere paused the fleet while this holder waited
             }
             // A request leaving much later than its token's time could crowd a later second: the token goes

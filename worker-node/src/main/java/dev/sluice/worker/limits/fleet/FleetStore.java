@@ -63,7 +63,7 @@ final class FleetStore implements AutoCloseable {
         static final TokenTime RETRY = new TokenTime(0, 0, -2);
     }
 
-    private final FleetHubLimiter.Settings settings;
+    private final FleetSettings settings;
     private final String nodeId;
     private final IMap<String, byte[]> permits;
     private final HazelcastProxyManager<String> buckets;
@@ -116,7 +116,7 @@ final class FleetStore implements AutoCloseable {
     }
 
     /** @param onPause told of every pause (ms) another node announced; malformed ones are dropped before */
-    FleetStore(ClusterMember member, FleetHubLimiter.Settings settings, RateShape shape, LongConsumer onPause) {
+    FleetStore(ClusterMember member, FleetSettings settings, RateShape shape, LongConsumer onPause) {
         this.settings = settings;
         this.nodeId = member.nodeId();
         HazelcastInstance hz = member.hazelcast();
@@ -139,7 +139,7 @@ final class FleetStore implements AutoCloseable {
             }
         });
         this.pauseTopic = member.controlTopic(PAUSE_TOPIC);
-        this.pauseRegistration = pauseTopic.subscribe(pauseMs -> onPause.accept(FleetHubLimiter.heardPause(pauseMs)));
+        this.pauseRegistration = pauseTopic.subscribe(pauseMs -> onPause.accept(LocalPause.heard(pauseMs)));
     }
 
     /**
@@ -422,6 +422,58 @@ final class FleetStore implements AutoCloseable {
             pauseTopic.unsubscribe(pauseRegistration);
         } catch (RuntimeException e) {
             log.debug("could not remove the limiter's topic listeners", e);
+        }
+    }
+
+    /**
+     * Takes a permit: returns the moment (this node's {@link System#nanoTime()}) its granting call was asked, which its
+     * lease runs from at the earliest, or null when none came before the deadline. A waiter queues a ticket and asks
+     * again when woken, when the table hints its turn may have come, and at least every {@code pollNanos}.
+     */
+    Long takePermit(String id, long leaseMs, long pollNanos, long deadline) throws StoreFailure, InterruptedException {
+        Semaphore wake = wakeUpsOf(id);
+        boolean queued = false;
+        try {
+            while (true) {
+                wake.drainPermits(); // a wake-up that comes while the table is asked counts for the next wait
+                long asked = System.nanoTime();
+                PermitTable.Reply reply = PermitTable.Reply.fromWire(answer(
+                        step(PermitProcessor.Op.ACQUIRE, id, leaseMs)));
+                long left = deadline - System.nanoTime();
+                switch (reply.state()) {
+                    case GRANTED -> {
+                        return asked;
+                    }
+                    case PAUSED -> {
+                        long pause = TimeUnit.MILLISECONDS.toNanos(reply.millis());
+                        if (pause >= left) {
+                            if (queued) {
+                                cancelQuietly(id);
+                            }
+                            return null;
+                        }
+                        TimeUnit.NANOSECONDS.sleep(pause);
+                    }
+                    default -> {
+                        queued = true;
+                        if (left <= 0) {
+                            cancelQuietly(id);
+                            return null;
+                        }
+                        long hint = reply.millis() > 0 ? TimeUnit.MILLISECONDS.toNanos(reply.millis()) : Long.MAX_VALUE;
+                        long wait = Math.min(Math.min(pollNanos, hint), left);
+                        boolean woken = wake.tryAcquire(Math.max(1, wait), TimeUnit.NANOSECONDS);
+                        log.trace("permit waiter {} at position {} {}", id, reply.position(), woken ? "woken" : "polls");
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            // The acquire may still be applied after this thread stopped waiting for it: withdraw both.
+            cancelQuietly(id);
+            releaseAsync(id);
+            throw e;
+        } finally {
+            forget(id);
         }
     }
 }
