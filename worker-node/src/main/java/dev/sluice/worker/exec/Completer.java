@@ -3,7 +3,7 @@ package dev.sluice.worker.exec;
 import dev.sluice.worker.health.LoopWatch;
 import dev.sluice.worker.health.Loops;
 import dev.sluice.worker.queue.Completion;
-import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.worker.queue.JobConsumer;
 import dev.sluice.worker.queue.Refused;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +32,7 @@ final class Completer implements AutoCloseable {
     private record Item(Completion completion, CompletableFuture<Void> done) {
     }
 
-    private final JobQueue queue;
+    private final JobConsumer queue;
     private final BlockingQueue<Item> items = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean running = true;
@@ -41,7 +41,7 @@ final class Completer implements AutoCloseable {
     private final List<Item> batch = new ArrayList<>(MAX_BATCH);
     private volatile int held;
 
-    Completer(JobQueue queue, LoopWatch watch) {
+    Completer(JobConsumer queue, LoopWatch watch) {
         this.queue = queue;
         this.loop = watch.register("completer", Duration.ofSeconds(5), () -> held > 0 || !items.isEmpty());
         this.thread = Thread.ofPlatform().name("sluice-completer").daemon()

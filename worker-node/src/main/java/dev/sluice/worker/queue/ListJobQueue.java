@@ -1,12 +1,7 @@
 package dev.sluice.worker.queue;
 
 import dev.sluice.common.config.QueueConfig;
-import dev.sluice.control.Backfills;
-import dev.sluice.control.DeadLetterEntry;
-import dev.sluice.control.DeadLetterStore;
-import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.Job;
-import dev.sluice.common.job.JobCodec;
 import dev.sluice.common.error.ErrorKind;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.identity.RecordWatch;
@@ -50,20 +45,12 @@ import java.util.function.Supplier;
  * delivery's count tells the worker when a job keeps killing its workers. How long a node holds a job has no part
  * in it: a live node keeps its jobs however long they run.
  */
-public final class ListJobQueue implements JobQueue {
+public final class ListJobQueue extends RedisJobQueue {
     private static final Logger log = LoggerFactory.getLogger(ListJobQueue.class);
 
-    private final QueueConfig config;
-    private final DeadLetterStore deadLetters;
-    private final String nodeId;
-    private final RedisConnections redis;
-    private final JobCodec codec;
-    private final Backfills backfills;
-    private final Clock clock;
     private final String processing;
     private final String registry;
     private final String deliveries;
-    private final FetcherConnection fetcher;
     // Read and written on the fetcher thread only, by reclaim().
     private final RecordWatch others;
     private final LongAdder buried = new LongAdder();
@@ -75,15 +62,8 @@ public final class ListJobQueue implements JobQueue {
      *                by {@link #reclaim} only
      */
     public ListJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock, RecordWatch others) {
-        this.config = config;
-        this.deadLetters = new DeadLetterStore(config);
+        super(config, nodeId, redis, clock, config.list(), Scripts.LIST_PROMOTE);
         this.others = others;
-        this.nodeId = nodeId;
-        this.redis = redis;
-        this.codec = new JobCodec(config.maxJobBytes());
-        this.backfills = new Backfills(config.list());
-        this.clock = clock;
-        this.fetcher = new FetcherConnection(redis, config.maxJobBytes());
         this.processing = processingList(nodeId);
         this.registry = config.list() + ":nodes";
         this.deliveries = config.list() + ":deliveries";
@@ -310,12 +290,7 @@ public final class ListJobQueue implements JobQueue {
 
     @Override
     public List<Refused> complete(List<Completion> batch) {
-        if (batch.isEmpty()) {
-            return List.of();
-        }
-        return redis.withWriterJedis(j -> {
-            Pipeline p = j.pipelined();
-            Replies replies = new Replies(redis.refusals());
+        return completeInPipeline(batch, (p, replies) -> {
             for (Completion c : batch) {
                 String element = c.delivery().handle();
                 List<Response<?>> its = switch (c) {
@@ -334,18 +309,13 @@ public final class ListJobQueue implements JobQueue {
                         List<byte[]> args = new ArrayList<>(List.of(exactElement,
                                 Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays())).getBytes(StandardCharsets.UTF_8)));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
-                        String backfill = d.delivery().batch();
-                        List<byte[]> keys = backfill == null ? DeadLetters.utf8(processing, deliveries, config.deadLetter())
-                                : DeadLetters.utf8(processing, deliveries, config.deadLetter(), backfills.key(backfill));
-                        yield List.of(p.eval(LIST_DEAD, keys, args));
+                        yield List.of(p.eval(LIST_DEAD, deadLetterKeys(d, processing, deliveries), args));
                     }
                     case Completion.HandBack h -> List.of(p.eval(Scripts.LIST_HAND_BACK, List.of(processing, config.list()),
                             List.of(element)));
                 };
                 replies.expect(c, Replies.command(c), its);
             }
-            p.sync();
-            return replies.read();
         });
     }
 
@@ -357,19 +327,6 @@ public final class ListJobQueue implements JobQueue {
     @Override
     public void keepAlive(Collection<Delivery> inFlight) {
         register();
-    }
-
-    @Override
-    public int promoteDue(int max) {
-        Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
-        try {
-            return ((Long) j.eval(Scripts.LIST_PROMOTE, List.of(config.delayed(), config.list()), List.of(Integer.toString(max)))).intValue();
-        } catch (JedisDataException e) {
-            throw redis.refusals().refused("promote", e);
-        } catch (RuntimeException e) {
-            fetcher.failed(e);
-            throw e;
-        }
     }
 
     @Override
@@ -411,22 +368,6 @@ public final class ListJobQueue implements JobQueue {
         });
     }
 
-    @Override
-    public List<DeadLetterEntry> deadLetters(int count) {
-        return redis.withJedis(j -> deadLetters.newest(j, count));
-    }
-
-    @Override
-    public int replayDeadLetters(Collection<String> deadLetterIds) {
-        return redis.withJedis(j -> deadLetters.replay(j, deadLetterIds)
-                .getOrDefault(DeadLetterStore.Outcome.REPLAYED, List.of()).size());
-    }
-
-    @Override
-    public long trimDeadLetters() {
-        return DeadLetters.trim(redis, config.deadLetter(), clock, config.deadLetterRetentionDays());
-    }
-
     /** SHA-1 of the element's bytes, as Redis's {@code redis.sha1hex} computes it. */
     static String sha1(String element) {
         return sha1(element.getBytes(StandardCharsets.UTF_8));
@@ -443,7 +384,7 @@ public final class ListJobQueue implements JobQueue {
 
     @Override
     public void close() {
-        fetcher.close();
+        super.close();
         try {
             redis.withJedis(j -> {
                 if (j.llen(processing) == 0) {

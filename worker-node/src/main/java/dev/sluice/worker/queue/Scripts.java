@@ -185,6 +185,24 @@ final class Scripts {
             """;
 
     /**
+     * KEYS: processing of the gone node, list, deliveries, registry. ARGV: node id. {@link #LIST_RECOVER} without
+     * looking at the node's record: the cluster already said the node is gone, or the node is this one, which holds
+     * its id and finds what an earlier process of it left.
+     */
+    static final String LIST_RECOVER_NOW = """
+            local n = 0
+            while true do
+              local e = redis.call('LINDEX', KEYS[1], -1)
+              if not e then break end
+              redis.call('HINCRBY', KEYS[3], redis.sha1hex(e), 1)
+              redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
+              n = n + 1
+            end
+            redis.call('SREM', KEYS[4], ARGV[1])
+            return n
+            """;
+
+    /**
      * KEYS: processing of the dead node, list, deliveries, registry, record of the dead node ({@code NodeRecord}).
      * ARGV: node id, the incarnation and seq the caller saw stand still ('' and '' for a record found absent).
      * Moves a dead node's in-flight elements back to the consuming end, counting a redelivery for each, unless its
@@ -198,18 +216,7 @@ final class Scripts {
             elseif cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3] then
               return -1
             end
-            local n = 0
-            while true do
-              local e = redis.call('LINDEX', KEYS[1], -1)
-              if not e then break end
-              redis.call('HINCRBY', KEYS[3], redis.sha1hex(e), 1)
-              redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
-              n = n + 1
-            end
-            redis.call('SREM', KEYS[4], ARGV[1])
-            return n
-            """;
-
+            """ + LIST_RECOVER_NOW;
     /**
      * KEYS: stream. ARGV: group, dead consumer, claiming consumer, max. Moves up to max of the dead consumer's
      * pending entries to the claimer in one step, so concurrent claimers never get the same entry, and removes the
@@ -233,23 +240,6 @@ final class Scripts {
             return out
             """;
 
-    /**
-     * KEYS: processing of the gone node, list, deliveries, registry. ARGV: node id. {@link #LIST_RECOVER} without
-     * looking at the node's record: the cluster already said the node is gone, or the node is this one, which holds
-     * its id and finds what an earlier process of it left.
-     */
-    static final String LIST_RECOVER_NOW = """
-            local n = 0
-            while true do
-              local e = redis.call('LINDEX', KEYS[1], -1)
-              if not e then break end
-              redis.call('HINCRBY', KEYS[3], redis.sha1hex(e), 1)
-              redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT')
-              n = n + 1
-            end
-            redis.call('SREM', KEYS[4], ARGV[1])
-            return n
-            """;
 
     /** KEYS: delayed, list. ARGV: max. */
     static final String LIST_PROMOTE = NOW + """

@@ -4,12 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sluice.common.config.QueueConfig;
-import dev.sluice.control.Backfills;
-import dev.sluice.control.DeadLetterEntry;
-import dev.sluice.control.DeadLetterStore;
-import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.Job;
-import dev.sluice.common.job.JobCodec;
 import dev.sluice.worker.pool.RedisConnections;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,7 +15,6 @@ import redis.clients.jedis.Response;
 import redis.clients.jedis.StreamEntryID;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.XClaimParams;
-import redis.clients.jedis.resps.StreamEntry;
 import redis.clients.jedis.resps.StreamGroupInfo;
 import redis.clients.jedis.resps.StreamPendingSummary;
 
@@ -54,31 +48,16 @@ import java.util.TreeMap;
  *       dead-lettered with its size and hash; one not UTF-8 keeps its exact bytes in its dead letter.</li>
  * </ul>
  */
-public final class StreamJobQueue implements JobQueue {
+public final class StreamJobQueue extends RedisJobQueue {
     private static final Logger log = LoggerFactory.getLogger(StreamJobQueue.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int KEEP_ALIVE_BATCH = 500;
 
-    private final QueueConfig config;
-    private final DeadLetterStore deadLetters;
-    private final String nodeId;
-    private final RedisConnections redis;
-    private final JobCodec codec;
-    private final Backfills backfills;
-    private final Clock clock;
-    private final FetcherConnection fetcher;
     private static final byte[] STREAM_DEAD = Scripts.STREAM_DEAD.getBytes(StandardCharsets.UTF_8);
     private String reclaimCursor = "0-0";
 
     public StreamJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock) {
-        this.config = config;
-        this.deadLetters = new DeadLetterStore(config);
-        this.nodeId = nodeId;
-        this.redis = redis;
-        this.codec = new JobCodec(config.maxJobBytes());
-        this.backfills = new Backfills(config.stream());
-        this.clock = clock;
-        this.fetcher = new FetcherConnection(redis, config.maxJobBytes());
+        super(config, nodeId, redis, clock, config.stream(), Scripts.STREAM_PROMOTE);
     }
 
     @Override
@@ -239,12 +218,7 @@ public final class StreamJobQueue implements JobQueue {
 
     @Override
     public List<Refused> complete(List<Completion> batch) {
-        if (batch.isEmpty()) {
-            return List.of();
-        }
-        return redis.withWriterJedis(j -> {
-            Pipeline p = j.pipelined();
-            Replies replies = new Replies(redis.refusals());
+        return completeInPipeline(batch, (p, replies) -> {
             List<StreamEntryID> acked = new ArrayList<>();
             List<Completion.Ack> acks = new ArrayList<>();
             for (Completion c : batch) {
@@ -260,10 +234,8 @@ public final class StreamJobQueue implements JobQueue {
                         List<byte[]> args = new ArrayList<>(DeadLetters.utf8(config.group(), d.delivery().handle(), nodeId,
                                 Long.toString(DeadLetters.retentionMs(config.deadLetterRetentionDays()))));
                         args.addAll(DeadLetters.fields(d, nodeId, mode(), clock));
-                        String backfill = d.delivery().batch();
-                        List<byte[]> keys = backfill == null ? DeadLetters.utf8(config.stream(), config.deadLetter())
-                                : DeadLetters.utf8(config.stream(), config.deadLetter(), backfills.key(backfill));
-                        replies.expect(c, Replies.command(c), List.of(p.eval(STREAM_DEAD, keys, args)));
+                        replies.expect(c, Replies.command(c), List.of(p.eval(STREAM_DEAD,
+                                deadLetterKeys(d, config.stream()), args)));
                     }
                     case Completion.HandBack h -> {
                         List<String> args = new ArrayList<>(List.of(config.group(), h.delivery().handle(), nodeId));
@@ -289,8 +261,6 @@ public final class StreamJobQueue implements JobQueue {
                 List<Response<?>> ackReplies = List.of(p.eval(Scripts.STREAM_ACK, List.of(config.stream()), args));
                 acks.forEach(a -> replies.expect(a, Replies.command(a), ackReplies));
             }
-            p.sync();
-            return replies.read();
         });
     }
 
@@ -313,19 +283,6 @@ public final class StreamJobQueue implements JobQueue {
             p.sync();
             return null;
         });
-    }
-
-    @Override
-    public int promoteDue(int max) {
-        Jedis j = fetcher.get(Duration.ofMillis(config.blockTimeoutMs()));
-        try {
-            return ((Long) j.eval(Scripts.STREAM_PROMOTE, List.of(config.delayed(), config.stream()), List.of(Integer.toString(max)))).intValue();
-        } catch (JedisDataException e) {
-            throw redis.refusals().refused("promote", e);
-        } catch (RuntimeException e) {
-            fetcher.failed(e);
-            throw e;
-        }
     }
 
     @Override
@@ -414,22 +371,6 @@ public final class StreamJobQueue implements JobQueue {
     }
 
     @Override
-    public List<DeadLetterEntry> deadLetters(int count) {
-        return redis.withJedis(j -> deadLetters.newest(j, count));
-    }
-
-    @Override
-    public int replayDeadLetters(Collection<String> deadLetterIds) {
-        return redis.withJedis(j -> deadLetters.replay(j, deadLetterIds)
-                .getOrDefault(DeadLetterStore.Outcome.REPLAYED, List.of()).size());
-    }
-
-    @Override
-    public long trimDeadLetters() {
-        return DeadLetters.trim(redis, config.deadLetter(), clock, config.deadLetterRetentionDays());
-    }
-
-    @Override
     public void tidy(Duration idle) {
         removeIdleConsumers(idle.toMillis());
     }
@@ -452,8 +393,4 @@ public final class StreamJobQueue implements JobQueue {
         });
     }
 
-    @Override
-    public void close() {
-        fetcher.close();
-    }
 }
