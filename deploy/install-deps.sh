@@ -10,7 +10,7 @@
 # Runs `apt-get update` once, and only when something is missing. As root it runs apt-get itself; otherwise through
 # sudo when sudo works without a password; otherwise it prints the exact command to run and exits 1.
 # prometheus-alertmanager alone may fail to install: its test is then skipped, and this says so (WARNING) and goes on.
-# The JDK is not installed here: the build wants a JDK 21+ (JAVA_HOME, default /usr/lib/jvm/temurin-25-jdk-amd64).
+# The JDK is not installed here: the build wants a JDK 25 (JAVA_HOME, default /usr/lib/jvm/temurin-25-jdk-amd64).
 set -euo pipefail
 
 purpose=test

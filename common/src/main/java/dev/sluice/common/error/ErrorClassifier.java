@@ -1,6 +1,7 @@
 package dev.sluice.common.error;
 
 import com.fasterxml.jackson.core.JacksonException;
+import org.jspecify.annotations.Nullable;
 
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -21,7 +22,7 @@ public final class ErrorClassifier {
     @FunctionalInterface
     public interface Translator {
         /** The kind of {@code t}, or null when {@code t} says nothing (the walk goes on to its cause). */
-        ErrorKind kindOf(Throwable t);
+        @Nullable ErrorKind kindOf(Throwable t);
 
         /** This translator's kind, else {@code other}'s. */
         default Translator or(Translator other) {
@@ -46,7 +47,7 @@ public final class ErrorClassifier {
 
     public static ErrorKind classify(Throwable failure, Translator adapter) {
         int depth = 0;
-        for (Throwable t = failure; t != null && depth++ < MAX_DEPTH; t = t.getCause()) {
+        for (@Nullable Throwable t = failure; t != null && depth++ < MAX_DEPTH; t = t.getCause()) {
             ErrorKind kind = classifyOne(t, adapter);
             if (kind != null) {
                 return kind;
@@ -55,7 +56,7 @@ public final class ErrorClassifier {
         return ErrorKind.INTERNAL;
     }
 
-    private static ErrorKind classifyOne(Throwable t, Translator adapter) {
+    private static @Nullable ErrorKind classifyOne(Throwable t, Translator adapter) {
         if (t instanceof SluiceException s) {
             return s.kind();
         }
@@ -78,7 +79,7 @@ public final class ErrorClassifier {
     /** True when {@code t} or one of its causes is a {@code type}. */
     public static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
         int depth = 0;
-        for (Throwable c = t; c != null && depth++ < MAX_DEPTH; c = c.getCause()) {
+        for (@Nullable Throwable c = t; c != null && depth++ < MAX_DEPTH; c = c.getCause()) {
             if (type.isInstance(c)) {
                 return true;
             }

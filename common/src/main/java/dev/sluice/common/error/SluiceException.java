@@ -1,5 +1,7 @@
 package dev.sluice.common.error;
 
+import org.jspecify.annotations.Nullable;
+
 import java.io.Serial;
 import java.time.Duration;
 import java.util.Optional;
@@ -10,22 +12,24 @@ public class SluiceException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     private final ErrorKind kind;
-    private final transient Duration retryAfter;
+    private final transient @Nullable Duration retryAfter;
     private final boolean attempted;
 
     public SluiceException(ErrorKind kind, String message) {
         this(kind, message, null, null);
     }
 
-    public SluiceException(ErrorKind kind, String message, Throwable cause) {
+    public SluiceException(ErrorKind kind, String message, @Nullable Throwable cause) {
         this(kind, message, cause, null);
     }
 
-    public SluiceException(ErrorKind kind, String message, Throwable cause, Duration retryAfter) {
+    public SluiceException(ErrorKind kind, String message, @Nullable Throwable cause,
+                           @Nullable Duration retryAfter) {
         this(kind, message, cause, retryAfter, true);
     }
 
-    private SluiceException(ErrorKind kind, String message, Throwable cause, Duration retryAfter, boolean attempted) {
+    private SluiceException(ErrorKind kind, String message, @Nullable Throwable cause, @Nullable Duration retryAfter,
+                            boolean attempted) {
         super(message, cause);
         this.kind = kind;
         this.retryAfter = retryAfter;
@@ -36,7 +40,7 @@ public class SluiceException extends RuntimeException {
      * A failure before the job's real work began: waiting for the breaker, a permit or a rate token. Retried without
      * counting an attempt.
      */
-    public static SluiceException notAttempted(ErrorKind kind, String message, Duration retryAfter) {
+    public static SluiceException notAttempted(ErrorKind kind, String message, @Nullable Duration retryAfter) {
         return new SluiceException(kind, message, null, retryAfter, false);
     }
 

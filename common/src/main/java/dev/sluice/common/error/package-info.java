@@ -6,4 +6,7 @@
  * where they happen ({@code RedisErrors}, {@code HubErrors}, the Kafka sink), and {@code common/pom.xml} has no
  * Redis, Kafka or HTTP client.
  */
+@NullMarked
 package dev.sluice.common.error;
+
+import org.jspecify.annotations.NullMarked;

@@ -70,7 +70,7 @@ public final class EventCodec {
         try {
             root = JSON.readTree(bytes);
         } catch (java.io.IOException e) {
-            return new Decoded.Skipped("malformed", e.getMessage());
+            return new Decoded.Skipped("malformed", java.util.Objects.requireNonNullElse(e.getMessage(), e.toString()));
         }
         if (root == null || !root.isObject() || !root.path("v").canConvertToInt() || !root.path("type").isTextual()
                 || !root.path("node").isTextual() || !integral(root.path("ts")) || !integral(root.path("seq"))
@@ -90,7 +90,7 @@ public final class EventCodec {
             return new Decoded.Ok(new Event(version, root.get("node").asText(), root.get("ts").asLong(),
                     root.get("seq").asLong(), payload));
         } catch (JacksonException | IllegalArgumentException e) {
-            return new Decoded.Skipped("malformed", e.getMessage());
+            return new Decoded.Skipped("malformed", java.util.Objects.requireNonNullElse(e.getMessage(), e.toString()));
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.sluice.common.event;
 
+import org.jspecify.annotations.Nullable;
 import java.util.Map;
 
 /**
@@ -36,12 +37,13 @@ public sealed interface EventPayload {
      * deltas and notices restarts when they go down), the pool now, breaker states, limiter state, the queue now.
      */
     record Heartbeat(long intervalMs, Counters counters, PoolSample pool, Map<String, String> breakers,
-                     String limiterState, QueueSample queue, FleetSample fleet) implements EventPayload {
+                     String limiterState, @Nullable QueueSample queue, @Nullable FleetSample fleet)
+            implements EventPayload {
         public static final String TYPE = "heartbeat";
 
         /** A heartbeat without the fleet sample (as nodes before it sent them). */
         public Heartbeat(long intervalMs, Counters counters, PoolSample pool, Map<String, String> breakers,
-                         String limiterState, QueueSample queue) {
+                         String limiterState, @Nullable QueueSample queue) {
             this(intervalMs, counters, pool, breakers, limiterState, queue, null);
         }
 

@@ -4,4 +4,7 @@
  *
  * <p>Depends on Jackson only: no Kafka type, so producers and consumers choose their own clients.
  */
+@NullMarked
 package dev.sluice.common.event;
+
+import org.jspecify.annotations.NullMarked;

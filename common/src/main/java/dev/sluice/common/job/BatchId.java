@@ -1,5 +1,7 @@
 package dev.sluice.common.job;
 
+import org.jspecify.annotations.Nullable;
+
 import java.util.regex.Pattern;
 
 /** What a backfill's id may be: it names Redis keys and shows on the dashboard, so it is short and plain. */
@@ -9,12 +11,12 @@ public final class BatchId {
     private BatchId() {
     }
 
-    public static boolean valid(String id) {
+    public static boolean valid(@Nullable String id) {
         return id != null && ID.matcher(id).matches();
     }
 
     /** The rule, said about {@code id}. */
-    public static String rule(String id) {
+    public static String rule(@Nullable String id) {
         return "a backfill id must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, but was '"
                 + id + "'";
     }

@@ -1,5 +1,7 @@
 package dev.sluice.common.job;
 
+import org.jspecify.annotations.Nullable;
+
 import java.util.Objects;
 
 /**
@@ -14,7 +16,7 @@ import java.util.Objects;
  * @param batch     the backfill it belongs to ({@code sluice enqueue --batch}), or null; it travels with the job
  *                  through retries, so the job's end is counted once for its backfill
  */
-public record Job(String id, String type, String key, String payload, int attempts, String batch) {
+public record Job(String id, String type, String key, @Nullable String payload, int attempts, @Nullable String batch) {
 
     /** The handler used when a job names none. */
     public static final String DEFAULT_TYPE = "hub-fetch";
@@ -32,7 +34,7 @@ public record Job(String id, String type, String key, String payload, int attemp
     }
 
     /** A job of no backfill. */
-    public Job(String id, String type, String key, String payload, int attempts) {
+    public Job(String id, String type, String key, @Nullable String payload, int attempts) {
         this(id, type, key, payload, attempts, null);
     }
 

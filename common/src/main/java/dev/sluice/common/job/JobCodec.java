@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.jspecify.annotations.Nullable;
 
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -78,8 +79,8 @@ public final class JobCodec {
             throw new BadJobException("a JSON job must be an object, but was " + node.getNodeType().name().toLowerCase(java.util.Locale.ROOT));
         }
         checkVersion(node.has("v") ? node.get("v").asText() : null);
-        String key = text(node, "key", true);
-        String payload = null;
+        String key = java.util.Objects.requireNonNull(text(node, "key", true)); // required: text throws first
+        @Nullable String payload = null;
         if (node.hasNonNull("payload")) {
             JsonNode p = node.get("payload");
             if (p.isTextual()) {
@@ -89,7 +90,7 @@ public final class JobCodec {
                 payload = p.toString();
             }
         }
-        Integer attempts = null;
+        @Nullable Integer attempts = null;
         if (node.has("attempts")) {
             if (!node.get("attempts").canConvertToInt() || !node.get("attempts").isIntegralNumber()) {
                 throw new BadJobException("field 'attempts' must be a whole number, but was " + node.get("attempts"));
@@ -144,7 +145,7 @@ public final class JobCodec {
      * The backfill a list element names, read leniently (for an element that is not a valid job): null when it is
      * not a JSON object with a textual {@code batch} that is an id.
      */
-    public static String batchOfElement(String element) {
+    public static @Nullable String batchOfElement(@Nullable String element) {
         if (element == null || !element.strip().startsWith("{")) {
             return null;
         }
@@ -157,7 +158,7 @@ public final class JobCodec {
     }
 
     /** The backfill id a job names, or null for none or for a value that is not an id. */
-    public static String batchOrNull(String value) {
+    public static @Nullable String batchOrNull(@Nullable String value) {
         return BatchId.valid(value) ? value : null;
     }
 
@@ -169,7 +170,8 @@ public final class JobCodec {
         return jsonNode(job).put("nonce", Long.toHexString(nonce)).toString();
     }
 
-    private Job build(String id, String type, String key, String payload, int attempts, String batch) {
+    private Job build(@Nullable String id, @Nullable String type, String key, @Nullable String payload, int attempts,
+                      @Nullable String batch) {
         if (key.isEmpty()) {
             throw new BadJobException("field 'key' must not be empty");
         }
@@ -190,7 +192,7 @@ public final class JobCodec {
         }
     }
 
-    private static void checkVersion(String v) {
+    private static void checkVersion(@Nullable String v) {
         if (v == null) {
             return;
         }
@@ -213,7 +215,7 @@ public final class JobCodec {
         }
     }
 
-    private static int parseAttempts(String value) {
+    private static int parseAttempts(@Nullable String value) {
         if (value == null) {
             return 0;
         }
@@ -231,7 +233,7 @@ public final class JobCodec {
         return attempts;
     }
 
-    private static String text(JsonNode node, String field, boolean required) {
+    private static @Nullable String text(JsonNode node, String field, boolean required) {
         JsonNode v = node.get(field);
         if (v == null || v.isNull()) {
             if (required) {

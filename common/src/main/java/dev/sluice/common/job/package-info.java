@@ -3,4 +3,7 @@
  *
  * <p>Depends on {@code common.error} and Jackson.
  */
+@NullMarked
 package dev.sluice.common.job;
+
+import org.jspecify.annotations.NullMarked;
