@@ -61,9 +61,13 @@ public final class Backfills {
             return 1
             """;
 
-    /** KEYS: hash. ARGV: n. Nothing (0) when the backfill is not there. */
+    /**
+     * KEYS: hash. ARGV: n. Nothing (0) when the backfill is not there, and nothing (-1) once its enqueue is over
+     * (marked complete or stopped): a stopped enqueue's total stays what it said.
+     */
     private static final String RESERVE = """
             if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+            if redis.call('HGET', KEYS[1], 'state') ~= 'enqueuing' then return -1 end
             redis.call('HSET', KEYS[1], 'reserved', ARGV[1])
             redis.call('HINCRBY', KEYS[1], 'total', tonumber(ARGV[1]))
             return 1
@@ -77,9 +81,13 @@ public final class Backfills {
      */
     private static final String SETTLE = """
             if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+            local uncertain = tonumber(ARGV[3])
+            if ARGV[2] ~= '' then
+              uncertain = math.max(uncertain, tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0'))
+            end
             redis.call('HDEL', KEYS[1], 'reserved')
             if tonumber(ARGV[1]) > 0 then redis.call('HINCRBY', KEYS[1], 'total', -tonumber(ARGV[1])) end
-            if tonumber(ARGV[3]) > 0 then redis.call('HSET', KEYS[1], 'uncertain', ARGV[3]) end
+            if uncertain > 0 then redis.call('HSET', KEYS[1], 'uncertain', uncertain) end
             if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[2]) end
             return 1
             """;
@@ -121,10 +129,11 @@ public final class Backfills {
     /**
      * Counts {@code n} jobs about to go onto the queue in the total, before they go, so no job of a backfill is ever
      * on the queue uncounted. Refused (a {@code JedisDataException}) when Redis is full: then enqueue nothing.
-     * {@link #settle} takes back what Redis then refuses.
+     * {@link #settle} takes back what Redis then refuses. False, with nothing counted, when the backfill is gone or
+     * its enqueue was already marked over (a signal stopped it): then enqueue nothing more.
      */
-    public void reserve(Jedis jedis, String id, long n) {
-        jedis.eval(RESERVE, List.of(key(id)), List.of(Long.toString(n)));
+    public boolean reserve(Jedis jedis, String id, long n) {
+        return ((Long) jedis.eval(RESERVE, List.of(key(id)), List.of(Long.toString(n)))) == 1L;
     }
 
     /** After a reserved chunk went out: takes the {@code refused} jobs off the total. Works when Redis is full. */
@@ -135,7 +144,9 @@ public final class Backfills {
     /**
      * The enqueue is over: every job is in ({@code complete}) or it stopped half way ({@code stopped}).
      * {@code uncertain} jobs were counted in the total but may not have gone in (the enqueue failed between counting
-     * and hearing Redis's answer); the dashboard says so. Works when Redis is full, which is when an enqueue stops.
+     * and hearing Redis's answer); a chunk still reserved in Redis counts as uncertain too, whatever the caller knew
+     * (a signal's hook can end the backfill between the count and the caller noting it). The dashboard says so. Works
+     * when Redis is full, which is when an enqueue stops.
      */
     public void ended(Jedis jedis, String id, boolean complete, long uncertain) {
         jedis.eval(SETTLE, List.of(key(id)), List.of("0", complete ? "complete" : "stopped", Long.toString(uncertain)));

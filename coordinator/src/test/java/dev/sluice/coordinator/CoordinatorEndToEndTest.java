@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.testkit.KafkaBroker;
 import dev.sluice.testkit.KafkaExtension;
 import dev.sluice.testkit.PromLint;
+import dev.sluice.testkit.SseReader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -66,7 +67,7 @@ class CoordinatorEndToEndTest {
         String alerts = "e2e.alerts." + RUN.get();
         Coordinator coordinator = start(config(broker, events, alerts, ""));
         URI api = coordinator.uri();
-        Http.SseReader stream = new Http.SseReader(api, "/api/alerts/stream");
+        SseReader stream = new SseReader(api, "/api/alerts/stream");
         toClose.add(stream);
         awaitUntil(stream::connected);
 
@@ -95,9 +96,9 @@ class CoordinatorEndToEndTest {
         assertThat(node(cluster, "n3").path("alive").asBoolean()).isFalse();
 
         for (String name : List.of("SluicePoolUsageHigh", "SluiceBreakerNotClosed", "SluiceNodeDown")) {
-            awaitUntil(() -> !stream.events("firing", name).isEmpty());
+            awaitUntil(() -> !Http.events(stream, "firing", name).isEmpty());
         }
-        assertThat(stream.events("pending", "SluicePoolUsageHigh")).hasSize(1);
+        assertThat(Http.events(stream, "pending", "SluicePoolUsageHigh")).hasSize(1);
 
         // The causes go away.
         n1.change(e -> e.pool(2, 20));
@@ -113,7 +114,7 @@ class CoordinatorEndToEndTest {
         assertThat(resolved.path("endsAt").asText()).isNotEmpty();
         assertThat(resolved.path("startsAt").asText()).isEqualTo(pool.path("startsAt").asText());
         for (String name : List.of("SluicePoolUsageHigh", "SluiceBreakerNotClosed", "SluiceNodeDown")) {
-            awaitUntil(() -> !stream.events("resolved", name).isEmpty());
+            awaitUntil(() -> !Http.events(stream, "resolved", name).isEmpty());
         }
 
         // The alerts topic: keyed by fingerprint, each alert firing then resolved.

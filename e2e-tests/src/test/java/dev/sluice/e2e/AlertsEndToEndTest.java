@@ -3,9 +3,11 @@ package dev.sluice.e2e;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.coordinator.Coordinator;
 import dev.sluice.hubsim.HubSimulator;
+import dev.sluice.testkit.Alertmanager;
 import dev.sluice.testkit.KafkaExtension;
 import dev.sluice.testkit.NodeProcess;
 import dev.sluice.testkit.RedisExtension;
+import dev.sluice.testkit.SseReader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -61,7 +63,7 @@ class AlertsEndToEndTest {
     private Alertmanager alertmanager;
     private Coordinator coordinator;
     private URI api;
-    private Http.SseReader stream;
+    private SseReader stream;
 
     @BeforeEach
     void startCoordinatorAndAlertmanager(TestInfo test) {
@@ -74,7 +76,7 @@ class AlertsEndToEndTest {
         coordinator = closeLater(Coordinators.config(kafka.bootstrapServers(), events, alertsTopic)
                 .alerts("rate_window_secs", 10).webhook(alertmanager).startInProcess());
         api = coordinator.uri();
-        stream = closeLater(new Http.SseReader(api, "/api/alerts/stream"));
+        stream = closeLater(new SseReader(api, "/api/alerts/stream"));
         awaitUntil(Duration.ofSeconds(10), stream::connected);
     }
 
@@ -206,9 +208,9 @@ class AlertsEndToEndTest {
     private JsonNode awaitFiringEverywhere(String alertname, String node) {
         awaitUntil(Duration.ofSeconds(30), () -> !Http.alerts(api, "firing", alertname, node).isEmpty());
         JsonNode firing = Http.alerts(api, "firing", alertname, node).getFirst();
-        awaitUntil(Duration.ofSeconds(10), () -> !stream.events("firing", alertname, node).isEmpty());
-        awaitUntil(Duration.ofSeconds(10), () -> !alertmanager.alerts(alertname, node).isEmpty());
-        JsonNode listed = alertmanager.alerts(alertname, node).getFirst();
+        awaitUntil(Duration.ofSeconds(10), () -> !Http.events(stream, "firing", alertname, node).isEmpty());
+        awaitUntil(Duration.ofSeconds(10), () -> !Http.listed(alertmanager, alertname, node).isEmpty());
+        JsonNode listed = Http.listed(alertmanager, alertname, node).getFirst();
         assertThat(listed.path("status").path("state").asText()).isIn("active", "unprocessed");
         // Alertmanager keeps times to the millisecond.
         assertThat(Instant.parse(listed.path("startsAt").asText()))
@@ -227,8 +229,8 @@ class AlertsEndToEndTest {
         assertThat(resolved.path("fingerprint").asText()).isEqualTo(fingerprint);
         assertThat(resolved.path("startsAt").asText()).isEqualTo(firing.path("startsAt").asText());
         assertThat(resolved.path("endsAt").asText()).isNotEmpty();
-        awaitUntil(Duration.ofSeconds(10), () -> !stream.events("resolved", alertname, node).isEmpty());
-        awaitUntil(Duration.ofSeconds(30), () -> alertmanager.alerts(alertname, node).isEmpty());
+        awaitUntil(Duration.ofSeconds(10), () -> !Http.events(stream, "resolved", alertname, node).isEmpty());
+        awaitUntil(Duration.ofSeconds(30), () -> Http.listed(alertmanager, alertname, node).isEmpty());
 
         assertThat(coordinator.flushAlertTopic(Duration.ofSeconds(10))).isTrue();
         Map<String, List<String>> states = AlertsTopic.states(kafka.bootstrapServers(), alertsTopic);

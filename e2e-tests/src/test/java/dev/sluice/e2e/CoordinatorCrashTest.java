@@ -1,6 +1,7 @@
 package dev.sluice.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.testkit.Alertmanager;
 import dev.sluice.testkit.KafkaExtension;
 import dev.sluice.testkit.NodeProcess;
 import dev.sluice.testkit.RedisExtension;
@@ -77,7 +78,7 @@ class CoordinatorCrashTest {
         Instant startsAt = Instant.parse(firing.path("startsAt").asText());
         // Alertmanager keeps times to the millisecond.
         Instant startsAtMillis = startsAt.truncatedTo(ChronoUnit.MILLIS);
-        awaitUntil(Duration.ofSeconds(10), () -> alertmanager.alerts(NODE_DOWN, NODE).size() == 1);
+        awaitUntil(Duration.ofSeconds(10), () -> Http.listed(alertmanager, NODE_DOWN, NODE).size() == 1);
         assertThat(startsAtIn(alertmanager)).isEqualTo(startsAtMillis);
         awaitUntil(Duration.ofSeconds(10),
                 () -> AlertsTopic.states(kafka.bootstrapServers(), ALERTS).containsKey(fingerprint));
@@ -86,7 +87,7 @@ class CoordinatorCrashTest {
         step("node-down firing, at Alertmanager and on the alerts topic");
         first.process().kill();
         assertThat(first.process().exitCode()).hasValue(137);
-        assertThat(alertmanager.alerts(NODE_DOWN, NODE)).hasSize(1);
+        assertThat(Http.listed(alertmanager, NODE_DOWN, NODE)).hasSize(1);
 
         Coordinators.Running second = closeLater(config.startProcess(dir, "coordinator-2"));
         URI api = second.uri();
@@ -97,7 +98,7 @@ class CoordinatorCrashTest {
         // Several re-sends later (one a second): still one alert at Alertmanager, with its first start.
         long resendsFrom = System.nanoTime();
         await().pollInterval(Duration.ofMillis(250)).during(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(10))
-                .until(() -> alertmanager.alerts(NODE_DOWN, NODE).size() == 1
+                .until(() -> Http.listed(alertmanager, NODE_DOWN, NODE).size() == 1
                         && startsAtIn(alertmanager).equals(startsAtMillis)
                         && !Http.alerts(api, "firing", NODE_DOWN, NODE).isEmpty());
         assertThat(System.nanoTime() - resendsFrom).isGreaterThanOrEqualTo(Duration.ofSeconds(4).toNanos());
@@ -113,7 +114,7 @@ class CoordinatorCrashTest {
         JsonNode resolved = Http.alerts(api, "resolved", NODE_DOWN, NODE).getFirst();
         assertThat(resolved.path("fingerprint").asText()).isEqualTo(fingerprint);
         assertThat(Instant.parse(resolved.path("startsAt").asText())).isEqualTo(startsAt);
-        awaitUntil(Duration.ofSeconds(30), () -> alertmanager.alerts(NODE_DOWN, NODE).isEmpty());
+        awaitUntil(Duration.ofSeconds(30), () -> Http.listed(alertmanager, NODE_DOWN, NODE).isEmpty());
         step("resolved, gone from Alertmanager");
         awaitUntil(Duration.ofSeconds(10), () -> AlertsTopic.states(kafka.bootstrapServers(), ALERTS).get(fingerprint)
                 .equals(List.of("firing", "resolved")));
@@ -128,7 +129,7 @@ class CoordinatorCrashTest {
     }
 
     private static Instant startsAtIn(Alertmanager alertmanager) {
-        return Instant.parse(alertmanager.alerts(NODE_DOWN, NODE).getFirst().path("startsAt").asText());
+        return Instant.parse(Http.listed(alertmanager, NODE_DOWN, NODE).getFirst().path("startsAt").asText());
     }
 
     private static void awaitUntil(Duration atMost, Callable<Boolean> condition) {

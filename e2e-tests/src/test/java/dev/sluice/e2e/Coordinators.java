@@ -2,6 +2,7 @@ package dev.sluice.e2e;
 
 import dev.sluice.common.config.ConfigLoader;
 import dev.sluice.coordinator.Coordinator;
+import dev.sluice.testkit.Alertmanager;
 import dev.sluice.testkit.NodeProcess;
 
 import java.io.IOException;

@@ -2,62 +2,35 @@ package dev.sluice.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sluice.testkit.Alertmanager;
+import dev.sluice.testkit.JsonHttp;
+import dev.sluice.testkit.SseReader;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Flow;
 import java.util.stream.StreamSupport;
 
-/** A small HTTP client for the coordinator's and Alertmanager's JSON endpoints, and a server-sent events reader. */
+/** The coordinator's and Alertmanager's endpoints as the end-to-end tests read them, on testkit's {@link JsonHttp}. */
 final class Http {
 
-    static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static final ObjectMapper JSON = JsonHttp.JSON;
 
     private Http() {
     }
 
     static HttpResponse<String> get(URI base, String path) {
-        HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(10)).GET().build();
-        try {
-            return CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new UncheckedIOException("GET " + base.resolve(path) + " failed", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return JsonHttp.get(base, path);
     }
 
     /** True when {@code GET path} answers 200; false when it answers otherwise or cannot connect. */
     static boolean ok(URI base, String path) {
-        try {
-            return get(base, path).statusCode() == 200;
-        } catch (UncheckedIOException e) {
-            return false;
-        }
+        return JsonHttp.ok(base, path);
     }
 
     static JsonNode json(URI base, String path) {
-        HttpResponse<String> response = get(base, path);
-        if (response.statusCode() != 200) {
-            throw new AssertionError("GET " + base.resolve(path) + " answered " + response.statusCode() + ": "
-                    + response.body());
-        }
-        try {
-            return JSON.readTree(response.body());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return JsonHttp.json(base, path);
     }
 
     /** The alerts of {@code list} (firing, pending, resolved) in the coordinator's {@code GET /api/alerts}. */
@@ -65,6 +38,11 @@ final class Http {
         return StreamSupport.stream(json(coordinator, "/api/alerts").path(list).spliterator(), false)
                 .filter(a -> matches(a.path("labels"), alertname, node))
                 .toList();
+    }
+
+    /** The alerts {@code alertmanager} lists (not resolved) with this alertname and, unless null, this node. */
+    static List<JsonNode> listed(Alertmanager alertmanager, String alertname, String node) {
+        return alertmanager.alerts().stream().filter(a -> matches(a.path("labels"), alertname, node)).toList();
     }
 
     /** True when {@code labels} has this alertname and, unless {@code node} is null, this node label. */
@@ -83,81 +61,9 @@ final class Http {
         return JSON.missingNode();
     }
 
-    /** One event of a server-sent event stream. */
-    record SseEvent(String id, String event, JsonNode data) {
-    }
-
-    /** Reads {@code GET path} as a server-sent event stream in the background, collecting its events. */
-    static final class SseReader implements AutoCloseable {
-        private final List<SseEvent> events = new CopyOnWriteArrayList<>();
-        private final List<String> comments = new CopyOnWriteArrayList<>();
-        private volatile Flow.Subscription subscription;
-
-        SseReader(URI base, String path) {
-            HttpRequest request = HttpRequest.newBuilder(base.resolve(path)).GET().build();
-            CLIENT.sendAsync(request, HttpResponse.BodyHandlers.fromLineSubscriber(new Flow.Subscriber<String>() {
-                private String id;
-                private String event;
-                private final List<String> data = new ArrayList<>();
-
-                @Override
-                public void onSubscribe(Flow.Subscription s) {
-                    subscription = s;
-                    s.request(Long.MAX_VALUE);
-                }
-
-                @Override
-                public void onNext(String line) {
-                    if (line.isEmpty()) {
-                        if (event != null) {
-                            try {
-                                events.add(new SseEvent(id, event, JSON.readTree(String.join("\n", data))));
-                            } catch (IOException e) {
-                                throw new UncheckedIOException(e);
-                            }
-                        }
-                        id = null;
-                        event = null;
-                        data.clear();
-                    } else if (line.startsWith(":")) {
-                        comments.add(line);
-                    } else if (line.startsWith("id: ")) {
-                        id = line.substring(4);
-                    } else if (line.startsWith("event: ")) {
-                        event = line.substring(7);
-                    } else if (line.startsWith("data: ")) {
-                        data.add(line.substring(6));
-                    }
-                }
-
-                @Override
-                public void onError(Throwable throwable) {
-                }
-
-                @Override
-                public void onComplete() {
-                }
-            }));
-        }
-
-        /** True once the stream's opening comment arrived. */
-        boolean connected() {
-            return !comments.isEmpty();
-        }
-
-        /** The events named {@code event} (pending, firing, resolved) about this alert. */
-        List<SseEvent> events(String event, String alertname, String node) {
-            return events.stream().filter(e -> e.event().equals(event)
-                    && matches(e.data().path("alert").path("labels"), alertname, node)).toList();
-        }
-
-        @Override
-        public void close() {
-            Flow.Subscription s = subscription;
-            if (s != null) {
-                s.cancel();
-            }
-        }
+    /** The events named {@code event} (pending, firing, resolved) of an alert stream about this alert. */
+    static List<SseReader.Event> events(SseReader stream, String event, String alertname, String node) {
+        return stream.events(event, d -> matches(d.path("alert").path("labels"), alertname, node));
     }
 
     /** A raw answer: status, headers (lower-case names), body. */

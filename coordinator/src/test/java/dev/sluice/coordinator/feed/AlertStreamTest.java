@@ -6,6 +6,7 @@ import dev.sluice.coordinator.admin.AdminServer;
 import dev.sluice.coordinator.alerting.Alert;
 import dev.sluice.coordinator.alerting.AlertState;
 import dev.sluice.coordinator.alerting.AlertTransition;
+import dev.sluice.testkit.SseReader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -44,22 +45,22 @@ class AlertStreamTest {
     @Test
     void everyTransitionIsAnEventNamedAfterTheNewStateAndAReconnectingClientGetsWhatItMissed() {
         URI api = server.uri();
-        try (Http.SseReader first = new Http.SseReader(api, "/api/alerts/stream")) {
+        try (SseReader first = new SseReader(api, "/api/alerts/stream")) {
             awaitUntil(() -> first.connected() && stream.clients() == 1);
             stream.onTransitions(List.of(transition("a", null, AlertState.PENDING),
                     transition("a", AlertState.PENDING, AlertState.FIRING)));
             awaitUntil(() -> first.events().size() == 2);
-            assertThat(first.events()).extracting(Http.SseEvent::id, Http.SseEvent::event)
+            assertThat(first.events()).extracting(SseReader.Event::id, SseReader.Event::event)
                     .containsExactly(tuple("1", "pending"),
                             tuple("2", "firing"));
-            Http.SseEvent firing = first.events().get(1);
+            SseReader.Event firing = first.events().get(1);
             assertThat(firing.data().path("from").asText()).isEqualTo("pending");
             assertThat(firing.data().path("to").asText()).isEqualTo("firing");
             assertThat(firing.data().path("alert").path("labels").path("node").asText()).isEqualTo("a");
             assertThat(firing.data().path("alert").path("fingerprint").asText()).isEqualTo("fp-a");
         }
 
-        try (Http.SseReader again = new Http.SseReader(api, "/api/alerts/stream", "1")) {
+        try (SseReader again = new SseReader(api, "/api/alerts/stream", "1")) {
             awaitUntil(() -> again.events().size() == 1);
             assertThat(again.events().getFirst().id()).isEqualTo("2");
             stream.onTransitions(List.of(transition("a", AlertState.FIRING, AlertState.RESOLVED)));

@@ -5,6 +5,7 @@ import dev.sluice.coordinator.alerting.Alert;
 import dev.sluice.coordinator.alerting.AlertState;
 import dev.sluice.coordinator.alerting.AlertTransition;
 import dev.sluice.coordinator.alerting.Fingerprint;
+import dev.sluice.testkit.Alertmanager;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,7 +36,7 @@ class AlertmanagerCompatibilityTest {
 
     @Test
     void aRealAlertmanagerListsTheFiringAlertAndDropsItOnResolution() throws Exception {
-        assumeThat(RealAlertmanager.installed()).as("prometheus-alertmanager is installed").isTrue();
+        assumeThat(Alertmanager.installed()).as("prometheus-alertmanager is installed").isTrue();
         Instant startsAt = Instant.now().truncatedTo(ChronoUnit.SECONDS).minusSeconds(30);
         TreeMap<String, String> labels = new TreeMap<>(Map.of("alertname", "SluiceNodeDown", "severity", "critical",
                 "node", "n7"));
@@ -45,12 +46,11 @@ class AlertmanagerCompatibilityTest {
 
         List<Alert> firingNow = new CopyOnWriteArrayList<>(List.of(firing));
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        try (RealAlertmanager alertmanager = new RealAlertmanager(dir);
+        try (Alertmanager alertmanager = Alertmanager.start(dir);
              AlertmanagerWebhook webhook = new AlertmanagerWebhook(new AlertmanagerWebhook.Settings(
                      alertmanager.alertsApi(), Duration.ofSeconds(5), Duration.ofMillis(300), 10,
                      Duration.ofMillis(100), URI.create("http://coordinator.test:8081")),
                      () -> List.copyOf(firingNow), meters)) {
-            await().pollInterval(Duration.ofMillis(100)).atMost(Duration.ofSeconds(30)).until(alertmanager::ready);
             webhook.onTransitions(List.of(new AlertTransition(firing, AlertState.PENDING, AlertState.FIRING, startsAt)));
 
             await().pollInterval(Duration.ofMillis(100)).atMost(Duration.ofSeconds(30))

@@ -270,16 +270,19 @@ final class EnqueueCommand extends RedisCommand {
             }
             int size = batch.size();
             // The total goes up first, so a job is never on the queue uncounted; what Redis then refuses is taken off.
+            // Outstanding before the count: a signal's hook that ends the backfill in between says these may be lost.
+            outstanding = size;
+            boolean counted;
             try {
-                session.redis().withJedis(j -> {
-                    backfills.reserve(j, batchId, size);
-                    return null;
-                });
+                counted = session.redis().withJedis(j -> backfills.reserve(j, batchId, size));
             } catch (JedisDataException e) {
                 throw new CliException(ExitCodes.FAILURE, "Redis refused to count the next " + size + " jobs of backfill '"
                         + batchId + "' (" + e.getMessage() + "); enqueued " + sent + " jobs in all, the rest were not enqueued", e);
             }
-            outstanding = size;
+            if (!counted) {
+                throw new CliException(ExitCodes.FAILURE, "backfill '" + batchId + "' was marked over while its enqueue "
+                        + "ran (the command is being stopped); enqueued " + sent + " jobs in all, the rest were not enqueued");
+            }
             Enqueued result = queue.enqueue(List.copyOf(batch));
             sent += result.accepted();
             session.redis().withJedis(j -> {

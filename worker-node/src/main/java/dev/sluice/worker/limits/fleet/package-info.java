@@ -61,10 +61,10 @@
  * nothing, even though its entry processor ran. {@code FleetPartitionTest} cuts a node process off with iptables
  * in its own network namespace: it makes no Hub call from the cut on, and the Hub sees no violation.
  *
- * <p><b>Where each job lives.</b> This class only wires and decides acquires; the store port is {@link FleetStore}
- * (the permit table, the bucket, the control topics), who may grant and send is {@link Fencing} (with the grantor
- * lease of {@code grant}), the holder-side enforcement is {@link FleetPermit}, the store-failure policy
- * {@link FailurePolicy}, and the status {@link LimiterSnapshot}.
+ * <p><b>Where each job lives.</b> {@link FleetHubLimiter} only wires and decides acquires; the store port is
+ * {@link FleetStore} (the permit table, the bucket, the control topics), who may grant and send is {@link Fencing}
+ * (with the grantor lease of {@code grant}), the holder-side enforcement is {@link FleetPermit}, the store-failure
+ * policy {@link FailurePolicy} with its watch {@link StoreWatch}, and the status {@link LimiterSnapshot}.
  *
  * <p>Permits that were granted are released on a best-effort basis when the store is unreachable; their leases
  * end them regardless. Losing the permit table entirely (its owner and all its backups gone at once) starts an

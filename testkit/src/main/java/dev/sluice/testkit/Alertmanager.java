@@ -1,29 +1,24 @@
-package dev.sluice.e2e;
+package dev.sluice.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.StreamSupport;
-
-import static org.awaitility.Awaitility.await;
 
 /**
  * A real Prometheus Alertmanager (Debian's {@code prometheus-alertmanager}) on a free port of 127.0.0.1, clustering
  * off, routing everything to a receiver that sends nothing: what it lists through its own API
  * ({@code GET /api/v2/alerts}) is what an on-call engineer would be paged about.
  */
-final class Alertmanager implements AutoCloseable {
+public final class Alertmanager implements AutoCloseable {
 
-    static final Path BINARY = Path.of("/usr/bin/prometheus-alertmanager");
+    public static final Path BINARY = Path.of("/usr/bin/prometheus-alertmanager");
 
     private final Process process;
     private final Path dir;
@@ -31,7 +26,7 @@ final class Alertmanager implements AutoCloseable {
 
     private Alertmanager(Path dir) throws IOException {
         this.dir = dir;
-        int port = freePort();
+        int port = LocalPorts.free();
         Path config = Files.writeString(dir.resolve("alertmanager.yml"), """
                 route:
                   receiver: blackhole
@@ -46,51 +41,50 @@ final class Alertmanager implements AutoCloseable {
                 .redirectErrorStream(true).redirectOutput(dir.resolve("alertmanager.log").toFile()).start();
     }
 
-    static boolean installed() {
+    public static boolean installed() {
         return Files.isExecutable(BINARY);
     }
 
-    /** Starts one in {@code dir} and waits until it is ready. */
-    static Alertmanager start(Path dir) {
+    /** Starts one in {@code dir} and waits (up to 30 s) until it is ready; it is stopped if it never is. */
+    public static Alertmanager start(Path dir) {
         Alertmanager am;
         try {
             am = new Alertmanager(Files.createDirectories(dir));
         } catch (IOException e) {
             throw new UncheckedIOException("could not start " + BINARY, e);
         }
-        try {
-            await().pollInterval(Duration.ofMillis(100)).atMost(Duration.ofSeconds(30))
-                    .until(() -> Http.ok(am.base, "/-/ready"));
-        } catch (RuntimeException | AssertionError e) {
-            am.close();
-            throw e;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!JsonHttp.ok(am.base, "/-/ready")) {
+            if (System.nanoTime() > deadline || !am.process.isAlive()) {
+                am.close();
+                throw new IllegalStateException("Alertmanager did not become ready in 30 s: " + am.log());
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                am.close();
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while Alertmanager started", e);
+            }
         }
         return am;
     }
 
-    /** Where the coordinator's webhook posts: {@code .../api/v2/alerts}. */
-    URI alertsApi() {
+    /** Where a webhook posts: {@code .../api/v2/alerts}. */
+    public URI alertsApi() {
         return base.resolve("/api/v2/alerts");
     }
 
-    /** The alerts it lists (active, silenced, inhibited or unprocessed: not resolved) with this alertname and node. */
-    List<JsonNode> alerts(String alertname, String node) {
-        JsonNode all = Http.json(base, "/api/v2/alerts");
-        return StreamSupport.stream(all.spliterator(), false)
-                .filter(a -> Http.matches(a.path("labels"), alertname, node)).toList();
+    /** The alerts it lists: active, silenced, inhibited or unprocessed, not resolved. */
+    public List<JsonNode> alerts() {
+        return StreamSupport.stream(JsonHttp.json(base, "/api/v2/alerts").spliterator(), false).toList();
     }
 
-    String log() {
+    public String log() {
         try {
             return Files.readString(dir.resolve("alertmanager.log"));
         } catch (IOException e) {
             return "(no log: " + e + ")";
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            return socket.getLocalPort();
         }
     }
 
