@@ -3,8 +3,9 @@ package dev.sluice.coordinator;
 import dev.sluice.common.config.AlertsConfig;
 import dev.sluice.common.config.CoordinatorConfig;
 import dev.sluice.common.config.SluiceConfig;
-import dev.sluice.coordinator.admin.AdminServer;
-import dev.sluice.coordinator.admin.Responses;
+import dev.sluice.adminhttp.AdminHttp;
+import dev.sluice.adminhttp.BearerTokens;
+import dev.sluice.adminhttp.Responses;
 import dev.sluice.coordinator.alerting.Alert;
 import dev.sluice.coordinator.alerting.AlertEngine;
 import dev.sluice.coordinator.alerting.AlertRule;
@@ -80,6 +81,16 @@ public final class Coordinator implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Coordinator.class);
     private static final Duration KAFKA_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration STARTUP_RETRY = Duration.ofSeconds(2);
+    /**
+     * What every HTTP answer carries: scripts, styles and connections from the coordinator itself only (the page has
+     * no inline script), never in a frame.
+     */
+    static final Map<String, String> SECURITY_HEADERS = Map.of(
+            "Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                    + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            "X-Content-Type-Options", "nosniff",
+            "X-Frame-Options", "DENY",
+            "Referrer-Policy", "no-referrer");
     /** How far past the last confirmed read the events still count as current (the consumer probes every 0.25 s). */
     static final Duration EVENTS_GRACE = Duration.ofMillis(500);
 
@@ -90,7 +101,7 @@ public final class Coordinator implements AutoCloseable {
     private final AlertEngine engine;
     private final IngestStats ingestStats;
     private final AlertStream stream;
-    private final AdminServer server;
+    private final AdminHttp server;
     private final Map<String, Object> kafkaClient;
     private final ScheduledExecutorService evaluator;
     private final LoopWatch watch;
@@ -130,7 +141,12 @@ public final class Coordinator implements AutoCloseable {
         this.ingestStats = new IngestStats(meters);
         this.stream = new AlertStream(Duration.ofSeconds(15));
         this.engine.addListener(stream);
-        this.server = new AdminServer(config.metrics(), c.tokens(), HostNames.of(config));
+        this.server = new AdminHttp("the coordinator's HTTP endpoint ([metrics] bind and port)", config.metrics().bind(),
+                config.metrics().port())
+                .access(new BearerTokens(c.tokens(), "operations are off on this coordinator: no coordinator.tokens "
+                        + "configured"))
+                .hostnames(HostNames.of(config), "coordinator.hostnames")
+                .headers(SECURITY_HEADERS);
         this.fleet = new FleetControl(config);
         this.kafkaClient = config.kafka().clientProperties(null);
         this.operatorEvents = new OperatorEvents(kafkaClient, config.kafka().eventsTopic(), clock);
@@ -179,7 +195,7 @@ public final class Coordinator implements AutoCloseable {
         AlertFeed alertFeed = new AlertFeed(engine, clock);
         ClusterFeed clusterFeed = new ClusterFeed(this::snapshot, ingestStats,
                 Duration.ofSeconds(config.alerts().rateWindowSecs()));
-        server.route("/health/live", ex -> {
+        server.read("/health/live", ex -> {
                     List<String> problems = watch.problems();
                     if (problems.isEmpty()) {
                         Responses.json(ex, 200, Map.of("status", "UP"));
@@ -187,18 +203,18 @@ public final class Coordinator implements AutoCloseable {
                         Responses.json(ex, 503, Map.of("status", "DOWN", "problems", problems));
                     }
                 })
-                .route("/health/ready", ex -> {
+                .read("/health/ready", ex -> {
                     if (evaluating) {
                         Responses.json(ex, 200, Map.of("status", "READY"));
                     } else {
                         Responses.json(ex, 503, Map.of("status", "NOT_READY", "reason", startupStep));
                     }
                 })
-                .route("/metrics", ex -> Responses.send(ex, 200, Responses.PROMETHEUS_TEXT,
+                .read("/metrics", ex -> Responses.send(ex, 200, Responses.PROMETHEUS_TEXT,
                         meters.scrape().getBytes(StandardCharsets.UTF_8)))
-                .route("/api/alerts", alertFeed::serve)
-                .route("/api/alerts/stream", stream)
-                .route("/api/cluster", clusterFeed::serve);
+                .read("/api/alerts", alertFeed::serve)
+                .read("/api/alerts/stream", stream)
+                .read("/api/cluster", clusterFeed::serve);
         // The page's rates look back 15 s (three default heartbeats), not the alerts' window: it shows what happens now.
         Duration pageWindow = Duration.ofSeconds(Math.min(15, config.alerts().rateWindowSecs()));
         DashboardFeed dashboard = new DashboardFeed(this::snapshot, new ClusterFeed(this::snapshot, ingestStats,
@@ -206,19 +222,20 @@ public final class Coordinator implements AutoCloseable {
         dashboardStream = new DashboardStream(dashboard, Duration.ofSeconds(2));
         Operations operations = new Operations(fleet);
         DeadLetterOperations deadLetters = new DeadLetterOperations(fleet, clock);
-        server.file("/", "/dashboard/index.html", "text/html; charset=utf-8")
-                .file("/dashboard.js", "/dashboard/dashboard.js", "text/javascript; charset=utf-8")
-                .file("/dashboard.css", "/dashboard/dashboard.css", "text/css; charset=utf-8")
-                .route("/api/dashboard", dashboard::serve)
-                .route("/api/dashboard/stream", dashboardStream)
-                .action("/api/fleet/pause", operations::pause)
-                .action("/api/fleet/resume", operations::resume)
-                .action("/api/fleet/limits", operations::limits)
-                .route("/api/dlq", deadLetters::list)
-                .action("/api/dlq/show", deadLetters::show)
-                .action("/api/dlq/replay", deadLetters::replay)
-                .action("/api/dlq/discard", deadLetters::discard)
+        server.file("/", Coordinator.class, "/dashboard/index.html", "text/html; charset=utf-8")
+                .file("/dashboard.js", Coordinator.class, "/dashboard/dashboard.js", "text/javascript; charset=utf-8")
+                .file("/dashboard.css", Coordinator.class, "/dashboard/dashboard.css", "text/css; charset=utf-8")
+                .read("/api/dashboard", dashboard::serve)
+                .read("/api/dashboard/stream", dashboardStream)
+                .operation("/api/fleet/pause", operations::pause)
+                .operation("/api/fleet/resume", operations::resume)
+                .operation("/api/fleet/limits", operations::limits)
+                .read("/api/dlq", deadLetters::list)
+                .operation("/api/dlq/show", deadLetters::show)
+                .operation("/api/dlq/replay", deadLetters::replay)
+                .operation("/api/dlq/discard", deadLetters::discard)
                 .start();
+        log.info("HTTP endpoint listening on {}", server.uri());
         sampler.scheduleAtFixedRate(() -> {
             try {
                 dashboard.sample();

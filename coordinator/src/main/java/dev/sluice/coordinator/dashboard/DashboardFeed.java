@@ -9,7 +9,7 @@ import dev.sluice.control.FleetLimits;
 import dev.sluice.control.FleetRecord;
 import dev.sluice.control.FleetState;
 import dev.sluice.control.Pause;
-import dev.sluice.coordinator.admin.Responses;
+import dev.sluice.adminhttp.Responses;
 import dev.sluice.coordinator.feed.AlertFeed;
 import dev.sluice.coordinator.feed.ClusterFeed;
 import dev.sluice.coordinator.state.BreakerView;

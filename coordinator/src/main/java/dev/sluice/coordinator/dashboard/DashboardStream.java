@@ -2,14 +2,12 @@ package dev.sluice.coordinator.dashboard;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
-import dev.sluice.coordinator.admin.Endpoint;
-import dev.sluice.coordinator.admin.Responses;
+import dev.sluice.adminhttp.Endpoint;
+import dev.sluice.adminhttp.EventStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 /**
@@ -24,7 +22,7 @@ public final class DashboardStream implements Endpoint, AutoCloseable {
     private final DashboardFeed feed;
     private final Duration every;
     private volatile boolean closed;
-    private byte[] latest;
+    private String latest = "";
     private long latestAt;
 
     public DashboardStream(DashboardFeed feed, Duration every) {
@@ -34,20 +32,15 @@ public final class DashboardStream implements Endpoint, AutoCloseable {
 
     @Override
     public void serve(HttpExchange exchange) throws IOException {
-        if (!Responses.startEventStream(exchange)) {
+        EventStream events = EventStream.open(exchange, "sluice dashboard stream");
+        if (events == null) {
             return;
         }
         long id = 0;
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write("retry: 2000\n: sluice dashboard stream\n\n".getBytes(StandardCharsets.UTF_8));
-            out.flush();
+        try (events) {
             while (!closed) {
                 Thread.sleep(every);
-                byte[] data = latest();
-                out.write(("id: " + ++id + "\nevent: snapshot\ndata: ").getBytes(StandardCharsets.UTF_8));
-                out.write(data);
-                out.write("\n\n".getBytes(StandardCharsets.UTF_8));
-                out.flush();
+                events.send(EventStream.frame(++id, "snapshot", latest()));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -60,10 +53,10 @@ public final class DashboardStream implements Endpoint, AutoCloseable {
      * The snapshot as JSON, built at most once per half period whatever the number of clients: each build reads
      * Redis and walks the cluster state.
      */
-    private synchronized byte[] latest() throws IOException {
+    private synchronized String latest() throws IOException {
         long now = System.nanoTime();
-        if (latest == null || now - latestAt >= every.toNanos() / 2) {
-            latest = JSON.writeValueAsBytes(feed.view());
+        if (latest.isEmpty() || now - latestAt >= every.toNanos() / 2) {
+            latest = JSON.writeValueAsString(feed.view());
             latestAt = now;
         }
         return latest;

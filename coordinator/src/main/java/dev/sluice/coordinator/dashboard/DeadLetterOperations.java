@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpExchange;
 import dev.sluice.control.DeadLetterEntry;
 import dev.sluice.control.DeadLetterStore;
-import dev.sluice.coordinator.admin.AdminServer;
-import dev.sluice.coordinator.admin.Responses;
+import dev.sluice.adminhttp.Operation;
+import dev.sluice.adminhttp.Responses;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -105,21 +105,21 @@ public final class DeadLetterOperations {
         return counts;
     }
 
-    public AdminServer.Result show(String who, JsonNode body) {
+    public Operation.Result show(String who, JsonNode body) {
         String id = body.path("id").asText("");
         if (!ID.matcher(id).matches()) {
             return bad("id must be a dead-letter id such as 1765000000000-0");
         }
         try {
             DeadLetterEntry e = fleet.deadLetters((j, store) -> store.find(j, id));
-            return e == null ? new AdminServer.Result(404, Map.of("error", "no dead letter " + id))
-                    : new AdminServer.Result(200, e.toMap(true));
+            return e == null ? new Operation.Result(404, Map.of("error", "no dead letter " + id))
+                    : new Operation.Result(200, e.toMap(true));
         } catch (FleetControl.RedisUnavailable e) {
             return unreachable(e);
         }
     }
 
-    public AdminServer.Result replay(String who, JsonNode body) {
+    public Operation.Result replay(String who, JsonNode body) {
         if (body.path("all").asBoolean(false)) {
             String kind = body.path("kind").isTextual() && !body.path("kind").asText().isEmpty()
                     ? body.path("kind").asText() : null;
@@ -151,16 +151,16 @@ public final class DeadLetterOperations {
             countedAt = java.time.Instant.EPOCH;
             fleet.audit(who, "dlq-replay", out.get("replayed") + " of " + ids.size() + " dead letters replayed");
             log.info("{} replayed {} of {} dead letters through the coordinator", who, out.get("replayed"), ids.size());
-            return new AdminServer.Result(200, out);
+            return new Operation.Result(200, out);
         } catch (FleetControl.RedisUnavailable e) {
             return unreachable(e);
         }
     }
 
-    private synchronized AdminServer.Result replayAll(String who, String kind) {
+    private synchronized Operation.Result replayAll(String who, String kind) {
         Map<String, Object> running = replayAll;
         if (running != null && Boolean.TRUE.equals(running.get("running"))) {
-            return new AdminServer.Result(409, Map.of("error", "a replay of all dead letters is running (started by "
+            return new Operation.Result(409, Map.of("error", "a replay of all dead letters is running (started by "
                     + running.get("by") + ")", "replayAll", running));
         }
         Map<String, Object> state = progress(who, kind, true, 0, 0, Map.of(), null);
@@ -182,7 +182,7 @@ public final class DeadLetterOperations {
                 log.warn("replaying all dead letters for {} failed", who, e);
             }
         });
-        return new AdminServer.Result(202, Map.of("replayAll", state));
+        return new Operation.Result(202, Map.of("replayAll", state));
     }
 
     private Map<String, Object> progress(String who, String kind, boolean running, int replayed, int skipped,
@@ -207,7 +207,7 @@ public final class DeadLetterOperations {
         return m;
     }
 
-    public AdminServer.Result discard(String who, JsonNode body) {
+    public Operation.Result discard(String who, JsonNode body) {
         List<String> ids = ids(body);
         if (ids == null) {
             return bad("give \"ids\": [up to " + MAX_IDS + " dead-letter ids]");
@@ -225,7 +225,7 @@ public final class DeadLetterOperations {
             countedAt = java.time.Instant.EPOCH;
             fleet.audit(who, "dlq-discard", removed + " of " + ids.size() + " dead letters discarded");
             log.info("{} discarded {} dead letters through the coordinator", who, removed);
-            return new AdminServer.Result(200, Map.of("discarded", removed));
+            return new Operation.Result(200, Map.of("discarded", removed));
         } catch (FleetControl.RedisUnavailable e) {
             return unreachable(e);
         }
@@ -247,11 +247,11 @@ public final class DeadLetterOperations {
         return out;
     }
 
-    private static AdminServer.Result bad(String message) {
-        return new AdminServer.Result(400, Map.of("error", message));
+    private static Operation.Result bad(String message) {
+        return new Operation.Result(400, Map.of("error", message));
     }
 
-    private static AdminServer.Result unreachable(FleetControl.RedisUnavailable e) {
-        return new AdminServer.Result(503, Map.of("error", e.getMessage()));
+    private static Operation.Result unreachable(FleetControl.RedisUnavailable e) {
+        return new Operation.Result(503, Map.of("error", e.getMessage()));
     }
 }

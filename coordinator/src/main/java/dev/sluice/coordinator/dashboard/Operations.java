@@ -3,7 +3,7 @@ package dev.sluice.coordinator.dashboard;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.control.FleetLimits;
 import dev.sluice.control.FleetRecord;
-import dev.sluice.coordinator.admin.AdminServer;
+import dev.sluice.adminhttp.Operation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,15 +31,15 @@ public final class Operations {
         this.fleet = fleet;
     }
 
-    public AdminServer.Result pause(String who, JsonNode body) {
+    public Operation.Result pause(String who, JsonNode body) {
         return pauseOrResume(who, body, true);
     }
 
-    public AdminServer.Result resume(String who, JsonNode body) {
+    public Operation.Result resume(String who, JsonNode body) {
         return pauseOrResume(who, body, false);
     }
 
-    private AdminServer.Result pauseOrResume(String who, JsonNode body, boolean pause) {
+    private Operation.Result pauseOrResume(String who, JsonNode body, boolean pause) {
         JsonNode reason = body.path("reason");
         if (!reason.isMissingNode() && !reason.isNull() && !reason.isTextual()) {
             return bad("reason must be text");
@@ -56,15 +56,15 @@ public final class Operations {
             out.put("applied", change.applied());
             out.put("pause", change.record().pause().toMap());
             out.put("version", change.record().version());
-            return new AdminServer.Result(200, out);
+            return new Operation.Result(200, out);
         } catch (IllegalArgumentException e) {
             return bad(e.getMessage());
         } catch (FleetControl.RedisUnavailable e) {
-            return new AdminServer.Result(503, Map.of("error", e.getMessage()));
+            return new Operation.Result(503, Map.of("error", e.getMessage()));
         }
     }
 
-    public AdminServer.Result limits(String who, JsonNode body) {
+    public Operation.Result limits(String who, JsonNode body) {
         JsonNode rps = body.path("maxRequestsPerSecond");
         JsonNode inFlight = body.path("maxInFlight");
         JsonNode expect = body.path("expectVersion");
@@ -83,20 +83,20 @@ public final class Operations {
             out.put("limits", change.limits() == null ? null : change.limits().toMap());
             if (!change.applied()) {
                 out.put("error", "not changed: the limits are no longer at version " + expected);
-                return new AdminServer.Result(409, out);
+                return new Operation.Result(409, out);
             }
             log.info("fleet limits set to {} per second, {} in flight by {} through the coordinator", rps.asInt(),
                     inFlight.asInt(), who);
             fleet.announce(who, "set-limits", rps.asInt() + " per second, " + inFlight.asInt() + " in flight");
-            return new AdminServer.Result(200, out);
+            return new Operation.Result(200, out);
         } catch (IllegalArgumentException e) {
             return bad(e.getMessage());
         } catch (FleetControl.RedisUnavailable e) {
-            return new AdminServer.Result(503, Map.of("error", e.getMessage()));
+            return new Operation.Result(503, Map.of("error", e.getMessage()));
         }
     }
 
-    private static AdminServer.Result bad(String message) {
-        return new AdminServer.Result(400, Map.of("error", message));
+    private static Operation.Result bad(String message) {
+        return new Operation.Result(400, Map.of("error", message));
     }
 }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
-import dev.sluice.coordinator.admin.Responses;
+import dev.sluice.adminhttp.Responses;
 import dev.sluice.coordinator.alerting.Alert;
 import dev.sluice.coordinator.alerting.AlertCodec;
 import dev.sluice.coordinator.alerting.AlertEngine;

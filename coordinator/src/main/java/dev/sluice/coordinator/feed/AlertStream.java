@@ -4,7 +4,8 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
-import dev.sluice.coordinator.admin.Endpoint;
+import dev.sluice.adminhttp.Endpoint;
+import dev.sluice.adminhttp.EventStream;
 import dev.sluice.coordinator.alerting.AlertCodec;
 import dev.sluice.coordinator.alerting.AlertListener;
 import dev.sluice.coordinator.alerting.AlertTransition;
@@ -12,8 +13,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -87,8 +86,7 @@ public final class AlertStream implements AlertListener, Endpoint, AutoCloseable
         data.put("at", t.at().toString());
         data.set("alert", AlertCodec.toJson(t.alert()));
         try {
-            return ("id: " + id + "\nevent: " + t.to().wireName() + "\ndata: " + JSON.writeValueAsString(data) + "\n\n")
-                    .getBytes(StandardCharsets.UTF_8);
+            return EventStream.frame(id, t.to().wireName(), JSON.writeValueAsString(data));
         } catch (JacksonException e) {
             throw new IllegalStateException("cannot write an alert event", e);
         }
@@ -101,17 +99,16 @@ public final class AlertStream implements AlertListener, Endpoint, AutoCloseable
 
     @Override
     public void serve(HttpExchange exchange) throws IOException {
-        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-        exchange.getResponseHeaders().set("Cache-Control", "no-store");
-        if (exchange.getRequestMethod().equals("HEAD")) {
-            exchange.sendResponseHeaders(200, -1);
+        long after = lastEventId(exchange.getRequestHeaders().getFirst("Last-Event-ID"));
+        EventStream events = EventStream.open(exchange, "sluice coordinator alert stream");
+        if (events == null) {
             return;
         }
-        long after = lastEventId(exchange.getRequestHeaders().getFirst("Last-Event-ID"));
         BlockingQueue<byte[]> queue = new ArrayBlockingQueue<>(CLIENT_BUFFER + 1);
         List<byte[]> missed = new ArrayList<>();
         synchronized (this) {
             if (closed) {
+                events.close();
                 return;
             }
             for (Sent sent : recent) {
@@ -121,20 +118,20 @@ public final class AlertStream implements AlertListener, Endpoint, AutoCloseable
             }
             clients.add(queue);
         }
-        exchange.sendResponseHeaders(200, 0);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(("retry: 2000\n: sluice coordinator alert stream\n\n").getBytes(StandardCharsets.UTF_8));
+        try (events) {
             for (byte[] frame : missed) {
-                out.write(frame);
+                events.send(frame);
             }
-            out.flush();
             while (!closed) {
                 byte[] frame = queue.poll(keepAlive.toMillis(), TimeUnit.MILLISECONDS);
                 if (frame == CLOSE) {
                     break;
                 }
-                out.write(frame == null ? ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8) : frame);
-                out.flush();
+                if (frame == null) {
+                    events.keepAlive();
+                } else {
+                    events.send(frame);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

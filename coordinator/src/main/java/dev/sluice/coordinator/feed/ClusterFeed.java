@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import dev.sluice.common.event.EventPayload.PoolSample;
 import dev.sluice.common.event.EventPayload.QueueSample;
-import dev.sluice.coordinator.admin.Responses;
+import dev.sluice.adminhttp.Responses;
 import dev.sluice.coordinator.ingest.IngestStats;
 import dev.sluice.coordinator.state.ClusterSnapshot;
 import dev.sluice.coordinator.state.Counts;

@@ -2,7 +2,7 @@ package dev.sluice.coordinator.feed;
 
 import dev.sluice.common.config.MetricsConfig;
 import dev.sluice.coordinator.Http;
-import dev.sluice.coordinator.admin.AdminServer;
+import dev.sluice.adminhttp.AdminHttp;
 import dev.sluice.coordinator.alerting.Alert;
 import dev.sluice.coordinator.alerting.AlertState;
 import dev.sluice.coordinator.alerting.AlertTransition;
@@ -26,8 +26,8 @@ class AlertStreamTest {
     private static final Instant T = Instant.parse("2026-01-01T00:00:00Z");
 
     private final AlertStream stream = new AlertStream(Duration.ofMillis(200));
-    private final AdminServer server = new AdminServer(new MetricsConfig(0, "127.0.0.1", ""))
-            .route("/api/alerts/stream", stream).start();
+    private final AdminHttp server = new AdminHttp("the alert stream", "127.0.0.1", 0)
+            .read("/api/alerts/stream", stream).start();
 
     @AfterEach
     void stop() {

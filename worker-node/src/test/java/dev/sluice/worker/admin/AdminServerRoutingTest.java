@@ -1,6 +1,7 @@
 package dev.sluice.worker.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.adminhttp.Operation;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sluice.common.config.ConfigLoader;
 import dev.sluice.common.config.MetricsConfig;
@@ -63,7 +64,7 @@ class AdminServerRoutingTest {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Counter.builder("sluice.test.things").register(registry).increment(3);
         server = new AdminServer(metrics, registry, source);
-        server.mutating("/api/test-change", Set.of("POST"), exchange -> AdminServer.Response.json(200, Map.of("changed", true)));
+        server.operation("/api/test-change", (who, body) -> new Operation.Result(200, Map.of("changed", true)));
         return server.start();
     }
 

@@ -1,4 +1,4 @@
-package dev.sluice.coordinator.admin;
+package dev.sluice.adminhttp;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -11,7 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Writing answers and reading query strings for {@link Endpoint}s. */
+/** Writing answers and reading query strings, for {@link Endpoint}s and {@link AdminHttp} itself. */
 public final class Responses {
 
     public static final String APPLICATION_JSON = "application/json";
@@ -49,21 +49,6 @@ public final class Responses {
         try (OutputStream out = exchange.getResponseBody()) {
             out.write(body);
         }
-    }
-
-    /**
-     * Starts a server-sent event stream: its headers, and for HEAD nothing more. Returns whether the events should
-     * follow (false for HEAD).
-     */
-    public static boolean startEventStream(HttpExchange exchange) throws IOException {
-        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-        exchange.getResponseHeaders().set("Cache-Control", "no-store");
-        if (exchange.getRequestMethod().equals("HEAD")) {
-            exchange.sendResponseHeaders(200, -1);
-            return false;
-        }
-        exchange.sendResponseHeaders(200, 0);
-        return true;
     }
 
     /** The query parameters of the request (the first value of each). */
