@@ -1,15 +1,17 @@
 package dev.sluice.worker.limits.fleet;
 
+import dev.sluice.worker.batch.BatchWriter;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 
 /**
- * Sends the store requests of many threads of one node as one store call at a time: while a call is out, new
- * requests queue, and they all go together in the next. A hot entry (the fleet's one permit table, its one
- * bucket) thus gets a handful of calls per round trip from each node however many threads wait, and the round
- * trip stays short under load instead of growing with the queue in front of the entry's partition thread.
+ * Sends the store requests of many threads of one node as one store call at a time (a {@link BatchWriter}): while a
+ * call is out, new requests queue, and they all go together in the next. A hot entry (the fleet's one permit table,
+ * its one bucket) thus gets a handful of calls per round trip from each node however many threads wait, and the
+ * round trip stays short under load instead of growing with the queue in front of the entry's partition thread.
+ * A failed call fails its requests; nothing is sent again.
  *
  * @param <Q> a request
  * @param <A> its answer
@@ -22,70 +24,37 @@ final class Combiner<Q, A> implements AutoCloseable {
         List<A> send(List<Q> batch) throws Exception;
     }
 
-    private record Pending<Q, A>(Q request, CompletableFuture<A> answer) {
-    }
-
-    private final LinkedBlockingQueue<Pending<Q, A>> queue = new LinkedBlockingQueue<>();
-    private final Call<Q, A> call;
-    private final int maxBatch;
-    private final Thread sender;
-    private volatile boolean closed;
+    private final BatchWriter<Q, A> writer;
 
     Combiner(String name, int maxBatch, Call<Q, A> call) {
-        this.call = call;
-        this.maxBatch = maxBatch;
-        this.sender = Thread.ofPlatform().name(name).daemon().start(this::run);
+        this.writer = BatchWriter.named(name, name).maxBatch(maxBatch).closedMessage("the fleet limiter is closed")
+                .start(batch -> send(call, batch));
+    }
+
+    private static <Q, A> void send(Call<Q, A> call, List<BatchWriter.Item<Q, A>> batch) {
+        List<Q> requests = new ArrayList<>(batch.size());
+        for (BatchWriter.Item<Q, A> item : batch) {
+            requests.add(item.request());
+        }
+        try {
+            List<A> answers = call.send(requests);
+            for (int i = 0; i < batch.size(); i++) {
+                batch.get(i).answer(answers.get(i));
+            }
+        } catch (Throwable e) {
+            for (BatchWriter.Item<Q, A> item : batch) {
+                item.fail(e);
+            }
+        }
     }
 
     /** Queues a request; the answer completes exceptionally with what the store call threw. */
     CompletableFuture<A> submit(Q request) {
-        Pending<Q, A> pending = new Pending<>(request, new CompletableFuture<>());
-        queue.add(pending);
-        if (closed && queue.remove(pending)) {
-            pending.answer().completeExceptionally(new IllegalStateException("the fleet limiter is closed"));
-        }
-        return pending.answer();
-    }
-
-    private void run() {
-        List<Pending<Q, A>> batch = new ArrayList<>();
-        while (!closed) {
-            try {
-                batch.add(queue.take());
-            } catch (InterruptedException e) {
-                break;
-            }
-            queue.drainTo(batch, maxBatch - 1);
-            List<Q> requests = new ArrayList<>(batch.size());
-            for (Pending<Q, A> p : batch) {
-                requests.add(p.request());
-            }
-            try {
-                List<A> answers = call.send(requests);
-                for (int i = 0; i < batch.size(); i++) {
-                    batch.get(i).answer().complete(answers.get(i));
-                }
-            } catch (Throwable e) {
-                for (Pending<Q, A> p : batch) {
-                    p.answer().completeExceptionally(e);
-                }
-            }
-            batch.clear();
-        }
-        failQueued();
-    }
-
-    private void failQueued() {
-        Pending<Q, A> p;
-        while ((p = queue.poll()) != null) {
-            p.answer().completeExceptionally(new IllegalStateException("the fleet limiter is closed"));
-        }
+        return writer.submit(request);
     }
 
     @Override
     public void close() {
-        closed = true;
-        sender.interrupt();
-        failQueued();
+        writer.close();
     }
 }
