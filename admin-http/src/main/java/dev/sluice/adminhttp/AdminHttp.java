@@ -53,12 +53,12 @@ public final class AdminHttp implements AutoCloseable {
     private final String what;
     private final String bind;
     private final int port;
-    private Access access = new BearerTokens(Map.of(), "operations are off here");
-    private Set<String> hostnames = Set.of();
-    private String hostnamesSetting = "its host names";
-    private Map<String, String> headers = Map.of();
-    private int maxBody = 32 * 1024;
-    private boolean jsonContentType = true;
+    private volatile Access access = new BearerTokens(Map.of(), "operations are off here");
+    private volatile Set<String> hostnames = Set.of();
+    private volatile String hostnamesSetting = "its host names";
+    private volatile Map<String, String> headers = Map.of();
+    private volatile int maxBody = 32 * 1024;
+    private volatile boolean jsonContentType = true;
     private final Map<String, Endpoint> endpoints = new LinkedHashMap<>();
     private final Map<String, Operation> operations = new LinkedHashMap<>();
     private final Map<String, File> files = new LinkedHashMap<>();

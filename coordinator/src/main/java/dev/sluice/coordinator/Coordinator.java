@@ -20,7 +20,7 @@ import dev.sluice.coordinator.dashboard.Operations;
 import dev.sluice.coordinator.feed.AlertFeed;
 import dev.sluice.coordinator.feed.AlertStream;
 import dev.sluice.coordinator.feed.ClusterFeed;
-import dev.sluice.coordinator.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.coordinator.ingest.EventConsumer;
 import dev.sluice.coordinator.ingest.IngestStats;
 import dev.sluice.coordinator.ingest.Topics;

@@ -3,7 +3,7 @@ package dev.sluice.coordinator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sluice.common.config.ConfigLoader;
-import dev.sluice.coordinator.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.testkit.KafkaBroker;
 import dev.sluice.testkit.KafkaExtension;
 import org.junit.jupiter.api.AfterEach;

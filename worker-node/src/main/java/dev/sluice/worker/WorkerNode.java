@@ -10,7 +10,7 @@ import dev.sluice.worker.events.EventSink;
 import dev.sluice.worker.events.NodeEvents;
 import dev.sluice.worker.exec.Worker;
 import dev.sluice.worker.handler.HandlerRegistry;
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.worker.identity.MemberVetting;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.hub.BreakerListener;

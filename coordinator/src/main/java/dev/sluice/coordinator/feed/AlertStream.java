@@ -99,6 +99,9 @@ public final class AlertStream implements AlertListener, Endpoint, AutoCloseable
 
     @Override
     public void serve(HttpExchange exchange) throws IOException {
+        if (closed) {
+            return;
+        }
         long after = lastEventId(exchange.getRequestHeaders().getFirst("Last-Event-ID"));
         EventStream events = EventStream.open(exchange, "sluice coordinator alert stream");
         if (events == null) {

@@ -1,7 +1,7 @@
 package dev.sluice.coordinator.ingest;
 
 import dev.sluice.common.event.EventCodec;
-import dev.sluice.coordinator.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.coordinator.internal.LogThrottle;
 import dev.sluice.coordinator.state.ClusterState;
 import dev.sluice.coordinator.state.EventsGap;

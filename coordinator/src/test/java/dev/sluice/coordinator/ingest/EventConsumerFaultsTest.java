@@ -3,7 +3,7 @@ package dev.sluice.coordinator.ingest;
 import dev.sluice.common.event.EventCodec;
 import dev.sluice.coordinator.FakeNode;
 import dev.sluice.coordinator.TestEvents;
-import dev.sluice.coordinator.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.coordinator.state.ClusterState;
 import dev.sluice.testkit.KafkaBroker;
 import dev.sluice.testkit.KafkaExtension;

@@ -5,7 +5,7 @@ import dev.sluice.coordinator.alerting.Alert;
 import dev.sluice.coordinator.alerting.AlertState;
 import dev.sluice.coordinator.alerting.AlertTransition;
 import dev.sluice.coordinator.alerting.Fingerprint;
-import dev.sluice.coordinator.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

@@ -131,7 +131,7 @@ public final class AdminServer implements AutoCloseable {
         if (!value.isIntegralNumber() || !value.canConvertToLong()
                 || value.asLong() < 1 || value.asLong() > max) {
             throw new IllegalArgumentException(name + " must be a whole number between 1 and " + max + ", but was "
-                    + value);
+                    + (value.isTextual() ? value.asText() : value));
         }
         return value.asLong();
     }

@@ -1,7 +1,7 @@
 package dev.sluice.worker.batch;
 
-import dev.sluice.worker.health.LoopWatch;
-import dev.sluice.worker.health.Loops;
+import dev.sluice.common.health.LoopWatch;
+import dev.sluice.common.health.Loops;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -82,35 +82,38 @@ public final class BatchWriter<Q, A> implements AutoCloseable {
         Thread.Builder.OfPlatform thread = Thread.ofPlatform().name(builder.threadName).daemon();
         if (watch == null) {
             this.loop = null;
-            this.thread = thread.start(() -> {
+            this.thread = thread.unstarted(() -> {
                 try {
                     run();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
+                } finally {
+                    // Also after an Error: nothing waits for an answer that cannot come.
+                    ended = true;
+                    failAll(closedMessage);
+                }
+            });
+        } else {
+            this.loop = watch.register(name, Duration.ofSeconds(5), () -> holding > 0 || !queue.isEmpty());
+            this.thread = thread.uncaughtExceptionHandler(watch.uncaughtHandler()).unstarted(() -> {
+                boolean returned = false;
+                try {
+                    Loops.restarting(name, this::run);
+                    returned = true;
+                    loop.stopped();
+                } finally {
+                    if (!returned) {
+                        loop.died();
+                        running = false;
+                        ended = true;
+                        failAll("the " + name + " ended by an error");
+                    }
                 }
                 ended = true;
                 failAll(closedMessage);
             });
-            return;
         }
-        this.loop = watch.register(name, Duration.ofSeconds(5), () -> holding > 0 || !queue.isEmpty());
-        this.thread = thread.uncaughtExceptionHandler(watch.uncaughtHandler()).start(() -> {
-            boolean returned = false;
-            try {
-                Loops.restarting(name, this::run);
-                returned = true;
-                loop.stopped();
-            } finally {
-                if (!returned) {
-                    loop.died();
-                    running = false;
-                    ended = true;
-                    failAll("the " + name + " ended by an error");
-                }
-            }
-            ended = true;
-            failAll(closedMessage);
-        });
+        this.thread.start();
     }
 
     /** A writer named {@code name} (its loop's name, and in messages) on a thread named {@code threadName}. */
@@ -208,7 +211,7 @@ public final class BatchWriter<Q, A> implements AutoCloseable {
         }
     }
 
-    private void failAll(String why) {
+    private synchronized void failAll(String why) {
         RuntimeException failure = new IllegalStateException(why);
         if (!thread.isAlive() || Thread.currentThread() == thread) {
             held.forEach(i -> i.fail(failure));

@@ -3,6 +3,6 @@
  * requests of many threads in batches (the completer's completions, the Redis sink's writes, the fleet limiter's
  * store calls).
  *
- * <p>Depends on {@code worker.health} only (its loop is watched).
+ * <p>Depends on {@code common.health} only (its loop is watched).
  */
 package dev.sluice.worker.batch;

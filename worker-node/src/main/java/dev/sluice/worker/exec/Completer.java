@@ -1,7 +1,7 @@
 package dev.sluice.worker.exec;
 
 import dev.sluice.worker.batch.BatchWriter;
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.worker.queue.Completion;
 import dev.sluice.worker.queue.JobConsumer;
 import dev.sluice.worker.queue.Refused;

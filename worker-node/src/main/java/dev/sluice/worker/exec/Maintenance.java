@@ -1,6 +1,6 @@
 package dev.sluice.worker.exec;
 
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.QueueStats;
 import io.micrometer.core.instrument.Gauge;

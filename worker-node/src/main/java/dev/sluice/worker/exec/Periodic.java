@@ -1,6 +1,6 @@
 package dev.sluice.worker.exec;
 
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -4,7 +4,7 @@ import dev.sluice.common.error.ErrorKind;
 import dev.sluice.common.error.SluiceException;
 import dev.sluice.common.job.Job;
 import dev.sluice.worker.batch.BatchWriter;
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.pool.RedisRefusal;
 import org.slf4j.Logger;

@@ -2,7 +2,7 @@ package dev.sluice.worker.sink;
 
 import dev.sluice.common.config.KafkaConfig;
 import dev.sluice.common.config.SinkConfig;
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.worker.pool.RedisConnections;
 
 /** Makes the sink that {@code sink.kind} names, bounded by {@code sink.max_concurrent_writes}. */

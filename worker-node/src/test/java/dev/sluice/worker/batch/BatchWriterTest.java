@@ -1,6 +1,6 @@
 package dev.sluice.worker.batch;
 
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;

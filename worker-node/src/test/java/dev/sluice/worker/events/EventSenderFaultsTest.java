@@ -6,7 +6,7 @@ import dev.sluice.common.event.Event;
 import dev.sluice.common.event.EventCodec;
 import dev.sluice.common.event.EventPayload;
 import dev.sluice.testkit.KafkaExtension;
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;

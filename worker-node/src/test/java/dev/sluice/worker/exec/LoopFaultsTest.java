@@ -8,7 +8,7 @@ import dev.sluice.worker.TestConfigs;
 import dev.sluice.worker.handler.HandlerRegistry;
 import dev.sluice.worker.handler.JobContext;
 import dev.sluice.worker.handler.JobHandler;
-import dev.sluice.worker.health.LoopWatch;
+import dev.sluice.common.health.LoopWatch;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.pool.RedisErrors;
 import dev.sluice.worker.queue.Completion;

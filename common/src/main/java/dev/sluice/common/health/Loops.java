@@ -1,15 +1,17 @@
-package dev.sluice.coordinator.health;
+package dev.sluice.common.health;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.function.Consumer;
 
 /**
- * Runs a long-lived loop of the coordinator so that it never dies quietly (as the worker node's {@code Loops}): an
- * {@link Exception} escaping its body is logged and the body runs again after a backoff (doubling up to 5 s, reset
- * after a minute without failure); an {@link Error} is never caught, and reaches the thread's uncaught-exception
- * handler ({@link LoopWatch#uncaughtHandler()}).
+ * Runs a long-lived loop so that it never dies quietly: an {@link Exception} escaping its body is logged and the
+ * body runs again after a backoff (doubling up to 5 s, reset after a minute without failure); an {@link Error}
+ * is never caught, and reaches the thread's uncaught-exception handler, {@link #fatalHandler}: a
+ * {@link VirtualMachineError} marks the node dead and ends the process; any other error ends the loop's thread,
+ * and the {@link LoopWatch} reports the loop stuck while it has work.
  */
 public final class Loops {
     private static final Logger log = LoggerFactory.getLogger(Loops.class);
@@ -54,6 +56,24 @@ public final class Loops {
                 backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
             }
         }
+    }
+
+    /**
+     * The uncaught-exception handler for the node's threads: a {@link VirtualMachineError} (out of memory, stack
+     * overflow, an internal error) leaves the JVM in a state nothing should be trusted to, so the node is marked
+     * not live and {@code exit} is called with the error; other errors are logged (the watch notices a loop that
+     * stopped).
+     */
+    public static Thread.UncaughtExceptionHandler fatalHandler(LoopWatch watch, Consumer<Throwable> exit) {
+        return (thread, error) -> {
+            if (error instanceof VirtualMachineError) {
+                watch.fatal(error + " on thread " + thread.getName());
+                log.error("fatal error on thread {}: the process is no longer live and exits", thread.getName(), error);
+                exit.accept(error);
+            } else {
+                log.error("thread {} ended by an error", thread.getName(), error);
+            }
+        };
     }
 
     /** The production exit: ends the process with status 70, and halts it if shutting down takes over 30 s. */

@@ -1,4 +1,4 @@
-package dev.sluice.worker.health;
+package dev.sluice.common.health;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,9 +10,10 @@ import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
- * Watches the node's long-lived loops (fetcher, completer, sink writer, keep-alive, promotion, maintenance, event
- * sender) so that a loop that died or froze fails the liveness probe instead of leaving a zombie that answers
- * green.
+ * Watches a process's long-lived loops (a node's fetcher, completer, sink writer, keep-alive, promotion,
+ * maintenance, event sender; the coordinator's events consumer, evaluator, webhook sender) so that a loop that died
+ * or froze fails the liveness probe instead of leaving a zombie that answers green. The worker node and the
+ * coordinator share it.
  *
  * <p>Each loop {@link Loop#tick() ticks} whenever it finishes a round of work (a fetch, a batch applied or refused,
  * a scheduled run), whether the round succeeded or not: a loop that keeps failing and retrying with backoff is
@@ -38,10 +39,15 @@ public final class LoopWatch {
         return new LoopWatch(System::nanoTime, MINIMUM_STALL, Loops::exitProcess);
     }
 
+    /** The coordinator's watch: the same as a node's. */
+    public static LoopWatch forCoordinator() {
+        return forNode();
+    }
+
     /**
      * @param nanoTime      a monotonic clock in nanoseconds
      * @param minimumStall  the least time without a tick before a loop with work is stuck
-     * @param exit          called once the node is marked dead by a {@link VirtualMachineError}
+     * @param exit          called once the process is marked dead by a {@link VirtualMachineError}
      */
     public LoopWatch(LongSupplier nanoTime, Duration minimumStall, Consumer<Throwable> exit) {
         this.nanoTime = nanoTime;
