@@ -1,6 +1,5 @@
 package dev.sluice.worker.cli;
 
-import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.HubStats;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.testkit.RedisServer;
@@ -78,7 +77,7 @@ class FleetFaultsTest {
     @Test
     void aNodeSigstoppedForThreeLeasesThenResumedSendsNothingStaleAndRejoins() throws Exception {
         int jobs = 3_000;
-        try (HubSimulator hub = hub("127.0.0.1");
+        try (HubProcess hub = hub("127.0.0.1");
              Jedis j = redis.server().newJedis()) {
             enqueue(j, 0, jobs);
             try (FleetNodes fleet = FleetNodes.start("sigstop", List.of(FleetNodes.Placement.loopback(),
@@ -184,7 +183,7 @@ class FleetFaultsTest {
         int jobs = 2_500;
         String what = hazelcastToo ? "Redis and Hazelcast" : "Redis";
         try (NetNamespace ns = NetNamespace.create(hazelcastToo ? "rhc" : "rc");
-             HubSimulator hub = hub("0.0.0.0");
+             HubProcess hub = hub("0.0.0.0");
              Jedis j = redis.server().newJedis()) {
             enqueue(j, 0, jobs);
             int redisPort = URI.create(redis.url()).getPort();
@@ -280,7 +279,7 @@ class FleetFaultsTest {
     @Test
     void redisRefusingWritesForTwentySecondsFencesTheFleetWithinALeaseAndNoNodeExits() throws Exception {
         int jobs = 2_500;
-        try (HubSimulator hub = hub("127.0.0.1");
+        try (HubProcess hub = hub("127.0.0.1");
              Jedis j = redis.server().newJedis()) {
             enqueue(j, 0, jobs);
             try (FleetNodes fleet = FleetNodes.start("full", List.of(FleetNodes.Placement.loopback(),
@@ -371,7 +370,7 @@ class FleetFaultsTest {
                 .env("FAKETIME_NO_CACHE", "1")
                 .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
                 .build().start();
-             HubSimulator hub = hub("127.0.0.1")) {
+             HubProcess hub = hub("127.0.0.1")) {
             try (Jedis j = server.newJedis()) {
                 enqueue(j, 0, jobs);
             }

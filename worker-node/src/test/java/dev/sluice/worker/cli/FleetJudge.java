@@ -1,6 +1,5 @@
 package dev.sluice.worker.cli;
 
-import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.HubStats;
 import org.awaitility.core.ConditionTimeoutException;
 import redis.clients.jedis.Jedis;
@@ -38,9 +37,9 @@ final class FleetJudge {
     private FleetJudge() {
     }
 
-    static HubSimulator hub(String host) {
-        return HubSimulator.builder().host(host).latencyMs(20).jitterMs(10)
-                .maxRequestsPerSecond(RPS).maxInFlight(IN_FLIGHT).build().start();
+    /** The Hub simulator in a process of its own (see {@link HubProcess}), 20 ms latency with 10 ms jitter. */
+    static HubProcess hub(String host) {
+        return HubProcess.start(host, RPS, IN_FLIGHT, 20, 10);
     }
 
     static Map<String, String> env(String redisUrl, String hubUrl) {
@@ -94,7 +93,7 @@ final class FleetJudge {
     }
 
     /** Hub arrivals so far: answered plus being handled. */
-    static long arrivals(HubSimulator hub) {
+    static long arrivals(HubProcess hub) {
         HubStats s = hub.stats();
         return s.totalRequests() + s.inFlight();
     }
@@ -109,7 +108,7 @@ final class FleetJudge {
      * held (polled as well), and returns when that window ended in seconds after {@code since}; fails after
      * {@code within} of {@code since}.
      */
-    static double awaitRecovery(HubSimulator hub, long since, Duration within, BooleanSupplier countFrom) {
+    static double awaitRecovery(HubProcess hub, long since, Duration within, BooleanSupplier countFrom) {
         Deque<double[]> samples = new ArrayDeque<>();
         boolean[] counting = {false};
         double[] at = {-1};
@@ -140,7 +139,7 @@ final class FleetJudge {
      * Every job (keys k0 to k{@code jobs - 1}) answered at the Hub and done in Redis, the stream drained; fails saying
      * what is missing. The caller then judges the Hub's figures.
      */
-    static HubStats awaitAllDoneWithinLimits(HubSimulator hub, Jedis j, int jobs, FleetNodes fleet) {
+    static HubStats awaitAllDoneWithinLimits(HubProcess hub, Jedis j, int jobs, FleetNodes fleet) {
         try {
             await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250))
                     .failFast("a node process exited", () -> !allAlive(fleet))

@@ -1,6 +1,5 @@
 package dev.sluice.worker.cli;
 
-import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.hubsim.HubStats;
 import dev.sluice.testkit.RedisExtension;
 import org.junit.jupiter.api.Test;
@@ -76,7 +75,7 @@ class FleetSplitTest {
             throws Exception {
         int jobs = 2_000;
         try (NetNamespace ns = NetNamespace.create("spl");
-             HubSimulator hub = hub("0.0.0.0");
+             HubProcess hub = hub("0.0.0.0");
              Jedis j = redis.server().newJedis()) {
             int redisPort = URI.create(redis.url()).getPort();
             Map<String, String> env = env("redis://127.0.0.1:" + redisPort, "http://127.0.0.1:" + hub.port());
@@ -130,7 +129,7 @@ class FleetSplitTest {
      * 90% of the limit and 10 s passed (the cut's length: part of the scenario); returns once the two see each other
      * again.
      */
-    private static Cut cut(NetNamespace ns, FleetNodes fleet, HubSimulator hub, Jedis j, Runnable atCut)
+    private static Cut cut(NetNamespace ns, FleetNodes fleet, HubProcess hub, Jedis j, Runnable atCut)
             throws Exception {
         String holder = grantorNode(j);
         FleetNodes.Node h = fleet.node(holder);
