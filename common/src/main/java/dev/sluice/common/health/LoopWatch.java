@@ -1,5 +1,6 @@
 package dev.sluice.common.health;
 
+import org.jspecify.annotations.Nullable;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,7 +30,7 @@ public final class LoopWatch {
     private final Duration minimumStall;
     private final Thread.UncaughtExceptionHandler uncaught;
     private final List<Loop> loops = new CopyOnWriteArrayList<>();
-    private volatile String fatal;
+    private volatile @Nullable String fatal;
 
     /**
      * A node's watch: the system's monotonic clock, the node's {@link #MINIMUM_STALL}, and a fatal error ends the

@@ -31,7 +31,7 @@ public final class Loops {
      * an exception.
      */
     public static void restarting(String name, Body body) {
-        long backoffMs = 100;
+        RetryDelay delay = new RetryDelay(Duration.ofMillis(100), Duration.ofMillis(MAX_BACKOFF_MS));
         long lastFailure = 0;
         while (!Thread.currentThread().isInterrupted()) {
             try {
@@ -43,17 +43,17 @@ public final class Loops {
             } catch (Exception e) {
                 long now = System.nanoTime();
                 if (lastFailure != 0 && now - lastFailure > Duration.ofMinutes(1).toNanos()) {
-                    backoffMs = 100;
+                    delay.reset();
                 }
                 lastFailure = now;
-                log.error("loop {} failed; restarting it in {} ms", name, backoffMs, e);
+                Duration pause = delay.next();
+                log.error("loop {} failed; restarting it in {} ms", name, pause.toMillis(), e);
                 try {
-                    Thread.sleep(backoffMs);
+                    Thread.sleep(pause);
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
                     return;
                 }
-                backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
             }
         }
     }

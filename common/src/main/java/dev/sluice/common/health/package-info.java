@@ -4,4 +4,7 @@
  *
  * <p>Depends on the JDK and SLF4J only.
  */
+@NullMarked
 package dev.sluice.common.health;
+
+import org.jspecify.annotations.NullMarked;

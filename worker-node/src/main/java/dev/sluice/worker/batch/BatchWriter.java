@@ -2,6 +2,7 @@ package dev.sluice.worker.batch;
 
 import dev.sluice.common.health.LoopWatch;
 import dev.sluice.common.health.Loops;
+import dev.sluice.common.health.RetryDelay;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,8 +33,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class BatchWriter<Q, A> implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BatchWriter.class);
-    private static final long FIRST_BACKOFF_MS = 50;
-    private static final long MAX_BACKOFF_MS = 2_000;
+    private static final Duration FIRST_BACKOFF = Duration.ofMillis(50);
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
 
     /** A request and its answer. */
     public record Item<Q, A>(Q request, CompletableFuture<A> answer) {
@@ -174,7 +175,7 @@ public final class BatchWriter<Q, A> implements AutoCloseable {
 
     /** The writer's life; returns when closed and everything it had is answered. */
     private void run() throws InterruptedException {
-        long backoffMs = FIRST_BACKOFF_MS;
+        RetryDelay delay = new RetryDelay(FIRST_BACKOFF, MAX_BACKOFF);
         while (!stopNow && (running || !queue.isEmpty() || !held.isEmpty())) {
             if (loop != null) {
                 loop.tick();
@@ -189,6 +190,7 @@ public final class BatchWriter<Q, A> implements AutoCloseable {
             }
             queue.drainTo(held, maxBatch - held.size());
             holding = held.size();
+            Exception failure = null;
             try {
                 apply.apply(held);
             } catch (InterruptedException e) {
@@ -197,17 +199,20 @@ public final class BatchWriter<Q, A> implements AutoCloseable {
                 if (!running) {
                     break;
                 }
-                log.warn("{}: applying {} item(s) failed, trying again in {} ms: {}", name, held.size(), backoffMs,
-                        e.toString());
+                failure = e;
             }
             held.removeIf(i -> i.answer().isDone());
             holding = held.size();
             if (held.isEmpty()) {
-                backoffMs = FIRST_BACKOFF_MS;
+                delay.reset();
                 continue;
             }
-            TimeUnit.MILLISECONDS.sleep(backoffMs);
-            backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+            Duration pause = delay.next();
+            if (failure != null) {
+                log.warn("{}: applying {} item(s) failed, trying again in {} ms: {}", name, held.size(),
+                        pause.toMillis(), failure.toString());
+            }
+            Thread.sleep(pause);
         }
     }
 

@@ -5,6 +5,7 @@ import dev.sluice.common.event.Event;
 import dev.sluice.common.event.EventCodec;
 import dev.sluice.common.event.EventPayload;
 import dev.sluice.common.health.LoopWatch;
+import dev.sluice.common.health.RetryDelay;
 import dev.sluice.common.health.Loops;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -152,7 +153,7 @@ public final class EventPublisher implements EventSink {
     }
 
     private void run() {
-        long backoffMs = 100;
+        RetryDelay delay = new RetryDelay(Duration.ofMillis(100), Duration.ofSeconds(5));
         while (running || !buffer.isEmpty()) {
             loop.tick();
             noticeSilence();
@@ -185,7 +186,7 @@ public final class EventPublisher implements EventSink {
                         outage.began(sentAt, describe(error), dropped.sum());
                     }
                 });
-                backoffMs = 100;
+                delay.reset();
             } catch (RuntimeException e) {
                 // The producer refused the event outright: keep it.
                 unacknowledged.decrementAndGet();
@@ -195,14 +196,14 @@ public final class EventPublisher implements EventSink {
                 if (!running) {
                     return;
                 }
-                log.debug("event not sent ({}); retrying in {} ms", e.toString(), backoffMs);
+                Duration pause = delay.next();
+                log.debug("event not sent ({}); retrying in {} ms", e.toString(), pause.toMillis());
                 try {
-                    Thread.sleep(backoffMs);
+                    Thread.sleep(pause);
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
                     return;
                 }
-                backoffMs = Math.min(backoffMs * 2, 5_000);
             } finally {
                 holding = false;
             }
