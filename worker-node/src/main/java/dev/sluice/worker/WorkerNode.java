@@ -28,7 +28,6 @@ import dev.sluice.worker.pool.RedisErrors;
 import dev.sluice.worker.pool.RedisMeters;
 import dev.sluice.worker.pool.RedisRefusals;
 import dev.sluice.worker.queue.JobQueue;
-import dev.sluice.worker.queue.JobQueues;
 import dev.sluice.worker.sink.KafkaErrors;
 import dev.sluice.worker.sink.ResultSink;
 import dev.sluice.worker.sink.ResultSinks;

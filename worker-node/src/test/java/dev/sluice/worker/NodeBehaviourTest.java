@@ -7,7 +7,7 @@ import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.testkit.KafkaExtension;
 import dev.sluice.testkit.RedisExtension;
 import dev.sluice.worker.pool.RedisConnections;
-import dev.sluice.worker.queue.StreamJobQueue;
+import dev.sluice.worker.queue.stream.StreamJobQueue;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;

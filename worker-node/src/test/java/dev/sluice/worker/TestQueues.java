@@ -4,9 +4,9 @@ import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.identity.RecordWatch;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.JobQueue;
-import dev.sluice.worker.queue.ListJobQueue;
+import dev.sluice.worker.queue.list.ListJobQueue;
 import dev.sluice.worker.queue.QueueStats;
-import dev.sluice.worker.queue.StreamJobQueue;
+import dev.sluice.worker.queue.stream.StreamJobQueue;
 
 import java.time.Clock;
 import java.time.Duration;

@@ -5,7 +5,7 @@ import dev.sluice.common.config.QueueMode;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.pool.RedisConnections;
 import dev.sluice.worker.queue.JobQueue;
-import dev.sluice.worker.queue.JobQueues;
+import dev.sluice.worker.JobQueues;
 
 import java.time.Clock;
 import java.time.Duration;

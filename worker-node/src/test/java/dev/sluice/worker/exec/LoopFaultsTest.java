@@ -17,7 +17,7 @@ import dev.sluice.worker.queue.Enqueued;
 import dev.sluice.worker.queue.JobQueue;
 import dev.sluice.worker.queue.QueueStats;
 import dev.sluice.worker.queue.Refused;
-import dev.sluice.worker.queue.StreamJobQueue;
+import dev.sluice.worker.queue.stream.StreamJobQueue;
 import dev.sluice.worker.sink.KafkaErrors;
 import dev.sluice.worker.sink.RedisSink;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

@@ -1,5 +1,6 @@
 package dev.sluice.worker.queue;
 
+import dev.sluice.worker.queue.list.ListJobQueue;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.worker.identity.NodeRecord;
 import dev.sluice.worker.identity.RecordWatch;

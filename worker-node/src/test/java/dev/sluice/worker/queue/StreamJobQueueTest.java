@@ -1,5 +1,6 @@
 package dev.sluice.worker.queue;
 
+import dev.sluice.worker.queue.stream.StreamJobQueue;
 import dev.sluice.common.config.SluiceConfig;
 import dev.sluice.testkit.RedisServer;
 import dev.sluice.worker.pool.RedisConnections;

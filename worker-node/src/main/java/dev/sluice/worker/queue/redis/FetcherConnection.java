@@ -1,4 +1,4 @@
-package dev.sluice.worker.queue;
+package dev.sluice.worker.queue.redis;
 
 import dev.sluice.worker.pool.RedisConnections;
 import org.slf4j.Logger;
@@ -11,7 +11,7 @@ import java.time.Duration;
  * The fetcher's own Redis connection, outside the pool: opened on first use, reopened after it broke. A failed
  * call is counted and closes it, so the next call starts on a fresh connection.
  */
-final class FetcherConnection implements AutoCloseable {
+public final class FetcherConnection implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FetcherConnection.class);
 
     private final RedisConnections redis;
@@ -19,13 +19,13 @@ final class FetcherConnection implements AutoCloseable {
     private Jedis jedis;
 
     /** @param maxArrayBytes the most bytes of one reply array kept in the heap (see BoundedReplyConnection) */
-    FetcherConnection(RedisConnections redis, int maxArrayBytes) {
+    public FetcherConnection(RedisConnections redis, int maxArrayBytes) {
         this.redis = redis;
         this.maxArrayBytes = maxArrayBytes;
     }
 
     /** The connection, able to block for {@code block}; counts one operation. */
-    Jedis get(Duration block) {
+    public Jedis get(Duration block) {
         if (jedis == null || !jedis.isConnected() || jedis.isBroken()) {
             close();
             jedis = redis.dedicated("fetcher", block.plusSeconds(1), maxArrayBytes);
@@ -35,7 +35,7 @@ final class FetcherConnection implements AutoCloseable {
     }
 
     /** Counts the failure and drops the connection; the caller rethrows. */
-    void failed(RuntimeException e) {
+    public void failed(RuntimeException e) {
         redis.recordError(e);
         close();
     }

@@ -1,4 +1,4 @@
-package dev.sluice.worker.queue;
+package dev.sluice.worker.queue.redis;
 
 /**
  * The Lua scripts that make each completion atomic with its acknowledgement. Each first checks that the delivery is
@@ -12,7 +12,7 @@ package dev.sluice.worker.queue;
  * argument list of unbounded length; dead letters carry a bounded number of fields (see {@code DeadLetters}).
  * Scripts read the server's clock ({@code TIME}), so due times do not depend on node clocks.
  */
-final class Scripts {
+public final class Scripts {
     private Scripts() {
     }
 
@@ -57,7 +57,7 @@ final class Scripts {
      * pairs are one completer batch (bounded); none is unpacked. The backfill hashes are named from the prefix, not
      * passed as keys: Sluice runs on one Redis server, not a Redis Cluster.
      */
-    static final String STREAM_ACK = COUNT + """
+    public static final String STREAM_ACK = COUNT + """
             local n = 0
             for i = 4, #ARGV, 2 do
               local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
@@ -72,7 +72,7 @@ final class Scripts {
             """;
 
     /** KEYS: stream, delayed. ARGV: group, entry id, consumer, delay ms, job JSON. */
-    static final String STREAM_RETRY = NOW + """
+    public static final String STREAM_RETRY = NOW + """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
             if #mine == 0 then return 0 end
             redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[5])
@@ -85,7 +85,7 @@ final class Scripts {
      * KEYS: stream, dead, and the job's backfill hash when it names one. ARGV: group, entry id, consumer, retention ms,
      * field/value pairs...
      */
-    static final String STREAM_DEAD = NOW + COUNT + DEAD_FIELDS + """
+    public static final String STREAM_DEAD = NOW + COUNT + DEAD_FIELDS + """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
             if #mine == 0 then return 0 end
             local f = deadFields(5, KEYS[3])
@@ -97,7 +97,7 @@ final class Scripts {
             """;
 
     /** KEYS: stream. ARGV: group, entry id, consumer, field/value pairs... */
-    static final String STREAM_HAND_BACK = """
+    public static final String STREAM_HAND_BACK = """
             local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
             if #mine == 0 then return 0 end
             redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
@@ -107,7 +107,7 @@ final class Scripts {
             """;
 
     /** KEYS: delayed, stream. ARGV: max. Moves due retries to the stream, each exactly once. */
-    static final String STREAM_PROMOTE = NOW + """
+    public static final String STREAM_PROMOTE = NOW + """
             local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
             for _, member in ipairs(due) do
               local ok, job = pcall(cjson.decode, member)
@@ -135,7 +135,7 @@ final class Scripts {
      * letter first, then the element is overwritten with a unique tombstone and that is removed. Only the fetcher
      * pushes to the processing list's head, so the index it saw is still the element's.
      */
-    static final String LIST_BURY = NOW + """
+    public static final String LIST_BURY = NOW + """
             redis.call('XADD', KEYS[2], 'MINID', '~', tostring(now - tonumber(ARGV[3])), '*', unpack(ARGV, 4))
             redis.call('LSET', KEYS[1], tonumber(ARGV[1]), ARGV[2])
             redis.call('LREM', KEYS[1], 1, ARGV[2])
@@ -143,7 +143,7 @@ final class Scripts {
             """;
 
     /** KEYS: processing, deliveries, delayed. ARGV: element, delay ms, job JSON. */
-    static final String LIST_RETRY = NOW + """
+    public static final String LIST_RETRY = NOW + """
             if not redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then return 0 end
             redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[3])
             redis.call('LREM', KEYS[1], -1, ARGV[1])
@@ -155,7 +155,7 @@ final class Scripts {
      * KEYS: processing, deliveries, dead, and the job's backfill hash when it names one. ARGV: element, retention ms,
      * field/value pairs...
      */
-    static final String LIST_DEAD = NOW + COUNT + DEAD_FIELDS + """
+    public static final String LIST_DEAD = NOW + COUNT + DEAD_FIELDS + """
             if not redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then return 0 end
             local f = deadFields(3, KEYS[4])
             redis.call('XADD', KEYS[3], 'MINID', '~', tostring(now - tonumber(ARGV[2])), '*', unpack(f))
@@ -169,7 +169,7 @@ final class Scripts {
      * KEYS: processing, deliveries, backfill hash. ARGV: element. The ack of a job of a backfill: removes it from the
      * processing list and counts it done, only when it was still there.
      */
-    static final String LIST_ACK = COUNT + """
+    public static final String LIST_ACK = COUNT + """
             if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
             redis.call('HDEL', KEYS[2], redis.sha1hex(ARGV[1]))
             count(KEYS[3], 'done')
@@ -177,7 +177,7 @@ final class Scripts {
             """;
 
     /** KEYS: processing, list. ARGV: element. Puts it back at the consuming end, to be taken next. */
-    static final String LIST_HAND_BACK = """
+    public static final String LIST_HAND_BACK = """
             if not redis.call('LPOS', KEYS[1], ARGV[1], 'RANK', -1) then return 0 end
             redis.call('RPUSH', KEYS[2], ARGV[1])
             redis.call('LREM', KEYS[1], -1, ARGV[1])
@@ -189,7 +189,7 @@ final class Scripts {
      * looking at the node's record: the cluster already said the node is gone, or the node is this one, which holds
      * its id and finds what an earlier process of it left.
      */
-    static final String LIST_RECOVER_NOW = """
+    public static final String LIST_RECOVER_NOW = """
             local n = 0
             while true do
               local e = redis.call('LINDEX', KEYS[1], -1)
@@ -209,7 +209,7 @@ final class Scripts {
      * record has changed since the caller judged it (it renewed after all, or a new process took the id over):
      * then -1, and nothing moves.
      */
-    static final String LIST_RECOVER = """
+    public static final String LIST_RECOVER = """
             local cur = redis.call('HMGET', KEYS[5], 'incarnation', 'seq')
             if ARGV[2] == '' then
               if cur[1] then return -1 end
@@ -224,7 +224,7 @@ final class Scripts {
      * {@code RETRYCOUNT}): no entry passes through the script, so none too large for a node's heap can stall Redis
      * here; the claimer reads the entries itself on a bounded connection. Returns id, delivery count pairs.
      */
-    static final String STREAM_CLAIM_FROM = """
+    public static final String STREAM_CLAIM_FROM = """
             local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[4]), ARGV[2])
             local out = {}
             for _, p in ipairs(pending) do
@@ -242,7 +242,7 @@ final class Scripts {
 
 
     /** KEYS: delayed, list. ARGV: max. */
-    static final String LIST_PROMOTE = NOW + """
+    public static final String LIST_PROMOTE = NOW + """
             local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
             for _, member in ipairs(due) do
               redis.call('LPUSH', KEYS[2], member)

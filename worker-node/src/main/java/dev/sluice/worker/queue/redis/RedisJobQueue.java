@@ -1,5 +1,8 @@
-package dev.sluice.worker.queue;
+package dev.sluice.worker.queue.redis;
 
+import dev.sluice.worker.queue.Completion;
+import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.worker.queue.Refused;
 import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.job.JobCodec;
 import dev.sluice.control.Backfills;
@@ -20,15 +23,15 @@ import java.util.List;
  * What the two Redis adapters share, written once: their collaborators, the dead-letter port (the dead letters are a
  * stream in both modes), and the promotion of due retries from the delayed set back to the queue's key.
  */
-abstract class RedisJobQueue implements JobQueue {
-    final QueueConfig config;
-    final DeadLetterStore deadLetters;
-    final String nodeId;
-    final RedisConnections redis;
-    final JobCodec codec;
-    final Backfills backfills;
-    final Clock clock;
-    final FetcherConnection fetcher;
+public abstract class RedisJobQueue implements JobQueue {
+    protected final QueueConfig config;
+    protected final DeadLetterStore deadLetters;
+    protected final String nodeId;
+    protected final RedisConnections redis;
+    protected final JobCodec codec;
+    protected final Backfills backfills;
+    protected final Clock clock;
+    protected final FetcherConnection fetcher;
     private final String key;
     private final String promoteScript;
 
@@ -36,7 +39,7 @@ abstract class RedisJobQueue implements JobQueue {
      * @param key            the queue's key: the stream, or the waiting list
      * @param promoteScript  moves due retries from the delayed set to {@code key}
      */
-    RedisJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock, String key,
+    protected RedisJobQueue(QueueConfig config, String nodeId, RedisConnections redis, Clock clock, String key,
                   String promoteScript) {
         this.config = config;
         this.deadLetters = new DeadLetterStore(config);
@@ -66,7 +69,7 @@ abstract class RedisJobQueue implements JobQueue {
 
     /** Writes a batch's completions into one pipeline; {@link #completeInPipeline} sends it and reads the replies. */
     @FunctionalInterface
-    interface CompletionWriter {
+    protected interface CompletionWriter {
         void write(Pipeline pipeline, Replies replies);
     }
 
@@ -74,7 +77,7 @@ abstract class RedisJobQueue implements JobQueue {
      * Applies a batch of completions on the writers' lane in one round trip, reading every reply: those Redis
      * refused come back, connection failures are thrown.
      */
-    final List<Refused> completeInPipeline(List<Completion> batch, CompletionWriter writer) {
+    protected final List<Refused> completeInPipeline(List<Completion> batch, CompletionWriter writer) {
         if (batch.isEmpty()) {
             return List.of();
         }
@@ -91,7 +94,7 @@ abstract class RedisJobQueue implements JobQueue {
      * The keys of a dead-lettering script: the adapter's own {@code first} keys, the dead-letter stream, and the
      * backfill's record when the job belongs to one (where its dead end is counted).
      */
-    final List<byte[]> deadLetterKeys(Completion.DeadLetter d, String... first) {
+    protected final List<byte[]> deadLetterKeys(Completion.DeadLetter d, String... first) {
         List<String> keys = new ArrayList<>(List.of(first));
         keys.add(config.deadLetter());
         if (d.delivery().batch() != null) {

@@ -1,5 +1,15 @@
-package dev.sluice.worker.queue;
+package dev.sluice.worker.queue.stream;
 
+import dev.sluice.worker.queue.Completion;
+import dev.sluice.worker.queue.Delivery;
+import dev.sluice.worker.queue.Enqueued;
+import dev.sluice.worker.queue.QueueStats;
+import dev.sluice.worker.queue.Refused;
+import dev.sluice.worker.queue.redis.RedisJobQueue;
+import dev.sluice.worker.queue.redis.DeadLetters;
+import dev.sluice.worker.queue.redis.RawEntries;
+import dev.sluice.worker.queue.redis.Replies;
+import dev.sluice.worker.queue.redis.Scripts;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -294,7 +304,7 @@ public final class StreamJobQueue extends RedisJobQueue {
                 replies.add(p.xadd(config.stream(), StreamEntryID.NEW_ENTRY, codec.toFields(job)));
             }
             p.sync();
-            return Enqueued.read(replies, "XADD", redis.refusals());
+            return Replies.enqueued(replies, "XADD", redis.refusals());
         });
     }
 
@@ -307,7 +317,7 @@ public final class StreamJobQueue extends RedisJobQueue {
                 replies.add(p.xadd(config.stream(), StreamEntryID.NEW_ENTRY, rawFields(element)));
             }
             p.sync();
-            return Enqueued.read(replies, "XADD", redis.refusals());
+            return Replies.enqueued(replies, "XADD", redis.refusals());
         });
     }
 

@@ -1,5 +1,6 @@
-package dev.sluice.worker.queue;
+package dev.sluice.worker.queue.redis;
 
+import dev.sluice.worker.queue.Delivery;
 import dev.sluice.common.job.BadJobException;
 import dev.sluice.common.job.JobCodec;
 import dev.sluice.worker.pool.BoundedReplyConnection.OversizedBulk;
@@ -22,7 +23,7 @@ import java.util.Map;
  * that are not UTF-8 each make a malformed delivery that keeps what the dead letter needs (a bounded view, the
  * exact bytes, or the size and hash), never a changed job.
  */
-final class RawEntries {
+public final class RawEntries {
     /** The most fields of an unreadable entry kept in its readable view. */
     private static final int VIEW_FIELDS = 64;
 
@@ -30,7 +31,7 @@ final class RawEntries {
     }
 
     /** A stream entry: {@code flat} is field, value, ... as read. */
-    static Delivery stream(String id, List<?> flat, long deliveries, JobCodec codec, int maxJobBytes) {
+    public static Delivery stream(String id, List<?> flat, long deliveries, JobCodec codec, int maxJobBytes) {
         if (flat == null) {
             flat = List.of();
         }
@@ -82,7 +83,7 @@ final class RawEntries {
      * not UTF-8 or too large is malformed, its handle a readable view (its removal goes by {@code exact} bytes, or by
      * position for one too large).
      */
-    static Delivery listElement(Object reply, long deliveries, JobCodec codec, int maxJobBytes) {
+    public static Delivery listElement(Object reply, long deliveries, JobCodec codec, int maxJobBytes) {
         if (reply instanceof OversizedBulk big) {
             String view = lossy(big.prefix());
             return new Delivery(view, null, new BadJobException("job is " + big.length()
@@ -108,7 +109,7 @@ final class RawEntries {
      * Drops the reply's reference to element {@code i}, once it has become a delivery: a batch of n entries is then
      * held once (as deliveries), never twice (as raw bytes and as deliveries) while the rest of it is converted.
      */
-    static <T> void release(List<T> reply, int i) {
+    public static <T> void release(List<T> reply, int i) {
         reply.set(i, null);
     }
 
@@ -129,7 +130,7 @@ final class RawEntries {
     }
 
     /** Decodes exact UTF-8, or null when the bytes are not UTF-8. */
-    static String strict(Object o) {
+    public static String strict(Object o) {
         if (!(o instanceof byte[] b)) {
             return null;
         }

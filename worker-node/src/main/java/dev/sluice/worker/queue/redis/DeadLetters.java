@@ -1,5 +1,7 @@
-package dev.sluice.worker.queue;
+package dev.sluice.worker.queue.redis;
 
+import dev.sluice.worker.queue.Completion;
+import dev.sluice.worker.queue.Delivery;
 import dev.sluice.common.job.Job;
 import dev.sluice.common.job.JobCodec;
 import dev.sluice.worker.pool.RedisConnections;
@@ -20,17 +22,17 @@ import java.util.Map;
  * The dead-letter entry format shared by both queue modes: the job's original fields, untouched, plus
  * {@code dead.*} fields that say why, when and where it died. Replay strips the {@code dead.*} fields.
  */
-final class DeadLetters {
-    static final String PREFIX = "dead.";
-    static final String VERSION = "1";
+public final class DeadLetters {
+    public static final String PREFIX = "dead.";
+    public static final String VERSION = "1";
 
     private DeadLetters() {
     }
 
     /** At most this many of the job's own fields are kept in its dead letter. */
-    static final int MAX_FIELDS = JobCodec.MAX_FIELDS;
+    public static final int MAX_FIELDS = JobCodec.MAX_FIELDS;
     /** A dead letter keeps at most this many bytes of the job's own fields; the rest is summed up by its size and hash. */
-    static final int MAX_KEPT_BYTES = 16 * 1024;
+    public static final int MAX_KEPT_BYTES = 16 * 1024;
 
     /**
      * Field/value pairs as exact bytes, flattened for a script's ARGV, bounded whatever the producer wrote:
@@ -43,7 +45,7 @@ final class DeadLetters {
      *   <li>anything else (a job read whole, at most {@code queue.max_job_bytes}) is copied whole.</li>
      * </ul>
      */
-    static List<byte[]> fields(DeadLetter dead, String nodeId, String mode, Clock clock) {
+    public static List<byte[]> fields(DeadLetter dead, String nodeId, String mode, Clock clock) {
         Delivery d = dead.delivery();
         List<byte[]> out = new ArrayList<>();
         Map<String, String> extra = new LinkedHashMap<>();
@@ -139,7 +141,7 @@ final class DeadLetters {
     }
 
     /** Strings as UTF-8 bytes, for a binary script call. */
-    static List<byte[]> utf8(String... values) {
+    public static List<byte[]> utf8(String... values) {
         List<byte[]> out = new ArrayList<>(values.length);
         for (String v : values) {
             out.add(v.getBytes(StandardCharsets.UTF_8));
@@ -189,12 +191,12 @@ final class DeadLetters {
     }
 
     /** Removes dead letters older than {@code retentionDays}; returns how many. */
-    static long trim(RedisConnections redis, String deadLetter, Clock clock, int retentionDays) {
+    public static long trim(RedisConnections redis, String deadLetter, Clock clock, int retentionDays) {
         long minId = clock.millis() - retentionMs(retentionDays);
         return redis.withJedis(j -> j.xtrim(deadLetter, XTrimParams.xTrimParams().minId(Long.toString(minId))));
     }
 
-    static long retentionMs(int retentionDays) {
+    public static long retentionMs(int retentionDays) {
         return java.time.Duration.ofDays(retentionDays).toMillis();
     }
 }

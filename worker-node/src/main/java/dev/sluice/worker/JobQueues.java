@@ -1,7 +1,10 @@
-package dev.sluice.worker.queue;
+package dev.sluice.worker;
 
 import dev.sluice.common.config.QueueConfig;
 import dev.sluice.worker.identity.RecordWatch;
+import dev.sluice.worker.queue.JobQueue;
+import dev.sluice.worker.queue.list.ListJobQueue;
+import dev.sluice.worker.queue.stream.StreamJobQueue;
 import dev.sluice.worker.pool.RedisConnections;
 
 import java.time.Clock;

@@ -1,5 +1,15 @@
-package dev.sluice.worker.queue;
+package dev.sluice.worker.queue.list;
 
+import dev.sluice.worker.queue.Completion;
+import dev.sluice.worker.queue.Delivery;
+import dev.sluice.worker.queue.Enqueued;
+import dev.sluice.worker.queue.QueueStats;
+import dev.sluice.worker.queue.Refused;
+import dev.sluice.worker.queue.redis.RedisJobQueue;
+import dev.sluice.worker.queue.redis.DeadLetters;
+import dev.sluice.worker.queue.redis.RawEntries;
+import dev.sluice.worker.queue.redis.Replies;
+import dev.sluice.worker.queue.redis.Scripts;
 import dev.sluice.common.config.QueueConfig;
 import dev.sluice.common.job.Job;
 import dev.sluice.common.error.ErrorKind;
@@ -343,7 +353,7 @@ public final class ListJobQueue extends RedisJobQueue {
                 replies.add(p.lpush(config.list(), element));
             }
             p.sync();
-            return Enqueued.read(replies, "LPUSH", redis.refusals());
+            return Replies.enqueued(replies, "LPUSH", redis.refusals());
         });
     }
 
