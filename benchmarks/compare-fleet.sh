@@ -4,6 +4,7 @@
 # the other (BASE, then this tree), with the same Hub simulator (this tree's). Prints one Markdown table per kind of
 # case, a first column naming the code.
 # Usage: benchmarks/compare-fleet.sh BASE [case ...]   (cases as for run-fleet.sh; default: its default cases)
+# Environment: ROUNDS (default 1): how many times every case runs with each, alternating (BASE, this tree, BASE, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
@@ -24,11 +25,13 @@ cp "$work/base/worker-node/target/sluice-worker.jar" "$work/base.jar"
 head=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo "+changes")
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $("$JAVA_HOME/bin/java" -version 2>&1 | head -1), $(redis-server --version | cut -d' ' -f1-3)"
-echo "# command: benchmarks/compare-fleet.sh $base ${cases[*]} (base $(git rev-parse --short "$base"), head $head)"
+echo "# command: ROUNDS=${ROUNDS:-1} benchmarks/compare-fleet.sh $base ${cases[*]} (base $(git rev-parse --short "$base"), head $head)"
+for r in $(seq 1 "${ROUNDS:-1}"); do
 for c in "${cases[@]}"; do
   SKIP_HEADER=1 SKIP_LATENCY=1 SLUICE_BENCH_LABEL="base $(git rev-parse --short "$base")" SLUICE_WORKER_JAR="$work/base.jar" \
     benchmarks/run-fleet.sh "$c"
   SKIP_HEADER=1 SKIP_LATENCY=1 SLUICE_BENCH_LABEL="head $head" SLUICE_WORKER_JAR=worker-node/target/sluice-worker.jar \
     benchmarks/run-fleet.sh "$c"
+done
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
