@@ -9,18 +9,14 @@ import dev.sluice.common.event.EventPayload;
 import dev.sluice.coordinator.Coordinator;
 import dev.sluice.hubsim.HubSimulator;
 import dev.sluice.testkit.KafkaBroker;
+import dev.sluice.testkit.TopicReader;
 import dev.sluice.testkit.NodeProcess;
 import io.micrometer.core.instrument.Counter;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
@@ -270,22 +266,10 @@ public final class CoordinatorBenchmark {
     /** The timestamp (the node's clock) of the node's last event on the topic sent before {@code beforeMillis}. */
     private static long lastEventMillis(KafkaBroker broker, String topic, String node, long beforeMillis) {
         long last = -1;
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName(),
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName()))) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, Duration.ofSeconds(30));
-            while (partitions.stream().anyMatch(p -> consumer.position(p) < ends.get(p))) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    if (EventCodec.decode(r.value()) instanceof EventCodec.Decoded.Ok ok && ok.event().nodeId().equals(node)
-                            && ok.event().timestampMs() <= beforeMillis) {
-                        last = Math.max(last, ok.event().timestampMs());
-                    }
-                }
+        for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(broker.bootstrapServers(), topic)) {
+            if (EventCodec.decode(r.value()) instanceof EventCodec.Decoded.Ok ok && ok.event().nodeId().equals(node)
+                    && ok.event().timestampMs() <= beforeMillis) {
+                last = Math.max(last, ok.event().timestampMs());
             }
         }
         if (last < 0) {

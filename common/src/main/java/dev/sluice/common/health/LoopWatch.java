@@ -19,13 +19,14 @@ import java.util.function.LongSupplier;
  * <p>Each loop {@link Loop#tick() ticks} whenever it finishes a round of work (a fetch, a batch applied or refused,
  * a scheduled run), whether the round succeeded or not: a loop that keeps failing and retrying with backoff is
  * alive, one that no longer comes round is not. A loop is <em>stuck</em> when it has work and has not ticked for
- * three of its periods, and never sooner than {@link #minimumStall} (30 s for a node). A fatal error (a
- * {@link VirtualMachineError}) marks the whole node dead at once.
+ * three of its periods, and never sooner than {@link #minimumStall} (30 s). A fatal error (a
+ * {@link VirtualMachineError}) marks the whole process dead at once.
  */
 public final class LoopWatch {
-    /** The least time a loop must stand still before it is judged stuck, for a node. */
+    /** The least time a loop must stand still before it is judged stuck. */
     public static final Duration MINIMUM_STALL = Duration.ofSeconds(30);
 
+    private final String process;
     private final LongSupplier nanoTime;
     private final Duration minimumStall;
     private final Thread.UncaughtExceptionHandler uncaught;
@@ -37,12 +38,12 @@ public final class LoopWatch {
      * process ({@link Loops#exitProcess}).
      */
     public static LoopWatch forNode() {
-        return new LoopWatch(System::nanoTime, MINIMUM_STALL, Loops::exitProcess);
+        return new LoopWatch("node", System::nanoTime, MINIMUM_STALL, Loops::exitProcess);
     }
 
-    /** The coordinator's watch: the same as a node's. */
+    /** The coordinator's watch: the same as a node's, named for the coordinator in its log. */
     public static LoopWatch forCoordinator() {
-        return forNode();
+        return new LoopWatch("coordinator", System::nanoTime, MINIMUM_STALL, Loops::exitProcess);
     }
 
     /**
@@ -51,12 +52,23 @@ public final class LoopWatch {
      * @param exit          called once the process is marked dead by a {@link VirtualMachineError}
      */
     public LoopWatch(LongSupplier nanoTime, Duration minimumStall, Consumer<Throwable> exit) {
+        this("process", nanoTime, minimumStall, exit);
+    }
+
+    /** @param process what the log calls the process: "node", "coordinator" */
+    public LoopWatch(String process, LongSupplier nanoTime, Duration minimumStall, Consumer<Throwable> exit) {
+        this.process = process;
         this.nanoTime = nanoTime;
         this.minimumStall = minimumStall;
         this.uncaught = Loops.fatalHandler(this, exit);
     }
 
-    /** The uncaught-exception handler every thread of the node gets (see {@link Loops#fatalHandler}). */
+    /** What the log calls the process: "node", "coordinator". */
+    public String process() {
+        return process;
+    }
+
+    /** The uncaught-exception handler every watched thread gets (see {@link Loops#fatalHandler}). */
     public Thread.UncaughtExceptionHandler uncaughtHandler() {
         return uncaught;
     }
@@ -74,14 +86,14 @@ public final class LoopWatch {
         return loop;
     }
 
-    /** Marks the node dead for good (a fatal error); {@link #problems()} reports it from now on. */
+    /** Marks the process dead for good (a fatal error); {@link #problems()} reports it from now on. */
     public void fatal(String reason) {
         if (fatal == null) {
             fatal = reason;
         }
     }
 
-    /** Why the node is not live: a fatal error, or each stuck loop with how long it has stood still; empty when live. */
+    /** Why the process is not live: a fatal error, or each stuck loop with how long it has stood still; empty when live. */
     public List<String> problems() {
         List<String> out = new ArrayList<>();
         String f = fatal;
@@ -124,12 +136,12 @@ public final class LoopWatch {
             lastTick.set(nanoTime.getAsLong());
         }
 
-        /** The loop ended on purpose (the node is stopping): no longer watched. */
+        /** The loop ended on purpose (the process is stopping): no longer watched. */
         public void stopped() {
             stopped = true;
         }
 
-        /** The loop's thread ended by an error: the node is not live from now on. */
+        /** The loop's thread ended by an error: the process is not live from now on. */
         public void died() {
             died = true;
         }

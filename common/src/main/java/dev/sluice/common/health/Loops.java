@@ -10,7 +10,7 @@ import java.util.function.Consumer;
  * Runs a long-lived loop so that it never dies quietly: an {@link Exception} escaping its body is logged and the
  * body runs again after a backoff (doubling up to 5 s, reset after a minute without failure); an {@link Error}
  * is never caught, and reaches the thread's uncaught-exception handler, {@link #fatalHandler}: a
- * {@link VirtualMachineError} marks the node dead and ends the process; any other error ends the loop's thread,
+ * {@link VirtualMachineError} marks the process dead and ends it; any other error ends the loop's thread,
  * and the {@link LoopWatch} reports the loop stuck while it has work.
  */
 public final class Loops {
@@ -59,8 +59,8 @@ public final class Loops {
     }
 
     /**
-     * The uncaught-exception handler for the node's threads: a {@link VirtualMachineError} (out of memory, stack
-     * overflow, an internal error) leaves the JVM in a state nothing should be trusted to, so the node is marked
+     * The uncaught-exception handler for a process's watched threads: a {@link VirtualMachineError} (out of memory, stack
+     * overflow, an internal error) leaves the JVM in a state nothing should be trusted to, so the process is marked
      * not live and {@code exit} is called with the error; other errors are logged (the watch notices a loop that
      * stopped).
      */
@@ -68,7 +68,8 @@ public final class Loops {
         return (thread, error) -> {
             if (error instanceof VirtualMachineError) {
                 watch.fatal(error + " on thread " + thread.getName());
-                log.error("fatal error on thread {}: the process is no longer live and exits", thread.getName(), error);
+                log.error("fatal error on thread {}: the {} is no longer live and exits", thread.getName(), watch.process(),
+                        error);
                 exit.accept(error);
             } else {
                 log.error("thread {} ended by an error", thread.getName(), error);

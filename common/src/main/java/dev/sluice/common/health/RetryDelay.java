@@ -30,11 +30,6 @@ public final class RetryDelay {
         return now;
     }
 
-    /** Sleeps for {@link #next()}. */
-    public void sleep() throws InterruptedException {
-        Thread.sleep(next());
-    }
-
     /** A try succeeded: the next pause is the first again. */
     public void reset() {
         next = first;

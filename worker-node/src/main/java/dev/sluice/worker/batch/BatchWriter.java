@@ -201,18 +201,18 @@ public final class BatchWriter<Q, A> implements AutoCloseable {
                 }
                 failure = e;
             }
+            int applied = held.size();
             held.removeIf(i -> i.answer().isDone());
             holding = held.size();
+            if (failure != null) {
+                log.warn("{}: applying {} item(s) failed, trying the {} left again: {}", name, applied, held.size(),
+                        failure.toString());
+            }
             if (held.isEmpty()) {
                 delay.reset();
                 continue;
             }
-            Duration pause = delay.next();
-            if (failure != null) {
-                log.warn("{}: applying {} item(s) failed, trying again in {} ms: {}", name, held.size(),
-                        pause.toMillis(), failure.toString());
-            }
-            Thread.sleep(pause);
+            Thread.sleep(delay.next());
         }
     }
 
