@@ -78,16 +78,17 @@ class FleetProcessesTest {
                 assertThat(steady.count(429)).isZero();
                 assertThat(utilization).as("share of the allowed rate used").isGreaterThanOrEqualTo(0.90);
 
-                // Kill a node at a moment it holds fleet permits. A node's status is a snapshot up to 1 s old, too old
-                // to time a kill by at 300 ms a request (CI once killed a node whose permits had all come back): the
-                // Hub answers in 1.5 s for the kill (within the 2 s request timeout), so the fleet's 5 permits are all
-                // taken all the time, each for longer than a snapshot's age, and a node with backlog always asks for
-                // its share; after the kill it answers as before.
+                // Kill a node at a moment it holds fleet permits. At 300 ms a request a permit is held for about 0.3 to
+                // 0.5 s, and CI once killed a node whose last permit came back between its status and the kill (0
+                // leases after it). For the kill the Hub answers in 1.5 s (within the 2 s request timeout): the
+                // fleet's 5 permits are all taken all the time, each for 1.5 s, against a few milliseconds between the
+                // status and the kill. After the kill it answers as before.
                 FleetNodes.Node victim = fleet.node("fleet-3");
                 FleetNodes.Node survivor = fleet.node("fleet-1");
                 hub.setLatency(1_500, 0);
                 long slowFrom = System.nanoTime();
-                // The requests already out end, and every snapshot read from now on was taken at the new latency.
+                // The requests sent at 300 ms end; a status snapshot lives at most 1 s, so the next ones see only
+                // requests at the new latency.
                 await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100))
                         .until(() -> System.nanoTime() - slowFrom > TimeUnit.MILLISECONDS.toNanos(2_600));
                 await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))

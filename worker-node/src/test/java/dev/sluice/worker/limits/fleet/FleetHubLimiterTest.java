@@ -115,8 +115,9 @@ class FleetHubLimiterTest extends HubLimiterContract {
         fleet = TestFleet.start(2);
         Duration lease = Duration.ofSeconds(3); // grace: a third of it, 1 s
         FleetHubLimiter limiter = fleet.limiter(0, TestFleet.settings(2, 1, lease, StoreFailurePolicy.FAIL_CLOSED));
-        // The fresh fleet's first store call may wait for its partitions (CI once saw 2 s): made before the timing
-        // below starts, so that the second token is the next one the bucket times, not one already due.
+        // Nothing but the two acquires runs between them: a store read in between (this test once read the leases
+        // there) waited 2 s in CI, and the second token was then due at once. The fleet's table is read once before
+        // the timing starts, and the leases after both acquires.
         assertThat(limiter.inspect().leases()).isEmpty();
         long asked = System.currentTimeMillis();
         HubLimiter.Permit first = limiter.acquire(Duration.ofSeconds(5)); // the bucket's one initial token, due at once
