@@ -17,6 +17,10 @@ export JAVA_HOME=${SLUICE_JAVA_HOME:-${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-am
 export SLUICE_TEST_REDIS=container
 export SLUICE_TEST_REDIS_IMAGE=${SLUICE_TEST_REDIS_IMAGE:-${SLUICE_IMAGE_REDIS:-redis:7}}
 export TESTCONTAINERS_RYUK_DISABLED=true
+# Inside a container (/.dockerenv) Testcontainers finds the engine's host by running alpine:3.17, an image from a
+# registry it cannot reach here: it retried for 2 minutes per test class, then failed. The engine publishes its ports
+# on this machine, so its host is localhost.
+export TESTCONTAINERS_HOST_OVERRIDE=${TESTCONTAINERS_HOST_OVERRIDE:-localhost}
 classes=(StreamJobQueueTest ListJobQueueTest)
 reports=worker-node/target/surefire-reports
 
